@@ -1,0 +1,47 @@
+"""apex_core: the logic of the APEx publishing dashboard. Never imports streamlit."""
+
+from apex_core.config import Settings
+from apex_core.errors import (
+    AoiError,
+    ApexError,
+    AssetError,
+    AuthError,
+    BackendError,
+    CatalogueConflict,
+    CatalogueError,
+    ChecksumMismatch,
+    ConfigError,
+    DataError,
+    ForbiddenError,
+    JobError,
+    MetadataError,
+    NotFoundError,
+    ServiceError,
+    TokenExpired,
+    UnauthorizedError,
+    UserMessage,
+    user_message,
+)
+
+__all__ = [
+    "AoiError",
+    "ApexError",
+    "AssetError",
+    "AuthError",
+    "BackendError",
+    "CatalogueConflict",
+    "CatalogueError",
+    "ChecksumMismatch",
+    "ConfigError",
+    "DataError",
+    "ForbiddenError",
+    "JobError",
+    "MetadataError",
+    "NotFoundError",
+    "ServiceError",
+    "Settings",
+    "TokenExpired",
+    "UnauthorizedError",
+    "UserMessage",
+    "user_message",
+]
