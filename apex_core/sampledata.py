@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 import tempfile
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Sequence
@@ -51,7 +52,7 @@ class SampleFile:
     """One file of the sample: where it goes, what it must hash to, where it comes from.
 
     Exactly one source: ``url`` (a file to download), or ``wheel`` + ``member`` (a file inside a
-    wheel that ``index_url`` serves, PyPI JSON API style).
+    wheel that the package index ``index_url`` serves).
     """
 
     path: str
@@ -60,7 +61,7 @@ class SampleFile:
     url: str | None = None
     wheel: str | None = None
     member: str | None = None
-    index_url: str = "https://pypi.org/pypi"
+    index_url: str = "https://pypi.org/simple"
     attribution: str = ""
 
 
@@ -142,18 +143,24 @@ def _download(url: str, target: Path) -> None:
 
 
 def _wheel_url(spec: SampleFile) -> tuple[str, str]:
-    """The download URL and SHA-256 of the wheel named by ``spec.wheel`` (``name==version``)."""
+    """The download URL and SHA-256 of the wheel ``spec.wheel`` (``name==version``).
+
+    Reads the package index's Simple API in its JSON form (PEP 691), as pip does.
+    """
     assert spec.wheel is not None
     name, _, version = spec.wheel.partition("==")
-    meta_url = f"{spec.index_url}/{name}/{version}/json"
+    index = f"{spec.index_url}/{name}/"
+    request = urllib.request.Request(index, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
-        with urllib.request.urlopen(meta_url, timeout=_TIMEOUT) as resp:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=_TIMEOUT) as resp:  # noqa: S310
             meta = json.load(resp)
     except (OSError, ValueError) as exc:
-        raise DataError(f"Could not read the package index entry {meta_url}: {exc}") from exc
-    for entry in meta.get("urls", []):
-        if entry.get("packagetype") == "bdist_wheel":
-            return str(entry["url"]), str(entry["digests"]["sha256"])
+        raise DataError(f"Could not read the package index entry {index}: {exc}") from exc
+    prefix = f"{name.replace('-', '_')}-{version}-"
+    for entry in meta.get("files", []):
+        filename = str(entry.get("filename", ""))
+        if filename.startswith(prefix) and filename.endswith(".whl"):
+            return urllib.parse.urljoin(index, str(entry["url"])), str(entry["hashes"]["sha256"])
     raise DataError(f"{spec.wheel} has no wheel on {spec.index_url}.")
 
 
