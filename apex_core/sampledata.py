@@ -136,7 +136,7 @@ def _verify(candidate: Path, spec: SampleFile, source: str) -> None:
 
 def _download(url: str, target: Path) -> None:
     try:
-        with urllib.request.urlopen(url, timeout=_TIMEOUT) as resp, target.open("wb") as out:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=_TIMEOUT) as resp, target.open("wb") as out:
             shutil.copyfileobj(resp, out, _CHUNK)
     except OSError as exc:
         raise DataError(f"Could not download {url}: {exc}") from exc
@@ -152,7 +152,7 @@ def _wheel_url(spec: SampleFile) -> tuple[str, str]:
     index = f"{spec.index_url}/{name}/"
     request = urllib.request.Request(index, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT) as resp:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=_TIMEOUT) as resp:
             meta = json.load(resp)
     except (OSError, ValueError) as exc:
         raise DataError(f"Could not read the package index entry {index}: {exc}") from exc

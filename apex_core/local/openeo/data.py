@@ -1,0 +1,597 @@
+"""The embedded backend's one collection, ``SENTINEL2_L2A``: three real sample areas behind one band set.
+
+Each area is read from the verified sample files (see :mod:`apex_core.sampledata`):
+
+* ``bolzano``: one 5-band GeoTIFF (band names in each band's ``DESCRIPTION`` tag), uint16, nodata 0,
+  acquired 2022-06-12 (the date is not in the file; it is known from its source process graph).
+* ``kempen``: one single-band GeoTIFF per band, uint16, nodata 65535, date from the tag ``t#units``.
+* ``romania``: a NetCDF time series (140 dates) with variables ``B2 B3 B4 B8 SCL`` in EPSG:3035.
+
+Everything is exposed with the band names ``B02 B03 B04 B08 SCL``; values are cast to float32 and
+nodata becomes NaN, so band arithmetic never wraps around.
+
+Cloud cover of a scene (``eo:cloud_cover``, percent) is computed from the scene classification
+layer: valid pixels are those with an SCL class other than 0 (no data) and 1 (saturated or
+defective); cloudy pixels are classes 3 (cloud shadow), 8 (cloud, medium probability), 9 (cloud,
+high probability) and 10 (thin cirrus). Cover is cloudy / valid * 100. Scenes without SCL (Kempen)
+have no cloud cover.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.warp
+import rioxarray  # noqa: F401 - registers the .rio accessor
+import shapely
+import shapely.geometry
+import shapely.ops
+import xarray as xr
+from pyproj import CRS, Transformer
+
+__all__ = [
+    "BANDS",
+    "CLOUD_CLASSES",
+    "COLLECTION_ID",
+    "INVALID_CLASSES",
+    "Band",
+    "DataCatalogue",
+    "NoDataAvailable",
+    "SampleArea",
+    "Scene",
+    "TimeRange",
+    "parse_spatial_extent",
+    "parse_temporal_extent",
+]
+
+logger = logging.getLogger(__name__)
+
+COLLECTION_ID = "SENTINEL2_L2A"
+CLOUD_CLASSES = (3, 8, 9, 10)
+INVALID_CLASSES = (0, 1)
+
+
+class NoDataAvailable(Exception):
+    """The request touches none of the sample areas and dates; the message says where data exists."""
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    common_name: str | None
+    center_wavelength: float | None
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "description": self.description}
+        if self.common_name:
+            out["common_name"] = self.common_name
+        if self.center_wavelength is not None:
+            out["center_wavelength"] = self.center_wavelength
+        return out
+
+    def to_stac_band(self) -> dict[str, Any]:
+        """STAC 1.1 ``bands`` entry."""
+        out: dict[str, Any] = {"name": self.name, "description": self.description}
+        if self.common_name:
+            out["eo:common_name"] = self.common_name
+        if self.center_wavelength is not None:
+            out["eo:center_wavelength"] = self.center_wavelength
+        return out
+
+
+BANDS: tuple[Band, ...] = (
+    Band("B02", "blue", 0.49, "Blue, 10 m"),
+    Band("B03", "green", 0.56, "Green, 10 m"),
+    Band("B04", "red", 0.665, "Red, 10 m"),
+    Band("B08", "nir", 0.842, "Near infrared, 10 m"),
+    Band("SCL", None, None, "Scene classification (Sen2Cor classes 0-11)"),
+)
+_BAND_NAMES = tuple(b.name for b in BANDS)
+_COMMON = {b.name: (b.common_name or "") for b in BANDS}
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A half-open UTC interval ``[start, end)``; ``None`` means unbounded."""
+
+    start: dt.datetime | None
+    end: dt.datetime | None
+
+    def contains(self, when: dt.datetime) -> bool:
+        return (self.start is None or when >= self.start) and (self.end is None or when < self.end)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+        }
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One acquisition of one area: what the scene search returns as a STAC item."""
+
+    area_id: str
+    datetime: dt.datetime
+    bbox: tuple[float, float, float, float]
+    epsg: int
+    shape: tuple[int, int]
+    cloud_cover: float | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{COLLECTION_ID}_{self.area_id}_{self.datetime:%Y%m%d}"
+
+    @property
+    def geometry(self) -> dict[str, Any]:
+        return dict(shapely.geometry.mapping(shapely.geometry.box(*self.bbox)))
+
+    def to_stac_item(self, *, collection_href: str | None = None) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "datetime": self.datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "proj:code": f"EPSG:{self.epsg}",
+            "proj:shape": list(self.shape),
+            "apex:area": self.area_id,
+            "platform": "sentinel-2",
+            "constellation": "sentinel-2",
+        }
+        if self.cloud_cover is not None:
+            props["eo:cloud_cover"] = round(self.cloud_cover, 2)
+        links: list[dict[str, str]] = []
+        if collection_href:
+            links.append({"rel": "collection", "href": collection_href, "type": "application/json"})
+        return {
+            "type": "Feature",
+            "stac_version": "1.1.0",
+            "stac_extensions": [
+                "https://stac-extensions.github.io/eo/v2.0.0/schema.json",
+                "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+            ],
+            "id": self.id,
+            "collection": COLLECTION_ID,
+            "bbox": list(self.bbox),
+            "geometry": self.geometry,
+            "properties": props,
+            "links": links,
+            "assets": {},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "area_id": self.area_id,
+            "datetime": self.datetime.isoformat(),
+            "bbox": list(self.bbox),
+            "epsg": self.epsg,
+            "shape": list(self.shape),
+            "cloud_cover": self.cloud_cover,
+        }
+
+    @classmethod
+    def from_stac_item(cls, item: Mapping[str, Any]) -> Scene:
+        props = item["properties"]
+        code = str(props.get("proj:code", "EPSG:4326"))
+        bbox = tuple(float(v) for v in item["bbox"])
+        shape = tuple(int(v) for v in props.get("proj:shape", (0, 0)))
+        cover = props.get("eo:cloud_cover")
+        return cls(
+            area_id=str(props.get("apex:area", "")),
+            datetime=_parse_datetime(str(props["datetime"])),
+            bbox=(bbox[0], bbox[1], bbox[2], bbox[3]),
+            epsg=int(code.split(":")[-1]),
+            shape=(shape[0], shape[1]),
+            cloud_cover=float(cover) if cover is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class SampleArea:
+    """One area of the sample: its files, grid, dates and cloud cover per date."""
+
+    id: str
+    title: str
+    attribution: str
+    kind: str  # "multiband-tiff" | "tiff-per-band" | "netcdf"
+    files: tuple[Path, ...]
+    epsg: int
+    nodata: float | None
+    bounds: tuple[float, float, float, float]  # native CRS
+    bbox: tuple[float, float, float, float]  # WGS84
+    shape: tuple[int, int]
+    bands: tuple[str, ...]
+    scenes: tuple[Scene, ...] = field(default=())
+
+    @property
+    def dates(self) -> tuple[dt.datetime, ...]:
+        return tuple(s.datetime for s in self.scenes)
+
+    def describe(self) -> str:
+        dates = self.dates
+        if len(dates) == 1:
+            when = f"{dates[0]:%Y-%m-%d}"
+        else:
+            when = f"{len(dates)} dates from {dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}"
+        w, s, e, n = self.bbox
+        return f"{self.title} (W {w:.4f}, S {s:.4f}, E {e:.4f}, N {n:.4f}; {when})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "attribution": self.attribution,
+            "bbox": list(self.bbox),
+            "epsg": self.epsg,
+            "bands": list(self.bands),
+            "dates": [d.strftime("%Y-%m-%d") for d in self.dates],
+        }
+
+
+def _parse_datetime(value: str) -> dt.datetime:
+    text = value.strip().replace("Z", "+00:00")
+    if len(text) == 10:
+        parsed = dt.datetime.fromisoformat(text)
+    else:
+        parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def _wgs84_bbox(epsg: int, bounds: Sequence[float]) -> tuple[float, float, float, float]:
+    w, s, e, n = rasterio.warp.transform_bounds(CRS.from_epsg(epsg).to_wkt(), "EPSG:4326", *bounds)
+    return (round(w, 6), round(s, 6), round(e, 6), round(n, 6))
+
+
+def _cloud_cover(scl: np.ndarray[Any, Any]) -> float | None:
+    valid = ~np.isin(scl, INVALID_CLASSES) & np.isfinite(scl)
+    n_valid = int(valid.sum())
+    if n_valid == 0:
+        return None
+    cloudy = int((np.isin(scl, CLOUD_CLASSES) & valid).sum())
+    return 100.0 * cloudy / n_valid
+
+
+# --- discovery of the three areas ------------------------------------------------------------------------
+
+_BOLZANO = "s2_l2a_bolzano/S2_L2A_sample.tif"
+_KEMPEN = "s2_boa_kempen_belgium/ref_check_icor_S2_{band}.tif"
+_ROMANIA = "s2_l2a_romania_timeseries/sentinel2_cube_subset_romania_10m.nc"
+_ROMANIA_VARS = {"B02": "B2", "B03": "B3", "B04": "B4", "B08": "B8", "SCL": "SCL"}
+
+
+def _bolzano(data_dir: Path) -> SampleArea | None:
+    path = data_dir / _BOLZANO
+    if not path.is_file():
+        return None
+    with rasterio.open(path) as ds:
+        names = tuple(ds.tags(i).get("DESCRIPTION", f"band_{i}") for i in range(1, ds.count + 1))
+        epsg = int(ds.crs.to_epsg())
+        bounds = tuple(ds.bounds)
+        shape = (ds.height, ds.width)
+        scl = ds.read(names.index("SCL") + 1) if "SCL" in names else None
+        nodata = ds.nodata
+    bbox = _wgs84_bbox(epsg, bounds)
+    when = dt.datetime(2022, 6, 12, tzinfo=dt.UTC)
+    cover = _cloud_cover(scl) if scl is not None else None
+    return SampleArea(
+        id="bolzano",
+        title="Bolzano, South Tyrol (Italy)",
+        attribution="Contains modified Copernicus Sentinel data 2022, processed by openEO Platform",
+        kind="multiband-tiff",
+        files=(path,),
+        epsg=epsg,
+        nodata=nodata,
+        bounds=(bounds[0], bounds[1], bounds[2], bounds[3]),
+        bbox=bbox,
+        shape=shape,
+        bands=tuple(n for n in _BAND_NAMES if n in names),
+        scenes=(Scene("bolzano", when, bbox, epsg, shape, cover),),
+    )
+
+
+def _kempen(data_dir: Path) -> SampleArea | None:
+    files = tuple(data_dir / _KEMPEN.format(band=b) for b in ("B02", "B03", "B04", "B08"))
+    if not all(f.is_file() for f in files):
+        return None
+    with rasterio.open(files[0]) as ds:
+        epsg = int(ds.crs.to_epsg())
+        bounds = tuple(ds.bounds)
+        shape = (ds.height, ds.width)
+        nodata = ds.nodata
+        units = ds.tags().get("t#units", "days since 2019-04-11 00:00:00")
+    match = re.search(r"since (\d{4}-\d{2}-\d{2})", units)
+    when = _parse_datetime(match.group(1) if match else "2019-04-11")
+    bbox = _wgs84_bbox(epsg, bounds)
+    return SampleArea(
+        id="kempen",
+        title="Kempen, Mol / Lommel (Belgium)",
+        attribution="Contains modified Copernicus Sentinel data 2019",
+        kind="tiff-per-band",
+        files=files,
+        epsg=epsg,
+        nodata=nodata,
+        bounds=(bounds[0], bounds[1], bounds[2], bounds[3]),
+        bbox=bbox,
+        shape=shape,
+        bands=("B02", "B03", "B04", "B08"),
+        scenes=(Scene("kempen", when, bbox, epsg, shape, None),),
+    )
+
+
+def _romania(data_dir: Path) -> SampleArea | None:
+    path = data_dir / _ROMANIA
+    if not path.is_file():
+        return None
+    with xr.open_dataset(path, decode_coords="all") as ds:
+        xs = ds["x"].values
+        ys = ds["y"].values
+        res_x = float(abs(xs[1] - xs[0]))
+        res_y = float(abs(ys[1] - ys[0]))
+        bounds = (
+            float(xs.min()) - res_x / 2,
+            float(ys.min()) - res_y / 2,
+            float(xs.max()) + res_x / 2,
+            float(ys.max()) + res_y / 2,
+        )
+        shape = (int(ds.sizes["y"]), int(ds.sizes["x"]))
+        times = [_parse_datetime(str(np.datetime_as_string(t, unit="s"))) for t in ds["time"].values]
+        scl = ds["SCL"].values
+    epsg = 3035
+    bbox = _wgs84_bbox(epsg, bounds)
+    scenes = tuple(
+        Scene("romania", when, bbox, epsg, shape, _cloud_cover(scl[i])) for i, when in enumerate(times)
+    )
+    return SampleArea(
+        id="romania",
+        title="Forest in south-western Romania",
+        attribution="Contains modified Copernicus Sentinel data 2015-2021",
+        kind="netcdf",
+        files=(path,),
+        epsg=epsg,
+        nodata=None,
+        bounds=bounds,
+        bbox=bbox,
+        shape=shape,
+        bands=_BAND_NAMES,
+        scenes=scenes,
+    )
+
+
+# --- request parsing ----------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """Turn the process-graph parser's pydantic values back into plain JSON-like values."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return _plain(dump(mode="json"))
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def parse_spatial_extent(extent: Any) -> shapely.Geometry | None:
+    """An openEO spatial extent (bbox dict with optional crs, or GeoJSON) as a WGS84 shapely geometry."""
+    value = _plain(extent)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"Unsupported spatial_extent: {value!r}")
+    if {"west", "south", "east", "north"} <= set(value):
+        geom = shapely.geometry.box(
+            float(value["west"]), float(value["south"]), float(value["east"]), float(value["north"])
+        )
+        crs = value.get("crs")
+        if crs not in (None, "", 4326, "4326", "EPSG:4326"):
+            src = CRS.from_user_input(crs)
+            if src != CRS.from_epsg(4326):
+                transformer = Transformer.from_crs(src, CRS.from_epsg(4326), always_xy=True)
+                geom = shapely.ops.transform(transformer.transform, shapely.segmentize(geom, 100.0))
+        return geom
+    kind = value.get("type")
+    if kind == "FeatureCollection":
+        geoms = [shapely.geometry.shape(f["geometry"]) for f in value.get("features", []) if f.get("geometry")]
+        if not geoms:
+            raise ValueError("spatial_extent FeatureCollection has no geometries")
+        return shapely.union_all(geoms)
+    if kind == "Feature":
+        return shapely.geometry.shape(value["geometry"])
+    if kind in ("Polygon", "MultiPolygon", "GeometryCollection"):
+        return shapely.geometry.shape(value)
+    raise ValueError(f"Unsupported spatial_extent: {value!r}")
+
+
+def _temporal_bound(value: Any) -> tuple[dt.datetime, bool] | None:
+    """(datetime, is_date_only) for one end of a temporal extent."""
+    if value is None:
+        return None
+    root = getattr(value, "root", value)
+    if isinstance(root, dt.datetime):
+        when = root if root.tzinfo else root.replace(tzinfo=dt.UTC)
+        return when.astimezone(dt.UTC), False
+    if isinstance(root, dt.date):
+        return dt.datetime(root.year, root.month, root.day, tzinfo=dt.UTC), True
+    text = str(root)
+    return _parse_datetime(text), len(text.strip()) == 10
+
+
+def parse_temporal_extent(extent: Any) -> TimeRange:
+    """An openEO temporal extent as a half-open range; a single day ``d`` (or ``[d, d]``) is ``[d, d+1)``."""
+    if extent is None:
+        return TimeRange(None, None)
+    items = list(getattr(extent, "root", extent)) if not isinstance(extent, str) else [extent, extent]
+    if len(items) != 2:
+        raise ValueError(f"temporal_extent must have two elements, got {extent!r}")
+    start = _temporal_bound(items[0])
+    end = _temporal_bound(items[1])
+    start_dt = start[0] if start else None
+    end_dt = end[0] if end else None
+    if start_dt is not None and end_dt is not None and end_dt <= start_dt and end is not None and end[1]:
+        end_dt = end_dt + dt.timedelta(days=1)
+    return TimeRange(start_dt, end_dt)
+
+
+# --- the catalogue ------------------------------------------------------------------------------------------
+
+
+class DataCatalogue:
+    """The sample areas found under ``data_dir`` and the loading of data cubes from them."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        areas = [a for a in (_bolzano(data_dir), _kempen(data_dir), _romania(data_dir)) if a is not None]
+        self.areas: tuple[SampleArea, ...] = tuple(areas)
+        self._lock = threading.Lock()
+        if not areas:
+            logger.warning("no sample data found under %s", data_dir)
+        for area in areas:
+            logger.info("sample area %s: %d scene(s)", area.id, len(area.scenes))
+
+    @property
+    def scenes(self) -> list[Scene]:
+        return sorted((s for a in self.areas for s in a.scenes), key=lambda s: (s.datetime, s.area_id))
+
+    def temporal_extent(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        dates = [s.datetime for s in self.scenes]
+        return (min(dates), max(dates)) if dates else (None, None)
+
+    def availability(self) -> str:
+        if not self.areas:
+            return f"No sample data is installed under {self.data_dir}."
+        return "Data exists for: " + "; ".join(a.describe() for a in self.areas) + "."
+
+    def search(
+        self,
+        *,
+        aoi: shapely.Geometry | None = None,
+        time_range: TimeRange | None = None,
+        max_cloud_cover: float | None = None,
+    ) -> list[Scene]:
+        found = []
+        for scene in self.scenes:
+            if aoi is not None and not aoi.intersects(shapely.geometry.box(*scene.bbox)):
+                continue
+            if time_range is not None and not time_range.contains(scene.datetime):
+                continue
+            if max_cloud_cover is not None and (scene.cloud_cover is None or scene.cloud_cover > max_cloud_cover):
+                continue
+            found.append(scene)
+        return found
+
+    def load(
+        self,
+        *,
+        spatial_extent: Any = None,
+        temporal_extent: Any = None,
+        bands: Iterable[str] | None = None,
+    ) -> xr.DataArray:
+        """A float32 cube (t, bands, y, x) in the area's CRS; nodata is NaN."""
+        aoi = parse_spatial_extent(spatial_extent)
+        time_range = parse_temporal_extent(temporal_extent)
+        scenes = self.search(aoi=aoi, time_range=time_range)
+        if not scenes:
+            raise NoDataAvailable(
+                "There is no data for the requested area and time"
+                f" (time {_describe_range(time_range)}). {self.availability()}"
+            )
+        area_ids = sorted({s.area_id for s in scenes})
+        if len(area_ids) > 1:
+            raise NoDataAvailable(
+                f"The request spans several sample areas ({', '.join(area_ids)}); restrict it to one. "
+                + self.availability()
+            )
+        area = next(a for a in self.areas if a.id == area_ids[0])
+        wanted = list(bands) if bands is not None else list(area.bands)
+        unknown = [b for b in wanted if b not in _BAND_NAMES]
+        if unknown:
+            raise ValueError(f"Unknown band(s) {unknown}; {COLLECTION_ID} has {list(_BAND_NAMES)}")
+        missing = [b for b in wanted if b not in area.bands]
+        if missing:
+            raise NoDataAvailable(f"{area.title} has no band(s) {missing}; it has {list(area.bands)}.")
+        dates = [s.datetime for s in scenes]
+        with self._lock:
+            cube = self._read(area, wanted, dates, aoi)
+        return cube
+
+    def _read(
+        self, area: SampleArea, bands: list[str], dates: list[dt.datetime], aoi: shapely.Geometry | None
+    ) -> xr.DataArray:
+        crs = CRS.from_epsg(area.epsg)
+        if area.kind == "netcdf":
+            with xr.open_dataset(area.files[0], decode_coords="all") as ds:
+                wanted_times = np.array([np.datetime64(d.replace(tzinfo=None), "ns") for d in dates])
+                sub = ds.sel(time=wanted_times)
+                arrays = [sub[_ROMANIA_VARS[b]].astype("float32") for b in bands]
+                cube = xr.concat(arrays, dim="bands").transpose("time", "bands", "y", "x").load()
+            cube = cube.rename({"time": "t"}).drop_vars("spatial_ref", errors="ignore")
+        else:
+            per_band: list[xr.DataArray] = []
+            for band in bands:
+                if area.kind == "multiband-tiff":
+                    path, index = area.files[0], self._band_index(area.files[0], band)
+                else:
+                    path, index = area.files[("B02", "B03", "B04", "B08").index(band)], 1
+                per_band.append(_read_tiff_band(path, index))
+            stacked = xr.concat(per_band, dim="bands")
+            cube = stacked.expand_dims(t=[np.datetime64(dates[0].replace(tzinfo=None), "ns")])
+            cube = cube.transpose("t", "bands", "y", "x")
+        cube = cube.assign_coords(bands=bands, common_name=("bands", [_COMMON[b] for b in bands]))
+        cube = cube.rio.write_crs(crs.to_wkt())
+        if aoi is not None:
+            to_native = Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
+            native = shapely.ops.transform(to_native.transform, aoi)
+            minx, miny, maxx, maxy = native.bounds
+            try:
+                cube = cube.rio.clip_box(minx, miny, maxx, maxy)
+            except rioxarray.exceptions.NoDataInBounds as exc:
+                raise NoDataAvailable(
+                    f"The area of interest does not overlap {area.title}. {self.availability()}"
+                ) from exc
+        values = cube.astype("float32")
+        if area.nodata is not None:
+            values = values.where(cube != area.nodata)
+        if aoi is not None and not shapely.equals(shapely.envelope(aoi), aoi):
+            native_geom = shapely.ops.transform(
+                Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True).transform, aoi
+            )
+            values = values.rio.clip([shapely.geometry.mapping(native_geom)], all_touched=True, drop=False)
+        values = values.rio.write_crs(crs.to_wkt())
+        values = values.rio.write_nodata(np.nan, encoded=False)
+        values.name = None
+        values.attrs = {}
+        return values
+
+    @staticmethod
+    def _band_index(path: Path, band: str) -> int:
+        with rasterio.open(path) as ds:
+            for i in range(1, ds.count + 1):
+                if ds.tags(i).get("DESCRIPTION") == band:
+                    return i
+        raise ValueError(f"{path.name} has no band {band}")
+
+
+def _read_tiff_band(path: Path, index: int) -> xr.DataArray:
+    with rasterio.open(path) as ds:
+        data = ds.read(index)
+        transform = ds.transform
+    height, width = data.shape
+    xs = transform.c + transform.a * (np.arange(width) + 0.5)
+    ys = transform.f + transform.e * (np.arange(height) + 0.5)
+    return xr.DataArray(data, dims=("y", "x"), coords={"y": ys, "x": xs})
+
+
+def _describe_range(time_range: TimeRange) -> str:
+    start = f"{time_range.start:%Y-%m-%d %H:%M}" if time_range.start else "open"
+    end = f"{time_range.end:%Y-%m-%d %H:%M}" if time_range.end else "open"
+    return f"[{start}, {end})"

@@ -1,0 +1,329 @@
+"""Process-graph execution: openeo-pg-parser-networkx + openeo-processes-dask, plus the adapters they lack.
+
+The process registry is built the way ``openeo.local.processing`` builds it (every implementation of
+openeo-processes-dask that has a spec), then three processes are replaced:
+
+* ``load_collection`` reads :class:`~apex_core.local.openeo.data.DataCatalogue` (extents, bands,
+  float + NaN nodata; unknown extra arguments such as ``featureflags`` are ignored);
+* ``ndvi`` names its result ``NDVI`` so the saved band carries that description;
+* ``save_result`` records the requested format; :func:`write_results` writes the GeoTIFF as a COG.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openeo_processes_dask.process_implementations as opd_impl
+import openeo_processes_dask.specs as opd_specs
+import rasterio
+import rasterio.shutil
+import rasterio.warp
+import rioxarray  # noqa: F401 - registers the .rio accessor
+import xarray as xr
+from openeo_pg_parser_networkx import OpenEOProcessGraph, ProcessRegistry
+from openeo_pg_parser_networkx.process_registry import Process
+from openeo_processes_dask.process_implementations.core import process as opd_process
+from pyproj import CRS
+
+from apex_core.local.openeo.data import COLLECTION_ID, DataCatalogue
+
+__all__ = [
+    "OUTPUT_FORMATS",
+    "ProcessGraphError",
+    "ResultFile",
+    "SaveRequest",
+    "build_process_registry",
+    "execute",
+    "process_specs",
+    "write_results",
+]
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_FORMATS: dict[str, dict[str, Any]] = {
+    "GTiff": {
+        "title": "GeoTiff (Cloud Optimized)",
+        "description": "Cloud Optimized GeoTIFF, float32, nodata NaN, one file per date.",
+        "gis_data_types": ["raster"],
+        "parameters": {},
+    },
+}
+_BAND_NAME_ATTR = "long_name"
+_FORMAT_ALIASES = {"gtiff": "GTiff", "geotiff": "GTiff", "tiff": "GTiff", "tif": "GTiff", "cog": "GTiff"}
+
+
+class ProcessGraphError(ValueError):
+    """The process graph cannot be evaluated (unknown process, bad argument...)."""
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    """What ``save_result`` asked for; the data is written after the graph ran."""
+
+    data: xr.DataArray
+    format: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """One written result file and the metadata its STAC item and asset need."""
+
+    filename: str
+    media_type: str
+    datetime: dt.datetime | None
+    bands: tuple[str, ...]
+    epsg: int | None
+    shape: tuple[int, int]
+    proj_bbox: tuple[float, float, float, float]
+    bbox: tuple[float, float, float, float]
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "media_type": self.media_type,
+            "datetime": self.datetime.isoformat() if self.datetime else None,
+            "bands": list(self.bands),
+            "epsg": self.epsg,
+            "shape": list(self.shape),
+            "proj_bbox": list(self.proj_bbox),
+            "bbox": list(self.bbox),
+            "size": self.size,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ResultFile:
+        when = d.get("datetime")
+        pb = [float(v) for v in d["proj_bbox"]]
+        bb = [float(v) for v in d["bbox"]]
+        shape = [int(v) for v in d["shape"]]
+        return cls(
+            filename=str(d["filename"]),
+            media_type=str(d["media_type"]),
+            datetime=dt.datetime.fromisoformat(when) if when else None,
+            bands=tuple(str(b) for b in d["bands"]),
+            epsg=int(d["epsg"]) if d.get("epsg") is not None else None,
+            shape=(shape[0], shape[1]),
+            proj_bbox=(pb[0], pb[1], pb[2], pb[3]),
+            bbox=(bb[0], bb[1], bb[2], bb[3]),
+            size=int(d["size"]),
+        )
+
+    @property
+    def geometry(self) -> dict[str, Any]:
+        w, s, e, n = self.bbox
+        return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+
+# --- the registry -------------------------------------------------------------------------------------------
+
+_REGISTRY_LOCK = threading.Lock()
+_BASE_REGISTRY: ProcessRegistry | None = None
+
+
+def _base_registry() -> ProcessRegistry:
+    """openeo-processes-dask's processes, registered as ``openeo.local.processing`` does (built once)."""
+    global _BASE_REGISTRY
+    with _REGISTRY_LOCK:
+        if _BASE_REGISTRY is None:
+            registry = ProcessRegistry(wrap_funcs=[opd_process])
+            for name, func in inspect.getmembers(opd_impl, inspect.isfunction):
+                spec = getattr(opd_specs, name, None)
+                if spec is None:
+                    continue
+                registry[name] = Process(spec=spec, implementation=func)
+            _BASE_REGISTRY = registry
+        return _BASE_REGISTRY
+
+
+def process_specs() -> list[dict[str, Any]]:
+    """Specs of every process this backend can run (for ``GET /processes``)."""
+    registry = _base_registry()
+    names = set(_names(registry)) | {"load_collection", "save_result", "ndvi"}
+    specs = []
+    for name in sorted(names):
+        spec = getattr(opd_specs, name, None)
+        if isinstance(spec, dict) and {"id", "description", "parameters", "returns"} <= set(spec):
+            specs.append(spec)
+    return specs
+
+
+def _names(registry: ProcessRegistry) -> list[str]:
+    return [str(name) for _namespace, name in registry]
+
+
+def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
+    """A registry for one evaluation: the shared processes plus the adapters bound to ``catalogue``."""
+    base = _base_registry()
+    registry = ProcessRegistry(wrap_funcs=[opd_process])
+    # Share the already wrapped implementations: assigning through __setitem__ would wrap them again.
+    registry.store = {namespace: dict(procs) for namespace, procs in base.store.items()}
+
+    def load_collection(
+        id: str,  # noqa: A002 - openEO argument name
+        spatial_extent: Any = None,
+        temporal_extent: Any = None,
+        bands: list[str] | None = None,
+        properties: Any = None,
+        **extra: Any,
+    ) -> xr.DataArray:
+        if extra:
+            logger.info("load_collection: ignoring extra arguments %s", sorted(extra))
+        if id != COLLECTION_ID:
+            raise ProcessGraphError(f"Collection {id!r} does not exist; this backend has {COLLECTION_ID!r}.")
+        return catalogue.load(spatial_extent=spatial_extent, temporal_extent=temporal_extent, bands=bands)
+
+    def ndvi(data: xr.DataArray, nir: str = "nir", red: str = "red", target_band: str | None = None) -> Any:
+        result = opd_impl.ndvi(data, nir=nir, red=red, target_band=target_band)
+        if target_band is None and isinstance(result, xr.DataArray):
+            # The bands dimension is dropped (openEO spec); remember the name for save_result.
+            attrs = dict(result.attrs)
+            result = result.clip(-1.0, 1.0)
+            result.name = "NDVI"
+            result.attrs = {**attrs, _BAND_NAME_ATTR: "NDVI"}
+        return result
+
+    def save_result(data: Any, format: str, options: Mapping[str, Any] | None = None) -> SaveRequest:  # noqa: A002
+        fmt = _FORMAT_ALIASES.get(str(format).lower())
+        if fmt is None:
+            raise ProcessGraphError(f"Output format {format!r} is not supported; use one of {list(OUTPUT_FORMATS)}.")
+        if not isinstance(data, xr.DataArray):
+            raise ProcessGraphError("save_result needs a raster data cube.")
+        return SaveRequest(data=data, format=fmt, options=dict(options or {}))
+
+    registry["load_collection"] = Process(spec=opd_specs.load_collection, implementation=load_collection)
+    registry["ndvi"] = Process(spec=opd_specs.ndvi, implementation=ndvi)
+    registry["save_result"] = Process(spec=opd_specs.save_result, implementation=save_result)
+    return registry
+
+
+def execute(process_graph: Mapping[str, Any], catalogue: DataCatalogue) -> SaveRequest:
+    """Evaluate a flat process graph; the result is what to write (implicit GTiff if no ``save_result``)."""
+    graph = dict(process_graph)
+    if "process_graph" in graph:
+        graph = dict(graph["process_graph"])
+    try:
+        parsed = OpenEOProcessGraph({"process_graph": graph})
+    except Exception as exc:
+        raise ProcessGraphError(f"The process graph is invalid: {exc}") from exc
+    registry = build_process_registry(catalogue)
+    unknown = sorted(p for p in parsed.required_processes if p not in _known(registry))
+    if unknown:
+        raise ProcessGraphError(f"Process(es) not supported by this backend: {', '.join(unknown)}.")
+    func: Callable[..., Any] = parsed.to_callable(process_registry=registry)
+    result = func()
+    if isinstance(result, SaveRequest):
+        return result
+    if isinstance(result, xr.DataArray):
+        return SaveRequest(data=result, format="GTiff", options={})
+    raise ProcessGraphError(f"The process graph returned {type(result).__name__}, not a raster data cube.")
+
+
+def _known(registry: ProcessRegistry) -> set[str]:
+    return set(_names(registry))
+
+
+# --- writing ------------------------------------------------------------------------------------------------
+
+
+def write_results(request: SaveRequest, out_dir: Path, *, stem: str = "openEO") -> list[ResultFile]:
+    """Write ``request`` as Cloud Optimized GeoTIFF(s) in ``out_dir``: one file per date."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = request.data
+    band_dim = next((d for d in data.dims if str(d) in ("bands", "band")), None)
+    time_dim = next((d for d in data.dims if str(d) in ("t", "time")), None)
+    if band_dim is None:
+        name = str(data.attrs.get(_BAND_NAME_ATTR) or data.name or "band_1")
+        data = data.expand_dims({"bands": [name]})
+        band_dim = "bands"
+    extra = [d for d in data.dims if d not in (band_dim, time_dim, "x", "y")]
+    if extra:
+        raise ProcessGraphError(f"Cannot write dimensions {extra} to GeoTIFF; reduce them first.")
+    crs = data.rio.crs
+    if crs is None and "crs" in data.attrs:
+        crs = CRS.from_user_input(data.attrs["crs"])
+    if crs is None:
+        raise ProcessGraphError("The result has no coordinate reference system.")
+    slices: list[tuple[dt.datetime | None, xr.DataArray]] = []
+    if time_dim is None:
+        slices.append((None, data))
+    else:
+        for value in data[time_dim].values:
+            when = dt.datetime.fromisoformat(str(np.datetime_as_string(value, unit="s"))).replace(tzinfo=dt.UTC)
+            slices.append((when, data.sel({time_dim: value})))
+    results = []
+    for when, part in slices:
+        suffix = f"_{when:%Y-%m-%d}" if when is not None and len(slices) > 1 else ""
+        filename = f"{stem}{suffix}.tif"
+        results.append(_write_cog(part, band_dim=str(band_dim), crs=crs, when=when, path=out_dir / filename))
+    return results
+
+
+def _write_cog(
+    part: xr.DataArray, *, band_dim: str, crs: Any, when: dt.datetime | None, path: Path
+) -> ResultFile:
+    arr = part.transpose(band_dim, "y", "x")
+    values = np.asarray(arr.values, dtype="float32")
+    bands = tuple(str(b) for b in arr[band_dim].values)
+    arr = arr.copy(data=values)
+    arr = arr.rio.write_crs(crs)
+    transform = arr.rio.transform(recalc=True)
+    rio_crs = rasterio.crs.CRS.from_user_input(crs)
+    height, width = values.shape[1], values.shape[2]
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".write-") as tmp:
+        plain = Path(tmp) / "plain.tif"
+        with rasterio.open(
+            plain,
+            "w",
+            driver="GTiff",
+            width=width,
+            height=height,
+            count=len(bands),
+            dtype="float32",
+            crs=rio_crs,
+            transform=transform,
+            nodata=np.nan,
+            tiled=True,
+            blockxsize=256,
+            blockysize=256,
+        ) as dst:
+            dst.write(values)
+            for i, name in enumerate(bands, start=1):
+                dst.set_band_description(i, name)
+                dst.update_tags(i, DESCRIPTION=name)
+            if when is not None:
+                dst.update_tags(DATETIME=when.strftime("%Y:%m:%d %H:%M:%S"))
+        cog = Path(tmp) / "cog.tif"
+        rasterio.shutil.copy(
+            plain, cog, driver="COG", compress="DEFLATE", predictor="2", blocksize=256, overview_resampling="average"
+        )
+        shutil.move(str(cog), path)
+    left = transform.c
+    top = transform.f
+    right = left + transform.a * width
+    bottom = top + transform.e * height
+    proj_bbox = (min(left, right), min(top, bottom), max(left, right), max(top, bottom))
+    w, s, e, n = rasterio.warp.transform_bounds(rio_crs, "EPSG:4326", *proj_bbox)
+    epsg = rio_crs.to_epsg()
+    return ResultFile(
+        filename=path.name,
+        media_type="image/tiff; application=geotiff; profile=cloud-optimized",
+        datetime=when,
+        bands=bands,
+        epsg=int(epsg) if epsg is not None else None,
+        shape=(height, width),
+        proj_bbox=proj_bbox,
+        bbox=(w, s, e, n),
+        size=path.stat().st_size,
+    )

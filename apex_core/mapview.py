@@ -1,0 +1,153 @@
+"""Folium maps that render with no internet: Leaflet and Leaflet.draw come from the app itself.
+
+folium points at CDNs by default. Here every map and plugin gets the local copies that setup
+installs (``static/node_modules``, served by Streamlit's static file serving under
+``<baseUrlPath>/app/static/``). Basemap tiles still need internet: when they fail to load, the map
+keeps a plain background with the AOI and overlays, and says so in a small notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import folium
+import folium.plugins
+from branca.element import MacroElement
+from jinja2 import Template
+
+from apex_core.config import PROJECT_ROOT
+from apex_core.errors import ConfigError
+
+__all__ = [
+    "STATIC_DIR",
+    "MapAssets",
+    "base_map",
+    "check_assets",
+]
+
+STATIC_DIR = PROJECT_ROOT / "static"
+
+# Files under static/node_modules (installed by `npm ci` from static/package-lock.json).
+_LEAFLET_JS = "leaflet/dist/leaflet.js"
+_LEAFLET_CSS = "leaflet/dist/leaflet.css"
+_DRAW_JS = "leaflet-draw/dist/leaflet.draw.js"
+_DRAW_CSS = "leaflet-draw/dist/leaflet.draw.css"
+REQUIRED_FILES = (_LEAFLET_JS, _LEAFLET_CSS, _DRAW_JS, _DRAW_CSS, "leaflet-draw/dist/images/spritesheet.svg")
+
+
+def check_assets(static_dir: Path = STATIC_DIR) -> None:
+    """Raise :class:`ConfigError` naming the first map library file that setup has not installed."""
+    for rel in REQUIRED_FILES:
+        if not (static_dir / "node_modules" / rel).is_file():
+            raise ConfigError(
+                f"The map library file static/node_modules/{rel} is missing, so maps cannot render. "
+                "Run the setup command (it installs them with npm).",
+                field="static",
+            )
+
+
+@dataclass(frozen=True)
+class MapAssets:
+    """URLs of the locally served map libraries, as the browser (the map's iframe) sees them."""
+
+    base_url: str
+
+    @classmethod
+    def from_base_url_path(cls, base_url_path: str = "") -> MapAssets:
+        """For a Streamlit server whose ``server.baseUrlPath`` is ``base_url_path``."""
+        prefix = "/" + base_url_path.strip("/") if base_url_path.strip("/") else ""
+        return cls(base_url=f"{prefix}/app/static/node_modules")
+
+    def url(self, rel: str) -> str:
+        return f"{self.base_url}/{rel}"
+
+    @property
+    def map_js(self) -> list[tuple[str, str]]:
+        return [("leaflet", self.url(_LEAFLET_JS))]
+
+    @property
+    def map_css(self) -> list[tuple[str, str]]:
+        return [("leaflet_css", self.url(_LEAFLET_CSS))]
+
+    @property
+    def draw_js(self) -> list[tuple[str, str]]:
+        return [("leaflet_draw_js", self.url(_DRAW_JS))]
+
+    @property
+    def draw_css(self) -> list[tuple[str, str]]:
+        return [("leaflet_draw_css", self.url(_DRAW_CSS))]
+
+    def to_dict(self) -> dict[str, str]:
+        return {"base_url": self.base_url}
+
+
+class _BasemapFallback(MacroElement):
+    """Shows a notice once when basemap tiles fail (offline); the map itself keeps working."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function() {
+            var map = {{ this._parent.get_name() }};
+            var layer = {{ this.layer_name }};
+            var shown = false;
+            map.getContainer().style.background = "#eef1f4";
+            layer.on("tileerror", function() {
+                if (shown) { return; }
+                shown = true;
+                var note = L.control({position: "bottomleft"});
+                note.onAdd = function() {
+                    var div = L.DomUtil.create("div", "apex-basemap-offline");
+                    div.style.cssText = "background:rgba(255,255,255,.85);padding:2px 6px;"
+                        + "border-radius:4px;font:12px sans-serif;color:#444";
+                    div.textContent = "Basemap unavailable (offline): plain background";
+                    return div;
+                };
+                note.addTo(map);
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer_name: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "BasemapFallback"
+        self.layer_name = layer_name
+
+
+def base_map(
+    assets: MapAssets,
+    *,
+    center: Sequence[float] = (48.0, 10.0),
+    zoom: int = 4,
+    tiles: str = "OpenStreetMap",
+    attribution: str | None = None,
+    draw: bool = False,
+) -> folium.Map:
+    """A folium map that loads only local libraries, optionally with the rectangle/polygon Draw tools."""
+    fmap = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True)
+    fmap.default_js = assets.map_js
+    fmap.default_css = assets.map_css
+    layer = folium.TileLayer(tiles=tiles, attr=attribution, name="Basemap")
+    layer.add_to(fmap)
+    fmap.add_child(_BasemapFallback(layer.get_name()))
+    if draw:
+        tools = folium.plugins.Draw(  # type: ignore[no-untyped-call]
+            export=False,
+            draw_options={
+                "polyline": False,
+                "circle": False,
+                "marker": False,
+                "circlemarker": False,
+                "rectangle": {"shapeOptions": {"color": "#0b6bcb"}},
+                "polygon": {"allowIntersection": False, "shapeOptions": {"color": "#0b6bcb"}},
+            },
+            edit_options={"edit": False, "remove": False},
+        )
+        tools.default_js = assets.draw_js
+        tools.default_css = assets.draw_css
+        tools.add_to(fmap)
+    return fmap

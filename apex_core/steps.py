@@ -1,0 +1,117 @@
+"""The five steps of the flow and which of them are done, computed from the session's state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["STEPS", "StateKey", "Step", "StepKey", "StepStatus", "flow_status"]
+
+
+class StateKey(StrEnum):
+    """Keys of the per-session state the steps read (the app's own keys, not widget keys)."""
+
+    AOI = "apex_aoi"
+    JOB = "apex_job"
+    PREVIEW = "apex_preview"
+    METADATA = "apex_metadata"
+    PUBLISHED = "apex_published"
+
+
+class StepKey(StrEnum):
+    AREA = "area"
+    JOB = "job"
+    PREVIEW = "preview"
+    METADATA = "metadata"
+    PUBLISH = "publish"
+
+
+def _present(key: StateKey) -> Callable[[Mapping[str, Any]], bool]:
+    return lambda state: state.get(key) is not None
+
+
+def _job_finished(state: Mapping[str, Any]) -> bool:
+    job = state.get(StateKey.JOB)
+    return isinstance(job, Mapping) and job.get("status") == "finished"
+
+
+def _metadata_valid(state: Mapping[str, Any]) -> bool:
+    meta = state.get(StateKey.METADATA)
+    return isinstance(meta, Mapping) and meta.get("valid") is True
+
+
+@dataclass(frozen=True)
+class Step:
+    key: StepKey
+    title: str
+    icon: str
+    purpose: str
+    is_done: Callable[[Mapping[str, Any]], bool]
+
+    @property
+    def page(self) -> str:
+        """The page script, relative to the app's folder."""
+        return f"pages/flow/{STEPS.index(self) + 1}_{self.key.value}.py"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"key": self.key.value, "title": self.title, "page": self.page, "purpose": self.purpose}
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        StepKey.AREA,
+        "Area",
+        ":material/map:",
+        "Choose the area of interest and the date.",
+        _present(StateKey.AOI),
+    ),
+    Step(
+        StepKey.JOB,
+        "Job",
+        ":material/rocket_launch:",
+        "Run the NDVI batch job on an openEO backend.",
+        _job_finished,
+    ),
+    Step(
+        StepKey.PREVIEW,
+        "Preview",
+        ":material/image:",
+        "Inspect the NDVI result on the map.",
+        _present(StateKey.PREVIEW),
+    ),
+    Step(
+        StepKey.METADATA,
+        "Metadata",
+        ":material/edit_note:",
+        "Turn the results into a clean STAC Collection.",
+        _metadata_valid,
+    ),
+    Step(
+        StepKey.PUBLISH,
+        "Publish",
+        ":material/publish:",
+        "Write the collection to the STAC catalogue.",
+        _present(StateKey.PUBLISHED),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    step: Step
+    number: int
+    done: bool
+    current: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.step.key.value, "number": self.number, "done": self.done, "current": self.current}
+
+
+def flow_status(state: Mapping[str, Any], current: StepKey | str | None = None) -> tuple[StepStatus, ...]:
+    """Each step with whether it is done (from ``state``) and whether it is the page shown now."""
+    return tuple(
+        StepStatus(step=s, number=i, done=s.is_done(state), current=s.key == current)
+        for i, s in enumerate(STEPS, start=1)
+    )

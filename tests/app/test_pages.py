@@ -1,0 +1,62 @@
+"""AppTest: the app and every page run without exception, in flow order, with the stepper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from apex_core.steps import STEPS, StateKey
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def _run(page: str | None = None, **state: object) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [m.value for m in at.info] + [m.value for m in at.success]
+    parts += [t.value for t in at.title]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_default_page_is_area_with_stepper() -> None:
+    at = _run()
+    assert [t.value for t in at.title] == ["Area"]
+    assert "0 of 5 steps done" in at.get("progress")[0].proto.text
+
+
+@pytest.mark.parametrize("step", STEPS, ids=[s.key.value for s in STEPS])
+def test_every_page_runs_and_says_what_it_will_do(step: object) -> None:
+    at = _run(step.page)  # type: ignore[attr-defined]
+    assert [t.value for t in at.title] == [step.title]  # type: ignore[attr-defined]
+    assert "Not built yet" in _texts(at)
+
+
+def test_stepper_marks_done_steps_from_session_state() -> None:
+    aoi = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]]}
+    at = _run("pages/2_job.py", **{StateKey.AOI.value: aoi})
+    assert "1 of 5 steps done" in at.get("progress")[0].proto.text
+
+
+def test_area_page_reports_a_drawn_area() -> None:
+    aoi = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]]}
+    at = _run(**{StateKey.AOI.value: aoi})
+    assert "3 vertices" in _texts(at)
+    assert "W 11.3000, S 46.4700, E 11.3500, N 46.5000" in _texts(at)
+
+
+def test_bad_setting_is_a_clear_message_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APEX_OPENEO_URL", "not a url")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert "APEX_OPENEO_URL" in at.error[0].value

@@ -1,0 +1,102 @@
+"""Browser tests: the real app under `streamlit run` on a free port, driven by Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+
+from apex_core.local.process import LocalService, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output" / "screenshots"
+CHROMIUM = os.environ.get("APEX_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port; ready when /_stcore/health answers ok."""
+    port = free_port()
+    state = tmp_path_factory.mktemp("app-state")
+    argv = [
+        sys.executable, str(ROOT / "scripts" / "serve.py"),
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    env = {"APEX_STATE_DIR": str(state), "APEX_DATA_DIR": str(ROOT / ".apex" / "data")}
+    service = LocalService(
+        "streamlit",
+        argv,
+        health_url=f"http://127.0.0.1:{port}/_stcore/health",
+        log_path=state / "streamlit.log",
+        env=env,
+        cwd=ROOT,
+        expect=b"ok",
+    )
+    with service:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_instance: Playwright) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: the setup command installs Debian's chromium.")
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def offline_page(chromium: Browser) -> Iterator[tuple[Page, list[str]]]:
+    """A page that can reach loopback only: every other request is aborted and recorded."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    blocked: list[str] = []
+
+    def route(r: Route) -> None:
+        host = urlsplit(r.request.url).hostname or ""
+        if r.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    yield page, blocked
+    context.close()
+
+
+def wait_for_script(page: Page, timeout: float = 60_000) -> None:
+    """The app finished its run: the app is shown and its 'running' status widget is gone."""
+    page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=timeout
+    )
+
+
+def screenshot(page: Page, name: str) -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    path = OUTPUT / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
