@@ -44,7 +44,7 @@ def test_every_page_runs_and_says_what_it_will_do(step: object) -> None:
 
 def test_stepper_marks_done_steps_from_session_state() -> None:
     aoi = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]]}
-    at = _run("pages/2_job.py", **{StateKey.AOI.value: aoi})
+    at = _run(STEPS[1].page, **{StateKey.AOI.value: aoi})
     assert "1 of 5 steps done" in at.get("progress")[0].proto.text
 
 

@@ -14,22 +14,28 @@ pytestmark = pytest.mark.browser
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 
 
-@pytest.mark.parametrize("step", STEPS, ids=[s.key.value for s in STEPS])
-def test_page_renders(app_url: str, offline_page: tuple[Page, list[str]], step: object) -> None:
+def _url(app_url: str, step_index: int) -> str:
+    """The first step is the app's default page, served at the root."""
+    return app_url + ("/" if step_index == 0 else f"/{STEPS[step_index].key.value}")
+
+
+@pytest.mark.parametrize("index", range(len(STEPS)), ids=[s.key.value for s in STEPS])
+def test_page_renders(app_url: str, offline_page: tuple[Page, list[str]], index: int) -> None:
     page, _ = offline_page
-    page.goto(f"{app_url}/{step.key.value}")  # type: ignore[attr-defined]
+    step = STEPS[index]
+    page.goto(_url(app_url, index))
     wait_for_script(page)
-    page.get_by_role("heading", name=step.title).wait_for()  # type: ignore[attr-defined]
+    page.get_by_role("heading", name=step.title).wait_for()
     page.get_by_text("steps done").wait_for()
     # A deep link on a fresh server is routed by st.navigation, not as a pages/ folder app.
     assert page.get_by_text("Page not found").count() == 0
-    shot = screenshot(page, f"page-{step.key.value}")  # type: ignore[attr-defined]
+    shot = screenshot(page, f"page-{index + 1}-{step.key.value}")
     assert shot.stat().st_size > 10_000
 
 
 def test_area_map_renders_offline_and_draws(app_url: str, offline_page: tuple[Page, list[str]]) -> None:
     page, blocked = offline_page
-    page.goto(f"{app_url}/area")
+    page.goto(_url(app_url, 0))
     wait_for_script(page)
     frame = page.frame_locator(MAP_FRAME)
     frame.locator(".leaflet-container").wait_for(timeout=60_000)

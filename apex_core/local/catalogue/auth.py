@@ -82,7 +82,7 @@ def roles_from_claims(claims: Mapping[str, Any]) -> frozenset[str]:
 def _role_list(value: Any, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(r, str) and r.strip() for r in value):
         raise MetadataError(
-            f"`_auth.{key}` must be a list of role names (strings), e.g. [\"{ANONYMOUS}\"].",
+            f'`_auth.{key}` must be a list of role names (strings), e.g. ["{ANONYMOUS}"].',
             field=f"_auth.{key}",
         )
     return tuple(dict.fromkeys(r.strip() for r in value))
@@ -100,7 +100,7 @@ class CollectionAuth:
         """Validate an ``_auth`` value from a request body; :class:`MetadataError` (400) if malformed."""
         if data is None:
             raise MetadataError(
-                'The collection must carry `_auth` with `read` and `write` role lists, e.g. '
+                "The collection must carry `_auth` with `read` and `write` role lists, e.g. "
                 '{"_auth": {"read": ["anonymous"], "write": ["my-role"]}}.',
                 field="_auth",
             )
@@ -189,14 +189,20 @@ class TokenValidator:
                     resp.raise_for_status()
                     jwks_uri = str(resp.json()["jwks_uri"])
                 except (requests.RequestException, ValueError, KeyError) as exc:
-                    raise ServiceError(f"The token issuer's discovery document at {url} is unusable: {exc}") from exc
-                self._jwks = jwt.PyJWKClient(jwks_uri, cache_keys=True, lifespan=3600, timeout=int(_HTTP_TIMEOUT))
+                    raise ServiceError(
+                        f"The token issuer's discovery document at {url} is unusable: {exc}"
+                    ) from exc
+                self._jwks = jwt.PyJWKClient(
+                    jwks_uri, cache_keys=True, lifespan=3600, timeout=int(_HTTP_TIMEOUT)
+                )
             return self._jwks
 
     def validate(self, authorization: str | None) -> Principal:
         """The principal behind an ``Authorization`` header; :class:`UnauthorizedError` (401) if none."""
         if not authorization:
-            raise UnauthorizedError("This request needs a bearer token (Authorization: Bearer ...).", status=401)
+            raise UnauthorizedError(
+                "This request needs a bearer token (Authorization: Bearer ...).", status=401
+            )
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:

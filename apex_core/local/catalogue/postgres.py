@@ -28,7 +28,11 @@ logger = logging.getLogger(__name__)
 
 DATABASE = "pgstac"
 _SUPERUSER = "postgres"
-_PG_BIN_CANDIDATES = ("/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin")
+_PG_BIN_CANDIDATES = (
+    "/usr/lib/postgresql/17/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/15/bin",
+)
 
 # The auth rules table lives next to pgstac's, outside its schema, so pgstac never returns it.
 _AUTH_SCHEMA_SQL = """
@@ -105,7 +109,9 @@ class PostgresCluster:
             data = json.loads(self._secret_path.read_text())
             return str(data["password"])
         except (OSError, ValueError, KeyError) as exc:
-            raise ServiceError(f"The database secret in {self._secret_path} is missing or unreadable.") from exc
+            raise ServiceError(
+                f"The database secret in {self._secret_path} is missing or unreadable."
+            ) from exc
 
     @property
     def initialized(self) -> bool:
@@ -207,7 +213,10 @@ class PostgresCluster:
     def stop(self) -> None:
         if not self.data_dir.exists() or not self.running():
             return
-        self._check([str(self.pg_bin / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data_dir)], "Stopping PostgreSQL")
+        self._check(
+            [str(self.pg_bin / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data_dir)],
+            "Stopping PostgreSQL",
+        )
         logger.info("PostgreSQL on %s stopped", self.data_dir)
 
     def dsn(self, database: str = DATABASE) -> str:
@@ -230,8 +239,8 @@ class PostgresCluster:
     def migrate(self) -> None:
         """Create the database if needed, migrate pgstac, create the auth-rules table."""
         import psycopg
-        from pypgstac.migrate import Migrate
         from pypgstac.db import PgstacDB
+        from pypgstac.migrate import Migrate
 
         try:
             with psycopg.connect(self.dsn("postgres"), autocommit=True, connect_timeout=10) as conn:

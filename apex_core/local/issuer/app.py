@@ -90,7 +90,9 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JSONRespons
     headers = {"Cache-Control": "no-store"}
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="apex-local"'
-    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=status, headers=headers
+    )
 
 
 def _new_user_code() -> str:
@@ -154,7 +156,7 @@ def _pkce_ok(challenge: str, verifier: str) -> bool:
     return hmac.compare_digest(computed, challenge)
 
 
-def create_app(state: IssuerState, config: IssuerConfig) -> FastAPI:  # noqa: C901 - one router
+def create_app(state: IssuerState, config: IssuerConfig) -> FastAPI:
     app = FastAPI(title="APEx local OIDC issuer", docs_url=None, redoc_url=None, openapi_url=None)
     store = _Store()
     base = config.issuer_url.rstrip("/")
@@ -200,7 +202,9 @@ def create_app(state: IssuerState, config: IssuerConfig) -> FastAPI:  # noqa: C9
             )
             body["refresh_token"] = refresh
             body["refresh_expires_in"] = config.refresh_lifetime
-        logger.info("Issued a token for %s (client %s, roles %s)", account.name, client_id, list(account.roles))
+        logger.info(
+            "Issued a token for %s (client %s, roles %s)", account.name, client_id, list(account.roles)
+        )
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     @app.get("/.well-known/openid-configuration")
@@ -310,7 +314,7 @@ def create_app(state: IssuerState, config: IssuerConfig) -> FastAPI:  # noqa: C9
     def page(message: str, user_code: str = "", status: int = 200) -> HTMLResponse:
         accounts = "".join(
             f'<label><input type="radio" name="account" value="{html.escape(c.name)}"'
-            f'{" checked" if i == 0 else ""}> {html.escape(c.name)}'
+            f"{' checked' if i == 0 else ''}> {html.escape(c.name)}"
             f" (roles: {html.escape(', '.join(c.roles) or 'none')})</label><br>"
             for i, c in enumerate(state.clients)
         )

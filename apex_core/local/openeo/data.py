@@ -38,6 +38,18 @@ import shapely.ops
 import xarray as xr
 from pyproj import CRS, Transformer
 
+from apex_core.local.openeo.model import (
+    BANDS,
+    CLOUD_CLASSES,
+    COLLECTION_ID,
+    INVALID_CLASSES,
+    Band,
+    NoDataAvailable,
+    Scene,
+    TimeRange,
+    parse_datetime,
+)
+
 __all__ = [
     "BANDS",
     "CLOUD_CLASSES",
@@ -55,142 +67,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-COLLECTION_ID = "SENTINEL2_L2A"
-CLOUD_CLASSES = (3, 8, 9, 10)
-INVALID_CLASSES = (0, 1)
-
-
-class NoDataAvailable(Exception):
-    """The request touches none of the sample areas and dates; the message says where data exists."""
-
-
-@dataclass(frozen=True)
-class Band:
-    name: str
-    common_name: str | None
-    center_wavelength: float | None
-    description: str
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "description": self.description}
-        if self.common_name:
-            out["common_name"] = self.common_name
-        if self.center_wavelength is not None:
-            out["center_wavelength"] = self.center_wavelength
-        return out
-
-    def to_stac_band(self) -> dict[str, Any]:
-        """STAC 1.1 ``bands`` entry."""
-        out: dict[str, Any] = {"name": self.name, "description": self.description}
-        if self.common_name:
-            out["eo:common_name"] = self.common_name
-        if self.center_wavelength is not None:
-            out["eo:center_wavelength"] = self.center_wavelength
-        return out
-
-
-BANDS: tuple[Band, ...] = (
-    Band("B02", "blue", 0.49, "Blue, 10 m"),
-    Band("B03", "green", 0.56, "Green, 10 m"),
-    Band("B04", "red", 0.665, "Red, 10 m"),
-    Band("B08", "nir", 0.842, "Near infrared, 10 m"),
-    Band("SCL", None, None, "Scene classification (Sen2Cor classes 0-11)"),
-)
 _BAND_NAMES = tuple(b.name for b in BANDS)
 _COMMON = {b.name: (b.common_name or "") for b in BANDS}
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    """A half-open UTC interval ``[start, end)``; ``None`` means unbounded."""
-
-    start: dt.datetime | None
-    end: dt.datetime | None
-
-    def contains(self, when: dt.datetime) -> bool:
-        return (self.start is None or when >= self.start) and (self.end is None or when < self.end)
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {
-            "start": self.start.isoformat() if self.start else None,
-            "end": self.end.isoformat() if self.end else None,
-        }
-
-
-@dataclass(frozen=True)
-class Scene:
-    """One acquisition of one area: what the scene search returns as a STAC item."""
-
-    area_id: str
-    datetime: dt.datetime
-    bbox: tuple[float, float, float, float]
-    epsg: int
-    shape: tuple[int, int]
-    cloud_cover: float | None = None
-
-    @property
-    def id(self) -> str:
-        return f"{COLLECTION_ID}_{self.area_id}_{self.datetime:%Y%m%d}"
-
-    @property
-    def geometry(self) -> dict[str, Any]:
-        return dict(shapely.geometry.mapping(shapely.geometry.box(*self.bbox)))
-
-    def to_stac_item(self, *, collection_href: str | None = None) -> dict[str, Any]:
-        props: dict[str, Any] = {
-            "datetime": self.datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "proj:code": f"EPSG:{self.epsg}",
-            "proj:shape": list(self.shape),
-            "apex:area": self.area_id,
-            "platform": "sentinel-2",
-            "constellation": "sentinel-2",
-        }
-        if self.cloud_cover is not None:
-            props["eo:cloud_cover"] = round(self.cloud_cover, 2)
-        links: list[dict[str, str]] = []
-        if collection_href:
-            links.append({"rel": "collection", "href": collection_href, "type": "application/json"})
-        return {
-            "type": "Feature",
-            "stac_version": "1.1.0",
-            "stac_extensions": [
-                "https://stac-extensions.github.io/eo/v2.0.0/schema.json",
-                "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
-            ],
-            "id": self.id,
-            "collection": COLLECTION_ID,
-            "bbox": list(self.bbox),
-            "geometry": self.geometry,
-            "properties": props,
-            "links": links,
-            "assets": {},
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "area_id": self.area_id,
-            "datetime": self.datetime.isoformat(),
-            "bbox": list(self.bbox),
-            "epsg": self.epsg,
-            "shape": list(self.shape),
-            "cloud_cover": self.cloud_cover,
-        }
-
-    @classmethod
-    def from_stac_item(cls, item: Mapping[str, Any]) -> Scene:
-        props = item["properties"]
-        code = str(props.get("proj:code", "EPSG:4326"))
-        bbox = tuple(float(v) for v in item["bbox"])
-        shape = tuple(int(v) for v in props.get("proj:shape", (0, 0)))
-        cover = props.get("eo:cloud_cover")
-        return cls(
-            area_id=str(props.get("apex:area", "")),
-            datetime=_parse_datetime(str(props["datetime"])),
-            bbox=(bbox[0], bbox[1], bbox[2], bbox[3]),
-            epsg=int(code.split(":")[-1]),
-            shape=(shape[0], shape[1]),
-            cloud_cover=float(cover) if cover is not None else None,
-        )
 
 
 @dataclass(frozen=True)
@@ -233,17 +111,6 @@ class SampleArea:
             "bands": list(self.bands),
             "dates": [d.strftime("%Y-%m-%d") for d in self.dates],
         }
-
-
-def _parse_datetime(value: str) -> dt.datetime:
-    text = value.strip().replace("Z", "+00:00")
-    if len(text) == 10:
-        parsed = dt.datetime.fromisoformat(text)
-    else:
-        parsed = dt.datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
 
 
 def _wgs84_bbox(epsg: int, bounds: Sequence[float]) -> tuple[float, float, float, float]:
@@ -309,7 +176,7 @@ def _kempen(data_dir: Path) -> SampleArea | None:
         nodata = ds.nodata
         units = ds.tags().get("t#units", "days since 2019-04-11 00:00:00")
     match = re.search(r"since (\d{4}-\d{2}-\d{2})", units)
-    when = _parse_datetime(match.group(1) if match else "2019-04-11")
+    when = parse_datetime(match.group(1) if match else "2019-04-11")
     bbox = _wgs84_bbox(epsg, bounds)
     return SampleArea(
         id="kempen",
@@ -343,7 +210,7 @@ def _romania(data_dir: Path) -> SampleArea | None:
             float(ys.max()) + res_y / 2,
         )
         shape = (int(ds.sizes["y"]), int(ds.sizes["x"]))
-        times = [_parse_datetime(str(np.datetime_as_string(t, unit="s"))) for t in ds["time"].values]
+        times = [parse_datetime(str(np.datetime_as_string(t, unit="s"))) for t in ds["time"].values]
         scl = ds["SCL"].values
     epsg = 3035
     bbox = _wgs84_bbox(epsg, bounds)
@@ -423,7 +290,7 @@ def _temporal_bound(value: Any) -> tuple[dt.datetime, bool] | None:
     if isinstance(root, dt.date):
         return dt.datetime(root.year, root.month, root.day, tzinfo=dt.UTC), True
     text = str(root)
-    return _parse_datetime(text), len(text.strip()) == 10
+    return parse_datetime(text), len(text.strip()) == 10
 
 
 def parse_temporal_extent(extent: Any) -> TimeRange:

@@ -1,0 +1,604 @@
+"""openeo-driver adapters: the parts of ``OpenEoBackendImplementation`` the embedded backend implements.
+
+openeo-driver (VITO's Flask openEO API framework) provides the HTTP API: capabilities, collections,
+processes, file formats, basic + OIDC auth, ``/result``, ``/jobs`` and the STAC job-results documents
+with asset download. This module supplies the collection catalogue, processing (sync evaluation) and
+batch jobs on top of :mod:`~apex_core.local.openeo.data`, :mod:`~apex_core.local.openeo.engine` and
+:mod:`~apex_core.local.openeo.jobs`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import flask
+from openeo_driver.backend import (
+    BatchJobMetadata,
+    BatchJobResultMetadata,
+    BatchJobs,
+    CollectionCatalog,
+    LoadParameters,
+    OpenEoBackendImplementation,
+    Processing,
+)
+from openeo_driver.config import OpenEoBackendConfig
+from openeo_driver.errors import (
+    JobNotFoundException,
+    OpenEOApiException,
+    TokenInvalidException,
+)
+from openeo_driver.processes import ProcessRegistry as DriverProcessRegistry
+from openeo_driver.urlsigning import UrlSigner
+from openeo_driver.users import User
+from openeo_driver.users.auth import AUTHENTICATION_METHOD, HttpAuthHandler
+from openeo_driver.users.oidc import OidcProvider
+from openeo_driver.utils import EvalEnv
+
+from apex_core.local.openeo import engine
+from apex_core.local.openeo.data import (
+    BANDS,
+    COLLECTION_ID,
+    DataCatalogue,
+    NoDataAvailable,
+    parse_spatial_extent,
+    parse_temporal_extent,
+)
+from apex_core.local.openeo.jobs import JobNotFound, JobRecord, JobRunner, JobStore, new_job_id
+
+__all__ = [
+    "AuthOptions",
+    "LocalBackend",
+    "NoDataAvailableException",
+    "OidcProviderOptions",
+    "build_driver_config",
+    "install_signed_basic_tokens",
+]
+
+logger = logging.getLogger(__name__)
+
+BACKEND_TITLE = "APEx embedded openEO backend"
+BACKEND_VERSION = "1.0.0"
+TOKEN_TTL_SECONDS = 24 * 3600
+
+
+class NoDataAvailableException(OpenEOApiException):
+    status_code = 400
+    code = "NoDataAvailable"
+    message = "There is no data available for the given extents."
+
+
+class ProcessGraphInvalid(OpenEOApiException):
+    status_code = 400
+    code = "ProcessGraphInvalid"
+    message = "The process graph cannot be evaluated."
+
+
+def _api_error(exc: Exception) -> OpenEOApiException:
+    if isinstance(exc, OpenEOApiException):
+        return exc
+    if isinstance(exc, NoDataAvailable):
+        return NoDataAvailableException(message=str(exc))
+    if isinstance(exc, engine.ProcessGraphError | ValueError | KeyError):
+        return ProcessGraphInvalid(message=str(exc))
+    return OpenEOApiException(message=f"{type(exc).__name__}: {exc}", code="Internal", status_code=500)
+
+
+# --- auth ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OidcProviderOptions:
+    """An OIDC provider whose bearer tokens the backend accepts (checked at its userinfo endpoint)."""
+
+    id: str
+    issuer: str
+    title: str
+    scopes: tuple[str, ...] = ("openid",)
+    default_clients: tuple[Mapping[str, Any], ...] = ()
+
+    def to_provider(self) -> OidcProvider:
+        return OidcProvider(
+            id=self.id,
+            issuer=self.issuer,
+            title=self.title,
+            scopes=list(self.scopes),
+            default_clients=[dict(c) for c in self.default_clients] or None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "issuer": self.issuer,
+            "title": self.title,
+            "scopes": list(self.scopes),
+            "default_clients": [dict(c) for c in self.default_clients],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OidcProviderOptions:
+        return cls(
+            id=str(d["id"]),
+            issuer=str(d["issuer"]),
+            title=str(d.get("title") or d["id"]),
+            scopes=tuple(d.get("scopes") or ("openid",)),
+            default_clients=tuple(d.get("default_clients") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class AuthOptions:
+    """Who may use the backend: basic-auth users (name -> password) and OIDC providers."""
+
+    basic_users: Mapping[str, str] = field(default_factory=lambda: {"demo": "demo"}, repr=False)
+    oidc_providers: tuple[OidcProviderOptions, ...] = ()
+
+    def check_password(self, username: str, password: str) -> bool:
+        expected = self.basic_users.get(username)
+        if expected is None:
+            hmac.compare_digest(password.encode(), b"x" * len(password))  # same work either way
+            return False
+        return hmac.compare_digest(password.encode(), expected.encode())
+
+
+def _sign(secret: bytes, payload: str) -> str:
+    return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def install_signed_basic_tokens(app: flask.Flask, secret: bytes, ttl: int = TOKEN_TTL_SECONDS) -> None:
+    """Make basic-auth access tokens verifiable and expiring.
+
+    openeo-driver's stock basic token is just the base64 user name, which anyone could forge. Here it is
+    ``<base64 user>.<expiry>.<HMAC>``; a token that is forged or expired is ``TokenInvalid``.
+    """
+    handler: HttpAuthHandler = app.extensions["auth_handler"]
+
+    def build(user_id: str) -> str:
+        user = base64.urlsafe_b64encode(user_id.encode()).decode("ascii").rstrip("=")
+        payload = f"{user}.{int(time.time()) + ttl}"
+        return f"{payload}.{_sign(secret, payload)}"
+
+    def resolve(access_token: str) -> User:
+        try:
+            user, expires, signature = access_token.split(".")
+            payload = f"{user}.{expires}"
+            valid = hmac.compare_digest(signature, _sign(secret, payload)) and int(expires) > time.time()
+            user_id = base64.urlsafe_b64decode(user + "=" * (-len(user) % 4)).decode()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TokenInvalidException() from exc
+        if not valid:
+            raise TokenInvalidException()
+        return User(user_id=user_id, internal_auth_data={"authentication_method": AUTHENTICATION_METHOD.BASIC})
+
+    # Instance attributes shadow the class's methods; the auth decorators call them through ``self``.
+    handler.build_basic_access_token = build  # type: ignore[method-assign]
+    handler.resolve_basic_access_token = resolve  # type: ignore[method-assign]
+
+
+def build_driver_config(auth: AuthOptions, signing_secret: str) -> OpenEoBackendConfig:
+    """The openeo-driver configuration of the embedded backend."""
+
+    def valid_basic_auth(username: str, password: str) -> bool:
+        ok = auth.check_password(username, password)
+        if not ok:
+            logger.warning("basic auth refused for user %r", username)
+        return ok
+
+    return OpenEoBackendConfig(
+        id="apex-embedded",
+        capabilities_title=BACKEND_TITLE,
+        capabilities_description=(
+            "Embedded openEO backend of the APEx publishing dashboard: real Sentinel-2 L2A samples "
+            "(Bolzano 2022, Kempen 2019, a Romanian time series 2015-2021) processed locally with "
+            "openeo-processes-dask. Runs on loopback, offline."
+        ),
+        capabilities_backend_version=BACKEND_VERSION,
+        processing_facility="APEx embedded openEO backend (local)",
+        processing_software="apex-core openeo-driver + openeo-processes-dask",
+        enable_basic_auth=True,
+        valid_basic_auth=valid_basic_auth,
+        enable_oidc_auth=bool(auth.oidc_providers),
+        oidc_providers=[p.to_provider() for p in auth.oidc_providers],
+        url_signer=UrlSigner(secret=signing_secret, expiration=7 * 24 * 3600),
+    )
+
+
+# --- collections --------------------------------------------------------------------------------------------
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def collection_metadata(catalogue: DataCatalogue) -> dict[str, Any]:
+    start, end = catalogue.temporal_extent()
+    bboxes = [list(a.bbox) for a in catalogue.areas]
+    if bboxes:
+        union = [
+            min(b[0] for b in bboxes),
+            min(b[1] for b in bboxes),
+            max(b[2] for b in bboxes),
+            max(b[3] for b in bboxes),
+        ]
+        spatial = [union, *bboxes] if len(bboxes) > 1 else bboxes
+    else:
+        spatial = [[-180.0, -90.0, 180.0, 90.0]]
+    epsgs = sorted({a.epsg for a in catalogue.areas})
+    dates = sorted({s.datetime for s in catalogue.scenes})
+    return {
+        "stac_version": "1.0.0",
+        "stac_extensions": [
+            "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+            "https://stac-extensions.github.io/datacube/v2.2.0/schema.json",
+        ],
+        "type": "Collection",
+        "id": COLLECTION_ID,
+        "title": "Sentinel-2 L2A samples (embedded)",
+        "description": (
+            "Real Sentinel-2 surface reflectance samples served offline: "
+            + "; ".join(a.describe() for a in catalogue.areas)
+            + ". Values are reflectance x 10000 as float32, nodata NaN."
+        ),
+        "license": "proprietary",
+        "keywords": ["Sentinel-2", "L2A", "sample", "offline"],
+        "providers": [
+            {"name": "European Union/ESA/Copernicus", "roles": ["producer", "licensor"], "url": "https://sentinel.esa.int"},
+            {"name": "APEx embedded openEO backend", "roles": ["host", "processor"]},
+        ],
+        "extent": {
+            "spatial": {"bbox": spatial},
+            "temporal": {"interval": [[_iso(start), _iso(end)]]},
+        },
+        "cube:dimensions": {
+            "x": {"type": "spatial", "axis": "x", "reference_system": epsgs[0] if len(epsgs) == 1 else 4326,
+                  "step": 10},
+            "y": {"type": "spatial", "axis": "y", "reference_system": epsgs[0] if len(epsgs) == 1 else 4326,
+                  "step": 10},
+            "t": {"type": "temporal", "extent": [_iso(start), _iso(end)], "values": [_iso(d) for d in dates]},
+            "bands": {"type": "bands", "values": [b.name for b in BANDS]},
+        },
+        "summaries": {
+            "eo:bands": [b.to_dict() for b in BANDS],
+            "bands": [b.to_stac_band() for b in BANDS],
+            "platform": ["sentinel-2a", "sentinel-2b"],
+            "constellation": ["sentinel-2"],
+            "instruments": ["msi"],
+            "proj:epsg": epsgs,
+            "apex:areas": [a.to_dict() for a in catalogue.areas],
+            "apex:attribution": [a.attribution for a in catalogue.areas],
+        },
+        "links": [],
+    }
+
+
+class LocalCollectionCatalog(CollectionCatalog):  # type: ignore[misc]
+    def __init__(self, catalogue: DataCatalogue) -> None:
+        super().__init__(all_metadata=[collection_metadata(catalogue)])
+        self.catalogue = catalogue
+
+    def load_collection(self, collection_id: str, load_params: LoadParameters, env: EvalEnv) -> Any:
+        raise OpenEOApiException(message="Not used: evaluation runs in openeo-processes-dask.", status_code=501)
+
+    def get_collection_items(self, collection_id: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        if collection_id != COLLECTION_ID:
+            raise OpenEOApiException(message=f"Collection {collection_id!r} does not exist.", status_code=404,
+                                     code="CollectionNotFound")
+        return scene_search(self.catalogue, parameters)
+
+
+def scene_search(catalogue: DataCatalogue, params: Mapping[str, Any]) -> dict[str, Any]:
+    """STAC item search over the scenes: ``bbox=W,S,E,N``, ``datetime=a/b`` (open ends ``..``), ``limit``,
+    ``max_cloud_cover``. Returns a GeoJSON FeatureCollection of STAC items, newest first."""
+    aoi = None
+    bbox = params.get("bbox")
+    if bbox:
+        try:
+            w, s, e, n = (float(v) for v in str(bbox).split(","))
+        except ValueError as exc:
+            raise OpenEOApiException(message=f"bbox must be W,S,E,N, got {bbox!r}", status_code=400,
+                                     code="ParameterInvalid") from exc
+        aoi = parse_spatial_extent({"west": w, "south": s, "east": e, "north": n})
+    time_range = None
+    when = params.get("datetime")
+    if when:
+        parts = str(when).split("/")
+        if len(parts) == 1:
+            parts = [parts[0], parts[0]]
+        try:
+            time_range = parse_temporal_extent([None if p in ("", "..") else p for p in parts[:2]])
+        except ValueError as exc:
+            raise OpenEOApiException(message=f"Invalid datetime {when!r}: {exc}", status_code=400,
+                                     code="ParameterInvalid") from exc
+    max_cc = params.get("max_cloud_cover")
+    try:
+        max_cloud = float(max_cc) if max_cc not in (None, "") else None
+        limit = int(params.get("limit") or 1000)
+    except ValueError as exc:
+        raise OpenEOApiException(message=str(exc), status_code=400, code="ParameterInvalid") from exc
+    scenes = catalogue.search(aoi=aoi, time_range=time_range, max_cloud_cover=max_cloud)
+    scenes.sort(key=lambda s: s.datetime, reverse=True)
+    matched = len(scenes)
+    items = [s.to_stac_item() for s in scenes[: max(limit, 0)]]
+    return {
+        "type": "FeatureCollection",
+        "features": items,
+        "numberMatched": matched,
+        "numberReturned": len(items),
+        "links": [],
+    }
+
+
+# --- processing ---------------------------------------------------------------------------------------------
+
+
+class LocalProcessing(Processing):  # type: ignore[misc]
+    def __init__(self, catalogue: DataCatalogue) -> None:
+        self.catalogue = catalogue
+        self._registry: DriverProcessRegistry | None = None
+
+    def get_process_registry(self, api_version: Any) -> DriverProcessRegistry:
+        if self._registry is None:
+            registry = DriverProcessRegistry(target_version="2.0.0-rc.1")
+            for spec in engine.process_specs():
+                try:
+                    registry.add_spec(spec)
+                except Exception as exc:  # a malformed upstream spec must not hide the others
+                    logger.debug("skipping process spec %s: %s", spec.get("id"), exc)
+            self._registry = registry
+        return self._registry
+
+    def evaluate(self, process_graph: dict[str, Any], env: EvalEnv = None) -> flask.Response:
+        try:
+            request = engine.execute(process_graph, self.catalogue)
+            with tempfile.TemporaryDirectory(prefix="apex-openeo-sync-") as tmp:
+                files = engine.write_results(request, Path(tmp))
+                if len(files) != 1:
+                    raise engine.ProcessGraphError(
+                        f"The synchronous result has {len(files)} dates; use a batch job or reduce time."
+                    )
+                body = (Path(tmp) / files[0].filename).read_bytes()
+        except Exception as exc:
+            raise _api_error(exc) from exc
+        response = flask.Response(body, mimetype="image/tiff; application=geotiff")
+        response.headers["Content-Disposition"] = f'attachment; filename="{files[0].filename}"'
+        return response
+
+
+# --- batch jobs ---------------------------------------------------------------------------------------------
+
+
+class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
+    def __init__(self, store: JobStore, runner: JobRunner) -> None:
+        super().__init__()
+        self.store = store
+        self.runner = runner
+
+    def _get(self, job_id: str, user_id: str) -> JobRecord:
+        try:
+            return self.store.get(job_id, user_id)
+        except JobNotFound as exc:
+            raise JobNotFoundException(job_id=job_id) from exc
+
+    @staticmethod
+    def _metadata(record: JobRecord) -> BatchJobMetadata:
+        files = record.results
+        start = min((f.datetime for f in files if f.datetime), default=None)
+        end = max((f.datetime for f in files if f.datetime), default=None)
+        first = files[0] if files else None
+        bbox = None
+        geometry = None
+        if files:
+            bbox = [
+                min(f.bbox[0] for f in files),
+                min(f.bbox[1] for f in files),
+                max(f.bbox[2] for f in files),
+                max(f.bbox[3] for f in files),
+            ]
+            w, s, e, n = bbox
+            geometry = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+        return BatchJobMetadata(
+            id=record.id,
+            status=record.status,
+            created=record.created,
+            updated=record.updated,
+            process=record.process,
+            job_options=record.job_options,
+            title=record.title,
+            description=record.description,
+            progress=record.progress,
+            started=record.started,
+            finished=record.finished,
+            bbox=bbox,
+            geometry=geometry,
+            start_datetime=start,
+            end_datetime=end,
+            epsg=first.epsg if first else None,
+            proj_shape=list(first.shape) if first else None,
+            proj_bbox=list(first.proj_bbox) if first else None,
+            instruments=["msi"],
+            costs=0.0,
+        )
+
+    def create_job(
+        self,
+        *,
+        user: User,
+        process: dict[str, Any],
+        api_version: str,
+        metadata: dict[str, Any],
+        job_options: dict[str, Any] | None = None,
+    ) -> BatchJobMetadata:
+        record = JobRecord(
+            id=new_job_id(),
+            user_id=user.user_id,
+            process=process,
+            title=metadata.get("title"),
+            description=metadata.get("description"),
+            job_options=job_options,
+        )
+        record = self.store.create(record)
+        logger.info("job %s created for %s", record.id, user.user_id)
+        return self._metadata(record)
+
+    def get_job_info(self, job_id: str, user_id: str) -> BatchJobMetadata:
+        return self._metadata(self._get(job_id, user_id))
+
+    def get_user_jobs(
+        self, user_id: str, limit: int | None = None, request_parameters: dict[str, Any] | None = None
+    ) -> list[BatchJobMetadata]:
+        records = self.store.list(user_id)
+        if limit:
+            records = records[:limit]
+        return [self._metadata(r) for r in records]
+
+    def start_job(self, job_id: str, user: User) -> None:
+        self._get(job_id, user.user_id)
+        self.runner.start(job_id)
+
+    def _assets(self, record: JobRecord) -> dict[str, dict[str, Any]]:
+        out_dir = str(self.store.results_dir(record.id))
+        assets: dict[str, dict[str, Any]] = {}
+        for f in record.results:
+            assets[f.filename] = {
+                "title": f.filename,
+                "output_dir": out_dir,
+                "type": f.media_type,
+                "roles": ["data"],
+                "bands": [{"name": b} for b in f.bands],
+                "file:size": f.size,
+                "proj:epsg": f.epsg,
+                "proj:shape": list(f.shape),
+                "proj:bbox": list(f.proj_bbox),
+                "datetime": _iso(f.datetime),
+            }
+        return assets
+
+    def get_result_assets(self, job_id: str, user_id: str) -> dict[str, dict[str, Any]]:
+        return self._assets(self._get(job_id, user_id))
+
+    def get_result_metadata(self, job_id: str, user_id: str) -> BatchJobResultMetadata:
+        record = self._get(job_id, user_id)
+        assets = self._assets(record)
+        items: dict[str, dict[str, Any]] = {}
+        for f in record.results:
+            item_id = Path(f.filename).stem
+            items[item_id] = {
+                "geometry": f.geometry,
+                "bbox": list(f.bbox),
+                "properties": {"datetime": _iso(f.datetime)},
+                "assets": {f.filename: assets[f.filename]},
+            }
+        return BatchJobResultMetadata(
+            assets=assets, items=items, links=[], providers=self._get_providers(job_id=job_id, user_id=user_id)
+        )
+
+    def get_log_entries(
+        self,
+        job_id: str,
+        *,
+        user_id: str,
+        offset: str | None = None,
+        limit: int | None = None,
+        level: str = "debug",
+    ) -> Iterable[dict[str, Any]]:
+        order = {"debug": 0, "info": 1, "warning": 2, "error": 3}
+        minimum = order.get(level, 0)
+        entries = [e.to_dict() for e in self._get(job_id, user_id).logs if order.get(e.level, 0) >= minimum]
+        if offset is not None:
+            ids = [e["id"] for e in entries]
+            entries = entries[ids.index(offset) + 1 :] if offset in ids else entries
+        return entries[:limit] if limit else entries
+
+    def cancel_job(self, job_id: str, user_id: str) -> None:
+        self._get(job_id, user_id)
+        self.runner.cancel(job_id)
+
+    def delete_job(self, job_id: str, user_id: str) -> None:
+        self._get(job_id, user_id)
+        self.runner.cancel(job_id)
+        self.store.delete(job_id)
+
+
+# --- the backend --------------------------------------------------------------------------------------------
+
+
+def run_job_graph(catalogue: DataCatalogue) -> Callable[[Mapping[str, Any], Path], list[engine.ResultFile]]:
+    def run(process: Mapping[str, Any], out_dir: Path) -> list[engine.ResultFile]:
+        graph = process.get("process_graph", process)
+        request = engine.execute(graph, catalogue)
+        return engine.write_results(request, out_dir)
+
+    return run
+
+
+class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
+    def __init__(self, catalogue: DataCatalogue, jobs_dir: Path, config: OpenEoBackendConfig, workers: int = 2):
+        self.data = catalogue
+        self.job_store = JobStore(jobs_dir)
+        self.job_runner = JobRunner(self.job_store, run_job_graph(catalogue), workers=workers)
+        super().__init__(
+            catalog=LocalCollectionCatalog(catalogue),
+            processing=LocalProcessing(catalogue),
+            batch_jobs=LocalBatchJobs(self.job_store, self.job_runner),
+            config=config,
+        )
+
+    def file_formats(self) -> dict[str, Any]:
+        return {"input": {}, "output": engine.OUTPUT_FORMATS}
+
+    def capabilities_billing(self) -> dict[str, Any]:
+        return {
+            "currency": "EUR",
+            "default_plan": "free",
+            "plans": [
+                {"name": "free", "description": "Local processing on this machine, free of charge.",
+                 "paid": False},
+            ],
+        }
+
+    def health_check(self, options: Any = None) -> dict[str, Any]:
+        return {"health": "OK", "areas": [a.id for a in self.data.areas], "scenes": len(self.data.scenes)}
+
+    def postprocess_capabilities(self, capabilities: dict[str, Any]) -> dict[str, Any]:
+        links = [
+            link for link in capabilities.get("links", []) if link.get("rel") not in ("terms-of-service", "privacy-policy")
+        ]
+        capabilities["links"] = links
+        capabilities["production"] = False
+        capabilities["endpoints"].append({"path": "/scenes/search", "methods": ["GET"]})
+        return capabilities
+
+    def shutdown(self) -> None:
+        self.job_runner.shutdown()
+
+
+def auth_options_from_dict(d: Mapping[str, Any]) -> AuthOptions:
+    users = d.get("basic_users") or {"demo": "demo"}
+    return AuthOptions(
+        basic_users={str(k): str(v) for k, v in dict(users).items()},
+        oidc_providers=tuple(OidcProviderOptions.from_dict(p) for p in d.get("oidc_providers", [])),
+    )
+
+
+_ACTIVE_CONFIG: OpenEoBackendConfig | None = None
+
+
+def set_active_config(config: OpenEoBackendConfig) -> None:
+    """Make ``config`` the one openeo-driver's ``get_backend_config()`` returns (see ``driver_config.py``)."""
+    global _ACTIVE_CONFIG
+    _ACTIVE_CONFIG = config
+
+
+def active_config() -> OpenEoBackendConfig:
+    if _ACTIVE_CONFIG is None:
+        raise RuntimeError("the embedded backend's openeo-driver config was not set")
+    return _ACTIVE_CONFIG

@@ -1,0 +1,201 @@
+"""Light domain values of the embedded backend's collection (no raster libraries are imported here).
+
+Shared by the server (:mod:`~apex_core.local.openeo.data`) and the app-side client
+(:mod:`~apex_core.local.openeo.scenes`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "BANDS",
+    "CLOUD_CLASSES",
+    "COLLECTION_ID",
+    "INVALID_CLASSES",
+    "Band",
+    "NoDataAvailable",
+    "Scene",
+    "TimeRange",
+    "parse_datetime",
+]
+
+COLLECTION_ID = "SENTINEL2_L2A"
+# Sen2Cor scene classes counted as cloudy: cloud shadow, cloud medium / high probability, thin cirrus.
+CLOUD_CLASSES = (3, 8, 9, 10)
+# Sen2Cor scene classes not counted at all: no data, saturated or defective.
+INVALID_CLASSES = (0, 1)
+
+
+class NoDataAvailable(Exception):
+    """The request touches none of the sample areas and dates; the message says where data exists."""
+
+
+def parse_datetime(value: str) -> dt.datetime:
+    """An ISO 8601 date or datetime as an aware UTC datetime (naive values are taken as UTC)."""
+    parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    common_name: str | None
+    center_wavelength: float | None
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """openEO / STAC 1.0 ``eo:bands`` entry."""
+        out: dict[str, Any] = {"name": self.name, "description": self.description}
+        if self.common_name:
+            out["common_name"] = self.common_name
+        if self.center_wavelength is not None:
+            out["center_wavelength"] = self.center_wavelength
+        return out
+
+    def to_stac_band(self) -> dict[str, Any]:
+        """STAC 1.1 ``bands`` entry."""
+        out: dict[str, Any] = {"name": self.name, "description": self.description}
+        if self.common_name:
+            out["eo:common_name"] = self.common_name
+        if self.center_wavelength is not None:
+            out["eo:center_wavelength"] = self.center_wavelength
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Band:
+        wavelength = d.get("center_wavelength")
+        return cls(
+            name=str(d["name"]),
+            common_name=d.get("common_name"),
+            center_wavelength=float(wavelength) if wavelength is not None else None,
+            description=str(d.get("description", "")),
+        )
+
+
+BANDS: tuple[Band, ...] = (
+    Band("B02", "blue", 0.49, "Blue, 10 m"),
+    Band("B03", "green", 0.56, "Green, 10 m"),
+    Band("B04", "red", 0.665, "Red, 10 m"),
+    Band("B08", "nir", 0.842, "Near infrared, 10 m"),
+    Band("SCL", None, None, "Scene classification (Sen2Cor classes 0-11)"),
+)
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A half-open UTC interval ``[start, end)``; ``None`` means unbounded."""
+
+    start: dt.datetime | None
+    end: dt.datetime | None
+
+    def contains(self, when: dt.datetime) -> bool:
+        return (self.start is None or when >= self.start) and (self.end is None or when < self.end)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TimeRange:
+        start, end = d.get("start"), d.get("end")
+        return cls(parse_datetime(str(start)) if start else None, parse_datetime(str(end)) if end else None)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One acquisition of one area: what the scene search returns as a STAC item."""
+
+    area_id: str
+    datetime: dt.datetime
+    bbox: tuple[float, float, float, float]
+    epsg: int
+    shape: tuple[int, int]
+    cloud_cover: float | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{COLLECTION_ID}_{self.area_id}_{self.datetime:%Y%m%d}"
+
+    @property
+    def date(self) -> dt.date:
+        return self.datetime.date()
+
+    @property
+    def geometry(self) -> dict[str, Any]:
+        w, s, e, n = self.bbox
+        return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+    def to_stac_item(self) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "datetime": self.datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "proj:code": f"EPSG:{self.epsg}",
+            "proj:shape": list(self.shape),
+            "apex:area": self.area_id,
+            "platform": "sentinel-2",
+            "constellation": "sentinel-2",
+        }
+        if self.cloud_cover is not None:
+            props["eo:cloud_cover"] = round(self.cloud_cover, 2)
+        return {
+            "type": "Feature",
+            "stac_version": "1.1.0",
+            "stac_extensions": [
+                "https://stac-extensions.github.io/eo/v2.0.0/schema.json",
+                "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+            ],
+            "id": self.id,
+            "collection": COLLECTION_ID,
+            "bbox": list(self.bbox),
+            "geometry": self.geometry,
+            "properties": props,
+            "links": [],
+            "assets": {},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "area_id": self.area_id,
+            "datetime": self.datetime.isoformat(),
+            "bbox": list(self.bbox),
+            "epsg": self.epsg,
+            "shape": list(self.shape),
+            "cloud_cover": self.cloud_cover,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Scene:
+        bbox = [float(v) for v in d["bbox"]]
+        shape = [int(v) for v in d["shape"]]
+        cover = d.get("cloud_cover")
+        return cls(
+            area_id=str(d["area_id"]),
+            datetime=parse_datetime(str(d["datetime"])),
+            bbox=(bbox[0], bbox[1], bbox[2], bbox[3]),
+            epsg=int(d["epsg"]),
+            shape=(shape[0], shape[1]),
+            cloud_cover=float(cover) if cover is not None else None,
+        )
+
+    @classmethod
+    def from_stac_item(cls, item: Mapping[str, Any]) -> Scene:
+        props = item["properties"]
+        code = str(props.get("proj:code", "EPSG:4326"))
+        bbox = [float(v) for v in item["bbox"]]
+        shape = [int(v) for v in props.get("proj:shape", (0, 0))]
+        cover = props.get("eo:cloud_cover")
+        return cls(
+            area_id=str(props.get("apex:area", "")),
+            datetime=parse_datetime(str(props["datetime"])),
+            bbox=(bbox[0], bbox[1], bbox[2], bbox[3]),
+            epsg=int(code.split(":")[-1]),
+            shape=(shape[0], shape[1]),
+            cloud_cover=float(cover) if cover is not None else None,
+        )

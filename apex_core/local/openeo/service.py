@@ -1,0 +1,93 @@
+"""Start the embedded openEO backend as a child process on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from apex_core.local.openeo.backend import AuthOptions
+from apex_core.local.process import LocalService, free_port
+
+__all__ = ["DEFAULT_PASSWORD", "DEFAULT_USER", "OpenEoBackendService", "start_openeo_backend"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_USER = "demo"
+DEFAULT_PASSWORD = "demo"  # noqa: S105 - the documented demo account of the offline backend
+
+
+class OpenEoBackendService(LocalService):
+    """The backend process; ``url`` is its openEO API root (``http://127.0.0.1:<port>/openeo/1.2``)."""
+
+    def __init__(self, *, port: int, state_dir: Path, data_dir: Path, auth_file: Path, workers: int = 2) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/openeo/1.2"
+        argv = [
+            sys.executable,
+            "-m",
+            "apex_core.local.openeo.server",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(state_dir),
+            "--data-dir",
+            str(data_dir),
+            "--auth-file",
+            str(auth_file),
+            "--workers",
+            str(workers),
+        ]
+        super().__init__(
+            "openeo",
+            argv,
+            health_url=f"{self.url}/health",
+            log_path=state_dir / "logs" / "openeo.log",
+            expect=b'"OK"',
+            cwd=Path(__file__).resolve().parents[3],
+        )
+
+
+def _write_auth_file(path: Path, auth: AuthOptions) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = json.dumps(
+        {
+            "basic_users": dict(auth.basic_users),
+            "oidc_providers": [p.to_dict() for p in auth.oidc_providers],
+        }
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(body)
+
+
+def start_openeo_backend(
+    state_dir: Path,
+    data_dir: Path,
+    port: int | None = None,
+    *,
+    auth: AuthOptions | None = None,
+    workers: int = 2,
+    timeout: float = 90.0,
+) -> OpenEoBackendService:
+    """Start the backend (jobs under ``<state_dir>/openeo/jobs``) and wait until it answers.
+
+    ``auth`` defaults to the demo account ``demo``/``demo``; credentials reach the child through a
+    0600 file in the state directory, never its command line. Stop it with ``.stop()`` (or use it as a
+    context manager). Raises :class:`~apex_core.errors.ServiceError` if it does not come up.
+    """
+    state_dir = state_dir.resolve()
+    auth_file = state_dir / "openeo" / "auth.json"
+    _write_auth_file(auth_file, auth or AuthOptions(basic_users={DEFAULT_USER: DEFAULT_PASSWORD}))
+    service = OpenEoBackendService(
+        port=port if port is not None else free_port(),
+        state_dir=state_dir,
+        data_dir=data_dir.resolve(),
+        auth_file=auth_file,
+        workers=workers,
+    )
+    service.start(timeout=timeout)
+    logger.info("embedded openEO backend at %s", service.url)
+    return service

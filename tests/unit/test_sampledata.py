@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from apex_core import ChecksumMismatch, DataError
+from apex_core.config import Settings
+from apex_core.sampledata import SAMPLE_FILES, SampleFile, ensure_sample_data, sha256_of
+
+CONTENT = b"real bytes of a sample file\n" * 100
+SHA = hashlib.sha256(CONTENT).hexdigest()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A loopback HTTP server over a folder; JSON for the PEP 691 simple-index request."""
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+    server.server_close()
+
+
+def test_copies_from_local_folder_then_finds_it_present(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "area").mkdir(parents=True)
+    (shared / "area" / "f.tif").write_bytes(CONTENT)
+    spec = SampleFile(path="area/f.tif", sha256=SHA, url="http://127.0.0.1:9/never-used")
+    dest = tmp_path / "dest"
+    assert [r.outcome for r in ensure_sample_data(dest, shared, [spec])] == ["copied"]
+    assert (dest / "area" / "f.tif").read_bytes() == CONTENT
+    assert [r.outcome for r in ensure_sample_data(dest, shared, [spec])] == ["present"]
+
+
+def test_corrupt_local_copy_is_rejected_and_not_installed(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "f.tif").write_bytes(CONTENT + b"tampered")
+    spec = SampleFile(path="f.tif", sha256=SHA)
+    dest = tmp_path / "dest"
+    with pytest.raises(ChecksumMismatch) as info:
+        ensure_sample_data(dest, shared, [spec])
+    assert SHA in str(info.value) and "f.tif" in str(info.value)
+    assert list(dest.iterdir()) == []  # no half file, no temp folder left behind
+
+
+def test_downloads_when_no_local_copy(tmp_path: Path, served: tuple[str, Path]) -> None:
+    base, root = served
+    (root / "f.tif").write_bytes(CONTENT)
+    spec = SampleFile(path="x/f.tif", sha256=SHA, url=f"{base}/f.tif")
+    results = ensure_sample_data(tmp_path / "dest", None, [spec])
+    assert [r.outcome for r in results] == ["downloaded"]
+    assert sha256_of(results[0].path) == SHA
+
+
+def test_download_mismatch_and_http_error_are_clear(tmp_path: Path, served: tuple[str, Path]) -> None:
+    base, root = served
+    (root / "f.tif").write_bytes(b"something else")
+    with pytest.raises(ChecksumMismatch, match="expected " + SHA):
+        ensure_sample_data(tmp_path, None, [SampleFile(path="f.tif", sha256=SHA, url=f"{base}/f.tif")])
+    with pytest.raises(DataError, match="Could not download"):
+        ensure_sample_data(tmp_path, None, [SampleFile(path="g.tif", sha256=SHA, url=f"{base}/missing.tif")])
+
+
+def test_extracts_a_member_of_a_wheel_found_through_the_simple_index(
+    tmp_path: Path, served: tuple[str, Path]
+) -> None:
+    base, root = served
+    wheel = root / "files" / "demo_pkg-1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("demo_pkg/data/cube.nc", CONTENT)
+    index = root / "simple" / "demo-pkg"
+    index.mkdir(parents=True)
+    files = [
+        {
+            "filename": "demo_pkg-0.9-py3-none-any.whl",
+            "url": "../../files/old.whl",
+            "hashes": {"sha256": "0"},
+        },
+        {"filename": wheel.name, "url": f"../../files/{wheel.name}", "hashes": {"sha256": sha256_of(wheel)}},
+    ]
+    (index / "index.html").write_text(json.dumps({"files": files}))
+    spec = SampleFile(
+        path="ts/cube.nc", sha256=SHA, wheel="demo-pkg==1.0", member="demo_pkg/data/cube.nc",
+        index_url=f"{base}/simple",
+    )  # fmt: skip
+    results = ensure_sample_data(tmp_path / "dest", None, [spec])
+    assert results[0].outcome == "downloaded"
+    assert results[0].path.read_bytes() == CONTENT
+
+
+def test_the_real_sample_is_in_place_and_verified() -> None:
+    """What setup did: every file of the real sample present with its published SHA-256."""
+    dest = Settings.load(environ={}).sample_data_dir
+    results = ensure_sample_data(dest)
+    assert {r.outcome for r in results} <= {"present", "copied"}
+    assert len(results) == len(SAMPLE_FILES) == 6
+    with rasterio.open(dest / SAMPLE_FILES[0].path) as ds:
+        assert (ds.count, ds.crs.to_epsg(), ds.width, ds.height) == (5, 32632, 935, 705)
