@@ -304,8 +304,10 @@ def parse_temporal_extent(extent: Any) -> TimeRange:
     end = _temporal_bound(items[1])
     start_dt = start[0] if start else None
     end_dt = end[0] if end else None
-    if start_dt is not None and end_dt is not None and end_dt <= start_dt and end is not None and end[1]:
-        end_dt = end_dt + dt.timedelta(days=1)
+    if start_dt is not None and end_dt is not None and end_dt <= start_dt:
+        if end_dt < start_dt:
+            raise ValueError(f"temporal_extent ends before it starts: {extent!r}")
+        end_dt = start_dt + dt.timedelta(days=1)  # [d, d] means that one day
     return TimeRange(start_dt, end_dt)
 
 
