@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from apex_core.config import Settings
 from apex_core.errors import ApexError
@@ -25,14 +25,24 @@ from apex_core.local.process import LocalService
 
 logger = logging.getLogger("apex_core.local")
 
-Starter = Callable[[argparse.Namespace], tuple[LocalService, dict[str, Any]]]
+
+class ServiceHandle(Protocol):
+    """What ``serve`` needs of a started service (a :class:`LocalService` or any handle with ``stop``)."""
+
+    def stop(self) -> None: ...
 
 
-def _start_openeo(args: argparse.Namespace) -> tuple[LocalService, dict[str, Any]]:
+Starter = Callable[[argparse.Namespace], tuple[ServiceHandle, dict[str, Any]]]
+
+
+def _start_openeo(args: argparse.Namespace) -> tuple[ServiceHandle, dict[str, Any]]:
     from apex_core.local.openeo.service import start_openeo_backend
 
     service = start_openeo_backend(args.state_dir, args.data_dir, args.openeo_port)
-    return service, {"openeo_url": service.url, "openeo_pid": service.process.pid if service.process else None}
+    return service, {
+        "openeo_url": service.url,
+        "openeo_pid": service.process.pid if service.process else None,
+    }
 
 
 STARTERS: list[Starter] = [_start_openeo]
@@ -46,7 +56,7 @@ def serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    services: list[LocalService] = []
+    services: list[ServiceHandle] = []
     line: dict[str, Any] = {}
     try:
         for starter in STARTERS:
@@ -57,7 +67,9 @@ def serve(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
         while not stop.wait(1.0):
-            dead = [s.name for s in services if not s.running]
+            dead = [
+                str(getattr(s, "name", s)) for s in services if isinstance(s, LocalService) and not s.running
+            ]
             if dead:
                 logger.error("service(s) %s exited; stopping", ", ".join(dead))
                 return 1
@@ -71,15 +83,23 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apex_core.local", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m apex_core.local", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("serve", help="start the embedded services and keep them running")
     run.add_argument("--state-dir", type=Path, default=None, help="default: the APEX_STATE_DIR setting")
     run.add_argument("--data-dir", type=Path, default=None, help="default: the sample data dir setting")
     run.add_argument("--openeo-port", type=int, default=None, help="default: a free port")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.load()
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.load()
+    except ApexError as exc:
+        sys.stderr.write(f"apex_core.local: {exc}\n")
+        return 2
     args.state_dir = (args.state_dir or settings.state_dir).resolve()
     args.data_dir = (args.data_dir or settings.sample_data_dir).resolve()
     return serve(args)

@@ -94,7 +94,9 @@ def openeo_data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def openeo_backend(openeo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenEoBackendService]:
+def openeo_backend(
+    openeo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OpenEoBackendService]:
     """The real embedded backend, on a free loopback port, with its own state directory."""
     service = start_openeo_backend(tmp_path_factory.mktemp("openeo-state"), openeo_data_dir)
     yield service
@@ -108,4 +110,31 @@ def openeo_credentials() -> tuple[str, str]:
 
 # =============================================================================================
 # end of embedded openEO backend fixtures
+# =============================================================================================
+
+
+# =============================================================================================
+# openEO backend with the local issuer as OIDC provider (apex_core.local.openeo + issuer)
+# =============================================================================================
+from apex_core.local.openeo.auth import AuthOptions, OidcProviderOptions  # noqa: E402
+
+OIDC_PROVIDER_ID = "apex-local"
+
+
+@pytest.fixture(scope="session")
+def openeo_backend_oidc(
+    issuer: IssuerHandle, openeo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OpenEoBackendService]:
+    """A second embedded backend (the ``openeo_backend`` one knows no issuer): demo/demo + the issuer."""
+    auth = AuthOptions(
+        basic_users={DEFAULT_USER: DEFAULT_PASSWORD},
+        oidc_providers=(OidcProviderOptions.from_dict(issuer.openeo_provider(OIDC_PROVIDER_ID)),),
+    )
+    service = start_openeo_backend(tmp_path_factory.mktemp("openeo-oidc-state"), openeo_data_dir, auth=auth)
+    yield service
+    service.stop()
+
+
+# =============================================================================================
+# end of openEO backend + OIDC fixtures
 # =============================================================================================

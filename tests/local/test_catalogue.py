@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from apex_core.local.catalogue import CatalogueHandle, start_catalogue
+from apex_core.errors import TokenExpired, UnauthorizedError
+from apex_core.local.catalogue import CatalogueHandle, TokenValidator, start_catalogue
 from apex_core.local.issuer import IssuerHandle, IssuerState
 
 pytestmark = pytest.mark.services
@@ -149,6 +150,22 @@ def test_token_from_another_issuer_url_is_401(catalogue: CatalogueHandle, issuer
     assert "issuer" in resp.json()["detail"].lower()
 
 
+def test_token_validator_in_process(issuer: IssuerHandle, token_for: Any) -> None:
+    """The validator the catalogue uses, against the real issuer: audience and issuer checks."""
+    token = f"Bearer {token_for('editor')}"
+    principal = TokenValidator(issuer.issuer_url).validate(token)
+    assert principal.roles == {"apex-editor"}
+    assert principal.client_id == issuer.client("editor").client_id
+    assert TokenValidator(issuer.issuer_url, audience=issuer.audience).validate(token).subject == "editor"
+    with pytest.raises(UnauthorizedError, match=r"(?i)audience"):
+        TokenValidator(issuer.issuer_url, audience="someone-else").validate(token)
+    with pytest.raises(UnauthorizedError):
+        TokenValidator(issuer.issuer_url).validate(None)
+    expired = issuer.state().sign(issuer=issuer.issuer_url, subject="s", roles=[], azp="c", lifetime=-1)
+    with pytest.raises(TokenExpired):
+        TokenValidator(issuer.issuer_url).validate(f"Bearer {expired}")
+
+
 # --- _auth on collections -----------------------------------------------------------------------
 
 
@@ -251,6 +268,32 @@ def test_private_collection_is_hidden_from_readers_without_a_role(
     assert editor_collection in ids(auth_header("editor"))
 
 
+def test_search_hides_items_of_private_collections(
+    catalogue: CatalogueHandle, auth_header: Headers, editor_collection: str
+) -> None:
+    cid = editor_collection
+    headers = auth_header("editor")
+    resp = requests.post(
+        f"{catalogue.url}/collections/{cid}/items", json=item("secret", cid), headers=headers, timeout=T
+    )
+    assert resp.status_code == 201
+
+    def found(method: str, extra: dict[str, str]) -> set[str]:
+        if method == "GET":
+            r = requests.get(f"{catalogue.url}/search", params={"collections": cid}, headers=extra, timeout=T)
+        else:
+            r = requests.post(
+                f"{catalogue.url}/search", json={"collections": [cid]}, headers=extra, timeout=T
+            )
+        assert r.status_code == 200, r.text
+        return {f["id"] for f in r.json()["features"]}
+
+    for method in ("GET", "POST"):
+        assert found(method, {}) == set()
+        assert found(method, auth_header("noroles")) == set()
+        assert "secret" in found(method, headers)
+
+
 def test_put_needs_auth_like_production(
     catalogue: CatalogueHandle, auth_header: Headers, editor_collection: str
 ) -> None:
@@ -293,6 +336,19 @@ def test_patch_keeps_auth_and_checks_changes(
     assert requests.patch(url, json=public, headers=auth_header("editor"), timeout=T).status_code == 403
     assert requests.patch(url, json=public, headers=auth_header("admin"), timeout=T).status_code == 200
     assert requests.get(url, timeout=T).json()["title"] == "Patched"
+
+
+def test_json_patch_on_auth_is_refused(
+    catalogue: CatalogueHandle, auth_header: Headers, editor_collection: str
+) -> None:
+    url = f"{catalogue.url}/collections/{editor_collection}"
+    ops = [{"op": "replace", "path": "/_auth", "value": {"read": ["anonymous"], "write": ["apex-editor"]}}]
+    headers = {**auth_header("editor"), "Content-Type": "application/json-patch+json"}
+    resp = requests.patch(url, json=ops, headers=headers, timeout=T)
+    assert resp.status_code == 400
+    assert requests.get(url, timeout=T).status_code == 404  # still private
+    title = [{"op": "add", "path": "/title", "value": "via json patch"}]
+    assert requests.patch(url, json=title, headers=headers, timeout=T).status_code == 200
 
 
 def test_missing_collection_writes_are_404(catalogue: CatalogueHandle, auth_header: Headers) -> None:
@@ -486,3 +542,19 @@ def test_data_and_rules_survive_a_restart(issuer: IssuerHandle, auth_header: Hea
             second.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- hygiene (runs last in this module: it inspects the logs written by the tests above) ---------
+
+
+def test_logs_hold_no_tokens_or_secrets(
+    catalogue: CatalogueHandle, issuer: IssuerHandle, token_for: Any
+) -> None:
+    token = token_for("editor")
+    secrets = [c.client_secret for c in issuer.clients]
+    for log in (catalogue.state_dir / "catalogue.log", issuer.state_dir / "issuer.log"):
+        text = log.read_text(errors="replace")
+        assert text, log
+        assert "eyJ" not in text, f"{log} contains something like a JWT"
+        assert token not in text
+        assert not any(secret in text for secret in secrets), f"{log} contains a client secret"

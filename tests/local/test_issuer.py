@@ -224,7 +224,12 @@ def test_device_flow_pkce_is_enforced(issuer: IssuerHandle) -> None:
 
 
 def test_openeo_client_device_flow(issuer: IssuerHandle) -> None:
-    from openeo.rest.auth.oidc import OidcClientInfo, OidcDeviceAuthenticator, OidcProviderInfo
+    from openeo.rest.auth.oidc import (
+        DefaultOidcClientGrant,
+        OidcClientInfo,
+        OidcDeviceAuthenticator,
+        OidcProviderInfo,
+    )
 
     approvals: list[int] = []
 
@@ -234,12 +239,14 @@ def test_openeo_client_device_flow(issuer: IssuerHandle) -> None:
         if match and not approvals:
             approvals.append(decide(issuer, match.group(0), "approve", account="admin").status_code)
 
-    provider = OidcProviderInfo(issuer=issuer.issuer_url)
+    # as Connection.authenticate_oidc_device() does with a back-end's /credentials/oidc entry
+    provider = OidcProviderInfo.from_dict(issuer.openeo_provider())
+    client_id = provider.get_default_client_id(
+        grant_check=lambda grants: DefaultOidcClientGrant.DEVICE_CODE_PKCE in grants
+    )
+    assert client_id == PUBLIC_CLIENT_ID
     authenticator = OidcDeviceAuthenticator(
-        client_info=OidcClientInfo(client_id=PUBLIC_CLIENT_ID, provider=provider),
-        display=display,
-        use_pkce=True,
-        max_poll_time=20,
+        client_info=OidcClientInfo(client_id=client_id, provider=provider), display=display, max_poll_time=20
     )
     result = authenticator.get_tokens()
     assert approvals == [200]

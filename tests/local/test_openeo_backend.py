@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +26,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from apex_core.errors import BackendError
 from apex_core.local.openeo.scenes import search_scenes
-from apex_core.local.openeo.service import OpenEoBackendService
+from apex_core.local.openeo.service import OpenEoBackendService, start_openeo_backend
 
 pytestmark = pytest.mark.services
 
@@ -211,10 +217,17 @@ def test_scene_search_errors(openeo_backend: OpenEoBackendService) -> None:
     assert bad.value.status == 404
 
 
-def test_romania_date_ndvi(con: openeo.Connection, openeo_backend: OpenEoBackendService, tmp_path: Path) -> None:
+def test_romania_date_ndvi(
+    con: openeo.Connection, openeo_backend: OpenEoBackendService, tmp_path: Path
+) -> None:
     clearest = min(
-        search_scenes(openeo_backend.url, bbox=ROMANIA_BBOX, start=dt.date(2018, 6, 1), end=dt.date(2018, 9, 1),
-                      timeout=10),
+        search_scenes(
+            openeo_backend.url,
+            bbox=ROMANIA_BBOX,
+            start=dt.date(2018, 6, 1),
+            end=dt.date(2018, 9, 1),
+            timeout=10,
+        ),
         key=lambda s: s.cloud_cover if s.cloud_cover is not None else 100.0,
     )
     day = clearest.date.isoformat()
@@ -232,7 +245,10 @@ def test_romania_date_ndvi(con: openeo.Connection, openeo_backend: OpenEoBackend
 
 def test_kempen_ndvi_median(con: openeo.Connection, tmp_path: Path) -> None:
     cube = con.load_collection(
-        COLLECTION, spatial_extent=KEMPEN_BBOX, temporal_extent=["2019-04-01", "2019-05-01"], bands=["B04", "B08"]
+        COLLECTION,
+        spatial_extent=KEMPEN_BBOX,
+        temporal_extent=["2019-04-01", "2019-05-01"],
+        bands=["B04", "B08"],
     )
     out = tmp_path / "kempen.tif"
     cube.ndvi().download(out, format="GTiff")
@@ -245,13 +261,20 @@ def test_kempen_ndvi_median(con: openeo.Connection, tmp_path: Path) -> None:
     [
         ({"west": -20.0, "south": 30.0, "east": -19.0, "north": 31.0}, BOLZANO_DAY, "Bolzano"),
         (BOLZANO_AOI, "2022-06-13", "2022-06-12"),
-        ({"west": 600000, "south": 5140000, "east": 700000, "north": 5160000, "crs": 32632}, "2020-01-01",
-         "Romania"),
+        (
+            {"west": 600000, "south": 5140000, "east": 700000, "north": 5160000, "crs": 32632},
+            "2020-01-01",
+            "Romania",
+        ),
     ],
     ids=["ocean", "no-date", "projected-bbox-no-date"],
 )
-def test_no_data_available(con: openeo.Connection, extent: dict[str, Any], temporal: str, mentions: str) -> None:
-    cube = con.load_collection(COLLECTION, spatial_extent=extent, temporal_extent=temporal, bands=["B04", "B08"])
+def test_no_data_available(
+    con: openeo.Connection, extent: dict[str, Any], temporal: str, mentions: str
+) -> None:
+    cube = con.load_collection(
+        COLLECTION, spatial_extent=extent, temporal_extent=temporal, bands=["B04", "B08"]
+    )
     with pytest.raises(OpenEoApiError) as err:
         cube.ndvi().download(format="GTiff")
     assert err.value.http_status_code == 400
@@ -305,7 +328,9 @@ def test_failed_job_reports_error_and_logs(con: openeo.Connection) -> None:
     assert "Bolzano" in errors[0]["message"]
 
 
-def test_batch_round_trip_time(con: openeo.Connection, record_property: Callable[[str, object], None]) -> None:
+def test_batch_round_trip_time(
+    con: openeo.Connection, record_property: Callable[[str, object], None]
+) -> None:
     start = time.monotonic()
     job = _notebook_cube(con).create_job()
     job.start_and_wait(max_poll_interval=0.05, print=lambda *_: None)
@@ -313,3 +338,67 @@ def test_batch_round_trip_time(con: openeo.Connection, record_property: Callable
     record_property("ndvi_batch_round_trip_s", round(elapsed, 3))
     assert job.status() == "finished"
     assert elapsed < 10
+
+
+# --- restart: jobs persist; ``python -m apex_core.local serve`` -------------------------------------------
+
+
+def _read_json_line(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    buffer = b""
+    while b"\n" not in buffer:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or proc.poll() is not None:
+            raise AssertionError(f"no JSON line from serve (exit {proc.poll()}): {buffer!r}")
+        ready, _, _ = select.select([proc.stdout], [], [], remaining)
+        if ready:
+            buffer += os.read(proc.stdout.fileno(), 4096)
+    line: dict[str, Any] = json.loads(buffer.split(b"\n", 1)[0])
+    return line
+
+
+def test_finished_jobs_survive_restart(
+    openeo_data_dir: Path, openeo_credentials: tuple[str, str], tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    user, password = openeo_credentials
+    with start_openeo_backend(state, openeo_data_dir) as first:
+        assert isinstance(first, OpenEoBackendService)
+        con1 = openeo.connect(first.url).authenticate_basic(user, password)
+        job = _notebook_cube(con1).create_job(title="before restart")
+        job.start_and_wait(max_poll_interval=POLL, print=lambda *_: None)
+        size = job.get_results().get_metadata()["assets"]["openEO.tif"]["file:size"]
+
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "apex_core.local",
+            "serve",
+            "--state-dir",
+            str(state),
+            "--data-dir",
+            str(openeo_data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        line = _read_json_line(serve, timeout=90)
+        assert line["pid"] == serve.pid
+        con2 = openeo.connect(line["openeo_url"]).authenticate_basic(user, password)
+        listed = {j["id"]: j for j in con2.list_jobs()}
+        assert listed[job.job_id]["status"] == "finished"
+        again = con2.job(job.job_id)
+        files = again.get_results().download_files(tmp_path / "after")
+        tif = next(f for f in files if f.suffix == ".tif")
+        assert tif.stat().st_size == size
+        _check_ndvi_geotiff(tif)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        code = serve.wait(timeout=30)
+    assert code == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(line["openeo_url"], timeout=5)

@@ -7,15 +7,17 @@ from typing import Any
 
 import pytest
 
-from apex_core.errors import ForbiddenError, MetadataError
+from apex_core.errors import ForbiddenError, MetadataError, ServiceError, UnauthorizedError
 from apex_core.local.catalogue.app import CatalogueSettings, safe_asset_path
 from apex_core.local.catalogue.auth import (
     CollectionAuth,
     Principal,
+    TokenValidator,
     check_collection_write,
     check_new_auth,
     roles_from_claims,
 )
+from apex_core.local.process import free_port
 
 ADMIN = "stac-admin-local"
 admin = Principal("admin", frozenset({ADMIN}))
@@ -120,3 +122,16 @@ def test_settings_env_round_trip(tmp_path: Path) -> None:
     assert CatalogueSettings.from_env(settings.to_env()) == settings
     empty_roles = CatalogueSettings(issuer_url="http://x", asset_dir=tmp_path, asset_roles=())
     assert CatalogueSettings.from_env(empty_roles.to_env()).asset_roles == ()
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic dXNlcjpwdw==", "Bearer", "Bearer  "])
+def test_validator_needs_a_bearer_token(header: str | None) -> None:
+    with pytest.raises(UnauthorizedError) as err:
+        TokenValidator("http://127.0.0.1:9").validate(header)
+    assert err.value.status == 401
+
+
+def test_validator_reports_an_unreachable_issuer() -> None:
+    validator = TokenValidator(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(ServiceError, match="discovery"):
+        validator.validate("Bearer a.b.c")

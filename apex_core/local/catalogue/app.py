@@ -7,7 +7,7 @@
   write) and removed from the collection before pgstac sees it, so responses never echo it.
 - ``GET /collections``, ``GET /collections/{id}`` and the item routes of collections whose
   ``_auth.read`` lacks ``anonymous`` are filtered for callers without a readable role
-  (:class:`ReadFilterMiddleware`); ``/search`` is not filtered (see the module's known gaps).
+  (:class:`ReadFilterMiddleware`); ``/search`` results are filtered the same way, page by page.
 - ``GET/HEAD /assets/{path}`` serves the asset folder read-only (Range supported by Starlette's
   ``FileResponse``); ``PUT /assets/{path}`` stores a file (admin or one of the asset roles).
 
@@ -148,9 +148,11 @@ def _asset_media_type(path: Path) -> str:
 class ReadFilterMiddleware:
     """Hides collections (and their items) whose ``_auth.read`` the caller does not satisfy.
 
-    A pure ASGI middleware around GET requests: it answers 404 for a non-readable collection and
-    rewrites the ``/collections`` listing. Tokens on reads are optional; an invalid one is ignored
-    (the caller is anonymous). Brotli compression is removed from this app, so bodies are plain JSON.
+    A pure ASGI middleware: it answers 404 for a non-readable collection (and everything below
+    it), and drops hidden entries from the ``/collections`` listing and from ``/search`` results
+    (GET and POST; counts are those of the filtered page). Tokens on reads are optional; an
+    invalid one is ignored (the caller is anonymous). Brotli compression is removed from this
+    app, so bodies are plain JSON.
     """
 
     def __init__(
@@ -165,30 +167,31 @@ class ReadFilterMiddleware:
         self.readable_ids = readable_ids
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        method = scope.get("method")
+        if scope["type"] != "http" or method not in ("GET", "HEAD", "POST"):
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
         parts = [p for p in path.split("/") if p]
-        if len(parts) >= 2 and parts[0] == "collections":
+        if method in ("GET", "HEAD") and len(parts) >= 2 and parts[0] == "collections":
             if not await self.readable(scope, parts[1]):
                 body = json.dumps(
                     {"code": "NotFoundError", "description": f"Collection {parts[1]} does not exist."}
                 )
                 await _send_json(send, 404, body.encode())
                 return
-            await self.app(scope, receive, send)
-            return
-        if parts == ["collections"]:
+        elif (method == "GET" and parts == ["collections"]) or parts == ["search"]:
             allowed = await self.readable_ids(scope)
-            if allowed is None:
-                await self.app(scope, receive, send)
+            if allowed is not None:
+                key, field = ("collections", "id") if parts == ["collections"] else ("features", "collection")
+                await self._filtered(scope, receive, send, allowed, key, field)
                 return
-            await self._filtered_listing(scope, receive, send, allowed)
-            return
         await self.app(scope, receive, send)
 
-    async def _filtered_listing(self, scope: Scope, receive: Receive, send: Send, allowed: set[str]) -> None:
+    async def _filtered(
+        self, scope: Scope, receive: Receive, send: Send, allowed: set[str], key: str, field: str
+    ) -> None:
+        """Run the app, then drop the entries of ``key`` whose ``field`` is not in ``allowed``."""
         start: Message | None = None
         chunks: list[bytes] = []
 
@@ -204,14 +207,13 @@ class ReadFilterMiddleware:
                     if start["status"] == 200:
                         try:
                             doc = json.loads(body)
-                            cols = doc.get("collections", [])
-                            doc["collections"] = [c for c in cols if c.get("id") in allowed]
-                            for key in ("numberReturned", "numberMatched"):
-                                if key in doc:  # numberMatched: exact on a single page only
-                                    doc[key] = len(doc["collections"])
+                            doc[key] = [e for e in doc.get(key, []) if e.get(field) in allowed]
+                            for count in ("numberReturned", "numberMatched"):
+                                if count in doc:  # numberMatched: exact on a single page only
+                                    doc[count] = len(doc[key])
                             body = json.dumps(doc).encode()
                         except (ValueError, AttributeError):
-                            logger.warning("Could not filter the /collections listing")
+                            logger.warning("Could not filter the response of %s", scope["path"])
                     headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
                     headers.append((b"content-length", str(len(body)).encode()))
                     await send({**start, "headers": headers})
@@ -275,18 +277,26 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         except ApexError as exc:
             raise _http_error(exc) from exc
 
-    async def body_auth(request: Request, *, required: bool) -> CollectionAuth | None:
+    async def body_auth(request: Request, *, required: bool = False) -> CollectionAuth | None:
+        """The body's ``_auth``, validated and allowed for the caller; None if absent and not required."""
         try:
             raw = await request.json()
         except ValueError as exc:
             raise HTTPException(status_code=400, detail="The body is not valid JSON.") from exc
-        if not isinstance(raw, dict) or ("_auth" not in raw and not required):
+        present = isinstance(raw, dict) and "_auth" in raw
+        if not present and not required:
             return None
         try:
-            new = CollectionAuth.from_dict(raw.get("_auth"))
+            new = CollectionAuth.from_dict(raw["_auth"] if present else None)  # None: 400, as production
             check_new_auth(new, principal_of(request), admin)
         except ApexError as exc:
             raise _http_error(exc) from exc
+        return new
+
+    async def required_body_auth(request: Request) -> CollectionAuth:
+        new = await body_auth(request, required=True)
+        if new is None:  # unreachable: body_auth raised already
+            raise HTTPException(status_code=400, detail="`_auth` is required.")
         return new
 
     async def save_auth(conn: Any, collection_id: str, auth: CollectionAuth) -> None:
@@ -302,8 +312,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
 
     class AuthTransactionsClient(TransactionsClient):  # type: ignore[misc]
         async def create_collection(self, collection: Any, request: Request, **kwargs: Any) -> Any:
-            new = await body_auth(request, required=True)
-            assert new is not None
+            new = await required_body_auth(request)
             doc = collection.model_dump(mode="json")
             doc.pop("_auth", None)
             self._validate_collection(request, doc)
@@ -330,8 +339,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
                     detail=f"Collection id in the body ({doc['id']}) differs from the path ({target}).",
                 )
             await require_write(request, target)
-            new = await body_auth(request, required=True)
-            assert new is not None
+            new = await required_body_auth(request)
             doc.pop("_auth", None)
             self._validate_collection(request, doc)
             async with request.app.state.get_connection(request, "w") as conn, conn.transaction():
@@ -354,7 +362,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
                     )
                 new = None
             else:
-                new = await body_auth(request, required=False)
+                new = await body_auth(request)
             result = await super().patch_collection(collection_id, patch, request, **kwargs)
             if new is not None:
                 async with request.app.state.get_connection(request, "w") as conn:

@@ -2,8 +2,8 @@
 
 PostgreSQL refuses to run as root: when we are root, ``initdb`` and ``pg_ctl`` run as the
 ``postgres`` user through ``runuser`` and the data directory is owned by that user. The cluster
-listens on 127.0.0.1 (port chosen at each start) and on a socket inside the data directory;
-connections over TCP need the password generated at ``initdb`` time (stored 0600 next to it).
+listens on 127.0.0.1 only (port chosen at each start; no Unix socket, so long state paths
+are fine); connections need the password generated at ``initdb`` time (stored 0600 next to it).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class PostgresCluster:
         os.chown(self.log_path, pw.pw_uid, pw.pw_gid)
 
     def init(self) -> None:
-        """``initdb`` a new cluster (password auth on TCP, peer on the socket)."""
+        """``initdb`` a new cluster (SCRAM password auth on TCP)."""
         self._prepare_root()
         if self.initialized:
             return
@@ -188,7 +188,7 @@ class PostgresCluster:
             self.stop()
         self.port = port
         options = (
-            f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='{self.data_dir}' "
+            f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
         )
         started = time.monotonic()

@@ -27,7 +27,7 @@ __all__ = ["CatalogueHandle", "start_catalogue"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CatalogueHandle:
     """A running catalogue: its URL, asset store, settings and processes. ``stop()`` stops both."""
 

@@ -7,6 +7,9 @@ Endpoints (all on loopback):
 - ``POST /token`` - grants ``client_credentials``, device code (RFC 8628) and ``refresh_token``;
   client authentication by HTTP basic or form fields (``client_secret_basic`` / ``client_secret_post``),
   or none for the public client ``apex-local-app`` (device flow, optionally with PKCE)
+- ``GET|POST /userinfo`` - OIDC userinfo for a bearer access token this issuer signed (signature, ``exp``
+  and ``iss`` checked; 401 with ``WWW-Authenticate: Bearer error="invalid_token"`` otherwise). This is how
+  openeo-driver validates the tokens it is given.
 - ``POST /device/authorize`` - RFC 8628 device authorization endpoint
 - ``GET /device`` and ``POST /device`` - the HTML page where a person enters the user code and approves
   (or denies) the request as one of the configured accounts. There is no password: the issuer is a
@@ -30,6 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 
+import jwt
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -93,6 +97,24 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JSONRespons
     return JSONResponse(
         {"error": error, "error_description": description}, status_code=status, headers=headers
     )
+
+
+def _invalid_token(description: str) -> JSONResponse:
+    """RFC 6750 section 3.1: the bearer token is missing, malformed, expired or not ours."""
+    return JSONResponse(
+        {"error": "invalid_token", "error_description": description},
+        status_code=401,
+        headers={
+            "Cache-Control": "no-store",
+            "WWW-Authenticate": f'Bearer realm="apex-local", error="invalid_token", error_description="{description}"',
+        },
+    )
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None
 
 
 def _new_user_code() -> str:
@@ -213,6 +235,7 @@ def create_app(state: IssuerState, config: IssuerConfig) -> FastAPI:
             "issuer": base,
             "jwks_uri": f"{base}/jwks",
             "token_endpoint": f"{base}/token",
+            "userinfo_endpoint": f"{base}/userinfo",
             "device_authorization_endpoint": f"{base}/device/authorize",
             "grant_types_supported": ["client_credentials", DEVICE_GRANT, "refresh_token"],
             "response_types_supported": ["token"],
@@ -221,8 +244,53 @@ def create_app(state: IssuerState, config: IssuerConfig) -> FastAPI:
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "azp", "realm_access"],
+            "claims_supported": [
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "azp",
+                "preferred_username",
+                "realm_access",
+                "roles",
+            ],
         }
+
+    public_key = state.private_key.public_key()
+
+    async def userinfo(request: Request) -> Response:
+        token = _bearer_token(request)
+        if token is None:
+            return _invalid_token("A bearer access token is required.")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                public_key,
+                algorithms=["RS256"],
+                issuer=base,
+                options={"require": ["exp", "iss", "sub"], "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            return _invalid_token("The access token has expired.")
+        except jwt.InvalidTokenError as exc:
+            # the exception text names the failed check only, never the token
+            logger.info("userinfo refused a token: %s", type(exc).__name__)
+            return _invalid_token("The access token is not valid for this issuer.")
+        account = state.account(str(claims["sub"]))
+        if account is None:
+            return _invalid_token("The access token's subject is not a known account.")
+        realm = claims.get("realm_access")
+        roles = realm.get("roles", []) if isinstance(realm, dict) else []
+        body = {
+            "sub": claims["sub"],
+            "preferred_username": claims.get("preferred_username", claims["sub"]),
+            "realm_access": {"roles": list(roles)},
+            "roles": list(roles),
+        }
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    app.add_api_route("/userinfo", userinfo, methods=["GET", "POST"])
 
     @app.get("/jwks")
     def jwks() -> dict[str, Any]:

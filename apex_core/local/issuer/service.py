@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apex_core.local.issuer.state import DEFAULT_AUDIENCE, IssuerClient, IssuerState
+from apex_core.local.issuer.state import DEFAULT_AUDIENCE, PUBLIC_CLIENT_ID, IssuerClient, IssuerState
 from apex_core.local.process import LocalService, free_port
 
 __all__ = ["IssuerHandle", "project_pythonpath", "start_issuer"]
@@ -52,6 +52,28 @@ class IssuerHandle:
     def state(self) -> IssuerState:
         """The issuer's key and clients (for tests that mint tokens themselves)."""
         return IssuerState.load_or_create(self.state_dir)
+
+    def openeo_provider(self, provider_id: str = "apex-local") -> dict[str, Any]:
+        """This issuer as an entry of an openEO back-end's ``GET /credentials/oidc`` ``providers`` list.
+
+        With it, the stock client's ``Connection.authenticate_oidc_device()`` picks the public client
+        ``apex-local-app`` and uses the device flow with PKCE against this issuer.
+        """
+        return {
+            "id": provider_id,
+            "issuer": self.issuer_url,
+            "title": "APEx local sign-in",
+            "scopes": ["openid"],
+            "default_clients": [
+                {
+                    "id": PUBLIC_CLIENT_ID,
+                    "grant_types": [
+                        "urn:ietf:params:oauth:grant-type:device_code+pkce",
+                        "refresh_token",
+                    ],
+                }
+            ],
+        }
 
     def stop(self) -> None:
         self.service.stop()

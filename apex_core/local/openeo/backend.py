@@ -13,12 +13,13 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import importlib
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import flask
@@ -44,7 +45,7 @@ from openeo_driver.users.auth import AUTHENTICATION_METHOD, HttpAuthHandler
 from openeo_driver.users.oidc import OidcProvider
 from openeo_driver.utils import EvalEnv
 
-from apex_core.local.openeo import engine
+from apex_core.local.openeo.auth import AuthOptions, OidcProviderOptions
 from apex_core.local.openeo.data import (
     BANDS,
     COLLECTION_ID,
@@ -53,7 +54,16 @@ from apex_core.local.openeo.data import (
     parse_spatial_extent,
     parse_temporal_extent,
 )
-from apex_core.local.openeo.jobs import JobNotFound, JobRecord, JobRunner, JobStore, new_job_id
+from apex_core.local.openeo.jobs import (
+    Executor,
+    JobNotFound,
+    JobRecord,
+    JobRunner,
+    JobStore,
+    Progress,
+    new_job_id,
+)
+from apex_core.local.openeo.model import OUTPUT_FORMATS, ProcessGraphError, ResultFile
 
 __all__ = [
     "AuthOptions",
@@ -71,16 +81,22 @@ BACKEND_VERSION = "1.0.0"
 TOKEN_TTL_SECONDS = 24 * 3600
 
 
-class NoDataAvailableException(OpenEOApiException):
+class NoDataAvailableException(OpenEOApiException):  # type: ignore[misc]
     status_code = 400
     code = "NoDataAvailable"
     message = "There is no data available for the given extents."
 
 
-class ProcessGraphInvalid(OpenEOApiException):
+class ProcessGraphInvalid(OpenEOApiException):  # type: ignore[misc]
     status_code = 400
     code = "ProcessGraphInvalid"
     message = "The process graph cannot be evaluated."
+
+
+def _engine() -> ModuleType:
+    """The execution engine, imported on first use (openeo-processes-dask takes seconds to import;
+    the server warms it up in the background so that it answers its health check sooner)."""
+    return importlib.import_module("apex_core.local.openeo.engine")
 
 
 def _api_error(exc: Exception) -> OpenEOApiException:
@@ -88,7 +104,7 @@ def _api_error(exc: Exception) -> OpenEOApiException:
         return exc
     if isinstance(exc, NoDataAvailable):
         return NoDataAvailableException(message=str(exc))
-    if isinstance(exc, engine.ProcessGraphError | ValueError | KeyError):
+    if isinstance(exc, ProcessGraphError | ValueError | KeyError):
         return ProcessGraphInvalid(message=str(exc))
     return OpenEOApiException(message=f"{type(exc).__name__}: {exc}", code="Internal", status_code=500)
 
@@ -96,58 +112,14 @@ def _api_error(exc: Exception) -> OpenEOApiException:
 # --- auth ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OidcProviderOptions:
-    """An OIDC provider whose bearer tokens the backend accepts (checked at its userinfo endpoint)."""
-
-    id: str
-    issuer: str
-    title: str
-    scopes: tuple[str, ...] = ("openid",)
-    default_clients: tuple[Mapping[str, Any], ...] = ()
-
-    def to_provider(self) -> OidcProvider:
-        return OidcProvider(
-            id=self.id,
-            issuer=self.issuer,
-            title=self.title,
-            scopes=list(self.scopes),
-            default_clients=[dict(c) for c in self.default_clients] or None,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "issuer": self.issuer,
-            "title": self.title,
-            "scopes": list(self.scopes),
-            "default_clients": [dict(c) for c in self.default_clients],
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> OidcProviderOptions:
-        return cls(
-            id=str(d["id"]),
-            issuer=str(d["issuer"]),
-            title=str(d.get("title") or d["id"]),
-            scopes=tuple(d.get("scopes") or ("openid",)),
-            default_clients=tuple(d.get("default_clients") or ()),
-        )
-
-
-@dataclass(frozen=True)
-class AuthOptions:
-    """Who may use the backend: basic-auth users (name -> password) and OIDC providers."""
-
-    basic_users: Mapping[str, str] = field(default_factory=lambda: {"demo": "demo"}, repr=False)
-    oidc_providers: tuple[OidcProviderOptions, ...] = ()
-
-    def check_password(self, username: str, password: str) -> bool:
-        expected = self.basic_users.get(username)
-        if expected is None:
-            hmac.compare_digest(password.encode(), b"x" * len(password))  # same work either way
-            return False
-        return hmac.compare_digest(password.encode(), expected.encode())
+def _provider(options: OidcProviderOptions) -> OidcProvider:
+    return OidcProvider(
+        id=options.id,
+        issuer=options.issuer,
+        title=options.title,
+        scopes=list(options.scopes),
+        default_clients=[dict(c) for c in options.default_clients] or None,
+    )
 
 
 def _sign(secret: bytes, payload: str) -> str:
@@ -177,11 +149,13 @@ def install_signed_basic_tokens(app: flask.Flask, secret: bytes, ttl: int = TOKE
             raise TokenInvalidException() from exc
         if not valid:
             raise TokenInvalidException()
-        return User(user_id=user_id, internal_auth_data={"authentication_method": AUTHENTICATION_METHOD.BASIC})
+        return User(
+            user_id=user_id, internal_auth_data={"authentication_method": AUTHENTICATION_METHOD.BASIC}
+        )
 
     # Instance attributes shadow the class's methods; the auth decorators call them through ``self``.
-    handler.build_basic_access_token = build  # type: ignore[method-assign]
-    handler.resolve_basic_access_token = resolve  # type: ignore[method-assign]
+    handler.build_basic_access_token = build
+    handler.resolve_basic_access_token = resolve
 
 
 def build_driver_config(auth: AuthOptions, signing_secret: str) -> OpenEoBackendConfig:
@@ -206,8 +180,8 @@ def build_driver_config(auth: AuthOptions, signing_secret: str) -> OpenEoBackend
         processing_software="apex-core openeo-driver + openeo-processes-dask",
         enable_basic_auth=True,
         valid_basic_auth=valid_basic_auth,
-        enable_oidc_auth=bool(auth.oidc_providers),
-        oidc_providers=[p.to_provider() for p in auth.oidc_providers],
+        enable_oidc_auth=True,  # lists the providers (possibly none) at /credentials/oidc
+        oidc_providers=[_provider(p) for p in auth.oidc_providers],
         url_signer=UrlSigner(secret=signing_secret, expiration=7 * 24 * 3600),
     )
 
@@ -251,7 +225,11 @@ def collection_metadata(catalogue: DataCatalogue) -> dict[str, Any]:
         "license": "proprietary",
         "keywords": ["Sentinel-2", "L2A", "sample", "offline"],
         "providers": [
-            {"name": "European Union/ESA/Copernicus", "roles": ["producer", "licensor"], "url": "https://sentinel.esa.int"},
+            {
+                "name": "European Union/ESA/Copernicus",
+                "roles": ["producer", "licensor"],
+                "url": "https://sentinel.esa.int",
+            },
             {"name": "APEx embedded openEO backend", "roles": ["host", "processor"]},
         ],
         "extent": {
@@ -259,10 +237,18 @@ def collection_metadata(catalogue: DataCatalogue) -> dict[str, Any]:
             "temporal": {"interval": [[_iso(start), _iso(end)]]},
         },
         "cube:dimensions": {
-            "x": {"type": "spatial", "axis": "x", "reference_system": epsgs[0] if len(epsgs) == 1 else 4326,
-                  "step": 10},
-            "y": {"type": "spatial", "axis": "y", "reference_system": epsgs[0] if len(epsgs) == 1 else 4326,
-                  "step": 10},
+            "x": {
+                "type": "spatial",
+                "axis": "x",
+                "reference_system": epsgs[0] if len(epsgs) == 1 else 4326,
+                "step": 10,
+            },
+            "y": {
+                "type": "spatial",
+                "axis": "y",
+                "reference_system": epsgs[0] if len(epsgs) == 1 else 4326,
+                "step": 10,
+            },
             "t": {"type": "temporal", "extent": [_iso(start), _iso(end)], "values": [_iso(d) for d in dates]},
             "bands": {"type": "bands", "values": [b.name for b in BANDS]},
         },
@@ -286,26 +272,36 @@ class LocalCollectionCatalog(CollectionCatalog):  # type: ignore[misc]
         self.catalogue = catalogue
 
     def load_collection(self, collection_id: str, load_params: LoadParameters, env: EvalEnv) -> Any:
-        raise OpenEOApiException(message="Not used: evaluation runs in openeo-processes-dask.", status_code=501)
+        raise OpenEOApiException(
+            message="Not used: evaluation runs in openeo-processes-dask.", status_code=501
+        )
 
     def get_collection_items(self, collection_id: str, parameters: dict[str, Any]) -> dict[str, Any]:
         if collection_id != COLLECTION_ID:
-            raise OpenEOApiException(message=f"Collection {collection_id!r} does not exist.", status_code=404,
-                                     code="CollectionNotFound")
+            raise OpenEOApiException(
+                message=f"Collection {collection_id!r} does not exist.",
+                status_code=404,
+                code="CollectionNotFound",
+            )
         return scene_search(self.catalogue, parameters)
 
 
 def scene_search(catalogue: DataCatalogue, params: Mapping[str, Any]) -> dict[str, Any]:
-    """STAC item search over the scenes: ``bbox=W,S,E,N``, ``datetime=a/b`` (open ends ``..``), ``limit``,
-    ``max_cloud_cover``. Returns a GeoJSON FeatureCollection of STAC items, newest first."""
+    """STAC item search over the scenes, newest first, as a GeoJSON FeatureCollection of STAC items.
+
+    Parameters: ``bbox=W,S,E,N`` (WGS84), ``datetime=a/b`` (half-open ``[a, b)`` like openEO temporal
+    extents; ``..`` or empty for an open end; a single date means that day), ``max_cloud_cover``
+    (percent; scenes without cloud cover are then left out) and ``limit`` (default 1000).
+    """
     aoi = None
     bbox = params.get("bbox")
     if bbox:
         try:
             w, s, e, n = (float(v) for v in str(bbox).split(","))
         except ValueError as exc:
-            raise OpenEOApiException(message=f"bbox must be W,S,E,N, got {bbox!r}", status_code=400,
-                                     code="ParameterInvalid") from exc
+            raise OpenEOApiException(
+                message=f"bbox must be W,S,E,N, got {bbox!r}", status_code=400, code="ParameterInvalid"
+            ) from exc
         aoi = parse_spatial_extent({"west": w, "south": s, "east": e, "north": n})
     time_range = None
     when = params.get("datetime")
@@ -316,8 +312,9 @@ def scene_search(catalogue: DataCatalogue, params: Mapping[str, Any]) -> dict[st
         try:
             time_range = parse_temporal_extent([None if p in ("", "..") else p for p in parts[:2]])
         except ValueError as exc:
-            raise OpenEOApiException(message=f"Invalid datetime {when!r}: {exc}", status_code=400,
-                                     code="ParameterInvalid") from exc
+            raise OpenEOApiException(
+                message=f"Invalid datetime {when!r}: {exc}", status_code=400, code="ParameterInvalid"
+            ) from exc
     max_cc = params.get("max_cloud_cover")
     try:
         max_cloud = float(max_cc) if max_cc not in (None, "") else None
@@ -348,7 +345,7 @@ class LocalProcessing(Processing):  # type: ignore[misc]
     def get_process_registry(self, api_version: Any) -> DriverProcessRegistry:
         if self._registry is None:
             registry = DriverProcessRegistry(target_version="2.0.0-rc.1")
-            for spec in engine.process_specs():
+            for spec in _engine().process_specs():
                 try:
                     registry.add_spec(spec)
                 except Exception as exc:  # a malformed upstream spec must not hide the others
@@ -358,11 +355,11 @@ class LocalProcessing(Processing):  # type: ignore[misc]
 
     def evaluate(self, process_graph: dict[str, Any], env: EvalEnv = None) -> flask.Response:
         try:
-            request = engine.execute(process_graph, self.catalogue)
+            request = _engine().execute(process_graph, self.catalogue)
             with tempfile.TemporaryDirectory(prefix="apex-openeo-sync-") as tmp:
-                files = engine.write_results(request, Path(tmp))
+                files = _engine().write_results(request, Path(tmp))
                 if len(files) != 1:
-                    raise engine.ProcessGraphError(
+                    raise ProcessGraphError(
                         f"The synchronous result has {len(files)} dates; use a batch job or reduce time."
                     )
                 body = (Path(tmp) / files[0].filename).read_bytes()
@@ -498,7 +495,10 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
                 "assets": {f.filename: assets[f.filename]},
             }
         return BatchJobResultMetadata(
-            assets=assets, items=items, links=[], providers=self._get_providers(job_id=job_id, user_id=user_id)
+            assets=assets,
+            items=items,
+            links=[],
+            providers=self._get_providers(job_id=job_id, user_id=user_id),
         )
 
     def get_log_entries(
@@ -531,17 +531,23 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
 # --- the backend --------------------------------------------------------------------------------------------
 
 
-def run_job_graph(catalogue: DataCatalogue) -> Callable[[Mapping[str, Any], Path], list[engine.ResultFile]]:
-    def run(process: Mapping[str, Any], out_dir: Path) -> list[engine.ResultFile]:
+def run_job_graph(catalogue: DataCatalogue) -> Executor:
+    def run(process: Mapping[str, Any], out_dir: Path, progress: Progress) -> list[ResultFile]:
         graph = process.get("process_graph", process)
+        engine = _engine()
+        progress(20.0)
         request = engine.execute(graph, catalogue)
-        return engine.write_results(request, out_dir)
+        progress(60.0)
+        files: list[ResultFile] = engine.write_results(request, out_dir)
+        return files
 
     return run
 
 
 class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
-    def __init__(self, catalogue: DataCatalogue, jobs_dir: Path, config: OpenEoBackendConfig, workers: int = 2):
+    def __init__(
+        self, catalogue: DataCatalogue, jobs_dir: Path, config: OpenEoBackendConfig, workers: int = 2
+    ):
         self.data = catalogue
         self.job_store = JobStore(jobs_dir)
         self.job_runner = JobRunner(self.job_store, run_job_graph(catalogue), workers=workers)
@@ -553,15 +559,18 @@ class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
         )
 
     def file_formats(self) -> dict[str, Any]:
-        return {"input": {}, "output": engine.OUTPUT_FORMATS}
+        return {"input": {}, "output": OUTPUT_FORMATS}
 
     def capabilities_billing(self) -> dict[str, Any]:
         return {
             "currency": "EUR",
             "default_plan": "free",
             "plans": [
-                {"name": "free", "description": "Local processing on this machine, free of charge.",
-                 "paid": False},
+                {
+                    "name": "free",
+                    "description": "Local processing on this machine, free of charge.",
+                    "paid": False,
+                },
             ],
         }
 
@@ -570,7 +579,9 @@ class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
 
     def postprocess_capabilities(self, capabilities: dict[str, Any]) -> dict[str, Any]:
         links = [
-            link for link in capabilities.get("links", []) if link.get("rel") not in ("terms-of-service", "privacy-policy")
+            link
+            for link in capabilities.get("links", [])
+            if link.get("rel") not in ("terms-of-service", "privacy-policy")
         ]
         capabilities["links"] = links
         capabilities["production"] = False
@@ -579,14 +590,6 @@ class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
 
     def shutdown(self) -> None:
         self.job_runner.shutdown()
-
-
-def auth_options_from_dict(d: Mapping[str, Any]) -> AuthOptions:
-    users = d.get("basic_users") or {"demo": "demo"}
-    return AuthOptions(
-        basic_users={str(k): str(v) for k, v in dict(users).items()},
-        oidc_providers=tuple(OidcProviderOptions.from_dict(p) for p in d.get("oidc_providers", [])),
-    )
 
 
 _ACTIVE_CONFIG: OpenEoBackendConfig | None = None

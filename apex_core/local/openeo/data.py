@@ -26,15 +26,14 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import rasterio
 import rasterio.warp
-import rioxarray  # noqa: F401 - registers the .rio accessor
+import rioxarray
 import shapely
 import shapely.geometry
-import shapely.ops
 import xarray as xr
 from pyproj import CRS, Transformer
 
@@ -263,12 +262,13 @@ def parse_spatial_extent(extent: Any) -> shapely.Geometry | None:
         if crs not in (None, "", 4326, "4326", "EPSG:4326"):
             src = CRS.from_user_input(crs)
             if src != CRS.from_epsg(4326):
-                transformer = Transformer.from_crs(src, CRS.from_epsg(4326), always_xy=True)
-                geom = shapely.ops.transform(transformer.transform, shapely.segmentize(geom, 100.0))
+                geom = _reproject(shapely.segmentize(geom, 100.0), src, CRS.from_epsg(4326))
         return geom
     kind = value.get("type")
     if kind == "FeatureCollection":
-        geoms = [shapely.geometry.shape(f["geometry"]) for f in value.get("features", []) if f.get("geometry")]
+        geoms = [
+            shapely.geometry.shape(f["geometry"]) for f in value.get("features", []) if f.get("geometry")
+        ]
         if not geoms:
             raise ValueError("spatial_extent FeatureCollection has no geometries")
         return shapely.union_all(geoms)
@@ -286,7 +286,8 @@ def _temporal_bound(value: Any) -> tuple[dt.datetime, bool] | None:
     root = getattr(value, "root", value)
     if isinstance(root, dt.datetime):
         when = root if root.tzinfo else root.replace(tzinfo=dt.UTC)
-        return when.astimezone(dt.UTC), False
+        # A plain datetime (pendulum's subclass loses its zone in arithmetic).
+        return dt.datetime.fromtimestamp(when.timestamp(), tz=dt.UTC), False
     if isinstance(root, dt.date):
         return dt.datetime(root.year, root.month, root.day, tzinfo=dt.UTC), True
     text = str(root)
@@ -353,7 +354,9 @@ class DataCatalogue:
                 continue
             if time_range is not None and not time_range.contains(scene.datetime):
                 continue
-            if max_cloud_cover is not None and (scene.cloud_cover is None or scene.cloud_cover > max_cloud_cover):
+            if max_cloud_cover is not None and (
+                scene.cloud_cover is None or scene.cloud_cover > max_cloud_cover
+            ):
                 continue
             found.append(scene)
         return found
@@ -418,8 +421,7 @@ class DataCatalogue:
         cube = cube.assign_coords(bands=bands, common_name=("bands", [_COMMON[b] for b in bands]))
         cube = cube.rio.write_crs(crs.to_wkt())
         if aoi is not None:
-            to_native = Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
-            native = shapely.ops.transform(to_native.transform, aoi)
+            native = _reproject(aoi, CRS.from_epsg(4326), crs)
             minx, miny, maxx, maxy = native.bounds
             try:
                 cube = cube.rio.clip_box(minx, miny, maxx, maxy)
@@ -431,12 +433,10 @@ class DataCatalogue:
         if area.nodata is not None:
             values = values.where(cube != area.nodata)
         if aoi is not None and not shapely.equals(shapely.envelope(aoi), aoi):
-            native_geom = shapely.ops.transform(
-                Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True).transform, aoi
-            )
+            native_geom = _reproject(aoi, CRS.from_epsg(4326), crs)
             values = values.rio.clip([shapely.geometry.mapping(native_geom)], all_touched=True, drop=False)
         values = values.rio.write_crs(crs.to_wkt())
-        values = values.rio.write_nodata(np.nan, encoded=False)
+        values = cast(xr.DataArray, values.rio.write_nodata(np.nan, encoded=False))
         values.name = None
         values.attrs = {}
         return values
@@ -448,6 +448,16 @@ class DataCatalogue:
                 if ds.tags(i).get("DESCRIPTION") == band:
                     return i
         raise ValueError(f"{path.name} has no band {band}")
+
+
+def _reproject(geom: shapely.Geometry, src: CRS, dst: CRS) -> shapely.Geometry:
+    transformer = Transformer.from_crs(src, dst, always_xy=True)
+
+    def move(xy: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        x, y = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geom, move)
 
 
 def _read_tiff_band(path: Path, index: int) -> xr.DataArray:

@@ -36,6 +36,7 @@ from openeo_processes_dask.process_implementations.core import process as opd_pr
 from pyproj import CRS
 
 from apex_core.local.openeo.data import COLLECTION_ID, DataCatalogue
+from apex_core.local.openeo.model import OUTPUT_FORMATS, ProcessGraphError, ResultFile
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -50,20 +51,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_FORMATS: dict[str, dict[str, Any]] = {
-    "GTiff": {
-        "title": "GeoTiff (Cloud Optimized)",
-        "description": "Cloud Optimized GeoTIFF, float32, nodata NaN, one file per date.",
-        "gis_data_types": ["raster"],
-        "parameters": {},
-    },
-}
 _BAND_NAME_ATTR = "long_name"
 _FORMAT_ALIASES = {"gtiff": "GTiff", "geotiff": "GTiff", "tiff": "GTiff", "tif": "GTiff", "cog": "GTiff"}
-
-
-class ProcessGraphError(ValueError):
-    """The process graph cannot be evaluated (unknown process, bad argument...)."""
 
 
 @dataclass(frozen=True)
@@ -75,59 +64,10 @@ class SaveRequest:
     options: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class ResultFile:
-    """One written result file and the metadata its STAC item and asset need."""
-
-    filename: str
-    media_type: str
-    datetime: dt.datetime | None
-    bands: tuple[str, ...]
-    epsg: int | None
-    shape: tuple[int, int]
-    proj_bbox: tuple[float, float, float, float]
-    bbox: tuple[float, float, float, float]
-    size: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "filename": self.filename,
-            "media_type": self.media_type,
-            "datetime": self.datetime.isoformat() if self.datetime else None,
-            "bands": list(self.bands),
-            "epsg": self.epsg,
-            "shape": list(self.shape),
-            "proj_bbox": list(self.proj_bbox),
-            "bbox": list(self.bbox),
-            "size": self.size,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ResultFile:
-        when = d.get("datetime")
-        pb = [float(v) for v in d["proj_bbox"]]
-        bb = [float(v) for v in d["bbox"]]
-        shape = [int(v) for v in d["shape"]]
-        return cls(
-            filename=str(d["filename"]),
-            media_type=str(d["media_type"]),
-            datetime=dt.datetime.fromisoformat(when) if when else None,
-            bands=tuple(str(b) for b in d["bands"]),
-            epsg=int(d["epsg"]) if d.get("epsg") is not None else None,
-            shape=(shape[0], shape[1]),
-            proj_bbox=(pb[0], pb[1], pb[2], pb[3]),
-            bbox=(bb[0], bb[1], bb[2], bb[3]),
-            size=int(d["size"]),
-        )
-
-    @property
-    def geometry(self) -> dict[str, Any]:
-        w, s, e, n = self.bbox
-        return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
-
-
 # --- the registry -------------------------------------------------------------------------------------------
 
+# Processes that reach the network or run user code: not offered by an offline loopback backend.
+_EXCLUDED = frozenset({"load_stac", "load_url", "load_uploaded_files", "run_udf", "export_workspace"})
 _REGISTRY_LOCK = threading.Lock()
 _BASE_REGISTRY: ProcessRegistry | None = None
 
@@ -139,6 +79,8 @@ def _base_registry() -> ProcessRegistry:
         if _BASE_REGISTRY is None:
             registry = ProcessRegistry(wrap_funcs=[opd_process])
             for name, func in inspect.getmembers(opd_impl, inspect.isfunction):
+                if name in _EXCLUDED:
+                    continue
                 spec = getattr(opd_specs, name, None)
                 if spec is None:
                     continue
@@ -163,6 +105,12 @@ def _names(registry: ProcessRegistry) -> list[str]:
     return [str(name) for _namespace, name in registry]
 
 
+def _spec(name: str) -> dict[str, Any]:
+    spec = getattr(opd_specs, name)
+    assert isinstance(spec, dict)
+    return spec
+
+
 def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
     """A registry for one evaluation: the shared processes plus the adapters bound to ``catalogue``."""
     base = _base_registry()
@@ -171,7 +119,7 @@ def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
     registry.store = {namespace: dict(procs) for namespace, procs in base.store.items()}
 
     def load_collection(
-        id: str,  # noqa: A002 - openEO argument name
+        id: str,
         spatial_extent: Any = None,
         temporal_extent: Any = None,
         bands: list[str] | None = None,
@@ -194,17 +142,19 @@ def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
             result.attrs = {**attrs, _BAND_NAME_ATTR: "NDVI"}
         return result
 
-    def save_result(data: Any, format: str, options: Mapping[str, Any] | None = None) -> SaveRequest:  # noqa: A002
+    def save_result(data: Any, format: str, options: Mapping[str, Any] | None = None) -> SaveRequest:
         fmt = _FORMAT_ALIASES.get(str(format).lower())
         if fmt is None:
-            raise ProcessGraphError(f"Output format {format!r} is not supported; use one of {list(OUTPUT_FORMATS)}.")
+            raise ProcessGraphError(
+                f"Output format {format!r} is not supported; use one of {list(OUTPUT_FORMATS)}."
+            )
         if not isinstance(data, xr.DataArray):
             raise ProcessGraphError("save_result needs a raster data cube.")
         return SaveRequest(data=data, format=fmt, options=dict(options or {}))
 
-    registry["load_collection"] = Process(spec=opd_specs.load_collection, implementation=load_collection)
-    registry["ndvi"] = Process(spec=opd_specs.ndvi, implementation=ndvi)
-    registry["save_result"] = Process(spec=opd_specs.save_result, implementation=save_result)
+    registry["load_collection"] = Process(spec=_spec("load_collection"), implementation=load_collection)
+    registry["ndvi"] = Process(spec=_spec("ndvi"), implementation=ndvi)
+    registry["save_result"] = Process(spec=_spec("save_result"), implementation=save_result)
     return registry
 
 
@@ -260,7 +210,8 @@ def write_results(request: SaveRequest, out_dir: Path, *, stem: str = "openEO") 
         slices.append((None, data))
     else:
         for value in data[time_dim].values:
-            when = dt.datetime.fromisoformat(str(np.datetime_as_string(value, unit="s"))).replace(tzinfo=dt.UTC)
+            stamp = str(np.datetime_as_string(value, unit="s"))
+            when: dt.datetime | None = dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.UTC)
             slices.append((when, data.sel({time_dim: value})))
     results = []
     for when, part in slices:
@@ -306,7 +257,13 @@ def _write_cog(
                 dst.update_tags(DATETIME=when.strftime("%Y:%m:%d %H:%M:%S"))
         cog = Path(tmp) / "cog.tif"
         rasterio.shutil.copy(
-            plain, cog, driver="COG", compress="DEFLATE", predictor="2", blocksize=256, overview_resampling="average"
+            plain,
+            cog,
+            driver="COG",
+            compress="DEFLATE",
+            predictor="2",
+            blocksize=256,
+            overview_resampling="average",
         )
         shutil.move(str(cog), path)
     left = transform.c

@@ -28,17 +28,29 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from apex_core.local.openeo.engine import ResultFile
+from apex_core.local.openeo.model import ResultFile
 
-__all__ = ["JobLog", "JobNotFound", "JobRecord", "JobRunner", "JobStatus", "JobStore", "new_job_id"]
+__all__ = [
+    "Executor",
+    "JobLog",
+    "JobNotFound",
+    "JobRecord",
+    "JobRunner",
+    "JobStatus",
+    "JobStore",
+    "Progress",
+    "new_job_id",
+]
 
 logger = logging.getLogger(__name__)
 
 JobStatus = Literal["created", "queued", "running", "canceled", "finished", "error"]
 _JOB_ID = re.compile(r"^j-[0-9a-f]{8,40}$")
 
-# Runs a process graph and writes its results into the given directory; returns the files.
-Executor = Callable[[Mapping[str, Any], Path], list[ResultFile]]
+# Runs a process graph and writes its results into the given directory; returns the files. The third
+# argument reports progress (percent) while it runs.
+Progress = Callable[[float], None]
+Executor = Callable[[Mapping[str, Any], Path, Progress], list[ResultFile]]
 
 
 class JobNotFound(KeyError):
@@ -70,7 +82,12 @@ class JobLog:
     code: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "level": self.level, "message": self.message, "time": _ts(self.time)}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "level": self.level,
+            "message": self.message,
+            "time": _ts(self.time),
+        }
         if self.code:
             out["code"] = self.code
         return out
@@ -150,7 +167,7 @@ class JobStore:
     def __init__(self, jobs_dir: Path) -> None:
         self.jobs_dir = jobs_dir
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._jobs: dict[str, JobRecord] = {}
         self._load()
 
@@ -194,41 +211,45 @@ class JobStore:
         return replace(record, logs=(*record.logs, entry), updated=_now())
 
     def create(self, record: JobRecord) -> JobRecord:
-        with self._lock:
+        with self.lock:
             record = self._with_log(record, "info", "Job created.")
             self._write(record)
             self._jobs[record.id] = record
             return record
 
     def get(self, job_id: str, user_id: str | None = None) -> JobRecord:
-        with self._lock:
+        with self.lock:
             record = self._jobs.get(job_id)
         if record is None or (user_id is not None and record.user_id != user_id):
             raise JobNotFound(job_id)
         return record
 
     def list(self, user_id: str) -> list[JobRecord]:
-        with self._lock:
+        with self.lock:
             return sorted(
-                (r for r in self._jobs.values() if r.user_id == user_id), key=lambda r: r.created, reverse=True
+                (r for r in self._jobs.values() if r.user_id == user_id),
+                key=lambda r: r.created,
+                reverse=True,
             )
 
     def update(self, job_id: str, **changes: Any) -> JobRecord:
-        with self._lock:
+        with self.lock:
             record = replace(self.get(job_id), **changes, updated=_now())
             self._write(record)
             self._jobs[job_id] = record
             return record
 
-    def log(self, job_id: str, level: str, message: str, code: str | None = None, **changes: Any) -> JobRecord:
-        with self._lock:
+    def log(
+        self, job_id: str, level: str, message: str, code: str | None = None, **changes: Any
+    ) -> JobRecord:
+        with self.lock:
             record = self._with_log(replace(self.get(job_id), **changes), level, message, code)
             self._write(record)
             self._jobs[job_id] = record
             return record
 
     def delete(self, job_id: str) -> None:
-        with self._lock:
+        with self.lock:
             self.get(job_id)
             self._jobs.pop(job_id, None)
             shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
@@ -243,7 +264,7 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openeo-job")
 
     def start(self, job_id: str) -> JobRecord:
-        with self.store._lock:
+        with self.store.lock:
             record = self.store.get(job_id)
             if record.status not in ("created", "canceled", "error"):
                 return record
@@ -254,7 +275,7 @@ class JobRunner:
         return record
 
     def cancel(self, job_id: str) -> JobRecord:
-        with self.store._lock:
+        with self.store.lock:
             record = self.store.get(job_id)
             if record.status in ("queued", "running"):
                 record = self.store.log(job_id, "warning", "Job canceled by the user.", status="canceled")
@@ -266,8 +287,20 @@ class JobRunner:
         except JobNotFound:
             return False
 
+    def _forget_if_deleted(self, job_id: str) -> None:
+        with self.store.lock:
+            try:
+                self.store.get(job_id)
+            except JobNotFound:
+                shutil.rmtree(self.store.job_dir(job_id), ignore_errors=True)
+
+    def _progress(self, job_id: str, percent: float) -> None:
+        with self.store.lock:
+            if self._still(job_id, "running"):
+                self.store.update(job_id, progress=max(0.0, min(99.0, percent)))
+
     def _run(self, job_id: str) -> None:
-        with self.store._lock:
+        with self.store.lock:
             if not self._still(job_id, "queued"):
                 return
             record = self.store.log(
@@ -276,11 +309,12 @@ class JobRunner:
         work = self.store.job_dir(job_id) / f".work-{secrets.token_hex(4)}"
         begin = time.monotonic()
         try:
-            files = self._execute(record.process, work)
+            files = self._execute(record.process, work, lambda percent: self._progress(job_id, percent))
         except Exception as exc:
             shutil.rmtree(work, ignore_errors=True)
+            self._forget_if_deleted(job_id)
             logger.warning("job %s failed: %s", job_id, exc)
-            with self.store._lock:
+            with self.store.lock:
                 if self._still(job_id, "running"):
                     code = getattr(exc, "code", None) or type(exc).__name__
                     self.store.log(
@@ -293,9 +327,10 @@ class JobRunner:
                     )
                     self.store.log(job_id, "debug", "".join(traceback.format_exception(exc)).strip())
             return
-        with self.store._lock:
-            if not self._still(job_id, "running"):
+        with self.store.lock:
+            if not self._still(job_id, "running"):  # canceled or deleted meanwhile: discard
                 shutil.rmtree(work, ignore_errors=True)
+                self._forget_if_deleted(job_id)
                 return
             final = self.store.results_dir(job_id)
             shutil.rmtree(final, ignore_errors=True)
@@ -311,5 +346,5 @@ class JobRunner:
                 results=tuple(files),
             )
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, wait: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)

@@ -16,8 +16,11 @@ __all__ = [
     "CLOUD_CLASSES",
     "COLLECTION_ID",
     "INVALID_CLASSES",
+    "OUTPUT_FORMATS",
     "Band",
     "NoDataAvailable",
+    "ProcessGraphError",
+    "ResultFile",
     "Scene",
     "TimeRange",
     "parse_datetime",
@@ -28,6 +31,20 @@ COLLECTION_ID = "SENTINEL2_L2A"
 CLOUD_CLASSES = (3, 8, 9, 10)
 # Sen2Cor scene classes not counted at all: no data, saturated or defective.
 INVALID_CLASSES = (0, 1)
+
+
+OUTPUT_FORMATS: dict[str, dict[str, Any]] = {
+    "GTiff": {
+        "title": "GeoTiff (Cloud Optimized)",
+        "description": "Cloud Optimized GeoTIFF, float32, nodata NaN, one file per date.",
+        "gis_data_types": ["raster"],
+        "parameters": {},
+    },
+}
+
+
+class ProcessGraphError(ValueError):
+    """The process graph cannot be evaluated (unknown process, bad argument...)."""
 
 
 class NoDataAvailable(Exception):
@@ -199,3 +216,54 @@ class Scene:
             shape=(shape[0], shape[1]),
             cloud_cover=float(cover) if cover is not None else None,
         )
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """One written result file and the metadata its STAC item and asset need."""
+
+    filename: str
+    media_type: str
+    datetime: dt.datetime | None
+    bands: tuple[str, ...]
+    epsg: int | None
+    shape: tuple[int, int]
+    proj_bbox: tuple[float, float, float, float]
+    bbox: tuple[float, float, float, float]
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "media_type": self.media_type,
+            "datetime": self.datetime.isoformat() if self.datetime else None,
+            "bands": list(self.bands),
+            "epsg": self.epsg,
+            "shape": list(self.shape),
+            "proj_bbox": list(self.proj_bbox),
+            "bbox": list(self.bbox),
+            "size": self.size,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ResultFile:
+        when = d.get("datetime")
+        pb = [float(v) for v in d["proj_bbox"]]
+        bb = [float(v) for v in d["bbox"]]
+        shape = [int(v) for v in d["shape"]]
+        return cls(
+            filename=str(d["filename"]),
+            media_type=str(d["media_type"]),
+            datetime=dt.datetime.fromisoformat(when) if when else None,
+            bands=tuple(str(b) for b in d["bands"]),
+            epsg=int(d["epsg"]) if d.get("epsg") is not None else None,
+            shape=(shape[0], shape[1]),
+            proj_bbox=(pb[0], pb[1], pb[2], pb[3]),
+            bbox=(bb[0], bb[1], bb[2], bb[3]),
+            size=int(d["size"]),
+        )
+
+    @property
+    def geometry(self) -> dict[str, Any]:
+        w, s, e, n = self.bbox
+        return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}

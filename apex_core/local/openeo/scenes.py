@@ -84,6 +84,8 @@ def search_scenes(
         features = resp.json()["features"]
         scenes = [Scene.from_stac_item(f) for f in features]
     except (ValueError, KeyError, TypeError) as exc:
-        raise BackendError(f"The scene search of {openeo_url} answered an unreadable document: {exc}") from exc
+        raise BackendError(
+            f"The scene search of {openeo_url} answered an unreadable document: {exc}"
+        ) from exc
     logger.debug("scene search %s: %d scene(s)", params, len(scenes))
     return scenes

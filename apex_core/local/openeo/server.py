@@ -11,13 +11,16 @@ FeatureCollection of STAC items with ``eo:cloud_cover``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +32,9 @@ from openeo_driver.config.load import get_backend_config
 from openeo_driver.views import build_app
 from werkzeug.serving import make_server
 
+from apex_core.local.openeo.auth import AuthOptions, auth_options_from_dict
 from apex_core.local.openeo.backend import (
-    AuthOptions,
     LocalBackend,
-    auth_options_from_dict,
     build_driver_config,
     install_signed_basic_tokens,
     scene_search,
@@ -98,9 +100,34 @@ def create_app(options: ServerOptions) -> tuple[flask.Flask, LocalBackend]:
     return app, backend
 
 
+# Signed result URLs: /jobs/<id>/results[/assets|/items|/items11]/<user base64>/<signature>/...
+_SIGNED = re.compile(r"(/results(?:/assets|/items11|/items)?/)[A-Za-z0-9_=-]+/[0-9a-f]{32}")
+
+
+class _RedactSignatures(logging.Filter):
+    """Signed asset URLs work without login: log them with the signature replaced."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/results" in message:
+            redacted = _SIGNED.sub(r"\1***/***", message)
+            if redacted != message:
+                record.msg, record.args = redacted, None
+        return True
+
+
 def _quiet_secrets() -> None:
     # openeo-driver logs a refused bearer token verbatim at WARNING: keep tokens out of the logs.
     logging.getLogger("openeo_driver.users.auth").setLevel(logging.ERROR)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_RedactSignatures())
+
+
+def _warm_up() -> None:
+    """Import the execution engine in the background; the first request needing it waits for it."""
+    begin = time.monotonic()
+    importlib.import_module("apex_core.local.openeo.engine")
+    logger.info("execution engine ready in %.1f s", time.monotonic() - begin)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     app, backend = create_app(options)
     server = make_server(args.host, args.port, app, threaded=True)
+    threading.Thread(target=_warm_up, name="engine-warm-up", daemon=True).start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         logger.info("signal %d: stopping", signum)
@@ -135,7 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    logger.info("embedded openEO backend on http://%s:%d%s (%s)", args.host, args.port, API_PREFIX, options.to_dict())
+    logger.info(
+        "embedded openEO backend on http://%s:%d%s (%s)", args.host, args.port, API_PREFIX, options.to_dict()
+    )
     try:
         server.serve_forever()
     finally:

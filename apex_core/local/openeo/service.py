@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from apex_core.local.openeo.backend import AuthOptions
+from apex_core.local.openeo.auth import AuthOptions
 from apex_core.local.process import LocalService, free_port
 
 __all__ = ["DEFAULT_PASSWORD", "DEFAULT_USER", "OpenEoBackendService", "start_openeo_backend"]
@@ -22,7 +22,9 @@ DEFAULT_PASSWORD = "demo"  # noqa: S105 - the documented demo account of the off
 class OpenEoBackendService(LocalService):
     """The backend process; ``url`` is its openEO API root (``http://127.0.0.1:<port>/openeo/1.2``)."""
 
-    def __init__(self, *, port: int, state_dir: Path, data_dir: Path, auth_file: Path, workers: int = 2) -> None:
+    def __init__(
+        self, *, port: int, state_dir: Path, data_dir: Path, auth_file: Path, workers: int = 2
+    ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/openeo/1.2"
         argv = [
@@ -52,12 +54,7 @@ class OpenEoBackendService(LocalService):
 
 def _write_auth_file(path: Path, auth: AuthOptions) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = json.dumps(
-        {
-            "basic_users": dict(auth.basic_users),
-            "oidc_providers": [p.to_dict() for p in auth.oidc_providers],
-        }
-    )
+    body = json.dumps(auth.to_dict(include_secrets=True))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(body)
