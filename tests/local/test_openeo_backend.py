@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -326,18 +325,6 @@ def test_failed_job_reports_error_and_logs(con: openeo.Connection) -> None:
     assert errors
     assert errors[0]["code"] == "NoDataAvailable"
     assert "Bolzano" in errors[0]["message"]
-
-
-def test_batch_round_trip_time(
-    con: openeo.Connection, record_property: Callable[[str, object], None]
-) -> None:
-    start = time.monotonic()
-    job = _notebook_cube(con).create_job()
-    job.start_and_wait(max_poll_interval=0.05, print=lambda *_: None)
-    elapsed = time.monotonic() - start
-    record_property("ndvi_batch_round_trip_s", round(elapsed, 3))
-    assert job.status() == "finished"
-    assert elapsed < 10
 
 
 # --- restart: jobs persist; ``python -m apex_core.local serve`` -------------------------------------------
