@@ -11,7 +11,7 @@ from streamlit.delta_generator import DeltaGenerator
 from apex_core import ConfigError
 from apex_core.logs import configure_logging
 from apex_core.steps import STEPS, flow_status
-from pages import load_settings, show_error
+from pages import embedded_services, load_settings, show_error
 
 ATTRIBUTION = "Contains modified Copernicus Sentinel data 2022, processed by openEO Platform"
 
@@ -45,9 +45,25 @@ def render_stepper(where: DeltaGenerator) -> None:
         st.progress(done / len(statuses), text=f"{done} of {len(statuses)} steps done")
 
 
+services = embedded_services()
+
+
+@st.fragment(run_every=2.0 if services is not None and services.status == "starting" else None)
+def service_status() -> None:
+    """Where the app sends its requests; refreshes itself while the embedded services start."""
+    text = "embedded (not started: APEX_EMBEDDED_AUTOSTART is off)"
+    if services is not None:
+        text = {"starting": "embedded, starting…", "ready": "embedded (local, offline)"}.get(
+            services.status, "embedded, " + services.status
+        )
+        if services.status == "failed":
+            text = "embedded, failed to start: " + (services.error or "see the log")
+    st.caption("openEO backend: " + (settings.openeo_url or text))
+    st.caption("Catalogue: " + (settings.catalogue_url or text))
+
+
 with st.sidebar:
-    st.caption("openEO backend: " + (settings.openeo_url or "embedded (local, offline)"))
-    st.caption("Catalogue: " + (settings.catalogue_url or "embedded (local, offline)"))
+    service_status()
     st.caption(ATTRIBUTION)
 
 stepper = st.container(border=True, key="apex_stepper")

@@ -49,6 +49,15 @@ def _log_level(value: str) -> str:
     return level
 
 
+def _bool(value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
 def _path(value: str) -> Path:
     return Path(value).expanduser().resolve()
 
@@ -71,6 +80,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_aoi_km2": _positive_float,
     "http_timeout": _positive_float,
     "log_level": _log_level,
+    "embedded_autostart": _bool,
     "basemap_url": _text,
     "basemap_attribution": _text,
 }
@@ -94,6 +104,7 @@ class Settings:
     max_aoi_km2: float = 2500.0
     http_timeout: float = 30.0
     log_level: str = "INFO"
+    embedded_autostart: bool = True
     basemap_url: str = "OpenStreetMap"
     basemap_attribution: str = "© OpenStreetMap contributors"
 

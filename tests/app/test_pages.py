@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apex_core.steps import STEPS, StateKey
+from apex_core.steps import STEPS, StateKey, Step
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
 
 
 def _run(page: str | None = None, **state: object) -> AppTest:
@@ -36,10 +37,16 @@ def test_default_page_is_area_with_stepper() -> None:
 
 
 @pytest.mark.parametrize("step", STEPS, ids=[s.key.value for s in STEPS])
-def test_every_page_runs_and_says_what_it_will_do(step: object) -> None:
-    at = _run(step.page)  # type: ignore[attr-defined]
-    assert [t.value for t in at.title] == [step.title]  # type: ignore[attr-defined]
-    assert "Not built yet" in _texts(at)
+def test_every_page_runs(step: Step) -> None:
+    at = _run(step.page)
+    assert [t.value for t in at.title] == [step.title]
+
+
+@pytest.mark.parametrize("step", STEPS, ids=[s.key.value for s in STEPS])
+def test_unbuilt_pages_say_plainly_what_they_will_do(step: Step) -> None:
+    if "coming_next(" not in (ROOT / step.page).read_text():
+        pytest.skip(f"the {step.title} page is built")
+    assert "Not built yet" in _texts(_run(step.page))
 
 
 def test_stepper_marks_done_steps_from_session_state() -> None:

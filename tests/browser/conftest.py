@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,7 +17,7 @@ from apex_core.local.process import LocalService, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "screenshots"
-CHROMIUM = os.environ.get("APEX_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -29,16 +31,18 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run app.py` on a free loopback port; ready when /_stcore/health answers ok."""
+def app_url() -> Iterator[str]:
+    """The app as users start it (scripts/serve.py) on a free loopback port, with its embedded
+    services auto-started in the background; ready when /_stcore/health answers ok."""
     port = free_port()
-    state = tmp_path_factory.mktemp("app-state")
+    state = Path(tempfile.mkdtemp(prefix="apex-browser-state-"))
+    state.chmod(0o711)
     argv = [
         sys.executable, str(ROOT / "scripts" / "serve.py"),
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    env = {"APEX_STATE_DIR": str(state), "APEX_DATA_DIR": str(ROOT / ".apex" / "data")}
+    env = {"APEX_STATE_DIR": str(state), "APEX_EMBEDDED_AUTOSTART": "true"}
     service = LocalService(
         "streamlit",
         argv,
@@ -50,6 +54,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     with service:
         yield f"http://127.0.0.1:{port}"
+    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

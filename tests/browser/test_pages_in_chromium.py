@@ -33,6 +33,18 @@ def test_page_renders(app_url: str, offline_page: tuple[Page, list[str]], index:
     assert shot.stat().st_size > 10_000
 
 
+def test_embedded_services_start_in_the_background(
+    app_url: str, offline_page: tuple[Page, list[str]]
+) -> None:
+    """The first page renders at once; the sidebar then reports the embedded services ready."""
+    page, _ = offline_page
+    page.goto(_url(app_url, 1))
+    wait_for_script(page)
+    page.get_by_role("heading", name="Job").wait_for()
+    page.get_by_text("openEO backend: embedded (local, offline)").wait_for(timeout=180_000)
+    page.get_by_text("Catalogue: embedded (local, offline)").wait_for()
+
+
 def test_area_map_renders_offline_and_draws(app_url: str, offline_page: tuple[Page, list[str]]) -> None:
     page, blocked = offline_page
     page.goto(_url(app_url, 0))
