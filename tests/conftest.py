@@ -32,9 +32,7 @@ def _isolated_app_settings() -> Iterator[Path]:
     ensure_sample_data(data_dir)
     state = traversable_tmpdir("apex-test-state-")
     saved = {k: os.environ.get(k) for k in ("APEX_STATE_DIR", "APEX_DATA_DIR", "APEX_EMBEDDED_AUTOSTART")}
-    os.environ.update(
-        APEX_STATE_DIR=str(state), APEX_DATA_DIR=str(data_dir), APEX_EMBEDDED_AUTOSTART="false"
-    )
+    os.environ.update(APEX_STATE_DIR=str(state), APEX_DATA_DIR=str(data_dir), APEX_EMBEDDED_AUTOSTART="false")
     yield state
     for key, value in saved.items():
         if value is None:

@@ -1,14 +1,102 @@
-"""Step 3, Preview: the NDVI result on the map."""
+"""Step 3, Preview: the NDVI result on the map, with legend, histogram and statistics."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
+from streamlit_folium import st_folium
 
-from pages import coming_next
+from apex_core import ApexError, DataError
+from apex_core.mapview import check_assets
+from apex_core.preview import JobResult, Preview, compute_preview, preview_map, value_at
+from apex_core.steps import StateKey
+from pages import map_assets, save_upload, settings, show_error
 
-st.title("Preview")
-coming_next(
-    "Show the job's NDVI GeoTIFF on the map with a colour-blind-safe colormap and legend, "
-    "a histogram, statistics (min, max, mean, valid %, vegetation classes) and the value at a clicked point.",
-    "Preview page: the NDVI GeoTIFF on the map with legend, histogram and statistics",
-)
+
+@st.cache_data(max_entries=8, show_spinner="Reading the GeoTIFF at screen resolution…")
+def _preview(path: Path, asset_key: str, _mtime: float) -> Preview:
+    return compute_preview(path, asset_key)
+
+
+def _source(job: JobResult | None) -> tuple[Path, str] | None:
+    """The GeoTIFF to show: a result asset of the finished job, else an uploaded file (or none)."""
+    if job is not None and job.assets:
+        st.caption(f"Results of job `{job.id}`" + (f": {job.title}" if job.title else ""))
+        asset = st.selectbox("Result", job.assets, format_func=lambda a: a.label, key="preview_asset")
+        return asset.path, asset.key
+    st.info(
+        "**No job result yet.** When the NDVI job on the Job page has finished, its GeoTIFF shows here. "
+        "Meanwhile you can preview a GeoTIFF of your own (it does not count as the flow's result)."
+    )
+    upload = st.file_uploader("NDVI GeoTIFF (one band)", type=["tif", "tiff"], key="preview_upload")
+    return None if upload is None else (save_upload(upload, settings().state_dir / "uploads"), upload.name)
+
+
+def _map(preview: Preview) -> None:
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.8, 0.05, key="preview_opacity")
+    cfg = settings()
+    fmap = preview_map(
+        map_assets(), preview, opacity=opacity, tiles=cfg.basemap_url, attribution=cfg.basemap_attribution
+    )
+    key = f"preview_map_{preview.asset_key}"
+    event = st_folium(fmap, key=key, height=520, use_container_width=True, returned_objects=["last_clicked"])
+    clicked = (event or {}).get("last_clicked")
+    if not (isinstance(clicked, dict) and {"lat", "lng"} <= clicked.keys()):
+        st.caption("Click the map to read the full-resolution NDVI value at a point.")
+        return
+    try:
+        point = value_at(preview.path, float(clicked["lng"]), float(clicked["lat"]))
+    except DataError as exc:
+        if exc.field == "point":
+            st.info(exc.message)
+        else:
+            show_error(exc)
+        return
+    shown = "nodata" if point.value is None else f"{point.value:.4f}"
+    st.success(f"NDVI at {point.lon:.5f}, {point.lat:.5f} (lon, lat): **{shown}** (full resolution)")
+
+
+def _statistics(preview: Preview, job: JobResult | None) -> None:
+    stats, (rows, cols) = preview.statistics, preview.source_shape
+    st.subheader("Statistics")
+    st.caption(f"{preview.asset_key}: {cols}×{rows} pixels, {preview.crs}; {stats.source_note}.")
+    metrics = {"Minimum": f"{stats.minimum:.3f}", "Maximum": f"{stats.maximum:.3f}",
+               "Valid pixels": f"{stats.valid_percent:.1f}%", "Mean": f"{stats.mean:.3f}",
+               "Std dev": f"{stats.std:.3f}", "Outside -1…1": f"{stats.clipped_percent:.2f}%"}  # fmt: skip
+    for col, (label, value) in zip(st.columns(2) * 3, metrics.items(), strict=True):
+        col.metric(label, value)
+    classes = [{"class": c.label, "share %": round(c.percent, 2), "pixels": c.pixels} for c in stats.classes]
+    st.dataframe(classes, hide_index=True)
+    st.bar_chart(preview.histogram.rows(), x="ndvi", y="pixels", height=220)
+    st.caption("Histogram of the valid values, clipped to -1…1 (outside values are drawn at the ends).")
+    st.download_button("Download the GeoTIFF", data=preview.path.read_bytes, file_name=preview.path.name,
+                       mime="image/tiff", icon=":material/download:")  # fmt: skip
+    if job is not None and job.metadata_path is not None and job.metadata_path.is_file():
+        st.download_button("Download the job's STAC metadata", data=job.metadata_path.read_bytes,
+                           file_name=job.metadata_path.name, mime="application/json")  # fmt: skip
+
+
+def main() -> None:
+    st.title("Preview")
+    try:
+        check_assets()
+        job = JobResult.from_state(st.session_state, StateKey.JOB)
+        source = _source(job)
+        if source is None:
+            return
+        path, asset_key = source
+        preview = _preview(path, asset_key, path.stat().st_mtime if path.is_file() else 0.0)
+    except ApexError as exc:
+        show_error(exc)
+        return
+    if job is not None:
+        st.session_state[StateKey.PREVIEW] = preview.to_state(job.id)
+    map_col, side = st.columns([3, 2])
+    with map_col:
+        _map(preview)
+    with side:
+        _statistics(preview, job)
+
+
+main()
