@@ -1,0 +1,134 @@
+"""AppTest: the Metadata page's form round trip on the recorded production document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from apex_core.steps import StateKey
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+RECORDED = ROOT.parent / "shared" / "fixtures" / "apex_catalogue_collection_response.json"
+METADATA = "pages/flow/4_metadata.py"
+AREA = "pages/flow/1_area.py"
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> dict[str, Any]:
+    """The Job page's state contract: the results document on disk in the work folder."""
+    if not RECORDED.is_file():
+        pytest.skip(f"recorded production document not found at {RECORDED} (../shared/fixtures is absent)")
+    path = tmp_path / "job-results.json"
+    path.write_text(RECORDED.read_text())
+    job_id = "j-250313110405469ea3095a5b2b06ce85"
+    return {"status": "finished", "id": job_id, "metadata_path": str(path), "assets": {}}
+
+
+def _open(**state: Any) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(METADATA).run()
+    _ok(at)
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert [t.value for t in at.title] == ["Metadata"]
+
+
+def _progress(at: AppTest) -> str:
+    return str(at.get("progress")[0].proto.text)
+
+
+def test_without_results_the_page_says_so() -> None:
+    at = _open()
+    assert any("No job results yet" in str(i.value) for i in at.info)
+    assert StateKey.METADATA.value not in at.session_state
+
+
+def test_form_round_trip_survives_a_page_change(job: dict[str, Any]) -> None:
+    at = _open(**{StateKey.JOB.value: job})
+    assert at.text_input(key="md_title").value == "APEx Demo - Gran Canaria - NDVI"
+    assert "2 of 5 steps done" in _progress(at)  # job finished + metadata valid as prefilled
+
+    at.text_input(key="md_title").set_value("NDVI over Gran Canaria, 19 August 2019").run()
+    at.selectbox(key="md_license").set_value("CC0-1.0").run()
+    at.text_input(key="md_keywords").set_value("NDVI, Sentinel-2, Gran Canaria").run()
+    _ok(at)
+    assert any("Valid STAC 1.1.0 collection" in str(s.value) for s in at.success)
+    meta = at.session_state[StateKey.METADATA.value]
+    assert meta["valid"] is True
+    col = meta["collection"]
+    assert (col["title"], col["license"]) == ("NDVI over Gran Canaria, 19 August 2019", "CC0-1.0")
+    assert col["keywords"] == ["NDVI", "Sentinel-2", "Gran Canaria"]
+    assert col["_auth"]["write"]
+    assert meta["items"] == []
+    assert {c["key"] for c in meta["checklist"]} >= {"licence", "description", "expiry", "providers"}
+
+    at.switch_page(AREA).run()
+    assert [t.value for t in at.title] == ["Area"]
+    assert "2 of 5 steps done" in _progress(at)
+    at.switch_page(METADATA).run()
+    _ok(at)
+    assert at.text_input(key="md_title").value == "NDVI over Gran Canaria, 19 August 2019"
+    assert at.selectbox(key="md_license").value == "CC0-1.0"
+    assert at.text_input(key="md_keywords").value == "NDVI, Sentinel-2, Gran Canaria"
+    assert at.session_state[StateKey.METADATA.value]["collection"]["license"] == "CC0-1.0"
+
+
+def test_field_errors_show_next_to_the_field_and_block(job: dict[str, Any]) -> None:
+    at = _open(**{StateKey.JOB.value: job})
+    at.text_input(key="md_id").set_value("gran canaria").run()
+    at.text_input(key="md_auth_write").set_value("anonymous").run()
+    _ok(at)
+    errors = [str(e.value) for e in at.error]
+    assert any("lowercase letters, digits" in e for e in errors)
+    assert any("`anonymous` may never be in `_auth.write`" in e for e in errors)
+    assert at.session_state[StateKey.METADATA.value]["valid"] is False
+    assert "1 of 5 steps done" in _progress(at)
+    at.text_input(key="md_id").set_value("gran_canaria_ndvi").run()
+    at.text_input(key="md_auth_write").set_value("apex-editor").run()
+    assert at.session_state[StateKey.METADATA.value]["valid"] is True
+
+
+def test_preview_statistics_are_used(job: dict[str, Any]) -> None:
+    preview = {
+        "statistics": {"minimum": -0.3, "maximum": 0.9, "mean": 0.35, "stddev": 0.2, "valid_percent": 99.0}
+    }
+    at = _open(**{StateKey.JOB.value: job, StateKey.PREVIEW.value: preview})
+    col = at.session_state[StateKey.METADATA.value]["collection"]
+    (asset,) = col["assets"].values()
+    assert asset["raster:bands"][0]["statistics"] == {k: v for k, v in preview["statistics"].items()}
+    assert json.dumps(col).count("-161") == 0
+
+
+def test_add_and_remove_a_provider(job: dict[str, Any]) -> None:
+    at = _open(**{StateKey.JOB.value: job})
+    next(b for b in at.button if b.label == "Add provider").click().run()
+    _ok(at)
+    assert any("A provider needs a name" in str(e.value) for e in at.error)
+    assert at.session_state[StateKey.METADATA.value]["valid"] is False
+    at.text_input(key="md_provider_1_name").set_value("ESA").run()
+    at.multiselect(key="md_provider_1_roles").set_value(["host", "licensor"]).run()
+    at.text_input(key="md_provider_1_url").set_value("https://www.esa.int").run()
+    meta = at.session_state[StateKey.METADATA.value]
+    assert meta["valid"] is True
+    assert meta["collection"]["providers"][1] == {
+        "name": "ESA",
+        "roles": ["host", "licensor"],
+        "url": "https://www.esa.int",
+    }
+    at.button(key="md_remove_0").click().run()
+    _ok(at)
+    assert [p["name"] for p in at.session_state[StateKey.METADATA.value]["collection"]["providers"]] == [
+        "ESA"
+    ]
+    assert at.text_input(key="md_provider_0_name").value == "ESA"
