@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import json
 import os
-import select
+import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -159,6 +157,11 @@ def test_notebook_batch_flow(notebook_job: BatchJob, tmp_path: Path) -> None:
     (asset,) = metadata["assets"].values()
     assert asset["proj:epsg"] == 3857
     assert asset["bands"] == [{"name": "NDVI"}]
+    (band,) = asset["raster:bands"]
+    assert band["name"] == "NDVI"
+    assert set(band["statistics"]) == {"minimum", "maximum", "mean", "stddev", "valid_percent"}
+    assert metadata["description"] == f"Results for batch job {notebook_job.job_id}"
+    assert metadata["openeo:status"] == "finished"
     files = notebook_job.get_results().download_files(tmp_path)
     tif = next(f for f in files if f.suffix == ".tif")
     assert tif.stat().st_size == asset["file:size"]
@@ -327,28 +330,15 @@ def test_failed_job_reports_error_and_logs(con: openeo.Connection) -> None:
     assert "Bolzano" in errors[0]["message"]
 
 
-# --- restart: jobs persist; ``python -m apex_core.local serve`` -------------------------------------------
-
-
-def _read_json_line(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    buffer = b""
-    while b"\n" not in buffer:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or proc.poll() is not None:
-            raise AssertionError(f"no JSON line from serve (exit {proc.poll()}): {buffer!r}")
-        ready, _, _ = select.select([proc.stdout], [], [], remaining)
-        if ready:
-            buffer += os.read(proc.stdout.fileno(), 4096)
-    line: dict[str, Any] = json.loads(buffer.split(b"\n", 1)[0])
-    return line
+# --- restart: jobs persist ---------------------------------------------------------------------------------
 
 
 def test_finished_jobs_survive_restart(
-    openeo_data_dir: Path, openeo_credentials: tuple[str, str], tmp_path: Path
+    openeo_data_dir: Path, openeo_credentials: tuple[str, str], tmp_path: Path, local_state_root: Path
 ) -> None:
-    state = tmp_path / "state"
+    # serve also starts the catalogue, whose PostgreSQL (as root: the postgres user) must traverse the
+    # state dir: pytest's tmp_path is 0700, local_state_root is not
+    state = local_state_root / f"restart-{tmp_path.name}"
     user, password = openeo_credentials
     with start_openeo_backend(state, openeo_data_dir) as first:
         assert isinstance(first, OpenEoBackendService)
@@ -357,25 +347,10 @@ def test_finished_jobs_survive_restart(
         job.start_and_wait(max_poll_interval=POLL, print=lambda *_: None)
         size = job.get_results().get_metadata()["assets"]["openEO.tif"]["file:size"]
 
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "apex_core.local",
-            "serve",
-            "--state-dir",
-            str(state),
-            "--data-dir",
-            str(openeo_data_dir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        line = _read_json_line(serve, timeout=90)
-        assert line["pid"] == serve.pid
-        con2 = openeo.connect(line["openeo_url"]).authenticate_basic(user, password)
+    # A new backend process on the same state directory (another port) finds the job and its files.
+    with start_openeo_backend(state, openeo_data_dir) as second:
+        assert second.url != first.url or second.process is not first.process
+        con2 = openeo.connect(second.url).authenticate_basic(user, password)
         listed = {j["id"]: j for j in con2.list_jobs()}
         assert listed[job.job_id]["status"] == "finished"
         again = con2.job(job.job_id)
@@ -383,9 +358,96 @@ def test_finished_jobs_survive_restart(
         tif = next(f for f in files if f.suffix == ".tif")
         assert tif.stat().st_size == size
         _check_ndvi_geotiff(tif)
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        code = serve.wait(timeout=30)
-    assert code == 0
     with pytest.raises(requests.ConnectionError):
-        requests.get(line["openeo_url"], timeout=5)
+        requests.get(second.url, timeout=5)
+
+
+# --- isolation: jobs run in worker processes ----------------------------------------------------------------
+
+
+def _wait_for_workers(url: str, count: int = 2, timeout: float = 120.0) -> list[int]:
+    """Pids of the backend's ready batch-job workers (``/health``), once there are ``count``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids: list[int] = requests.get(f"{url}/health", timeout=10).json()["workers"]
+        if len(pids) >= count:
+            return pids
+        assert time.monotonic() < deadline, f"only {len(pids)} worker(s) ready after {timeout} s"
+        time.sleep(POLL)
+
+
+def _worker_pid(job: BatchJob) -> int:
+    for entry in reversed(job.logs()):
+        match = re.search(r"worker process (\d+)", entry["message"])
+        if match:
+            return int(match.group(1))
+    raise AssertionError(f"no worker pid in the logs of {job.job_id}")
+
+
+def test_killed_worker_fails_only_its_job(
+    con: openeo.Connection, openeo_backend: OpenEoBackendService
+) -> None:
+    """A job whose worker dies ends in ``error``; the API and the other worker carry on meanwhile."""
+    pids = _wait_for_workers(openeo_backend.url)
+    assert openeo_backend.process is not None
+    assert openeo_backend.process.pid not in pids  # jobs never run in the API server
+    for pid in pids:  # freeze both workers, so that the first job stays running as long as needed
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        doomed = _notebook_cube(con).create_job(title="worker killed")
+        doomed.start()
+        assert _wait_for(doomed, {"running", "finished", "error"}) == "running"
+        victim = _worker_pid(doomed)
+        assert victim in pids
+        for pid in pids:
+            if pid != victim:
+                os.kill(pid, signal.SIGCONT)
+        # Another job runs to the end on the other worker while the first one holds its worker.
+        other = _notebook_cube(con).create_job(title="runs meanwhile")
+        other.start()
+        assert _wait_for(other, {"finished", "error"}) == "finished"
+        assert _worker_pid(other) != victim
+        assert doomed.status() == "running"
+
+        os.kill(victim, signal.SIGKILL)
+        assert _wait_for(doomed, {"finished", "error"}) == "error"
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    errors = [entry for entry in doomed.logs() if entry["level"] == "error"]
+    assert errors[-1]["code"] == "WorkerDied"
+    assert f"worker process {victim} died (signal 9 (SIGKILL))" in errors[-1]["message"]
+    with pytest.raises(OpenEoApiError) as unfinished:
+        doomed.get_results().get_metadata()
+    assert unfinished.value.code == "JobNotFinished"
+    # The API kept answering, the dead worker is replaced, and the next job runs.
+    assert con.describe_account()["user_id"] == "demo"
+    replaced = _wait_for_workers(openeo_backend.url)
+    assert victim not in replaced
+    after = _notebook_cube(con).create_job(title="after the crash")
+    after.start()
+    assert _wait_for(after, {"finished", "error"}) == "finished"
+
+
+def test_cancel_stops_the_worker(con: openeo.Connection, openeo_backend: OpenEoBackendService) -> None:
+    pids = _wait_for_workers(openeo_backend.url)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        job = _notebook_cube(con).create_job(title="canceled while running")
+        job.start()
+        assert _wait_for(job, {"running", "finished", "error"}) == "running"
+        victim = _worker_pid(job)
+        job.stop()
+        assert job.status() == "canceled"
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{victim}").exists():  # killed (the runner reaps it and starts another)
+        assert time.monotonic() < deadline, f"worker {victim} still alive after the cancel"
+        time.sleep(POLL)
+    assert not [entry for entry in job.logs() if entry["level"] == "error"]
+    assert job.status() == "canceled"

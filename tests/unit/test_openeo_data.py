@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +140,51 @@ def test_unknown_process_and_collection(catalogue: DataCatalogue) -> None:
         execute(
             {"x": {"process_id": "load_collection", "arguments": {"id": "OTHER"}, "result": True}}, catalogue
         )
+
+
+def _synthetic_data_dir(root: Path) -> Path:
+    """A data dir holding only a tiny synthetic area (``synthetic/manifest.json``), like the AOI bench's."""
+    folder = root / "synthetic"
+    folder.mkdir(parents=True)
+    values = np.arange(1, 1 + 4 * 30 * 40, dtype="uint16").reshape(4, 30, 40)
+    values[:, 0, 0] = 0  # nodata
+    with rasterio.open(
+        folder / "scene.tif",
+        "w",
+        driver="GTiff",
+        width=40,
+        height=30,
+        count=4,
+        dtype="uint16",
+        crs="EPSG:32633",
+        transform=rasterio.transform.from_origin(500000.0, 5000000.0, 10.0, 10.0),
+        nodata=0,
+    ) as dst:
+        dst.write(values)
+        for index, name in enumerate(("B04", "B03", "B02", "B08"), start=1):
+            dst.update_tags(index, DESCRIPTION=name)
+    entry = {"id": "synthetic", "title": "Synthetic", "file": "scene.tif", "datetime": "2023-07-01"}
+    (folder / "manifest.json").write_text(json.dumps({"areas": [entry]}))
+    return root
+
+
+def test_synthetic_area_from_manifest_and_native_bbox_on_grid(tmp_path: Path) -> None:
+    catalogue = DataCatalogue(_synthetic_data_dir(tmp_path))
+    assert [a.id for a in catalogue.areas] == ["synthetic"]
+    (area,) = catalogue.areas
+    assert area.bands == ("B02", "B03", "B04", "B08")
+    assert area.shape == (30, 40)
+    # A bbox in the area's CRS with edges on pixel borders selects exactly those pixels.
+    extent = {"west": 500050, "south": 4999800, "east": 500250, "north": 4999990, "crs": "EPSG:32633"}
+    cube = catalogue.load(spatial_extent=extent, temporal_extent="2023-07-01", bands=["B04", "B08"])
+    assert cube.sizes["x"] == 20
+    assert cube.sizes["y"] == 19
+    assert cube.rio.transform().c == 500050
+    assert cube.rio.transform().f == 4999990
+    with rasterio.open(tmp_path / "synthetic" / "scene.tif") as ds:
+        red = ds.read(1)[1:20, 5:25].astype("float32")
+    np.testing.assert_array_equal(cube.sel(bands="B04").isel(t=0).values, red)
+
+
+def test_the_default_sample_has_no_synthetic_area(catalogue: DataCatalogue) -> None:
+    assert [a.id for a in catalogue.areas] == ["bolzano", "kempen", "romania"]

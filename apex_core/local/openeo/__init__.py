@@ -6,7 +6,7 @@ execute the process graphs. The adapters live here:
 
 * :mod:`.data` - the ``SENTINEL2_L2A`` collection over the three sample areas (``load_collection``);
 * :mod:`.engine` - process registry, ``save_result`` to Cloud Optimized GeoTIFF;
-* :mod:`.jobs` - persistent batch jobs run by a thread pool;
+* :mod:`.jobs` - persistent batch jobs, run in worker processes (:mod:`.worker`) by a supervisor;
 * :mod:`.backend` - the openeo-driver implementation classes; :mod:`.server` - the HTTP server;
 * :mod:`.service` - :func:`start_openeo_backend`, to start it as a child process;
 * :mod:`.scenes` - :func:`search_scenes`, the app-side client of the observation search.

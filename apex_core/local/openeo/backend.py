@@ -55,15 +55,15 @@ from apex_core.local.openeo.data import (
     parse_temporal_extent,
 )
 from apex_core.local.openeo.jobs import (
-    Executor,
     JobNotFound,
     JobRecord,
     JobRunner,
     JobStore,
-    Progress,
+    WorkerSpec,
     new_job_id,
 )
 from apex_core.local.openeo.model import OUTPUT_FORMATS, ProcessGraphError, ResultFile
+from apex_core.local.openeo.worker import DEFAULT_EXECUTOR, PRELOAD
 
 __all__ = [
     "AuthOptions",
@@ -373,6 +373,17 @@ class LocalProcessing(Processing):  # type: ignore[misc]
 # --- batch jobs ---------------------------------------------------------------------------------------------
 
 
+def _raster_bands(f: ResultFile) -> list[dict[str, Any]]:
+    """STAC raster extension ``raster:bands`` of a result file, statistics as computed from the file."""
+    out = []
+    for i, name in enumerate(f.bands):
+        band: dict[str, Any] = {"name": name, "data_type": f.data_type, "nodata": "nan"}
+        if i < len(f.statistics):
+            band["statistics"] = f.statistics[i].to_dict()
+        out.append(band)
+    return out
+
+
 class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
     def __init__(self, store: JobStore, runner: JobRunner) -> None:
         super().__init__()
@@ -471,6 +482,7 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
                 "type": f.media_type,
                 "roles": ["data"],
                 "bands": [{"name": b} for b in f.bands],
+                "raster:bands": _raster_bands(f),
                 "file:size": f.size,
                 "proj:epsg": f.epsg,
                 "proj:shape": list(f.shape),
@@ -531,26 +543,20 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
 # --- the backend --------------------------------------------------------------------------------------------
 
 
-def run_job_graph(catalogue: DataCatalogue) -> Executor:
-    def run(process: Mapping[str, Any], out_dir: Path, progress: Progress) -> list[ResultFile]:
-        graph = process.get("process_graph", process)
-        engine = _engine()
-        progress(20.0)
-        request = engine.execute(graph, catalogue)
-        progress(60.0)
-        files: list[ResultFile] = engine.write_results(request, out_dir)
-        return files
-
-    return run
-
-
 class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
     def __init__(
         self, catalogue: DataCatalogue, jobs_dir: Path, config: OpenEoBackendConfig, workers: int = 2
     ):
         self.data = catalogue
         self.job_store = JobStore(jobs_dir)
-        self.job_runner = JobRunner(self.job_store, run_job_graph(catalogue), workers=workers)
+        spec = WorkerSpec(
+            executor=DEFAULT_EXECUTOR,
+            data_dir=catalogue.data_dir,
+            log_level=str(logging.getLevelName(logging.getLogger().getEffectiveLevel())),
+            # The server module too: a forked worker re-runs the main module (``-m ...server``).
+            preload=(*PRELOAD, "apex_core.local.openeo.server"),
+        )
+        self.job_runner = JobRunner(self.job_store, spec, workers=workers)
         super().__init__(
             catalog=LocalCollectionCatalog(catalogue),
             processing=LocalProcessing(catalogue),
@@ -575,7 +581,13 @@ class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
         }
 
     def health_check(self, options: Any = None) -> dict[str, Any]:
-        return {"health": "OK", "areas": [a.id for a in self.data.areas], "scenes": len(self.data.scenes)}
+        return {
+            "health": "OK",
+            "areas": [a.id for a in self.data.areas],
+            "scenes": len(self.data.scenes),
+            # Process ids of the batch-job workers that are ready (jobs wait in the queue until one is).
+            "workers": self.job_runner.worker_pids(),
+        }
 
     def postprocess_capabilities(self, capabilities: dict[str, Any]) -> dict[str, Any]:
         links = [

@@ -6,6 +6,9 @@ Each area is read from the verified sample files (see :mod:`apex_core.sampledata
   acquired 2022-06-12 (the date is not in the file; it is known from its source process graph).
 * ``kempen``: one single-band GeoTIFF per band, uint16, nodata 65535, date from the tag ``t#units``.
 * ``romania``: a NetCDF time series (140 dates) with variables ``B2 B3 B4 B8 SCL`` in EPSG:3035.
+* optional extra areas (benchmarks): ``<data_dir>/synthetic/manifest.json`` lists multi-band GeoTIFFs
+  laid out like Bolzano's (``{"areas": [{"id", "title", "file", "datetime"}]}``, files relative to
+  the manifest). The verified sample never has this folder, so the default collection is unchanged.
 
 Everything is exposed with the band names ``B02 B03 B04 B08 SCL``; values are cast to float32 and
 nodata becomes NaN, so band arithmetic never wraps around.
@@ -20,7 +23,9 @@ have no cloud cover.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import math
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +36,7 @@ from typing import Any, cast
 import numpy as np
 import rasterio
 import rasterio.warp
+import rasterio.windows
 import rioxarray
 import shapely
 import shapely.geometry
@@ -232,6 +238,53 @@ def _romania(data_dir: Path) -> SampleArea | None:
     )
 
 
+_SYNTHETIC_MANIFEST = "synthetic/manifest.json"
+
+
+def _multiband_area(path: Path, area_id: str, title: str, attribution: str, when: dt.datetime) -> SampleArea:
+    with rasterio.open(path) as ds:
+        names = tuple(ds.tags(i).get("DESCRIPTION", f"band_{i}") for i in range(1, ds.count + 1))
+        epsg = int(ds.crs.to_epsg())
+        bounds = tuple(ds.bounds)
+        shape = (ds.height, ds.width)
+        nodata = ds.nodata
+    bbox = _wgs84_bbox(epsg, bounds)
+    return SampleArea(
+        id=area_id,
+        title=title,
+        attribution=attribution,
+        kind="multiband-tiff",
+        files=(path,),
+        epsg=epsg,
+        nodata=nodata,
+        bounds=(bounds[0], bounds[1], bounds[2], bounds[3]),
+        bbox=bbox,
+        shape=shape,
+        bands=tuple(n for n in _BAND_NAMES if n in names),
+        scenes=(Scene(area_id, when, bbox, epsg, shape, None),),
+    )
+
+
+def _extra_areas(data_dir: Path) -> list[SampleArea]:
+    """Areas listed in ``synthetic/manifest.json`` (generated scenes for benchmarks), if any."""
+    manifest = data_dir / _SYNTHETIC_MANIFEST
+    if not manifest.is_file():
+        return []
+    areas = []
+    for entry in json.loads(manifest.read_text()).get("areas", []):
+        path = manifest.parent / str(entry["file"])
+        areas.append(
+            _multiband_area(
+                path,
+                area_id=str(entry["id"]),
+                title=str(entry.get("title", entry["id"])),
+                attribution=str(entry.get("attribution", "Synthetic data")),
+                when=parse_datetime(str(entry["datetime"])),
+            )
+        )
+    return areas
+
+
 # --- request parsing ----------------------------------------------------------------------------------------
 
 
@@ -321,6 +374,7 @@ class DataCatalogue:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         areas = [a for a in (_bolzano(data_dir), _kempen(data_dir), _romania(data_dir)) if a is not None]
+        areas += _extra_areas(data_dir)
         self.areas: tuple[SampleArea, ...] = tuple(areas)
         self._lock = threading.Lock()
         if not areas:
@@ -393,11 +447,16 @@ class DataCatalogue:
             raise NoDataAvailable(f"{area.title} has no band(s) {missing}; it has {list(area.bands)}.")
         dates = [s.datetime for s in scenes]
         with self._lock:
-            cube = self._read(area, wanted, dates, aoi)
+            cube = self._read(area, wanted, dates, aoi, _bbox_in_crs(spatial_extent, area.epsg))
         return cube
 
     def _read(
-        self, area: SampleArea, bands: list[str], dates: list[dt.datetime], aoi: shapely.Geometry | None
+        self,
+        area: SampleArea,
+        bands: list[str],
+        dates: list[dt.datetime],
+        aoi: shapely.Geometry | None,
+        native_bounds: tuple[float, float, float, float] | None = None,
     ) -> xr.DataArray:
         crs = CRS.from_epsg(area.epsg)
         if area.kind == "netcdf":
@@ -408,19 +467,30 @@ class DataCatalogue:
                 cube = xr.concat(arrays, dim="bands").transpose("time", "bands", "y", "x").load()
             cube = cube.rename({"time": "t"}).drop_vars("spatial_ref", errors="ignore")
         else:
+            bounds = native_bounds
+            if bounds is None and aoi is not None:
+                minx, miny, maxx, maxy = _reproject(aoi, CRS.from_epsg(4326), crs).bounds
+                bounds = (minx, miny, maxx, maxy)
+            window = _pixel_window(area.files[0], bounds) if bounds is not None else None
             per_band: list[xr.DataArray] = []
             for band in bands:
                 if area.kind == "multiband-tiff":
                     path, index = area.files[0], self._band_index(area.files[0], band)
                 else:
                     path, index = area.files[("B02", "B03", "B04", "B08").index(band)], 1
-                per_band.append(_read_tiff_band(path, index))
+                per_band.append(_read_tiff_band(path, index, window))
             stacked = xr.concat(per_band, dim="bands")
             cube = stacked.expand_dims(t=[np.datetime64(dates[0].replace(tzinfo=None), "ns")])
             cube = cube.transpose("t", "bands", "y", "x")
         cube = cube.assign_coords(bands=bands, common_name=("bands", [_COMMON[b] for b in bands]))
         cube = cube.rio.write_crs(crs.to_wkt())
-        if aoi is not None:
+        if native_bounds is not None:
+            cube = _clip_to_grid(cube, native_bounds)
+            if cube.sizes["x"] == 0 or cube.sizes["y"] == 0:
+                raise NoDataAvailable(
+                    f"The area of interest does not overlap {area.title}. {self.availability()}"
+                )
+        elif aoi is not None:
             native = _reproject(aoi, CRS.from_epsg(4326), crs)
             minx, miny, maxx, maxy = native.bounds
             try:
@@ -432,7 +502,7 @@ class DataCatalogue:
         values = cube.astype("float32")
         if area.nodata is not None:
             values = values.where(cube != area.nodata)
-        if aoi is not None and not shapely.equals(shapely.envelope(aoi), aoi):
+        if aoi is not None and native_bounds is None and not shapely.equals(shapely.envelope(aoi), aoi):
             native_geom = _reproject(aoi, CRS.from_epsg(4326), crs)
             values = values.rio.clip([shapely.geometry.mapping(native_geom)], all_touched=True, drop=False)
         values = values.rio.write_crs(crs.to_wkt())
@@ -450,6 +520,27 @@ class DataCatalogue:
         raise ValueError(f"{path.name} has no band {band}")
 
 
+def _bbox_in_crs(extent: Any, epsg: int) -> tuple[float, float, float, float] | None:
+    """The bbox of ``extent`` if it is given in the CRS ``epsg`` (then it is used as is, no round trip)."""
+    value = _plain(extent)
+    if not isinstance(value, Mapping) or not {"west", "south", "east", "north"} <= set(value):
+        return None
+    crs = value.get("crs")
+    if crs in (None, "") or CRS.from_user_input(crs) != CRS.from_epsg(epsg):
+        return None
+    return (float(value["west"]), float(value["south"]), float(value["east"]), float(value["north"]))
+
+
+def _clip_to_grid(cube: xr.DataArray, bounds: tuple[float, float, float, float]) -> xr.DataArray:
+    """The pixels of ``cube`` that ``bounds`` (in its CRS) covers; edges on pixel borders are exact."""
+    window = rasterio.windows.from_bounds(*bounds, transform=cube.rio.transform(recalc=True))
+    (row_start, row_stop), (col_start, col_stop) = window.toranges()
+    eps = 1e-6  # float noise must not add a row or column of pixels
+    rows = slice(max(0, math.floor(row_start + eps)), max(0, math.ceil(row_stop - eps)))
+    cols = slice(max(0, math.floor(col_start + eps)), max(0, math.ceil(col_stop - eps)))
+    return cast(xr.DataArray, cube.rio.isel_window(rasterio.windows.Window.from_slices(rows, cols)))
+
+
 def _reproject(geom: shapely.Geometry, src: CRS, dst: CRS) -> shapely.Geometry:
     transformer = Transformer.from_crs(src, dst, always_xy=True)
 
@@ -460,10 +551,24 @@ def _reproject(geom: shapely.Geometry, src: CRS, dst: CRS) -> shapely.Geometry:
     return shapely.transform(geom, move)
 
 
-def _read_tiff_band(path: Path, index: int) -> xr.DataArray:
+def _pixel_window(path: Path, bounds: tuple[float, float, float, float]) -> rasterio.windows.Window | None:
+    """The file's pixels under ``bounds`` (its CRS) plus a one-pixel margin; ``None`` if none are."""
     with rasterio.open(path) as ds:
-        data = ds.read(index)
-        transform = ds.transform
+        window = rasterio.windows.from_bounds(*bounds, transform=ds.transform)
+        col0 = max(0, math.floor(window.col_off) - 1)
+        row0 = max(0, math.floor(window.row_off) - 1)
+        col1 = min(ds.width, math.ceil(window.col_off + window.width) + 1)
+        row1 = min(ds.height, math.ceil(window.row_off + window.height) + 1)
+    if col1 <= col0 or row1 <= row0:
+        return None
+    return rasterio.windows.Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def _read_tiff_band(path: Path, index: int, window: rasterio.windows.Window | None = None) -> xr.DataArray:
+    """One band, or the part of it under ``window`` (so a small AOI does not read a whole scene)."""
+    with rasterio.open(path) as ds:
+        data = ds.read(index, window=window)
+        transform = ds.window_transform(window) if window is not None else ds.transform
     height, width = data.shape
     xs = transform.c + transform.a * (np.arange(width) + 0.5)
     ys = transform.f + transform.e * (np.arange(height) + 0.5)

@@ -36,13 +36,14 @@ from openeo_processes_dask.process_implementations.core import process as opd_pr
 from pyproj import CRS
 
 from apex_core.local.openeo.data import COLLECTION_ID, DataCatalogue
-from apex_core.local.openeo.model import OUTPUT_FORMATS, ProcessGraphError, ResultFile
+from apex_core.local.openeo.model import OUTPUT_FORMATS, BandStatistics, ProcessGraphError, ResultFile
 
 __all__ = [
     "OUTPUT_FORMATS",
     "ProcessGraphError",
     "ResultFile",
     "SaveRequest",
+    "band_statistics",
     "build_process_registry",
     "execute",
     "process_specs",
@@ -274,6 +275,7 @@ def _write_cog(
     w, s, e, n = rasterio.warp.transform_bounds(rio_crs, "EPSG:4326", *proj_bbox)
     epsg = rio_crs.to_epsg()
     return ResultFile(
+        statistics=band_statistics(path),
         filename=path.name,
         media_type="image/tiff; application=geotiff; profile=cloud-optimized",
         datetime=when,
@@ -284,3 +286,29 @@ def _write_cog(
         bbox=(w, s, e, n),
         size=path.stat().st_size,
     )
+
+
+def band_statistics(path: Path) -> tuple[BandStatistics, ...]:
+    """Per-band statistics of a raster file as written (nodata and non-finite values excluded)."""
+    stats = []
+    with rasterio.open(path) as ds:
+        for index in range(1, ds.count + 1):
+            band = np.asarray(ds.read(index), dtype="float64")
+            valid = np.isfinite(band)
+            if ds.nodata is not None and not np.isnan(ds.nodata):
+                valid &= band != ds.nodata
+            values = band[valid]
+            percent = round(100.0 * values.size / band.size, 3) if band.size else 0.0
+            if values.size == 0:
+                stats.append(BandStatistics(None, None, None, None, percent))
+                continue
+            stats.append(
+                BandStatistics(
+                    minimum=float(values.min()),
+                    maximum=float(values.max()),
+                    mean=float(values.mean()),
+                    stddev=float(values.std()),
+                    valid_percent=percent,
+                )
+            )
+    return tuple(stats)

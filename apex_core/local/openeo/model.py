@@ -18,6 +18,7 @@ __all__ = [
     "INVALID_CLASSES",
     "OUTPUT_FORMATS",
     "Band",
+    "BandStatistics",
     "NoDataAvailable",
     "ProcessGraphError",
     "ResultFile",
@@ -219,6 +220,48 @@ class Scene:
 
 
 @dataclass(frozen=True)
+class BandStatistics:
+    """Statistics of one band of a written result file (STAC raster extension ``statistics``).
+
+    ``minimum``/``maximum``/``mean``/``stddev`` are ``None`` when the band has no valid pixel.
+    """
+
+    minimum: float | None
+    maximum: float | None
+    mean: float | None
+    stddev: float | None
+    valid_percent: float
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            key: value
+            for key, value in (
+                ("minimum", self.minimum),
+                ("maximum", self.maximum),
+                ("mean", self.mean),
+                ("stddev", self.stddev),
+            )
+            if value is not None
+        }
+        out["valid_percent"] = self.valid_percent
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BandStatistics:
+        def number(key: str) -> float | None:
+            value = d.get(key)
+            return float(value) if value is not None else None
+
+        return cls(
+            minimum=number("minimum"),
+            maximum=number("maximum"),
+            mean=number("mean"),
+            stddev=number("stddev"),
+            valid_percent=float(d.get("valid_percent", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
 class ResultFile:
     """One written result file and the metadata its STAC item and asset need."""
 
@@ -231,6 +274,9 @@ class ResultFile:
     proj_bbox: tuple[float, float, float, float]
     bbox: tuple[float, float, float, float]
     size: int
+    # One entry per band, computed from the written file (empty for records written before they existed).
+    statistics: tuple[BandStatistics, ...] = ()
+    data_type: str = "float32"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -243,6 +289,8 @@ class ResultFile:
             "proj_bbox": list(self.proj_bbox),
             "bbox": list(self.bbox),
             "size": self.size,
+            "statistics": [s.to_dict() for s in self.statistics],
+            "data_type": self.data_type,
         }
 
     @classmethod
@@ -261,6 +309,8 @@ class ResultFile:
             proj_bbox=(pb[0], pb[1], pb[2], pb[3]),
             bbox=(bb[0], bb[1], bb[2], bb[3]),
             size=int(d["size"]),
+            statistics=tuple(BandStatistics.from_dict(s) for s in d.get("statistics") or ()),
+            data_type=str(d.get("data_type") or "float32"),
         )
 
     @property

@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--auth-file", type=Path, default=None, help="JSON: basic_users, oidc_providers")
-    parser.add_argument("--workers", type=int, default=2, help="batch job worker threads")
+    parser.add_argument("--workers", type=int, default=2, help="batch job worker processes")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
 
