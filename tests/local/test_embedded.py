@@ -40,8 +40,10 @@ def test_starts_in_the_background_and_announces_its_endpoints(state_dir: Path, o
         shown = str(endpoints.to_dict()) + repr(endpoints)
         for client in endpoints.clients:
             assert client.client_secret not in shown
-        if endpoints.openeo_password:
-            assert endpoints.openeo_password not in repr(endpoints)
+        assert endpoints.openeo_username == "demo"
+        assert endpoints.openeo_password  # announced, for the app's default login
+        assert "openeo_password" not in repr(endpoints)
+        assert "openeo_password" not in endpoints.to_dict()
     finally:
         services.stop()
     assert services.status == "stopped"

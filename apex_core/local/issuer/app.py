@@ -106,7 +106,9 @@ def _invalid_token(description: str) -> JSONResponse:
         status_code=401,
         headers={
             "Cache-Control": "no-store",
-            "WWW-Authenticate": f'Bearer realm="apex-local", error="invalid_token", error_description="{description}"',
+            "WWW-Authenticate": (
+                f'Bearer realm="apex-local", error="invalid_token", error_description="{description}"'
+            ),
         },
     )
 

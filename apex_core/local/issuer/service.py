@@ -32,6 +32,7 @@ class IssuerHandle:
     token_url: str
     device_authorization_url: str
     jwks_url: str
+    userinfo_url: str
     audience: str
     token_lifetime: int
     state_dir: Path
@@ -57,7 +58,9 @@ class IssuerHandle:
         """This issuer as an entry of an openEO back-end's ``GET /credentials/oidc`` ``providers`` list.
 
         With it, the stock client's ``Connection.authenticate_oidc_device()`` picks the public client
-        ``apex-local-app`` and uses the device flow with PKCE against this issuer.
+        ``apex-local-app`` and uses the device flow with PKCE against this issuer, and openeo-driver
+        validates the bearer tokens it receives at this issuer's ``/userinfo``. For the backend's
+        options: ``OidcProviderOptions.from_dict(handle.openeo_provider())``.
         """
         return {
             "id": provider_id,
@@ -145,6 +148,7 @@ def start_issuer(
         token_url=f"{base}/token",
         device_authorization_url=f"{base}/device/authorize",
         jwks_url=f"{base}/jwks",
+        userinfo_url=f"{base}/userinfo",
         audience=audience,
         token_lifetime=token_lifetime,
         state_dir=state_dir,
