@@ -234,6 +234,28 @@ def test_expired_or_foreign_tokens_are_refused(
     assert expired_token.split(".")[2] not in openeo_backend_oidc.log_path.read_text(errors="replace")
 
 
+def test_a_token_accepted_once_stops_working_when_it_expires(
+    openeo_backend_oidc: OpenEoBackendService, issuer: IssuerHandle
+) -> None:
+    """openeo-driver caches bearer -> user for 15 min; the backend bounds that by the token's exp."""
+    account = issuer.client("editor")
+    token = issuer.state().sign(
+        issuer=issuer.issuer_url, subject=account.name, roles=account.roles, azp=account.client_id, lifetime=3
+    )
+    headers = {"Authorization": f"Bearer oidc/{OIDC_PROVIDER_ID}/{token}"}
+    first = requests.get(f"{openeo_backend_oidc.url}/me", headers=headers, timeout=T)
+    assert first.status_code == 200, first.text
+    deadline = time.monotonic() + 30
+    while True:
+        resp = requests.get(f"{openeo_backend_oidc.url}/me", headers=headers, timeout=T)
+        if resp.status_code != 200:
+            break
+        assert time.monotonic() < deadline, "an expired token was still accepted 30 s after it was issued"
+        time.sleep(0.2)
+    assert resp.status_code in (401, 403)
+    assert resp.json()["code"] in ("TokenInvalid", "AuthenticationRequired")
+
+
 def test_basic_auth_keeps_working(openeo_backend_oidc: OpenEoBackendService) -> None:
     con = openeo.connect(openeo_backend_oidc.url).authenticate_basic(DEFAULT_USER, DEFAULT_PASSWORD)
     assert con.describe_account()["user_id"] == DEFAULT_USER

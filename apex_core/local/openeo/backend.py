@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import flask
+import jwt
 from openeo_driver.backend import (
     BatchJobMetadata,
     BatchJobResultMetadata,
@@ -156,6 +157,50 @@ def install_signed_basic_tokens(app: flask.Flask, secret: bytes, ttl: int = TOKE
     # Instance attributes shadow the class's methods; the auth decorators call them through ``self``.
     handler.build_basic_access_token = build
     handler.resolve_basic_access_token = resolve
+
+
+_BEARER_CACHE_SECONDS = 15 * 60
+
+
+def _bearer_expiry(bearer: str) -> float | None:
+    """When the token inside an openEO bearer (``oidc/<provider>/<jwt>`` or ``basic//<ours>``) expires.
+
+    Only read to bound a cache entry: the token itself was verified by the issuer (userinfo) or by
+    our HMAC check before it was cached.
+    """
+    kind, _, token = bearer.partition("/")
+    token = token.partition("/")[2]
+    try:
+        if kind == "oidc":
+            claims = jwt.decode(token, options={"verify_signature": False})
+            return float(claims["exp"])
+        if kind == "basic":
+            return float(token.split(".")[1])
+    except (jwt.PyJWTError, KeyError, IndexError, ValueError, TypeError):
+        return None
+    return None
+
+
+def install_bearer_cache_bound(app: flask.Flask) -> None:
+    """openeo-driver caches a bearer token's user for 15 minutes, even past the token's ``exp``: an
+    expired token would keep working. Cache each user only until its token expires."""
+    handler: HttpAuthHandler = app.extensions["auth_handler"]
+    cache = handler._cache  # openeo-driver's TtlCache of bearer -> user
+
+    def get_user_from_bearer_token(request: flask.Request) -> User:
+        bearer = handler.get_auth_token(request, "Bearer")
+        key = ("bearer", bearer)
+        if cache.contains(key):
+            cached: User = cache.get(key)
+            return cached
+        user: User = handler._get_user_from_bearer_token(bearer=bearer)
+        expiry = _bearer_expiry(bearer)
+        ttl = _BEARER_CACHE_SECONDS if expiry is None else min(_BEARER_CACHE_SECONDS, expiry - time.time())
+        if ttl > 0:
+            cache.set(key, value=user, ttl=ttl)
+        return user
+
+    handler.get_user_from_bearer_token = get_user_from_bearer_token
 
 
 def build_driver_config(auth: AuthOptions, signing_secret: str) -> OpenEoBackendConfig:
