@@ -60,7 +60,8 @@ def test_area_map_renders_offline_and_draws(app_url: str, offline_page: tuple[Pa
     assert not any(u.endswith((".js", ".css")) for u in blocked), blocked
     screenshot(page, "area-map-offline")
 
-    # Draw a rectangle: the app receives it and the Area step becomes done.
+    # Draw a rectangle: the app receives it. At this zoom it is far larger than APEX_MAX_AOI_KM2, so the
+    # app says so and keeps no area (drawing a valid area is in test_flow_in_chromium.py).
     rectangle.click()
     box = frame.locator(".leaflet-container").bounding_box()
     assert box is not None
@@ -69,6 +70,7 @@ def test_area_map_renders_offline_and_draws(app_url: str, offline_page: tuple[Pa
     page.mouse.down()
     page.mouse.move(x0 + 120, y0 + 80, steps=8)
     page.mouse.up()
-    page.get_by_text("Area drawn: Polygon with 4 vertices").wait_for(timeout=30_000)
-    page.get_by_text("1 of 5 steps done").wait_for()
-    screenshot(page, "area-drawn")
+    page.get_by_text("This area cannot be used").wait_for(timeout=30_000)
+    page.get_by_text("larger than the 2,500 km² allowed").wait_for()
+    page.get_by_text("0 of 5 steps done").wait_for()
+    screenshot(page, "area-drawn-too-large")

@@ -534,3 +534,92 @@ def test_evaluate_gives_the_publish_state(embedded: dict[str, Any], embedded_ite
     assert (ev.valid, ev.publishable) == (False, None)
     (issue,) = [i for i in ev.issues if i.field == "items[0]"]
     assert "Item 1 is not a valid STAC Item" in issue.message
+
+
+# --- the form as data, and the page's state ---------------------------------------------------------------
+
+
+def test_form_fields_describe_the_form(embedded: dict[str, Any]) -> None:
+    draft = _draft(embedded)
+    fields = md.form_fields(draft, md.BandStatistics(minimum=-0.2, maximum=0.8, source="preview"))
+    keys = [f.key for f in fields]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == set(draft.form_values()) - {"providers_count", "license_url", "eodata_base"}
+    assert {f.section for f in fields} == {s.name for s in md.FORM_SECTIONS}
+    by_key = {f.key: f for f in fields}
+    assert (by_key["id"].label, by_key["id"].kind) == ("Id", "text")
+    assert by_key["id"].help and "3 to 64 characters" in by_key["id"].help
+    assert [by_key[k].kind for k in ("keywords", "auth_write", "west")] == ["list", "list", "number"]
+    assert by_key["description"].markdown and by_key["derived_from"].options == ("drop", "absolute")
+    lic = by_key["license"]
+    assert lic.kind == "select" and draft.license in lic.options
+    assert dict(zip(lic.options, lic.option_labels, strict=True))["CC0-1.0"].startswith("CC0-1.0 — Creative")
+    stats = by_key["stats_on"]
+    assert stats.label == "raster:bands statistics from the preview"
+    assert stats.caption == "minimum -0.2, maximum 0.8"
+    rows = md.form_rows(fields, "extent")
+    assert [[f.key for f in row] for row in rows] == [["west", "south", "east", "north"], ["start", "end"]]
+    assert all(f.number_format == "%.6f" for f in rows[0])
+    providers = md.form_rows(fields, "providers")
+    assert len(providers) == len(draft.providers)
+    assert [(f.label, f.width) for f in providers[0]] == [("Name", 4), ("Roles", 4), ("URL", 5)]
+    # Fields that do not apply are left out; they come back with what makes them apply.
+    bare = {f.key for f in md.form_fields(replace(draft, render=None))}
+    assert not bare & {"render_min", "render_max", "colormap", "stats_on", "license_url", "eodata_base"}
+    other = {f.key for f in md.form_fields(replace(draft, license=md.OTHER, derived_from="absolute"))}
+    assert {"license_url", "eodata_base"} <= other
+    unknown = next(f for f in md.form_fields(replace(draft, license="my-licence")) if f.key == "license")
+    assert unknown.options[-1] == unknown.option_labels[-1] == "my-licence"
+
+
+def test_form_fields_carry_their_issues(embedded: dict[str, Any]) -> None:
+    bad = replace(_draft(embedded), id="Bad Id", description="NDVI", auth_write=("anonymous",), providers=())
+    fields = md.form_fields(bad)
+    issues = md.check_draft(bad)
+    attached = [i for f in fields for i in f.issues]
+    assert {i.field for i in attached} == {"id", "auth_write"}
+    assert [i for i in issues if i not in attached] == [i for i in issues if i.field == "providers"]
+    (id_issue,) = next(f for f in fields if f.key == "id").issues
+    assert "lowercase" in id_issue.message
+    given = (md.FieldIssue("title", "From elsewhere."),)
+    assert next(f for f in md.form_fields(bad, issues=given) if f.key == "title").issues == given
+    assert not next(f for f in md.form_fields(bad, issues=given) if f.key == "id").issues
+
+
+def test_metadata_session_keeps_the_draft_when_widgets_go(embedded: dict[str, Any]) -> None:
+    store: dict[str, Any] = {}
+    widgets: dict[str, Any] = {"md_upload": ["a file"], "other": 1}
+    session = md.MetadataSession(store, widgets, "md_")
+    assert not session.loaded
+    assert session.remember("fp-1") and not session.remember("fp-1") and not session.remember(None)
+    session.load(md.LoadedResults("upload results.json", "fp-1", embedded))
+    assert session.loaded and store["reach"] is None
+    now = session.current()
+    title = now.draft.title
+    assert widgets["md_title"] == title and widgets["md_upload"] == ["a file"] and widgets["other"] == 1
+    assert now.caption.startswith("From upload results.json: 0 item(s).")
+    assert now.evaluation.state()["valid"] is now.evaluation.valid
+    assert {f.key for f in now.fields} >= {"id", "title"}
+    widgets["md_title"] = "Bolzano NDVI"
+    assert session.current().draft.title == store["draft"]["title"] == "Bolzano NDVI"
+    for key in [k for k in widgets if k.startswith("md_")]:  # a page change drops the widget values
+        del widgets[key]
+    assert session.current().draft.title == "Bolzano NDVI" == widgets["md_title"]
+    count = len(store["draft"]["providers"])
+    session.edit_providers()
+    assert len(store["draft"]["providers"]) == count + 1 and "md_provider_0_name" not in widgets
+    assert widgets["md_title"] == "Bolzano NDVI"
+    session.current()
+    session.edit_providers(remove=count)
+    assert len(store["draft"]["providers"]) == count
+    widgets["md_upload"] = ["a file"]
+    session.reset()
+    assert session.current().draft.title == title and widgets["md_upload"] == ["a file"]
+
+
+def test_evaluation_headline(embedded: dict[str, Any], embedded_item: dict[str, Any]) -> None:
+    draft = _draft(embedded, [embedded_item], id="bolzano_ndvi")
+    ok, text = md.evaluate(draft, embedded, [embedded_item], now=NOW).headline(draft.id)
+    assert ok and text == "**Valid STAC 1.1.0 collection** `bolzano_ndvi` with 1 item(s)."
+    ok, text = md.evaluate(replace(draft, id="X"), embedded, [embedded_item]).headline("X")
+    assert not ok and text == "**Not valid yet**: fix the 1 field(s) marked in the form."

@@ -1,0 +1,217 @@
+"""Re-hosting a publication's GeoTIFFs before publishing: off the expiring openEO links, as COGs.
+
+:func:`rehost_assets` reads every GeoTIFF asset of a :class:`~apex_core.publish.PublishPlan` (a signed
+``http(s)`` href, or a local file the app downloaded), converts it to a Cloud Optimized GeoTIFF with
+rio-cogeo, stores it at ``{assets_url}/{collection_id}/{file}`` (PUT with the bearer token: the embedded
+catalogue's asset store, or any store answering the same PUT/GET), and returns the plan with the hrefs
+rewritten and ``file:checksum`` (multihash sha2-256, ``"1220" + sha256 hex``) and ``file:size`` set.
+Storing is idempotent (PUT replaces), so re-hosting again after a failure is safe. S3 buckets are not
+supported here (yet).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from apex_core.catalogue import CatalogueClient
+from apex_core.errors import ApexError, AssetError
+from apex_core.publish import Progress, PublishPlan
+
+__all__ = [
+    "COG_MEDIA_TYPE",
+    "FILE_EXTENSION",
+    "HostedAsset",
+    "RehostResult",
+    "is_geotiff",
+    "local_asset_files",
+    "multihash_sha256",
+    "rehost_assets",
+]
+
+logger = logging.getLogger(__name__)
+
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._~@+=,-]+")
+
+
+def multihash_sha256(data: bytes) -> str:
+    """``file:checksum`` of ``data``: multihash of sha2-256 (code 0x12, length 0x20), hex."""
+    return "1220" + hashlib.sha256(data).hexdigest()
+
+
+def is_geotiff(asset: Mapping[str, Any]) -> bool:
+    media = str(asset.get("type") or "").lower()
+    path = urlsplit(str(asset.get("href") or "")).path.lower()
+    return "image/tiff" in media or path.endswith((".tif", ".tiff"))
+
+
+def local_asset_files(plan: PublishPlan, job: Any) -> dict[str, Path]:
+    """href -> the file the Job step downloaded for that asset (``StateKey.JOB["assets"]``: ``[{"key",
+    "path"}]``, matched on the asset key), for the assets of ``plan`` whose file exists."""
+    if not isinstance(job, Mapping):
+        return {}
+    paths = {
+        str(a.get("key")): Path(str(a.get("path")))
+        for a in job.get("assets") or ()
+        if isinstance(a, Mapping) and a.get("path")
+    }
+    out: dict[str, Path] = {}
+    for doc in (plan.collection, *plan.items):
+        for key, asset in (doc.get("assets") or {}).items():
+            path = paths.get(str(key))
+            if isinstance(asset, Mapping) and asset.get("href") and path is not None and path.is_file():
+                out[str(asset["href"])] = path
+    return out
+
+
+def _segment(text: str) -> str:
+    cleaned = _UNSAFE.sub("-", text).strip("-.") or "asset"
+    return cleaned[:120]
+
+
+@dataclass(frozen=True)
+class HostedAsset:
+    owner: str
+    key: str
+    source: str
+    href: str
+    checksum: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "key": self.key,
+            "source": self.source,
+            "href": self.href,
+            "file:checksum": self.checksum,
+            "file:size": self.size,
+        }
+
+
+@dataclass(frozen=True)
+class RehostResult:
+    plan: PublishPlan
+    hosted: tuple[HostedAsset, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hosted": [h.to_dict() for h in self.hosted], "skipped": list(self.skipped)}
+
+
+def _read_source(client: CatalogueClient, href: str, local_files: Mapping[str, Path]) -> bytes:
+    """The asset's bytes: a local copy when the app has one, else the href (http(s) or file)."""
+    local = local_files.get(href)
+    parts = urlsplit(href)
+    if local is None and parts.scheme in ("", "file"):
+        local = Path(unquote(parts.path))
+    if local is not None:
+        try:
+            return local.read_bytes()
+        except OSError as exc:
+            raise AssetError(f"The local file {local.name} cannot be read: {exc.strerror}.") from exc
+    if parts.scheme not in ("http", "https"):
+        raise AssetError(f"Cannot download {parts.scheme}:// asset links here; only http(s) and local files.")
+    try:
+        return client.request("GET", href, what="download the asset", auth=False).content
+    except ApexError as exc:
+        raise AssetError(
+            f"The asset could not be downloaded (its link may have expired): {exc.message}",
+            status=exc.status,
+            request_id=exc.request_id,
+        ) from exc
+
+
+def _to_cog(data: bytes, work: Path, name: str) -> bytes:
+    from rasterio.errors import RasterioError
+    from rio_cogeo.cogeo import cog_translate
+    from rio_cogeo.profiles import cog_profiles
+
+    src = work / f"{name}.src.tif"
+    dst = work / f"{name}.cog.tif"
+    src.write_bytes(data)
+    try:
+        profile = cog_profiles.get("deflate")  # type: ignore[no-untyped-call]
+        cog_translate(str(src), str(dst), profile, in_memory=True, quiet=True)
+    except (RasterioError, ValueError, OSError) as exc:
+        raise AssetError(f"{name} is not a readable GeoTIFF: {exc}") from exc
+    return dst.read_bytes()
+
+
+def rehost_assets(
+    client: CatalogueClient,
+    assets_url: str,
+    plan: PublishPlan,
+    *,
+    local_files: Mapping[str, Path] | None = None,
+    progress: Progress | None = None,
+) -> RehostResult:
+    """Copy every GeoTIFF asset to ``{assets_url}/{collection_id}/`` as a COG and rewrite the plan.
+
+    ``local_files`` maps an href to a file already downloaded (used instead of the href). Assets
+    already stored under ``assets_url`` with a ``file:checksum`` are skipped.
+    """
+    base = assets_url.rstrip("/")
+    cid = plan.collection_id
+    collection = copy.deepcopy(plan.collection)
+    items = [copy.deepcopy(i) for i in plan.items]
+    owners: list[tuple[str, dict[str, Any]]] = [("collection", collection)]
+    owners += [(f"item {i['id']}", i) for i in items]
+    todo = [
+        (owner, doc, key, asset)
+        for owner, doc in owners
+        for key, asset in (doc.get("assets") or {}).items()
+        if isinstance(asset, dict) and is_geotiff(asset)
+    ]
+    report = progress or (lambda done, total, message: None)
+    hosted: list[HostedAsset] = []
+    skipped: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="apex-rehost-") as tmp:
+        work = Path(tmp)
+        for n, (owner, doc, key, asset) in enumerate(todo):
+            href = str(asset.get("href") or "")
+            if href.startswith(base + "/") and asset.get("file:checksum"):
+                skipped.append(f"{owner} {key}")
+                report(n + 1, len(todo), f"{owner} {key}: already hosted.")
+                continue
+            name = _segment(f"{doc['id']}-{key}" if owner != "collection" else str(key))
+            if not name.lower().endswith((".tif", ".tiff")):
+                name += ".tif"
+            cog = _to_cog(_read_source(client, href, local_files or {}), work, name)
+            try:
+                new_href = client.put_asset(base, f"{_segment(cid)}/{name}", cog, "image/tiff")
+            except ApexError as exc:
+                raise AssetError(
+                    f"Storing {name} failed: {exc.message}", status=exc.status, request_id=exc.request_id
+                ) from exc
+            checksum = multihash_sha256(cog)
+            asset.update(
+                {"href": new_href, "type": COG_MEDIA_TYPE, "file:checksum": checksum, "file:size": len(cog)}
+            )
+            extensions = doc.setdefault("stac_extensions", [])
+            if FILE_EXTENSION not in extensions:
+                extensions.append(FILE_EXTENSION)
+            source = urlsplit(href)
+            hosted.append(
+                HostedAsset(
+                    owner,
+                    str(key),
+                    f"{source.scheme}://{source.netloc}{source.path}",
+                    new_href,
+                    checksum,
+                    len(cog),
+                )
+            )
+            report(n + 1, len(todo), f"{owner} {key}: stored as a COG ({len(cog)} bytes).")
+    logger.info("re-hosted %d assets of %s", len(hosted), cid)
+    return RehostResult(plan.with_items(collection, items), tuple(hosted), tuple(skipped))

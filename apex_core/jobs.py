@@ -1,0 +1,653 @@
+"""openEO connection and batch jobs: connect, submit, follow, cancel, re-attach, download results.
+
+Everything goes through the stock openeo client (``openeo.rest.connection.Connection``); its
+``OpenEoApiError`` becomes :class:`~apex_core.errors.BackendError` (or :class:`JobError` for a job) with
+the backend's ``code``, ``request_id`` and HTTP ``status``. The connection holds the credentials: the
+caller keeps it per session and never persists it. Nothing here logs a token or password.
+
+Downloads stream asset by asset with :mod:`requests` and report progress through a callback; the
+backend's credentials are only sent to the backend's own host (signed or third-party hrefs get none).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import requests
+from openeo.rest import OpenEoApiError, OpenEoClientException
+from openeo.rest.connection import Connection
+from openeo.rest.connection import connect as openeo_connect
+from openeo.rest.result import SaveResult
+
+from apex_core.errors import ApexError, AuthError, BackendError, JobError, ServiceError, UnauthorizedError
+from apex_core.local.embedded import EmbeddedEndpoints
+from apex_core.local.openeo.service import DEFAULT_PASSWORD, DEFAULT_USER
+from apex_core.ndvi import REQUIRED_PROCESSES
+
+__all__ = [
+    "FINAL_STATUSES",
+    "LOG_LEVELS",
+    "AuthKind",
+    "BackendInfo",
+    "ConnectionChoice",
+    "DownloadProgress",
+    "Follow",
+    "JobInfo",
+    "LogEntry",
+    "OpenEoTarget",
+    "backend_info",
+    "cancel_job",
+    "connect",
+    "download_results",
+    "elapsed_seconds",
+    "filter_logs",
+    "follow_job",
+    "job_failure",
+    "job_info",
+    "job_logs",
+    "next_poll_delay",
+    "openeo_target",
+    "recent_jobs",
+    "submit_job",
+    "work_folder",
+]
+
+logger = logging.getLogger(__name__)
+
+AuthKind = Literal["embedded", "basic", "oidc_device", "token", "client_credentials"]
+FINAL_STATUSES = frozenset({"finished", "error", "canceled"})
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
+
+
+def _api_error(exc: OpenEoApiError, what: str, cls: type[ApexError] = BackendError) -> ApexError:
+    status = exc.http_status_code
+    if status == 401:
+        return UnauthorizedError(
+            f"{what}: the backend did not accept the credentials ({exc.message}).",
+            code=exc.code,
+            status=status,
+            request_id=exc.id,
+        )
+    return cls(f"{what}: {exc.message}", code=exc.code, status=status, request_id=exc.id)
+
+
+def _unreachable(url: str, exc: Exception) -> ServiceError:
+    return ServiceError(f"The openEO backend at {url} cannot be reached: {exc}")
+
+
+@dataclass(frozen=True)
+class ConnectionChoice:
+    """How the session connects (kept across pages; never holds a secret)."""
+
+    kind: AuthKind = "embedded"
+    url: str | None = None
+    username: str | None = None
+    provider_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ConnectionChoice:
+        kind = str(data.get("kind", "embedded"))
+        if kind not in ("embedded", "basic", "oidc_device", "token", "client_credentials"):
+            kind = "embedded"
+        return cls(
+            kind=kind,  # type: ignore[arg-type]
+            url=data.get("url") or None,
+            username=data.get("username") or None,
+            provider_id=data.get("provider_id") or None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "username": self.username,
+            "provider_id": self.provider_id,
+        }
+
+
+def connect(
+    url: str,
+    kind: AuthKind,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    access_token: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    provider_id: str | None = None,
+    on_instructions: Callable[[str], None] | None = None,
+    timeout: float = 30.0,
+    max_poll_time: float = 300.0,
+) -> Connection:
+    """An authenticated openeo ``Connection`` (keep it in per-session state only).
+
+    ``embedded``/``basic``: HTTP basic auth; ``token``: a pasted OIDC access token; ``oidc_device``: the
+    device flow, whose link and code go to ``on_instructions`` (no refresh token is written to disk);
+    ``client_credentials``: ``client_id``/``client_secret``.
+    """
+    try:
+        con = openeo_connect(url, default_timeout=int(max(1, timeout)))
+        if kind in ("embedded", "basic"):
+            if not username or not password:
+                raise AuthError("Enter a user name and a password.", field="username")
+            con.authenticate_basic(username, password)
+        elif kind == "token":
+            if not access_token or not access_token.strip():
+                raise AuthError("Paste an access token.", field="token")
+            con.authenticate_oidc_access_token(access_token.strip(), provider_id=provider_id)
+        elif kind == "oidc_device":
+            con.authenticate_oidc_device(
+                client_id=client_id,
+                client_secret=client_secret,
+                provider_id=provider_id,
+                store_refresh_token=False,
+                max_poll_time=max_poll_time,
+                display=_instructions_only(on_instructions),
+            )
+        elif kind == "client_credentials":
+            if not client_id or not client_secret:
+                raise AuthError(
+                    "Client credentials need APEX_OIDC_CLIENT_ID and APEX_OIDC_CLIENT_SECRET.",
+                    field="oidc_client_id",
+                )
+            con.authenticate_oidc_client_credentials(
+                client_id=client_id, client_secret=client_secret, provider_id=provider_id
+            )
+        else:
+            raise AuthError(f"Unknown way to connect: {kind}.", field="kind")
+        # Check the credentials now: basic auth and pasted tokens are otherwise only tried later.
+        con.describe_account()
+    except OpenEoApiError as exc:
+        raise _api_error(exc, f"Connecting to {url} failed", AuthError) from exc
+    except OpenEoClientException as exc:
+        raise AuthError(f"Signing in to {url} failed: {exc}") from exc
+    except requests.RequestException as exc:
+        raise _unreachable(url, exc) from exc
+    logger.info("connected to %s (%s)", url, kind)
+    return con
+
+
+def _instructions_only(callback: Callable[[str], None] | None) -> Callable[..., None]:
+    """The client's ``display`` prints instructions once, then a progress bar with ``end="\\r"``."""
+
+    def display(*args: Any, end: str = "\n", **_: Any) -> None:
+        text = " ".join(str(a) for a in args)
+        if callback is not None and end != "\r" and text.strip():
+            callback(text)
+
+    return display
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the page shows about the backend."""
+
+    url: str
+    title: str
+    version: str
+    api_version: str
+    missing_processes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BackendInfo:
+        return cls(
+            url=str(data["url"]),
+            title=str(data.get("title", "")),
+            version=str(data.get("version", "")),
+            api_version=str(data.get("api_version", "")),
+            missing_processes=tuple(data.get("missing_processes", ())),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "title": self.title,
+            "version": self.version,
+            "api_version": self.api_version,
+            "missing_processes": list(self.missing_processes),
+        }
+
+
+def backend_info(con: Connection) -> BackendInfo:
+    """Title and version of the backend, and which of the graph's processes it lacks."""
+    try:
+        caps = con.capabilities()
+        processes = {p.get("id") for p in con.list_processes()}
+    except OpenEoApiError as exc:
+        raise _api_error(exc, "Reading the backend's capabilities failed") from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+    return BackendInfo(
+        url=con.root_url,
+        title=str(caps.get("title") or caps.get("id") or "openEO backend"),
+        version=str(caps.get("backend_version") or "unknown"),
+        api_version=str(caps.api_version()),
+        missing_processes=tuple(p for p in REQUIRED_PROCESSES if p not in processes),
+    )
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A batch job as the backend describes it."""
+
+    id: str
+    status: str
+    title: str | None = None
+    progress: float | None = None
+    created: str | None = None
+    updated: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobInfo:
+        progress = data.get("progress")
+        return cls(
+            id=str(data["id"]),
+            status=str(data.get("status", "unknown")),
+            title=data.get("title"),
+            progress=float(progress) if isinstance(progress, int | float) else None,
+            created=data.get("created"),
+            updated=data.get("updated"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "title": self.title,
+            "progress": self.progress,
+            "created": self.created,
+            "updated": self.updated,
+        }
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def label(self) -> str:
+        return f"{self.title or '(untitled)'} · {self.status} · {self.created or ''} · {self.id}"
+
+
+def _check_id(job_id: str) -> str:
+    job_id = job_id.strip()
+    if not _JOB_ID.match(job_id):
+        raise JobError(f"{job_id!r} is not a job id (like j-2611...).", code="JobNotFound", field="job_id")
+    return job_id
+
+
+def submit_job(con: Connection, cube: SaveResult, title: str) -> JobInfo:
+    """Create the batch job for ``cube`` with ``title`` and start it."""
+    try:
+        job = con.create_job(cube, title=title)
+        job.start()
+        return JobInfo.from_dict(job.describe())
+    except OpenEoApiError as exc:
+        raise _api_error(exc, "Submitting the job failed") from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+
+
+def job_info(con: Connection, job_id: str) -> JobInfo:
+    """The job's current description; an unknown id is a :class:`JobError` with code ``JobNotFound``."""
+    job_id = _check_id(job_id)
+    try:
+        return JobInfo.from_dict(con.job(job_id).describe())
+    except OpenEoApiError as exc:
+        if exc.http_status_code == 404 or exc.code == "JobNotFound":
+            raise JobError(
+                f"The backend has no job {job_id!r} for this account.",
+                code=exc.code,
+                status=exc.http_status_code,
+                request_id=exc.id,
+                field="job_id",
+            ) from exc
+        raise _api_error(exc, f"Reading job {job_id} failed", JobError) from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+
+
+def cancel_job(con: Connection, job_id: str) -> None:
+    try:
+        con.job(_check_id(job_id)).stop()
+    except OpenEoApiError as exc:
+        raise _api_error(exc, f"Cancelling job {job_id} failed", JobError) from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+
+
+def recent_jobs(con: Connection, limit: int = 20) -> list[JobInfo]:
+    """The account's jobs, newest first."""
+    try:
+        listing = con.list_jobs(limit=limit)
+    except OpenEoApiError as exc:
+        raise _api_error(exc, "Listing the jobs failed") from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+    jobs = [JobInfo.from_dict(j) for j in listing if isinstance(j, Mapping) and j.get("id")]
+    return sorted(jobs, key=lambda j: j.created or "", reverse=True)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: str
+    level: str
+    message: str
+    code: str | None = None
+    time: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LogEntry:
+        return cls(
+            id=str(data.get("id", "")),
+            level=str(data.get("level", "info")).lower(),
+            message=str(data.get("message", "")),
+            code=data.get("code"),
+            time=data.get("time"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "level": self.level,
+            "message": self.message,
+            "code": self.code,
+            "time": self.time,
+        }
+
+
+def job_logs(con: Connection, job_id: str, level: str = "debug") -> list[LogEntry]:
+    """The job's log entries at ``level`` or above (debug, info, warning, error)."""
+    try:
+        entries = con.job(_check_id(job_id)).logs(level=level)
+    except OpenEoApiError as exc:
+        raise _api_error(exc, f"Reading the logs of job {job_id} failed", JobError) from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+    # Some backends ignore the level parameter: filter here too.
+    return filter_logs((LogEntry.from_dict(e) for e in entries), level)
+
+
+def job_failure(con: Connection, job_id: str, logs: Iterable[LogEntry] | None = None) -> JobError:
+    """A :class:`JobError` for a failed or cancelled job: the backend's error code and message from
+    its error logs (the caller raises or shows it)."""
+    info = job_info(con, job_id)
+    entries = list(logs) if logs is not None else job_logs(con, job_id, "error")
+    errors = [e for e in entries if e.level == "error"]
+    if info.status == "canceled":
+        return JobError(f"Job {job_id} was cancelled.", code="JobCanceled")
+    last = errors[-1] if errors else None
+    message = last.message if last else "the backend gave no error message"
+    return JobError(f"Job {job_id} failed: {message}", code=(last.code if last else None) or "JobFailed")
+
+
+def next_poll_delay(previous: float | None, *, first: float = 1.0, maximum: float = 10.0) -> float:
+    """Back-off between polls: 1 s, then doubling up to 10 s."""
+    return first if previous is None else min(maximum, previous * 2)
+
+
+def work_folder(state_dir: Path, session_id: str | None = None) -> tuple[Path, str]:
+    """``<state_dir>/work/<session id>``; a new random id when none is given. Returns (folder, id)."""
+    sid = session_id or secrets.token_hex(8)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", sid):
+        raise ValueError("session id must be a short token")
+    return state_dir / "work" / sid, sid
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """Progress of a results download, for the page's progress bar."""
+
+    asset: str
+    done_bytes: int
+    total_bytes: int | None
+    asset_index: int
+    asset_count: int
+
+    @property
+    def fraction(self) -> float:
+        if self.asset_count == 0:
+            return 1.0
+        within = self.done_bytes / self.total_bytes if self.total_bytes else 0.0
+        return min(1.0, (self.asset_index + min(within, 1.0)) / self.asset_count)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "asset": self.asset,
+            "done_bytes": self.done_bytes,
+            "total_bytes": self.total_bytes,
+            "asset_index": self.asset_index,
+            "asset_count": self.asset_count,
+        }
+
+
+@dataclass(frozen=True)
+class _Asset:
+    key: str
+    href: str
+    size: int | None
+    datetime: str | None = field(default=None)
+
+
+def _asset_datetime(meta: Mapping[str, Any], asset: Mapping[str, Any]) -> str | None:
+    if asset.get("datetime"):
+        return str(asset["datetime"])
+    try:
+        interval = meta["extent"]["temporal"]["interval"][0]
+    except (KeyError, IndexError, TypeError):
+        return None
+    start = interval[0] if interval else None
+    return str(start) if start else None
+
+
+def _safe_name(key: str) -> str:
+    name = Path(key).name
+    if not name or name in (".", "..") or not re.fullmatch(r"[A-Za-z0-9._ -]{1,200}", name):
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:200] or "asset"
+    return name
+
+
+def download_results(
+    con: Connection,
+    job_id: str,
+    folder: Path,
+    *,
+    title: str | None = None,
+    on_progress: Callable[[DownloadProgress], None] | None = None,
+    timeout: float = 30.0,
+    chunk_size: int = 1 << 16,
+) -> dict[str, Any]:
+    """Download a finished job's assets and its results metadata (``job-results.json``) into
+    ``folder/<job_id>/`` and return the session's job state::
+
+        {"status": "finished", "id", "title", "assets": [{"key", "path", "datetime"}], "metadata_path"}
+    """
+    job_id = _check_id(job_id)
+    info = job_info(con, job_id)
+    if info.status != "finished":
+        raise JobError(
+            f"Job {job_id} is {info.status}, not finished: nothing to download yet.", field="job_id"
+        )
+    try:
+        meta = con.job(job_id).get_results().get_metadata()
+    except OpenEoApiError as exc:
+        raise _api_error(exc, f"Reading the results of job {job_id} failed", JobError) from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+    target = folder / job_id
+    target.mkdir(parents=True, exist_ok=True)
+    metadata_path = target / "job-results.json"
+    metadata_path.write_text(json.dumps(meta, indent=2))
+    raw_assets = meta.get("assets") or {}
+    assets = [
+        _Asset(str(k), str(a["href"]), a.get("file:size"), _asset_datetime(meta, a))
+        for k, a in raw_assets.items()
+        if isinstance(a, Mapping) and a.get("href")
+    ]
+    backend_host = urlsplit(con.root_url).netloc
+    out = []
+    with requests.Session() as http:
+        for index, asset in enumerate(assets):
+            path = target / _safe_name(asset.key)
+            auth = con.auth if urlsplit(asset.href).netloc == backend_host else None
+            _stream(http, asset, path, auth, index, len(assets), on_progress, timeout, chunk_size)
+            out.append({"key": asset.key, "path": str(path.resolve()), "datetime": asset.datetime})
+    if on_progress is not None:
+        on_progress(DownloadProgress("", 0, None, len(assets), len(assets)))
+    logger.info("downloaded %d asset(s) of job %s into %s", len(out), job_id, target)
+    return {
+        "status": "finished",
+        "id": job_id,
+        "title": title if title is not None else info.title,
+        "assets": out,
+        "metadata_path": str(metadata_path.resolve()),
+    }
+
+
+def _stream(
+    http: requests.Session,
+    asset: _Asset,
+    path: Path,
+    auth: Any,
+    index: int,
+    count: int,
+    on_progress: Callable[[DownloadProgress], None] | None,
+    timeout: float,
+    chunk_size: int,
+) -> None:
+    part = path.with_suffix(path.suffix + ".part")
+    try:
+        with http.get(asset.href, stream=True, timeout=timeout, auth=auth) as resp:
+            if resp.status_code >= 400:
+                raise BackendError(
+                    f"Downloading {asset.key} failed: HTTP {resp.status_code}.", status=resp.status_code
+                )
+            total = asset.size or int(resp.headers.get("Content-Length") or 0) or None
+            done = 0
+            last = 0.0
+            with part.open("wb") as fh:
+                for chunk in resp.iter_content(chunk_size):
+                    fh.write(chunk)
+                    done += len(chunk)
+                    now = time.monotonic()
+                    if on_progress is not None and now - last > 0.1:
+                        last = now
+                        on_progress(DownloadProgress(asset.key, done, total, index, count))
+        part.replace(path)
+    except requests.RequestException as exc:
+        part.unlink(missing_ok=True)
+        raise BackendError(f"Downloading {asset.key} failed: {exc}") from exc
+    except ApexError:
+        part.unlink(missing_ok=True)
+        raise
+
+
+def elapsed_seconds(created: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds since the job's ``created`` timestamp (ISO 8601), if the backend gave one."""
+    if not created:
+        return None
+    try:
+        since = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    return max(0.0, ((now or dt.datetime.now(dt.UTC)) - since).total_seconds())
+
+
+def filter_logs(entries: Iterable[LogEntry], level: str) -> list[LogEntry]:
+    """The entries at ``level`` or above (unknown levels count as debug)."""
+    minimum = LOG_LEVELS.index(level) if level in LOG_LEVELS else 0
+    return [e for e in entries if (LOG_LEVELS.index(e.level) if e.level in LOG_LEVELS else 0) >= minimum]
+
+
+@dataclass(frozen=True)
+class OpenEoTarget:
+    """The backend the session uses by default: the configured URL, else the embedded one."""
+
+    url: str | None
+    embedded: bool
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """No password."""
+        return {"url": self.url, "embedded": self.embedded, "username": self.username}
+
+
+def openeo_target(openeo_url: str | None, endpoints: EmbeddedEndpoints | None) -> OpenEoTarget:
+    """``openeo_url`` when configured; else the embedded backend (``url`` None until it is ready),
+    with the demo account the embedded services announce (the built-in demo account before they do)."""
+    if openeo_url:
+        return OpenEoTarget(openeo_url, embedded=False)
+    if endpoints is None:
+        return OpenEoTarget(None, embedded=True, username=DEFAULT_USER, password=DEFAULT_PASSWORD)
+    return OpenEoTarget(
+        endpoints.openeo_url,
+        embedded=True,
+        username=endpoints.openeo_username or DEFAULT_USER,
+        password=endpoints.openeo_password or DEFAULT_PASSWORD,
+    )
+
+
+@dataclass(frozen=True)
+class Follow:
+    """Where the live follow of a job stands: the back-off and the latest logs."""
+
+    delay: float | None = None
+    next_at: float = 0.0
+    logs: tuple[LogEntry, ...] = ()
+    done: bool = False
+    error: ApexError | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "delay": self.delay,
+            "next_at": self.next_at,
+            "logs": [e.to_dict() for e in self.logs],
+            "done": self.done,
+            "error": str(self.error) if self.error else None,
+        }
+
+
+def follow_job(
+    con: Connection,
+    job: Mapping[str, Any],
+    follow: Follow,
+    *,
+    folder: Path,
+    on_progress: Callable[[DownloadProgress], None] | None = None,
+    timeout: float = 30.0,
+    now: float | None = None,
+) -> tuple[dict[str, Any], Follow]:
+    """One step of following ``job`` (the session's job state): poll when the back-off allows,
+    refresh status, progress and logs; when it is over, download a finished job's results into
+    ``folder`` (the state becomes the finished mapping) or explain a failure (``Follow.error``).
+    API errors end the follow with the error; the job state is kept."""
+    clock = time.monotonic() if now is None else now
+    if follow.done or clock < follow.next_at:
+        return dict(job), follow
+    try:
+        info = job_info(con, str(job["id"]))
+        logs = tuple(job_logs(con, info.id))
+        delay = next_poll_delay(follow.delay)
+        state = {**job, "status": info.status, "progress": info.progress, "created": info.created}
+        if not info.final:
+            return state, Follow(delay, clock + delay, logs)
+        if info.status == "finished":
+            state = download_results(
+                con, info.id, folder, title=job.get("title"), on_progress=on_progress, timeout=timeout
+            )
+            return state, Follow(delay, clock, logs, done=True)
+        return state, Follow(delay, clock, logs, done=True, error=job_failure(con, info.id, logs))
+    except ApexError as exc:
+        return dict(job), Follow(follow.delay, clock, follow.logs, done=True, error=exc)

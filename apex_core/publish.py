@@ -1,0 +1,549 @@
+"""Publishing a collection and its items to a STAC API, idempotently and resumably.
+
+- A :class:`PublishPlan` is what to publish (the collection with ``_auth``, its items) and what to do
+  when the collection id exists already (``on_conflict``: ``"ask"`` raises :class:`CatalogueConflict`
+  for the caller to choose; ``"update"`` updates it by PATCH, or by PUT with ``_auth`` sent again).
+  :meth:`PublishPlan.with_new_id` is the other choice.
+- A :class:`PublishState` records which steps succeeded (``collection``, ``item:<id>``, ``verify``) and
+  the publish log. :func:`publish` runs the steps not done yet and returns a :class:`PublishResult`
+  whose ``error`` says why it stopped (network, 5xx, expired token...); calling it again with that
+  state resumes. A 409 on something that exists identically counts as done, so publishing twice never
+  duplicates.
+- Items go in bulk (``/bulk_items``) when the catalogue offers it, else one by one. Verification reads
+  the collection and its item ids back, polling until a deadline (search may lag a write).
+- :func:`delete_published` is the notebook's clean-up: the items, then the collection.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from apex_core.catalogue import CatalogueClient, LogEntry
+from apex_core.errors import ApexError, CatalogueConflict, CatalogueError, MetadataError
+from apex_core.metadata import asset_expiries, format_time_left
+
+__all__ = [
+    "ASSETS_STEP",
+    "COLLECTION_STEP",
+    "VERIFY_STEP",
+    "ConflictChoice",
+    "DeleteResult",
+    "Progress",
+    "PublishPlan",
+    "PublishResult",
+    "PublishState",
+    "UpdateMethod",
+    "browser_link",
+    "delete_published",
+    "expiry_warnings",
+    "item_step",
+    "log_json",
+    "publish",
+    "same_content",
+]
+
+logger = logging.getLogger(__name__)
+
+ASSETS_STEP = "assets"
+COLLECTION_STEP = "collection"
+VERIFY_STEP = "verify"
+_ITEM_PREFIX = "item:"
+_BULK_CHUNK = 100
+# Fields a STAC API adds or rewrites itself: not part of "the same content".
+_SERVER_FIELDS = frozenset({"links", "_auth", "created", "updated"})
+
+ConflictChoice = Literal["ask", "update"]
+UpdateMethod = Literal["patch", "put"]
+Progress = Callable[[int, int, str], None]
+
+
+def _no_progress(done: int, total: int, message: str) -> None:
+    return None
+
+
+def item_step(item_id: str) -> str:
+    return _ITEM_PREFIX + item_id
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """What to publish and how to treat an existing collection id."""
+
+    collection: dict[str, Any]
+    items: tuple[dict[str, Any], ...] = ()
+    on_conflict: ConflictChoice = "ask"
+    update_method: UpdateMethod = "patch"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.collection.get("id"), str) or not self.collection["id"]:
+            raise MetadataError("The collection has no id.", field="id")
+        ids = [str(i.get("id")) for i in self.items]
+        if len(set(ids)) != len(ids):
+            raise MetadataError("Two items share an id.", field="items")
+
+    @classmethod
+    def from_metadata(cls, state: Mapping[str, Any] | None) -> PublishPlan:
+        """From the Metadata page's state (``Evaluation.state()``); :class:`MetadataError` if not valid."""
+        if not isinstance(state, Mapping) or state.get("valid") is not True:
+            raise MetadataError("The metadata is not valid yet: finish the Metadata step first.")
+        collection = state.get("collection")
+        if not isinstance(collection, Mapping):
+            raise MetadataError("The metadata has no collection.")
+        return cls.from_dict({"collection": collection, "items": state.get("items") or []})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PublishPlan:
+        collection = copy.deepcopy(dict(data["collection"]))
+        cid = collection.get("id")
+        items = []
+        for raw in data.get("items") or ():
+            item = copy.deepcopy(dict(raw))
+            item["collection"] = cid
+            items.append(item)
+        return cls(
+            collection=collection,
+            items=tuple(items),
+            on_conflict="update" if data.get("on_conflict") == "update" else "ask",
+            update_method="put" if data.get("update_method") == "put" else "patch",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collection": copy.deepcopy(self.collection),
+            "items": copy.deepcopy(list(self.items)),
+            "on_conflict": self.on_conflict,
+            "update_method": self.update_method,
+        }
+
+    @property
+    def collection_id(self) -> str:
+        return str(self.collection["id"])
+
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        return tuple(str(i["id"]) for i in self.items)
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return (COLLECTION_STEP, *(item_step(i) for i in self.item_ids), VERIFY_STEP)
+
+    def with_new_id(self, new_id: str) -> PublishPlan:
+        """The same collection and items under another collection id (the other answer to a conflict)."""
+        new_id = new_id.strip()
+        if not new_id:
+            raise MetadataError("The new collection id is empty.", field="id")
+        data = self.to_dict()
+        data["collection"]["id"] = new_id
+        return PublishPlan.from_dict(data)
+
+    def with_conflict(
+        self, on_conflict: ConflictChoice, update_method: UpdateMethod = "patch"
+    ) -> PublishPlan:
+        return replace(self, on_conflict=on_conflict, update_method=update_method)
+
+    def with_items(self, collection: dict[str, Any], items: Sequence[dict[str, Any]]) -> PublishPlan:
+        """The same choices for rewritten documents (e.g. re-hosted asset hrefs)."""
+        data = {**self.to_dict(), "collection": collection, "items": list(items)}
+        return PublishPlan.from_dict(data)
+
+
+@dataclass(frozen=True)
+class PublishState:
+    """Which steps succeeded at which catalogue, and every request made so far."""
+
+    catalogue_url: str
+    collection_id: str
+    done: tuple[str, ...] = ()
+    log: tuple[LogEntry, ...] = ()
+    updated_at: str = ""
+
+    @classmethod
+    def start(cls, catalogue_url: str, plan: PublishPlan) -> PublishState:
+        return cls(catalogue_url.rstrip("/"), plan.collection_id)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PublishState:
+        return cls(
+            catalogue_url=str(data["catalogue_url"]),
+            collection_id=str(data["collection_id"]),
+            done=tuple(str(s) for s in data.get("done", ())),
+            log=tuple(LogEntry.from_dict(e) for e in data.get("log", ())),
+            updated_at=str(data.get("updated_at", "")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "catalogue_url": self.catalogue_url,
+            "collection_id": self.collection_id,
+            "done": list(self.done),
+            "log": [e.to_dict() for e in self.log],
+            "updated_at": self.updated_at,
+        }
+
+    def is_done(self, step: str) -> bool:
+        return step in self.done
+
+    def complete(self, plan: PublishPlan) -> bool:
+        return all(s in self.done for s in plan.steps)
+
+    def matches(self, catalogue_url: str, plan: PublishPlan) -> bool:
+        """True when this state belongs to publishing ``plan`` to ``catalogue_url`` (else start anew)."""
+        return self.catalogue_url == catalogue_url.rstrip("/") and self.collection_id == plan.collection_id
+
+    def with_done(self, *steps: str) -> PublishState:
+        return replace(self, done=tuple(dict.fromkeys(self.done + steps)))
+
+    def with_log(self, entries: Sequence[LogEntry]) -> PublishState:
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        return replace(self, log=self.log + tuple(entries), updated_at=now)
+
+    def without(self, *steps: str) -> PublishState:
+        return replace(self, done=tuple(s for s in self.done if s not in steps))
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """Where :func:`publish` got to: the state to resume from, and why it stopped if it did."""
+
+    state: PublishState
+    plan: PublishPlan
+    error: ApexError | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.state.complete(self.plan)
+
+    @property
+    def collection_url(self) -> str:
+        return f"{self.state.catalogue_url}/collections/{self.plan.collection_id}"
+
+    @property
+    def item_urls(self) -> tuple[str, ...]:
+        return tuple(f"{self.collection_url}/items/{i}" for i in self.plan.item_ids)
+
+    def published(self, browser_url: str | None = None) -> dict[str, Any]:
+        """What the page stores under ``StateKey.PUBLISHED``."""
+        out: dict[str, Any] = {"collection_url": self.collection_url, "items": list(self.item_urls)}
+        link = browser_link(browser_url, self.plan.collection_id)
+        if link:
+            out["browser_url"] = link
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "state": self.state.to_dict(),
+            "error": str(self.error) if self.error else None,
+            "notes": list(self.notes),
+            "collection_url": self.collection_url,
+            "items": list(self.item_urls),
+        }
+
+
+def browser_link(browser_url: str | None, collection_id: str) -> str | None:
+    """The collection in a STAC Browser bound to the catalogue (``Settings.stac_browser_url``)."""
+    if not browser_url:
+        return None
+    return f"{browser_url.rstrip('/')}/collections/{collection_id}"
+
+
+def log_json(state: PublishState | Sequence[LogEntry]) -> str:
+    """The publish log as downloadable JSON (no headers, bodies or tokens are ever recorded)."""
+    entries = state.log if isinstance(state, PublishState) else tuple(state)
+    return json.dumps([e.to_dict() for e in entries], indent=2)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def same_content(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
+    """Does the catalogue's copy hold what we would write? Compares our fields only, except the ones a
+    STAC API generates itself (links, ``_auth`` which is never echoed, timestamps)."""
+    for key, value in ours.items():
+        if key in _SERVER_FIELDS:
+            continue
+        if _canonical(value) != _canonical(theirs.get(key)):
+            return False
+    return True
+
+
+def expiry_warnings(plan: PublishPlan, now: dt.datetime | None = None) -> tuple[str, ...]:
+    """One sentence per asset whose href is signed and will expire (or has), with the time left."""
+    out = []
+    for e in asset_expiries(plan.collection, plan.items, now=now):
+        if e.seconds_left is not None:
+            out.append(
+                f"{e.owner}, asset {e.key}: the link {format_time_left(e.seconds_left)}; "
+                "re-host the assets to keep the catalogue entry working."
+            )
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Publish
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_bulk_answer(text: str, collection_id: str) -> None:
+    """A 200 from ``/bulk_items`` may still list failures (``{"errors": [...]}``): raise them."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return  # plain text ("Successfully added 3 items."): nothing to check
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    if errors:
+        raise CatalogueError(
+            f"The bulk write to {collection_id} reported {len(errors)} failures: "
+            + "; ".join(str(e) for e in errors[:3])
+        )
+
+
+class _Run:
+    """One :func:`publish` call: the client, the plan, the state as it advances."""
+
+    def __init__(
+        self, client: CatalogueClient, plan: PublishPlan, state: PublishState, progress: Progress
+    ) -> None:
+        self.client = client
+        self.plan = plan
+        self.state = state
+        self.progress = progress
+        self.notes: list[str] = []
+        self._log_start = len(client.log)
+
+    def mark(self, *steps: str, message: str) -> None:
+        self.state = self.state.with_done(*steps)
+        total = len(self.plan.steps) + (ASSETS_STEP in self.state.done)
+        self.progress(min(len(self.state.done), total), total, message)
+
+    def assets(self, assets_url: str, local_files: Mapping[str, Path] | None) -> None:
+        from apex_core.assets import rehost_assets  # assets builds on this module
+
+        def step(done: int, total: int, message: str) -> None:
+            self.progress(len(self.state.done), len(self.plan.steps) + 1, message)
+
+        hosted = rehost_assets(self.client, assets_url, self.plan, local_files=local_files, progress=step)
+        self.plan = hosted.plan
+        if hosted.hosted:
+            self.notes.append(f"{len(hosted.hosted)} GeoTIFF assets re-hosted as COGs under {assets_url}.")
+        self.mark(ASSETS_STEP, message=f"{len(hosted.hosted)} assets re-hosted.")
+
+    def flush_log(self) -> None:
+        self.state = self.state.with_log(self.client.log[self._log_start :])
+        self._log_start = len(self.client.log)
+
+    # --- the collection --------------------------------------------------------------------------
+
+    def collection(self) -> None:
+        plan, cid = self.plan, self.plan.collection_id
+        try:
+            self.client.create_collection(plan.collection)
+            self.mark(COLLECTION_STEP, message=f"Collection {cid} created.")
+            return
+        except CatalogueConflict as exc:
+            conflict = exc
+        existing = self.client.get_collection(cid)
+        if existing is not None and same_content(plan.collection, existing):
+            self.notes.append(f"Collection {cid} already existed with the same content.")
+            self.mark(COLLECTION_STEP, message=f"Collection {cid} exists already, unchanged.")
+            return
+        if plan.on_conflict != "update":
+            raise CatalogueConflict(
+                f"Collection {cid} already exists in the catalogue with other content: choose to update it "
+                "or publish under a new id.",
+                status=conflict.status,
+                request_id=conflict.request_id,
+                code=conflict.code,
+            ) from conflict
+        if plan.update_method == "put":
+            if "_auth" not in plan.collection:
+                raise MetadataError(
+                    "Replacing a collection (PUT) needs its `_auth` again: the catalogue never returns it.",
+                    field="_auth",
+                )
+            self.client.put_collection(plan.collection)
+        else:
+            changes = {k: v for k, v in plan.collection.items() if k not in ("_auth", "links", "id")}
+            self.client.patch_collection(cid, changes)
+            self.notes.append(f"Collection {cid} updated by PATCH; its access rules (`_auth`) were kept.")
+        self.mark(COLLECTION_STEP, message=f"Collection {cid} updated ({plan.update_method.upper()}).")
+
+    # --- items -----------------------------------------------------------------------------------
+
+    def items(self, bulk: bool) -> None:
+        cid = self.plan.collection_id
+        todo = [i for i in self.plan.items if not self.state.is_done(item_step(str(i["id"])))]
+        update = self.plan.on_conflict == "update"
+        while todo and bulk:
+            chunk, todo = todo[:_BULK_CHUNK], todo[_BULK_CHUNK:]
+            try:
+                resp = self.client.bulk_items(cid, chunk, upsert=update)
+            except CatalogueConflict:
+                todo = chunk + todo  # some exist: one by one tells which, and whether they are the same
+                break
+            if resp.status_code in (404, 405, 501):
+                self.notes.append("The bulk items endpoint is not available: items were written one by one.")
+                todo = chunk + todo
+                break
+            _check_bulk_answer(resp.text, cid)
+            self.mark(
+                *(item_step(str(i["id"])) for i in chunk), message=f"{len(chunk)} items written (bulk)."
+            )
+        for item in todo:
+            self.one_item(item, update)
+
+    def one_item(self, item: Mapping[str, Any], update: bool) -> None:
+        cid, iid = self.plan.collection_id, str(item["id"])
+        try:
+            self.client.create_item(cid, item)
+            self.mark(item_step(iid), message=f"Item {iid} created.")
+            return
+        except CatalogueConflict as exc:
+            conflict = exc
+        existing = self.client.get_item(cid, iid)
+        if existing is not None and same_content(item, existing):
+            self.mark(item_step(iid), message=f"Item {iid} exists already, unchanged.")
+            return
+        if not update:
+            raise CatalogueConflict(
+                f"Item {iid} already exists in collection {cid} with other content: choose to update it or "
+                "publish under a new collection id.",
+                status=conflict.status,
+                request_id=conflict.request_id,
+                code=conflict.code,
+            ) from conflict
+        self.client.put_item(cid, item)
+        self.mark(item_step(iid), message=f"Item {iid} replaced (PUT).")
+
+    # --- verify ----------------------------------------------------------------------------------
+
+    def verify(self, timeout: float, interval: float) -> None:
+        cid = self.plan.collection_id
+        wanted = set(self.plan.item_ids)
+        deadline = time.monotonic() + timeout
+        waiter = threading.Event()
+        missing: set[str] = wanted
+        found_collection = False
+        while True:
+            found_collection = self.client.get_collection(cid) is not None
+            if found_collection:
+                missing = wanted - self.client.item_ids(cid) if wanted else set()
+                if not missing:
+                    break
+            if time.monotonic() >= deadline:
+                what = (
+                    f"collection {cid}"
+                    if not found_collection
+                    else f"{len(missing)} items ({', '.join(sorted(missing)[:5])})"
+                )
+                raise CatalogueError(
+                    f"The catalogue accepted the writes but {what} could not be read back within "
+                    f"{timeout:.0f} s (its index may lag). Resume to verify again."
+                )
+            waiter.wait(interval)
+        self.mark(VERIFY_STEP, message=f"Read back collection {cid} and {len(wanted)} items.")
+
+
+def publish(
+    client: CatalogueClient,
+    plan: PublishPlan,
+    state: PublishState | None = None,
+    *,
+    progress: Progress | None = None,
+    bulk: bool | None = None,
+    verify_timeout: float = 30.0,
+    verify_interval: float = 0.5,
+    rehost_to: str | None = None,
+    local_files: Mapping[str, Path] | None = None,
+) -> PublishResult:
+    """Publish ``plan`` with ``client``, continuing from ``state`` (steps done are skipped).
+
+    ``bulk`` None asks the catalogue (:meth:`CatalogueClient.conformance`). ``rehost_to`` (an asset
+    store URL) first copies the GeoTIFFs there as COGs (:func:`apex_core.assets.rehost_assets`); the
+    result's ``plan`` then has the new hrefs: resume with that plan. Never raises an
+    :class:`ApexError`: the result's ``error`` says why it stopped and its ``state`` resumes.
+    """
+    if state is None or not state.matches(client.url, plan):
+        state = PublishState.start(client.url, plan)
+    run = _Run(client, plan, state, progress or _no_progress)
+    total = len(plan.steps) + (1 if rehost_to or state.is_done(ASSETS_STEP) else 0)
+    run.progress(len(run.state.done), total, f"Publishing {plan.collection_id} to {client.url}…")
+    try:
+        if bulk is None:
+            conf = client.conformance()
+            if not conf.transactions:
+                raise CatalogueError(conf.message)
+            bulk = conf.bulk
+        if rehost_to and not run.state.is_done(ASSETS_STEP):
+            run.assets(rehost_to, local_files)
+        if not run.state.is_done(COLLECTION_STEP):
+            run.collection()
+        if not all(run.state.is_done(item_step(i)) for i in plan.item_ids):
+            run.items(bulk)
+        if not run.state.is_done(VERIFY_STEP):
+            run.verify(verify_timeout, verify_interval)
+    except ApexError as exc:
+        logger.info("publishing %s stopped: %s", plan.collection_id, exc)
+        run.flush_log()
+        return PublishResult(run.state, run.plan, exc, tuple(run.notes))
+    run.flush_log()
+    run.progress(total, total, f"Published {plan.collection_id}.")
+    return PublishResult(run.state, run.plan, None, tuple(run.notes))
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    collection_id: str
+    deleted_items: tuple[str, ...] = ()
+    collection_deleted: bool = False
+    log: tuple[LogEntry, ...] = field(default=())
+
+    @property
+    def message(self) -> str:
+        gone = "deleted" if self.collection_deleted else "was not in the catalogue (nothing to delete)"
+        return f"{len(self.deleted_items)} items deleted; collection {self.collection_id} {gone}."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collection_id": self.collection_id,
+            "deleted_items": list(self.deleted_items),
+            "collection_deleted": self.collection_deleted,
+            "log": [e.to_dict() for e in self.log],
+        }
+
+
+def delete_published(
+    client: CatalogueClient,
+    collection_id: str,
+    item_ids: Sequence[str] | None = None,
+    *,
+    progress: Progress | None = None,
+) -> DeleteResult:
+    """Delete the collection's items (``item_ids``, or every item listed), then the collection.
+
+    Missing ones are fine (deleting twice is not an error); other failures raise."""
+    report = progress or _no_progress
+    start = len(client.log)
+    ids = list(item_ids) if item_ids is not None else sorted(client.item_ids(collection_id))
+    total = len(ids) + 1
+    deleted = []
+    for n, iid in enumerate(ids):
+        if client.delete_item(collection_id, iid):
+            deleted.append(iid)
+        report(n + 1, total, f"Item {iid} deleted.")
+    gone = client.delete_collection(collection_id)
+    report(
+        total, total, f"Collection {collection_id} deleted." if gone else f"No collection {collection_id}."
+    )
+    return DeleteResult(collection_id, tuple(deleted), gone, tuple(client.log[start:]))

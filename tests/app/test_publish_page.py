@@ -1,0 +1,184 @@
+"""AppTest: the Publish page against the embedded catalogue and issuer (started by the session fixtures of
+tests/local, pointed at through APEX_CATALOGUE_URL / APEX_OIDC_ISSUER): sign in with client credentials
+from the settings, publish, conflict -> update, log, delete; and the plain message without metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from streamlit.testing.v1 import AppTest
+
+from apex_core.catalogue import AccessToken
+from apex_core.local.catalogue import CatalogueHandle
+from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle
+from apex_core.steps import StateKey
+from tests.local.conftest import catalogue, issuer, local_state_root
+
+__all__ = ["catalogue", "issuer", "local_state_root"]
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+PUBLISH = "pages/flow/5_publish.py"
+
+
+def metadata(cid: str, title: str = "NDVI") -> dict[str, Any]:
+    collection = {
+        "type": "Collection",
+        "id": cid,
+        "stac_version": "1.1.0",
+        "title": title,
+        "description": "AppTest collection",
+        "license": "CC-BY-4.0",
+        "links": [],
+        "extent": {
+            "spatial": {"bbox": [[11.0, 46.0, 11.5, 46.5]]},
+            "temporal": {"interval": [["2022-06-12T00:00:00Z", "2022-06-12T23:59:59Z"]]},
+        },
+        "_auth": {"read": ["apex-editor"], "write": ["apex-editor"]},
+    }
+    item = {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "id": "ndvi-1",
+        "collection": cid,
+        "geometry": {"type": "Point", "coordinates": [11.3, 46.4]},
+        "bbox": [11.3, 46.4, 11.3, 46.4],
+        "properties": {"datetime": "2022-06-12T10:00:00Z"},
+        "links": [],
+        "assets": {},
+    }
+    return {"valid": True, "collection": collection, "items": [item]}
+
+
+@pytest.fixture
+def remote_env(monkeypatch: pytest.MonkeyPatch, catalogue: CatalogueHandle, issuer: IssuerHandle) -> str:
+    editor = issuer.client("editor")
+    monkeypatch.setenv("APEX_CATALOGUE_URL", catalogue.url)
+    monkeypatch.setenv("APEX_OIDC_ISSUER", issuer.issuer_url)
+    monkeypatch.setenv("APEX_OIDC_CLIENT_ID", editor.client_id)
+    monkeypatch.setenv("APEX_OIDC_CLIENT_SECRET", editor.client_secret)
+    return editor.client_secret
+
+
+def _open(**state: Any) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(PUBLISH).run()
+    _ok(at)
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert [t.value for t in at.title] == ["Publish"]
+
+
+def _button(at: AppTest, key: str) -> None:
+    at.button(key=key).click().run()
+    _ok(at)
+
+
+def test_without_valid_metadata_the_page_says_so() -> None:
+    at = _open(**{StateKey.METADATA.value: {"valid": False}})
+    assert any("Metadata step has no valid collection" in str(w.value) for w in at.warning)
+    assert not [b for b in at.button if b.key == "pub_go"]
+
+
+def test_sign_in_publish_conflict_update_and_delete(remote_env: str, catalogue: CatalogueHandle) -> None:
+    cid = f"app-{uuid.uuid4().hex[:8]}"
+    at = _open(**{StateKey.METADATA.value: metadata(cid)})
+    assert any(catalogue.url in str(m.value) for m in at.markdown)
+    assert at.button(key="pub_go").disabled  # not signed in yet
+    assert at.radio(key="pub_sign_in_method").value == "client credentials"
+    _button(at, "pub_sign_in_client")
+    assert any("Signed in" in str(s.value) for s in at.success)
+    assert "apex_catalogue_tokens" in at.session_state
+
+    _button(at, "pub_go")
+    published = at.session_state[StateKey.PUBLISHED.value]
+    assert published["collection_url"] == f"{catalogue.url}/collections/{cid}"
+    assert published["items"] == [f"{catalogue.url}/collections/{cid}/items/ndvi-1"]
+    assert any("Published" in str(s.value) for s in at.success)
+    assert any("2 of 5 steps done" in str(p.proto.text) for p in at.get("progress"))  # the stepper
+    log = at.session_state["apex_publish_run"]["result"].state.log
+    text = json.dumps([e.to_dict() for e in log])
+    assert remote_env not in text and "eyJ" not in text and "Bearer" not in text
+
+    at.session_state[StateKey.METADATA.value] = metadata(cid, title="Changed")
+    at.run()
+    _button(at, "pub_go")
+    assert any("Already exists" in str(w.value) for w in at.warning)
+    at.radio(key="pub_conflict").set_value("update (PATCH)").run()
+    _button(at, "pub_conflict_go")
+    assert at.session_state["apex_publish_run"]["result"].ok
+
+    at.session_state[StateKey.METADATA.value] = metadata(cid, title="Changed again")
+    at.run()
+    _button(at, "pub_go")
+    at.radio(key="pub_conflict").set_value("publish under a new id").run()
+    assert at.text_input(key="pub_new_id").value == f"{cid}-2"
+    _button(at, "pub_conflict_go")
+    assert at.session_state[StateKey.PUBLISHED.value]["collection_url"].endswith(f"/collections/{cid}-2")
+
+    at.text_input(key="pub_delete_confirm").set_value(f"{cid}-2").run()
+    _button(at, "pub_delete")
+    assert any(f"1 items deleted; collection {cid}-2 deleted" in str(s.value) for s in at.success)
+    assert StateKey.PUBLISHED.value not in at.session_state
+
+
+def test_device_sign_in_then_a_missing_role_is_explained(
+    monkeypatch: pytest.MonkeyPatch, catalogue: CatalogueHandle, issuer: IssuerHandle
+) -> None:
+    monkeypatch.setenv("APEX_CATALOGUE_URL", catalogue.url)
+    monkeypatch.setenv("APEX_OIDC_ISSUER", issuer.issuer_url)
+    monkeypatch.setenv("APEX_OIDC_CLIENT_ID", PUBLIC_CLIENT_ID)
+    at = _open(**{StateKey.METADATA.value: metadata(f"app-{uuid.uuid4().hex[:8]}")})
+    assert at.radio(key="pub_sign_in_method").value == "device sign-in"
+    assert at.text_input(key="pub_device_client").value == PUBLIC_CLIENT_ID
+    _button(at, "pub_device_start")
+    flow = at.session_state["apex_catalogue_device_flow"]
+    assert any(flow.user_code in str(i.value) for i in at.info)
+    page = requests.get(flow.link, timeout=15)
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert action is not None
+    approved = requests.post(
+        action.group(1),
+        data={"user_code": flow.user_code, "account": "noroles", "action": "approve"},
+        timeout=15,
+    )
+    assert approved.status_code == 200, approved.text
+    _button(at, "pub_device_poll")
+    assert any("Signed in (device flow" in str(s.value) for s in at.success)
+
+    _button(at, "pub_go")
+    errors = " ".join(str(e.value) for e in at.error)
+    assert "Not allowed" in errors and "_auth.write" in errors
+    assert StateKey.PUBLISHED.value not in at.session_state
+    assert [b for b in at.button if b.key == "pub_resume"]
+
+
+def test_an_expired_token_asks_to_sign_in_again(remote_env: str, issuer: IssuerHandle) -> None:
+    editor = issuer.client("editor")
+    stale = issuer.state().sign(
+        issuer=issuer.issuer_url, subject="editor", roles=editor.roles, azp=editor.client_id, lifetime=-60
+    )
+    url = os.environ["APEX_CATALOGUE_URL"]
+    at = _open(
+        **{
+            StateKey.METADATA.value: metadata(f"app-{uuid.uuid4().hex[:8]}"),
+            "apex_catalogue_tokens": {url: AccessToken.pasted(stale)},
+        }
+    )
+    assert any("session has expired" in str(w.value) for w in at.warning)
+    assert url not in at.session_state["apex_catalogue_tokens"]
+    assert at.button(key="pub_go").disabled
+    assert at.button(key="pub_sign_in_client")
