@@ -11,7 +11,7 @@ from streamlit.delta_generator import DeltaGenerator
 from apex_core import ConfigError
 from apex_core.logs import configure_logging
 from apex_core.steps import STEPS, flow_status
-from pages import embedded_services, load_settings, show_error
+from pages.common import embedded_services, load_settings, show_error
 
 ATTRIBUTION = "Contains modified Copernicus Sentinel data 2022, processed by openEO Platform"
 

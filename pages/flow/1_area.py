@@ -22,7 +22,7 @@ from apex_core.aoi import (
 )
 from apex_core.mapview import base_map, check_assets
 from apex_core.steps import StateKey
-from pages import (
+from pages.common import (
     area_footprints,
     area_observations,
     embedded_services,

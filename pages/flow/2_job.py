@@ -25,7 +25,7 @@ from apex_core.jobs import (
 )
 from apex_core.ndvi import NdviRequest, build_ndvi_cube, default_title, process_graph, python_snippet
 from apex_core.steps import StateKey
-from pages import openeo_target, settings, show_error
+from pages.common import openeo_target, settings, show_error
 
 CON, INFO, CHOICE, FOLLOW, ERR = (
     "apex_job_con",

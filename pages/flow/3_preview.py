@@ -11,7 +11,7 @@ from apex_core import ApexError, DataError
 from apex_core.mapview import check_assets
 from apex_core.preview import JobResult, Preview, compute_preview, preview_map, value_at
 from apex_core.steps import StateKey
-from pages import map_assets, save_upload, settings, show_error
+from pages.common import map_assets, save_upload, settings, show_error
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the GeoTIFF at screen resolution…")

@@ -10,7 +10,7 @@ import streamlit as st
 from apex_core import ApexError
 from apex_core import metadata as md
 from apex_core.steps import StateKey
-from pages import render_field, settings, show_error
+from pages.common import render_field, settings, show_error
 
 STORE = "apex_metadata_draft"  # this page's own state: {"source": ..., "draft": ..., "reach": ...}
 W = "md_"  # widget key prefix; widget values are dropped on page change, the draft in STORE is not

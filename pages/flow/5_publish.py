@@ -9,7 +9,7 @@ from apex_core import publish as pub
 from apex_core.assets import local_asset_files
 from apex_core.catalogue import CatalogueClient
 from apex_core.steps import StateKey
-from pages import (
+from pages.common import (
     catalogue_conformance,
     catalogue_sign_in,
     catalogue_target,
