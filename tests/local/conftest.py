@@ -7,6 +7,7 @@ from __future__ import annotations
 # =============================================================================================
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -138,3 +139,14 @@ def openeo_backend_oidc(
 # =============================================================================================
 # end of openEO backend + OIDC fixtures
 # =============================================================================================
+
+
+def wait_for_workers(url: str, count: int = 2, timeout: float = 120.0) -> list[int]:
+    """The backend's worker pids once ``count`` workers are ready (a fresh backend loads its engines)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids: list[int] = requests.get(f"{url}/health", timeout=10).json()["workers"]
+        if len(pids) >= count:
+            return pids
+        assert time.monotonic() < deadline, f"only {len(pids)} worker(s) ready after {timeout} s"
+        time.sleep(0.1)

@@ -25,6 +25,8 @@ from apex_core.errors import BackendError
 from apex_core.local.openeo.scenes import search_scenes
 from apex_core.local.openeo.service import OpenEoBackendService, start_openeo_backend
 
+from .conftest import wait_for_workers
+
 pytestmark = pytest.mark.services
 
 COLLECTION = "SENTINEL2_L2A"
@@ -365,17 +367,6 @@ def test_finished_jobs_survive_restart(
 # --- isolation: jobs run in worker processes ----------------------------------------------------------------
 
 
-def _wait_for_workers(url: str, count: int = 2, timeout: float = 120.0) -> list[int]:
-    """Pids of the backend's ready batch-job workers (``/health``), once there are ``count``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pids: list[int] = requests.get(f"{url}/health", timeout=10).json()["workers"]
-        if len(pids) >= count:
-            return pids
-        assert time.monotonic() < deadline, f"only {len(pids)} worker(s) ready after {timeout} s"
-        time.sleep(POLL)
-
-
 def _worker_pid(job: BatchJob) -> int:
     for entry in reversed(job.logs()):
         match = re.search(r"worker process (\d+)", entry["message"])
@@ -388,7 +379,7 @@ def test_killed_worker_fails_only_its_job(
     con: openeo.Connection, openeo_backend: OpenEoBackendService
 ) -> None:
     """A job whose worker dies ends in ``error``; the API and the other worker carry on meanwhile."""
-    pids = _wait_for_workers(openeo_backend.url)
+    pids = wait_for_workers(openeo_backend.url)
     assert openeo_backend.process is not None
     assert openeo_backend.process.pid not in pids  # jobs never run in the API server
     for pid in pids:  # freeze both workers, so that the first job stays running as long as needed
@@ -423,7 +414,7 @@ def test_killed_worker_fails_only_its_job(
     assert unfinished.value.code == "JobNotFinished"
     # The API kept answering, the dead worker is replaced, and the next job runs.
     assert con.describe_account()["user_id"] == "demo"
-    replaced = _wait_for_workers(openeo_backend.url)
+    replaced = wait_for_workers(openeo_backend.url)
     assert victim not in replaced
     after = _notebook_cube(con).create_job(title="after the crash")
     after.start()
@@ -431,7 +422,7 @@ def test_killed_worker_fails_only_its_job(
 
 
 def test_cancel_stops_the_worker(con: openeo.Connection, openeo_backend: OpenEoBackendService) -> None:
-    pids = _wait_for_workers(openeo_backend.url)
+    pids = wait_for_workers(openeo_backend.url)
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
     try:

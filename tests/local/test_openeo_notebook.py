@@ -16,7 +16,6 @@ jobs share the backend.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ from openeo.rest.job import BatchJob
 from pystac.extensions.projection import ProjectionExtension
 
 from apex_core.local.openeo.service import OpenEoBackendService
+
+from .conftest import wait_for_workers
 
 pytestmark = pytest.mark.services
 
@@ -132,17 +133,6 @@ def _native(con: openeo.Connection, area: Area, out_dir: Path) -> Run:
 def con(openeo_backend: OpenEoBackendService, openeo_credentials: tuple[str, str]) -> openeo.Connection:
     user, password = openeo_credentials
     return openeo.connect(openeo_backend.url).authenticate_basic(user, password)
-
-
-def wait_for_workers(url: str, count: int = 2, timeout: float = 120.0) -> list[int]:
-    """The backend's worker pids once ``count`` workers are ready (a fresh backend loads its engines)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pids: list[int] = requests.get(f"{url}/health", timeout=10).json()["workers"]
-        if len(pids) >= count:
-            return pids
-        assert time.monotonic() < deadline, f"only {len(pids)} worker(s) ready after {timeout} s"
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
