@@ -309,6 +309,13 @@ def _check_bulk_answer(text: str, collection_id: str) -> None:
         )
 
 
+def _same_conflict(message: str, conflict: CatalogueConflict) -> CatalogueConflict:
+    """A clearer message for a 409, keeping what the server said (status, code, request id)."""
+    return CatalogueConflict(
+        message, status=conflict.status, request_id=conflict.request_id, code=conflict.code
+    )
+
+
 class _Run:
     """One :func:`publish` call: the client, the plan, the state as it advances."""
 
@@ -359,12 +366,10 @@ class _Run:
             self.mark(COLLECTION_STEP, message=f"Collection {cid} exists already, unchanged.")
             return
         if plan.on_conflict != "update":
-            raise CatalogueConflict(
+            raise _same_conflict(
                 f"Collection {cid} already exists in the catalogue with other content: choose to update it "
                 "or publish under a new id.",
-                status=conflict.status,
-                request_id=conflict.request_id,
-                code=conflict.code,
+                conflict,
             ) from conflict
         if plan.update_method == "put":
             if "_auth" not in plan.collection:
@@ -416,12 +421,10 @@ class _Run:
             self.mark(item_step(iid), message=f"Item {iid} exists already, unchanged.")
             return
         if not update:
-            raise CatalogueConflict(
+            raise _same_conflict(
                 f"Item {iid} already exists in collection {cid} with other content: choose to update it or "
                 "publish under a new collection id.",
-                status=conflict.status,
-                request_id=conflict.request_id,
-                code=conflict.code,
+                conflict,
             ) from conflict
         self.client.put_item(cid, item)
         self.mark(item_step(iid), message=f"Item {iid} replaced (PUT).")
