@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .conftest import screenshot, wait_for_script
@@ -77,7 +77,8 @@ def test_draw_pick_day_submit_and_download(app_url: str, offline_page: tuple[Pag
     page.get_by_role("heading", name="Job").wait_for()
     page.get_by_text("Connected to").wait_for(timeout=60_000)
     title = page.get_by_label("Job title")
-    assert title.input_value() == "APEx Demo - Bolzano - NDVI"
+    # The input is drawn as the run streams in: poll its value (with a deadline) rather than read it once.
+    expect(title).to_have_value("APEx Demo - Bolzano - NDVI", timeout=30_000)
     page.get_by_role("button", name="Submit the NDVI job").click()
     page.get_by_text("Job finished; 1 result file(s) downloaded").wait_for(timeout=180_000)
     page.get_by_text("2 of 5 steps done").wait_for(timeout=30_000)

@@ -151,8 +151,11 @@ def _fifo(tmp_path: Path, name: str) -> Path:
 
 def _gone(pid: int, timeout: float = TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists():
-        status = Path(f"/proc/{pid}/status").read_text() if Path(f"/proc/{pid}").exists() else ""
+    while True:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            break  # reaped between two looks: gone
         if "State:\tZ" in status:
             break
         assert time.monotonic() < deadline, f"process {pid} still alive"
