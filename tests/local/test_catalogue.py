@@ -558,3 +558,39 @@ def test_logs_hold_no_tokens_or_secrets(
         assert "eyJ" not in text, f"{log} contains something like a JWT"
         assert token not in text
         assert not any(secret in text for secret in secrets), f"{log} contains a client secret"
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]},  # ring too short
+        {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]},  # ring not closed
+        {"type": "Point", "coordinates": [200.0, 95.0, 1.0, 2.0]},  # too many coordinates
+    ],
+)
+def test_invalid_geometry_is_400_not_500(
+    catalogue: CatalogueHandle, auth_header: Headers, editor_collection: str, geometry: dict[str, Any]
+) -> None:
+    cid = editor_collection
+    bad = {**item("bad", cid), "geometry": geometry}
+    single = requests.post(
+        f"{catalogue.url}/collections/{cid}/items", json=bad, headers=auth_header("editor"), timeout=T
+    )
+    assert single.status_code == 400, single.text
+    assert "geometry" in single.text
+    # Bulk writes report per-item failures in a 200 (the extension's semantics); the valid item goes in.
+    bulk = requests.post(
+        f"{catalogue.url}/collections/{cid}/bulk_items",
+        json={"items": {"bad": bad, "good": item("good", cid)}, "method": "insert"},
+        headers=auth_header("editor"),
+        timeout=T,
+    )
+    assert bulk.status_code == 200, bulk.text
+    answer = bulk.json()
+    assert (answer["received"], answer["success"]) == (2, 1)
+    assert [e["id"] for e in answer["errors"]] == ["bad"]
+    assert answer["errors"][0]["msg"].startswith("geometry")
+    listing = requests.get(
+        f"{catalogue.url}/collections/{cid}/items", headers=auth_header("editor"), timeout=T
+    )
+    assert [f["id"] for f in listing.json()["features"]] == ["good"]

@@ -107,6 +107,14 @@ class CatalogueSettings:
         }
 
 
+def _validation_message(exc: Any) -> str:
+    """A pydantic ValidationError as one line: ``geometry.coordinates.0: List should have …``."""
+    return "; ".join(
+        ".".join(str(part) for part in err.get("loc", ())) + ": " + str(err.get("msg", ""))
+        for err in exc.errors()[:3]
+    )
+
+
 def _http_error(exc: ApexError) -> HTTPException:
     status = exc.status or (403 if isinstance(exc, ForbiddenError) else 400)
     headers = None
@@ -235,7 +243,9 @@ async def _send_json(send: Send, status: int, body: bytes) -> None:
 
 def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
     """The ASGI app; reads :class:`CatalogueSettings` and the ``PG*`` variables from the environment."""
+    import asyncpg  # type: ignore[import-untyped]
     from brotli_asgi import BrotliMiddleware
+    from pydantic import ValidationError
     from stac_fastapi.api.models import JSONResponse as StacJSONResponse  # type: ignore[attr-defined]
     from stac_fastapi.extensions import BulkTransactionExtension, TransactionExtension
     from stac_fastapi.pgstac.app import instantiate_api
@@ -245,6 +255,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
     from stac_fastapi.pgstac.models.links import CollectionLinks
     from stac_fastapi.pgstac.transactions import BulkTransactionsClient, TransactionsClient
     from stac_fastapi.types.errors import ConflictError, NotFoundError
+    from stac_pydantic import Item as StacItem
 
     cfg = settings or CatalogueSettings.from_env()
     validator = TokenValidator(cfg.issuer_url, audience=cfg.audience)
@@ -410,7 +421,27 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             if not isinstance(request, Request):
                 raise HTTPException(status_code=500, detail="request is required")
             await require_write(request, request.path_params["collection_id"])
-            return await super().bulk_item_insert(items, **kwargs)
+            # The bulk model takes items as plain dicts, so nothing checked their geometry: an invalid one
+            # was stored, or failed the whole batch in PostGIS (500). Check each as a single POST would,
+            # and report the failures the way this API reports per-item errors (200 with ``errors``).
+            valid, failed = {}, []
+            for item_id, doc in items.items.items():
+                try:
+                    StacItem.model_validate(doc)
+                    valid[item_id] = doc
+                except ValidationError as exc:
+                    failed.append({"id": item_id, "msg": _validation_message(exc)})
+            try:
+                answer = await super().bulk_item_insert(items.model_copy(update={"items": valid}), **kwargs)
+            except asyncpg.exceptions.DataError as exc:
+                raise HTTPException(status_code=400, detail=f"Items rejected by the database: {exc}") from exc
+            if failed and isinstance(answer, dict):
+                answer = {
+                    **answer,
+                    "received": len(items.items),
+                    "errors": [*failed, *answer.get("errors", [])],
+                }
+            return answer
 
     class AuthExtensions(Extensions):  # type: ignore[misc]
         @property
