@@ -52,8 +52,13 @@ def app_url() -> Iterator[str]:
         cwd=ROOT,
         expect=b"ok",
     )
-    with service:
+    service.start()
+    try:
         yield f"http://127.0.0.1:{port}"
+    finally:
+        # Generous: the app's embedded services (same process group) stop openEO, the catalogue and
+        # PostgreSQL in turn; a SIGKILL at the default 10 s would orphan them.
+        service.stop(timeout=90)
     shutil.rmtree(state, ignore_errors=True)
 
 

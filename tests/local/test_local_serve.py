@@ -251,3 +251,45 @@ def test_serve_stops_when_its_parent_closes_stdin(monkeypatch: pytest.MonkeyPatc
         stop = threading.Event()
         _watch_stdin(stop)
         assert not stop.wait(0.3)
+
+
+@pytest.mark.parametrize(
+    "after",
+    ["PostgreSQL listening on", "STAC catalogue ready"],  # SIGTERM while the catalogue, then openEO, starts
+)
+def test_sigterm_during_startup_leaves_no_process_behind(
+    start_serve: Callable[[], Serve], serve_state: Path, after: str
+) -> None:
+    import psutil
+
+    serve = start_serve()
+    seen: dict[int, psutil.Process] = {}
+
+    def collect() -> None:
+        try:
+            for child in psutil.Process(serve.proc.pid).children(recursive=True):
+                seen.setdefault(child.pid, child)
+        except psutil.NoSuchProcess:
+            pass
+
+    deadline = time.monotonic() + STARTUP_DEADLINE
+    while after not in serve.stderr():
+        assert serve.proc.poll() is None, serve.stderr()[-3000:]
+        assert time.monotonic() < deadline, f"never saw {after!r}: {serve.stderr()[-3000:]}"
+        collect()
+        time.sleep(0.05)
+    collect()
+    serve.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_DEADLINE
+    while serve.proc.poll() is None:
+        assert time.monotonic() < deadline, "serve did not stop after SIGTERM"
+        collect()
+        time.sleep(0.05)
+    assert serve.proc.returncode == 0, serve.stderr()[-3000:]
+    assert seen, "no child process was seen during startup"
+    left = [f"{pid} {proc.name()}" for pid, proc in seen.items() if proc.is_running() and _pid_alive(pid)]
+    assert left == [], left
+    postmaster = serve_state / "catalogue" / "pgdata" / "postmaster.pid"
+    if postmaster.exists():
+        pid = int(postmaster.read_text().splitlines()[0])
+        assert not _pid_alive(pid), "PostgreSQL still runs"
