@@ -1,6 +1,7 @@
 """APEx Publisher: publish openEO results into an APEx-style STAC product catalogue.
 
-Entry point: page config, logging, settings, navigation over the five steps and the stepper.
+Entry point: page config, logging, settings, the session's project (``?project=<id>``: loaded before the
+page runs, saved after it), navigation over the start screen and the five steps, and the stepper.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from apex_core import ConfigError
 from apex_core.logs import configure_logging
 from apex_core.steps import STEPS, flow_status
 from pages.common import embedded_services, load_settings, show_error
+from pages.common.projects import autosave, conflict_notice, project_query, sync_from_url
 
 ATTRIBUTION = "Contains modified Copernicus Sentinel data 2022, processed by openEO Platform"
 
@@ -25,11 +27,12 @@ except ConfigError as exc:
     st.stop()
 configure_logging(settings.log_level)
 
+sync_from_url()
+start = st.Page("pages/flow/0_projects.py", title="Projects", icon=":material/folder_open:", default=True)
 pages = {
-    step.key: st.Page(step.page, title=step.title, icon=step.icon, url_path=step.key.value, default=i == 0)
-    for i, step in enumerate(STEPS)
+    step.key: st.Page(step.page, title=step.title, icon=step.icon, url_path=step.key.value) for step in STEPS
 }
-current = st.navigation(list(pages.values()), position="sidebar")
+current = st.navigation([start, *pages.values()], position="sidebar")
 
 
 def render_stepper(where: DeltaGenerator) -> None:
@@ -41,7 +44,13 @@ def render_stepper(where: DeltaGenerator) -> None:
         for col, status in zip(cols, statuses, strict=True):
             mark = ":material/check_circle:" if status.done else ":material/radio_button_unchecked:"
             label = f"{status.number}. {status.step.title}" + (" (done)" if status.done else "")
-            col.page_link(pages[status.step.key], label=label, icon=mark, help=status.step.purpose)
+            col.page_link(
+                pages[status.step.key],
+                label=label,
+                icon=mark,
+                help=status.step.purpose,
+                query_params=project_query(),
+            )
         st.progress(done / len(statuses), text=f"{done} of {len(statuses)} steps done")
 
 
@@ -67,7 +76,11 @@ with st.sidebar:
     st.caption(ATTRIBUTION)
 
 stepper = st.container(border=True, key="apex_stepper")
+notice = st.container()  # above the page: "changed in another tab", when a save finds that
 try:
     current.run()
 finally:
+    autosave()
+    with notice:
+        conflict_notice()
     render_stepper(stepper)

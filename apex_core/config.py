@@ -62,6 +62,13 @@ def _path(value: str) -> Path:
     return Path(value).expanduser().resolve()
 
 
+def _store_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise ValueError("must be a PostgreSQL URL such as postgresql://user@db.example.org:5432/apex")
+    return value.strip()
+
+
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -83,10 +90,21 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "embedded_autostart": _bool,
     "basemap_url": _text,
     "basemap_attribution": _text,
+    "project_store_url": _store_url,
+    "s3_endpoint_url": _url,
+    "s3_bucket": _text,
+    "s3_prefix": _text,
+    "s3_region": _text,
+    "s3_public_url": _url,
+    "s3_access_key_id": _text,
+    "s3_secret_access_key": _text,
+    "openeo_workspace": _text,
 }
 
 # Names whose values are credentials: never in repr, to_dict or logs.
-SECRET_FIELDS = frozenset({"oidc_client_secret"})
+SECRET_FIELDS = frozenset(
+    {"oidc_client_secret", "project_store_url", "s3_access_key_id", "s3_secret_access_key"}
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +125,19 @@ class Settings:
     embedded_autostart: bool = True
     basemap_url: str = "OpenStreetMap"
     basemap_attribution: str = "© OpenStreetMap contributors"
+    # Unset: projects in SQLite under state_dir. A PostgreSQL URL (it may carry a password: kept
+    # out of repr and logs like a secret) for several app replicas behind a load balancer.
+    project_store_url: str | None = field(default=None, repr=False)
+    # Asset hosting on an S3-compatible bucket (issue 8); unset bucket: the embedded catalogue's asset store.
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_prefix: str | None = None
+    s3_region: str | None = None
+    s3_public_url: str | None = None
+    s3_access_key_id: str | None = field(default=None, repr=False)
+    s3_secret_access_key: str | None = field(default=None, repr=False)
+    # The openEO workspace id offered for export_workspace on the Job page (unset: not offered).
+    openeo_workspace: str | None = None
 
     @property
     def sample_data_dir(self) -> Path:

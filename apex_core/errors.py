@@ -28,6 +28,12 @@ __all__ = [
     "JobError",
     "MetadataError",
     "NotFoundError",
+    "ProjectConflict",
+    "ProjectError",
+    "ProjectNotFound",
+    "ProjectSecretRefused",
+    "ProjectStoreCorrupt",
+    "ProjectStoreLocked",
     "ServiceError",
     "TokenExpired",
     "UnauthorizedError",
@@ -136,6 +142,30 @@ class AssetError(ApexError):
     """An asset cannot be downloaded, re-hosted or has expired."""
 
 
+class ProjectError(ApexError):
+    """The project store (saved work) cannot be read or written."""
+
+
+class ProjectNotFound(ProjectError):
+    """No project with this id (deleted, or a link from another server)."""
+
+
+class ProjectConflict(ProjectError):
+    """The project was saved meanwhile by another tab or session (optimistic version check)."""
+
+
+class ProjectStoreCorrupt(ProjectError):
+    """The project store file, or one project's row in it, is damaged."""
+
+
+class ProjectStoreLocked(ProjectError):
+    """The project store is locked by another process for longer than the wait allows."""
+
+
+class ProjectSecretRefused(ProjectError):
+    """A value that looks like a credential was about to be stored; it is refused."""
+
+
 @dataclass(frozen=True)
 class UserMessage:
     """What a page shows for an error: a title, the detail, what to do next."""
@@ -197,6 +227,38 @@ _MESSAGES: dict[type[BaseException], tuple[str, str, Severity]] = {
         "error",
     ),
     NotFoundError: ("Not found", "Check the id, or pick one from the list.", "warning"),
+    ProjectNotFound: (
+        "Project not found",
+        "It may have been deleted: open another one from the Projects page, or start a new one.",
+        "warning",
+    ),
+    ProjectConflict: (
+        "Changed in another tab",
+        "Keep your version (it overwrites the other) or load the saved one; your current work is kept "
+        "until you choose.",
+        "warning",
+    ),
+    ProjectStoreCorrupt: (
+        "Saved work is damaged",
+        "The other projects are unaffected. Delete the damaged project, or move the named file away "
+        "and restore it from a backup; the app never overwrites it.",
+        "error",
+    ),
+    ProjectStoreLocked: (
+        "Saved work is busy",
+        "Another process holds the project store; your work is kept in this tab. Retry in a moment.",
+        "warning",
+    ),
+    ProjectSecretRefused: (
+        "Not saved: it contains a credential",
+        "Tokens and passwords are never stored; this is a bug in the app, please report it.",
+        "error",
+    ),
+    ProjectError: (
+        "Saved work is not available",
+        "Your work is kept in this tab; check the project store setting (APEX_PROJECT_STORE_URL).",
+        "error",
+    ),
     AoiError: ("This area cannot be used", "Adjust the area and try again.", "warning"),
     MetadataError: ("The metadata is not valid yet", "Fix the field named above.", "warning"),
     AssetError: (

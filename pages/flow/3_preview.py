@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from apex_core import ApexError, DataError
+from apex_core.jobs import work_folder
 from apex_core.mapview import check_assets
 from apex_core.preview import JobResult, Preview, compute_preview, preview_map, value_at
 from apex_core.steps import StateKey
@@ -30,7 +31,14 @@ def _source(job: JobResult | None) -> tuple[Path, str] | None:
         "Meanwhile you can preview a GeoTIFF of your own (it does not count as the flow's result)."
     )
     upload = st.file_uploader("NDVI GeoTIFF (one band)", type=["tif", "tiff"], key="preview_upload")
-    return None if upload is None else (save_upload(upload, settings().state_dir / "uploads"), upload.name)
+    return None if upload is None else (save_upload(upload, _upload_folder()), upload.name)
+
+
+def _upload_folder() -> Path:
+    """This session's work folder (the project's, once there is one): no upload is shared between users."""
+    folder, sid = work_folder(settings().state_dir, st.session_state.get("apex_job_session_id"))
+    st.session_state["apex_job_session_id"] = sid
+    return folder / "uploads"
 
 
 def _map(preview: Preview) -> None:

@@ -11,6 +11,7 @@ from apex_core.steps import STEPS, StateKey, Step
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
+PROJECTS = "pages/flow/0_projects.py"
 
 
 def _run(page: str | None = None, **state: object) -> AppTest:
@@ -30,9 +31,9 @@ def _texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_default_page_is_area_with_stepper() -> None:
+def test_default_page_is_the_start_screen_with_stepper() -> None:
     at = _run()
-    assert [t.value for t in at.title] == ["Area"]
+    assert [t.value for t in at.title] == ["Projects"]
     assert "0 of 5 steps done" in at.get("progress")[0].proto.text
 
 
@@ -40,6 +41,12 @@ def test_default_page_is_area_with_stepper() -> None:
 def test_every_page_runs(step: Step) -> None:
     at = _run(step.page)
     assert [t.value for t in at.title] == [step.title]
+
+
+def test_the_start_screen_runs_as_a_page() -> None:
+    at = _run(PROJECTS)
+    assert [t.value for t in at.title] == ["Projects"]
+    assert any(b.label == "New project" for b in at.button)
 
 
 @pytest.mark.parametrize("step", STEPS, ids=[s.key.value for s in STEPS])
@@ -57,7 +64,7 @@ def test_stepper_marks_done_steps_from_session_state() -> None:
 
 def test_area_page_reports_a_drawn_area() -> None:
     aoi = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]]}
-    at = _run(**{StateKey.AOI.value: aoi})
+    at = _run(STEPS[0].page, **{StateKey.AOI.value: aoi})
     assert "3 vertices" in _texts(at)
     assert "W 11.3000, S 46.4700, E 11.3500, N 46.5000" in _texts(at)
 

@@ -31,7 +31,7 @@ def _choose(page: Page, label: str, option: str, deadline_s: float = 60.0) -> No
 
 def test_draw_pick_day_submit_and_download(app_url: str, offline_page: tuple[Page, list[str]]) -> None:
     page, _ = offline_page
-    page.goto(app_url + "/")
+    page.goto(app_url + "/area")
     wait_for_script(page)
     page.get_by_role("heading", name="Area").wait_for()
 

@@ -15,8 +15,19 @@ MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 
 
 def _url(app_url: str, step_index: int) -> str:
-    """The first step is the app's default page, served at the root."""
-    return app_url + ("/" if step_index == 0 else f"/{STEPS[step_index].key.value}")
+    """Each step at its own path (the root serves the start screen, the Projects page)."""
+    return f"{app_url}/{STEPS[step_index].key.value}"
+
+
+def test_start_screen_is_the_root(app_url: str, offline_page: tuple[Page, list[str]]) -> None:
+    page, _ = offline_page
+    page.goto(app_url + "/")
+    wait_for_script(page)
+    page.get_by_role("heading", name="Projects", exact=True).wait_for()
+    page.get_by_role("button", name="New project").wait_for()
+    page.get_by_test_id("stProgress").get_by_text("steps done").wait_for()
+    shot = screenshot(page, "page-0-projects")
+    assert shot.stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("index", range(len(STEPS)), ids=[s.key.value for s in STEPS])
