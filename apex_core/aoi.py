@@ -40,13 +40,16 @@ __all__ = [
     "Aoi",
     "Footprint",
     "Observation",
+    "accept_aoi",
     "aoi_layer",
     "cdse_observations",
     "default_aoi",
+    "drawn_geometry",
     "embedded_footprints",
     "embedded_observations",
     "footprints_from_scenes",
     "is_cdse_like",
+    "observation_index",
     "parse_bbox",
     "parse_geojson",
     "place_name",
@@ -325,6 +328,25 @@ def validate_aoi(
     return aoi
 
 
+def accept_aoi(
+    aoi: Aoi, *, max_km2: float, footprints: Sequence[Footprint] = (), place: str | None = None
+) -> tuple[Aoi, str]:
+    """Validate ``aoi`` (against ``footprints`` when there are any: the embedded backend) and name its
+    place (``place``, else the footprint it lies in, else ``"custom area"``). Raises :class:`AoiError`."""
+    validate_aoi(aoi, max_km2=max_km2, footprints=footprints if footprints else None)
+    return aoi, place or place_name(aoi, footprints)
+
+
+def drawn_geometry(event: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
+    """The geometry of the map's ``last_active_drawing`` event and a stable key for it (so a drawing
+    is taken once, not on every rerun), or None when the event carries no drawing."""
+    drawing = (event or {}).get("last_active_drawing")
+    if not isinstance(drawing, Mapping) or not isinstance(drawing.get("geometry"), Mapping):
+        return None
+    geometry = dict(drawing["geometry"])
+    return json.dumps(geometry, sort_keys=True), geometry
+
+
 def default_aoi(
     openeo_url: str | None, footprints: Sequence[Footprint] = ()
 ) -> tuple[Aoi, str, dt.date | None]:
@@ -371,6 +393,11 @@ def _by_day(items: Iterable[tuple[dt.date, float | None]]) -> list[Observation]:
         known = [c for c in covers if c is not None]
         out.append(Observation(day, sum(known) / len(known) if known else None, len(covers)))
     return sorted(out, key=lambda o: o.date, reverse=True)
+
+
+def observation_index(observations: Sequence[Observation], day: str | None) -> int:
+    """Where the stored ``day`` (ISO) is in ``observations``; the first (newest) when absent."""
+    return next((i for i, o in enumerate(observations) if o.date.isoformat() == day), 0)
 
 
 def embedded_observations(openeo_url: str, aoi: Aoi, *, timeout: float = 30.0) -> list[Observation]:

@@ -14,22 +14,32 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from openeo.rest import OpenEoApiError, OpenEoClientException
+from openeo.rest.auth.config import RefreshTokenStore
 from openeo.rest.connection import Connection
-from openeo.rest.connection import connect as openeo_connect
 from openeo.rest.result import SaveResult
 
-from apex_core.errors import ApexError, AuthError, BackendError, JobError, ServiceError, UnauthorizedError
+from apex_core.errors import (
+    ApexError,
+    AuthError,
+    BackendError,
+    JobError,
+    ServiceError,
+    TokenExpired,
+    UnauthorizedError,
+)
 from apex_core.local.embedded import EmbeddedEndpoints
 from apex_core.local.openeo.service import DEFAULT_PASSWORD, DEFAULT_USER
 from apex_core.ndvi import REQUIRED_PROCESSES
@@ -40,10 +50,14 @@ __all__ = [
     "AuthKind",
     "BackendInfo",
     "ConnectionChoice",
+    "DeviceInstructions",
+    "DeviceSignIn",
+    "DeviceSignInState",
     "DownloadProgress",
     "Follow",
     "JobInfo",
     "LogEntry",
+    "NoRefreshTokenStore",
     "OpenEoTarget",
     "backend_info",
     "cancel_job",
@@ -53,9 +67,12 @@ __all__ = [
     "filter_logs",
     "follow_job",
     "job_failure",
+    "job_headline",
     "job_info",
     "job_logs",
+    "job_progress",
     "next_poll_delay",
+    "open_connection",
     "openeo_target",
     "recent_jobs",
     "submit_job",
@@ -72,6 +89,13 @@ _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 
 def _api_error(exc: OpenEoApiError, what: str, cls: type[ApexError] = BackendError) -> ApexError:
     status = exc.http_status_code
+    if exc.code == "TokenInvalid":  # openEO's code for an expired or unknown bearer token (HTTP 403)
+        return TokenExpired(
+            f"{what}: the access token has expired or is not valid ({exc.message}).",
+            code=exc.code,
+            status=status,
+            request_id=exc.id,
+        )
     if status == 401:
         return UnauthorizedError(
             f"{what}: the backend did not accept the credentials ({exc.message}).",
@@ -127,17 +151,21 @@ def connect(
     client_secret: str | None = None,
     provider_id: str | None = None,
     on_instructions: Callable[[str], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
     timeout: float = 30.0,
     max_poll_time: float = 300.0,
 ) -> Connection:
     """An authenticated openeo ``Connection`` (keep it in per-session state only).
 
     ``embedded``/``basic``: HTTP basic auth; ``token``: a pasted OIDC access token; ``oidc_device``: the
-    device flow, whose link and code go to ``on_instructions`` (no refresh token is written to disk);
-    ``client_credentials``: ``client_id``/``client_secret``.
+    device flow, whose link and code go to ``on_instructions`` and its poll status to ``on_status``;
+    it stops soon after ``cancelled()`` turns true (see :class:`DeviceSignIn` to run it without
+    blocking); ``client_credentials``: ``client_id``/``client_secret``. No refresh token is asked for
+    or written to disk (:class:`NoRefreshTokenStore`).
     """
     try:
-        con = openeo_connect(url, default_timeout=int(max(1, timeout)))
+        con = open_connection(url, timeout=timeout)
         if kind in ("embedded", "basic"):
             if not username or not password:
                 raise AuthError("Enter a user name and a password.", field="username")
@@ -153,7 +181,7 @@ def connect(
                 provider_id=provider_id,
                 store_refresh_token=False,
                 max_poll_time=max_poll_time,
-                display=_instructions_only(on_instructions),
+                display=_device_display(on_instructions, on_status, cancelled),
             )
         elif kind == "client_credentials":
             if not client_id or not client_secret:
@@ -178,15 +206,231 @@ def connect(
     return con
 
 
-def _instructions_only(callback: Callable[[str], None] | None) -> Callable[..., None]:
-    """The client's ``display`` prints instructions once, then a progress bar with ``end="\\r"``."""
+class _Cancelled(Exception):
+    """The person cancelled the device sign-in (raised from the client's display callback)."""
+
+
+def _device_display(
+    on_instructions: Callable[[str], None] | None,
+    on_status: Callable[[str], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> Callable[..., None]:
+    """The client's ``display``: instructions once (``end="\\n"``), then a progress line with
+    ``end="\\r"`` every poll tick, which is where a cancelled sign-in stops the client's poll loop."""
 
     def display(*args: Any, end: str = "\n", **_: Any) -> None:
         text = " ".join(str(a) for a in args)
-        if callback is not None and end != "\r" and text.strip():
-            callback(text)
+        if end == "\r":
+            if cancelled is not None and cancelled():
+                raise _Cancelled()
+            if on_status is not None:
+                on_status(re.sub(r"^[#\-\s]*", "", text.replace("[", " ").replace("]", " ")).strip())
+        elif on_instructions is not None and text.strip():
+            on_instructions(text)
 
     return display
+
+
+class NoRefreshTokenStore(RefreshTokenStore):
+    """The openeo client's refresh-token store writes ``refresh-tokens.json`` in the user's data folder
+    (``~/.local/share/openeo-python-client``) whenever a flow runs with ``store_refresh_token=True``.
+    This one reads and writes nothing, so no code path of the client can put a token on disk."""
+
+    def __init__(self) -> None:
+        super().__init__(path=Path(os.devnull))
+
+    def load(self, empty_on_file_not_found: bool = True) -> dict[str, Any]:
+        return {}
+
+    def _write(self, data: dict[str, Any]) -> None:
+        logger.debug("not writing a refresh token to disk")
+
+    def get_refresh_token(self, issuer: str, client_id: str) -> str | None:
+        return None
+
+    def set_refresh_token(self, issuer: str, client_id: str, refresh_token: str) -> None:
+        logger.debug("not storing a refresh token for client %s", client_id)
+
+
+def open_connection(url: str, *, timeout: float = 30.0) -> Connection:
+    """An unauthenticated ``Connection`` that never stores a refresh token (and, unlike
+    ``openeo.connect``, never auto-authenticates from the user's openeo config files)."""
+    return Connection(url, default_timeout=int(max(1, timeout)), refresh_token_store=NoRefreshTokenStore())
+
+
+@dataclass(frozen=True)
+class DeviceInstructions:
+    """What the person must do, from the client's instructions text: open ``link`` (the verification
+    URL, with the code filled in when the issuer offers that) and enter ``user_code``."""
+
+    text: str
+    link: str | None = None
+    verification_uri: str | None = None
+    user_code: str | None = None
+
+    @classmethod
+    def from_text(cls, text: str) -> DeviceInstructions:
+        """Parse ``Visit <url> to authenticate.`` / ``Visit <url> and enter user code 'X' ...``."""
+        found = re.search(r"https?://[^\s'\"]+?(?=[.,;]?(?:\s|$))", text)
+        link = found.group(0) if found else None
+        code = re.search(r"user code '([^']+)'", text)
+        user_code = code.group(1) if code else None
+        verification_uri = link
+        if link is not None:
+            parts = urlsplit(link)
+            from_query = parse_qs(parts.query).get("user_code")
+            if from_query:
+                user_code = user_code or from_query[0]
+                verification_uri = parts._replace(query="", fragment="").geturl()
+        return cls(text=text, link=link, verification_uri=verification_uri, user_code=user_code)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeviceInstructions:
+        return cls(
+            text=str(data.get("text", "")),
+            link=data.get("link"),
+            verification_uri=data.get("verification_uri"),
+            user_code=data.get("user_code"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "link": self.link,
+            "verification_uri": self.verification_uri,
+            "user_code": self.user_code,
+        }
+
+
+DeviceStatus = Literal["starting", "waiting", "connected", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class DeviceSignInState:
+    """A snapshot of a :class:`DeviceSignIn` for the page (no token in it)."""
+
+    status: DeviceStatus
+    instructions: DeviceInstructions | None = None
+    progress: str | None = None
+    elapsed: float = 0.0
+    error: ApexError | None = field(default=None, compare=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("connected", "failed", "cancelled")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "instructions": self.instructions.to_dict() if self.instructions else None,
+            "progress": self.progress,
+            "elapsed": self.elapsed,
+            "error": str(self.error) if self.error else None,
+        }
+
+
+class DeviceSignIn:
+    """The OIDC device flow of one session, run by the stock client in a background thread so the
+    page never blocks: it shows :meth:`state` (link, code, status) and polls it, and may
+    :meth:`cancel`. Keep the object in that session's state only: once ``connected``,
+    :meth:`result` holds the authenticated connection (its access token). Not for sharing."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        provider_id: str | None = None,
+        timeout: float = 30.0,
+        max_poll_time: float = 300.0,
+    ) -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._started = time.monotonic()
+        self._state = DeviceSignInState("starting")
+        self._result: tuple[Connection, BackendInfo] | None = None
+        self._thread = threading.Thread(
+            target=self._run,
+            kwargs={
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "provider_id": provider_id,
+                "timeout": timeout,
+                "max_poll_time": max_poll_time,
+            },
+            name="apex-device-sign-in",
+            daemon=True,
+        )
+
+    @classmethod
+    def start(cls, url: str, **kwargs: Any) -> DeviceSignIn:
+        """A new sign-in, already running (see :meth:`__init__` for the options)."""
+        flow = cls(url, **kwargs)
+        flow._thread.start()
+        return flow
+
+    def _update(self, **changes: Any) -> None:
+        with self._lock:
+            if not self._state.done:
+                self._state = replace(self._state, elapsed=time.monotonic() - self._started, **changes)
+
+    def _run(self, **options: Any) -> None:
+        try:
+            con = connect(
+                self.url,
+                "oidc_device",
+                on_instructions=lambda text: self._update(
+                    status="waiting", instructions=DeviceInstructions.from_text(text)
+                ),
+                on_status=lambda text: self._update(progress=text),
+                cancelled=self._cancel.is_set,
+                **options,
+            )
+            info = backend_info(con)
+        except _Cancelled:
+            self._update(status="cancelled")
+            logger.info("device sign-in to %s cancelled", self.url)
+            return
+        except ApexError as exc:
+            self._update(status="failed", error=exc)
+            return
+        except Exception as exc:  # a bug or an unexpected client error: reported, never a dead thread
+            logger.exception("device sign-in to %s failed unexpectedly", self.url)
+            self._update(status="failed", error=AuthError(f"Signing in to {self.url} failed: {exc}"))
+            return
+        with self._lock:
+            if self._cancel.is_set():
+                self._state = replace(self._state, status="cancelled")
+                return
+            self._result = (con, info)
+        self._update(status="connected")
+
+    def state(self) -> DeviceSignInState:
+        with self._lock:
+            current = self._state
+        if current.done:
+            return current
+        return replace(current, elapsed=time.monotonic() - self._started)
+
+    def cancel(self) -> None:
+        """Stop waiting: the state becomes ``cancelled`` now; the thread ends at its next poll tick."""
+        self._cancel.set()
+        with self._lock:
+            if not self._state.done:
+                self._state = replace(self._state, status="cancelled")
+                self._result = None
+
+    def result(self) -> tuple[Connection, BackendInfo] | None:
+        """The connection and the backend's info once ``connected``, else None."""
+        with self._lock:
+            return self._result
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread (tests, shutdown); True when it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
 @dataclass(frozen=True)
@@ -562,6 +806,23 @@ def elapsed_seconds(created: str | None, now: dt.datetime | None = None) -> floa
     if since.tzinfo is None:
         since = since.replace(tzinfo=dt.UTC)
     return max(0.0, ((now or dt.datetime.now(dt.UTC)) - since).total_seconds())
+
+
+def job_headline(job: Mapping[str, Any], now: dt.datetime | None = None) -> str:
+    """One markdown line for the session's job state: title, id, status, time since it was created."""
+    elapsed = elapsed_seconds(job.get("created"), now)
+    return (
+        f"**{job.get('title') or job['id']}** · `{job['id']}` · status **{job.get('status', 'unknown')}**"
+        + (f" · {elapsed:.0f} s since created" if elapsed is not None else "")
+    )
+
+
+def job_progress(job: Mapping[str, Any]) -> float | None:
+    """The backend's progress (0 to 1) of an unfinished job, when it reports one."""
+    progress = job.get("progress")
+    if job.get("status") == "finished" or not isinstance(progress, int | float):
+        return None
+    return min(1.0, max(0.0, float(progress) / 100))
 
 
 def filter_logs(entries: Iterable[LogEntry], level: str) -> list[LogEntry]:

@@ -154,6 +154,7 @@ DERIVED_KEYS = (
     "apex_area_error",
     "apex_area_seen_drawing",
     "apex_job_session_id",
+    "apex_job_device",  # a running device sign-in: a thread, and the token once approved
 )
 # Widget keys of the pages: dropped when another project is loaded, so they reseed from its state.
 WIDGET_PREFIXES = ("area_", "job_", "preview_", "md_", "pub_")

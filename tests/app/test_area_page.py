@@ -19,7 +19,8 @@ def _area(**state: object) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     for key, value in state.items():
         at.session_state[key] = value
-    at.run()
+    at.run()  # the app's start page
+    at.switch_page(AREA).run()
     assert not at.exception, [e.message for e in at.exception]
     return at
 

@@ -13,9 +13,12 @@ from apex_core.aoi import (
     Aoi,
     Footprint,
     Observation,
+    accept_aoi,
     default_aoi,
+    drawn_geometry,
     footprints_from_scenes,
     is_cdse_like,
+    observation_index,
     parse_bbox,
     parse_geojson,
     place_name,
@@ -203,3 +206,36 @@ def test_map_layer_holds_the_footprints_and_the_aoi() -> None:
     assert "Kempen: 1 date(s)" in html
     assert "Area of interest" in html
     assert "11.35" in html
+
+
+def test_accept_aoi_validates_and_names_the_place() -> None:
+    inside = Aoi.from_dict(POLYGON)
+    assert accept_aoi(inside, max_km2=2500, footprints=(KEMPEN, BOLZANO)) == (inside, "Bolzano")
+    assert accept_aoi(inside, max_km2=2500, place="Somewhere") == (inside, "Somewhere")
+    assert accept_aoi(inside, max_km2=2500) == (inside, "custom area")  # no footprints: not checked
+    with pytest.raises(AoiError, match="outside the embedded backend's data") as info:
+        accept_aoi(inside, max_km2=2500, footprints=(KEMPEN,))
+    assert info.value.field == "footprint"
+    with pytest.raises(AoiError, match="larger than"):
+        accept_aoi(inside, max_km2=1)
+
+
+def test_drawn_geometry_from_the_map_event() -> None:
+    event = {"last_active_drawing": {"type": "Feature", "properties": {}, "geometry": POLYGON}}
+    found = drawn_geometry(event)
+    assert found is not None
+    key, geometry = found
+    assert geometry == POLYGON
+    assert key == json.dumps(POLYGON, sort_keys=True)
+    # the same drawing, keys in another order: the same key (taken once)
+    reordered = {"last_active_drawing": {"geometry": {"coordinates": [RING], "type": "Polygon"}}}
+    assert drawn_geometry(reordered) == found
+    for nothing in (None, {}, {"last_active_drawing": None}, {"last_active_drawing": {"geometry": "x"}}):
+        assert drawn_geometry(nothing) is None
+
+
+def test_observation_index_finds_the_stored_day() -> None:
+    days = [Observation(dt.date(2022, 6, d)) for d in (12, 7, 2)]
+    assert observation_index(days, "2022-06-07") == 1
+    assert observation_index(days, "2021-01-01") == 0
+    assert observation_index(days, None) == 0

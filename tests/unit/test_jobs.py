@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import http.server
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openeo.rest import OpenEoApiError
 
-from apex_core.errors import JobError
+from apex_core.errors import AuthError, JobError, TokenExpired, UnauthorizedError, user_message
 from apex_core.jobs import (
     ConnectionChoice,
+    DeviceInstructions,
+    DeviceSignIn,
     DownloadProgress,
     JobInfo,
     LogEntry,
+    NoRefreshTokenStore,
+    _api_error,
+    job_headline,
     job_info,
+    job_progress,
     next_poll_delay,
     work_folder,
 )
@@ -64,3 +75,98 @@ def test_work_folder_is_session_scoped(tmp_path: Path) -> None:
 def test_malformed_job_id_is_rejected_before_any_request() -> None:
     with pytest.raises(JobError, match="not a job id"):
         job_info(None, "../etc")  # type: ignore[arg-type]
+
+
+def test_device_instructions_from_the_clients_text() -> None:
+    complete = DeviceInstructions.from_text(
+        "Visit http://127.0.0.1:5000/realm/device?user_code=ABCD-EFGH to authenticate."
+    )
+    assert complete.link == "http://127.0.0.1:5000/realm/device?user_code=ABCD-EFGH"
+    assert complete.verification_uri == "http://127.0.0.1:5000/realm/device"
+    assert complete.user_code == "ABCD-EFGH"
+    plain = DeviceInstructions.from_text(
+        "Visit https://auth.example.org/device and enter user code 'WXYZ-1234' to authenticate."
+    )
+    assert (plain.link, plain.verification_uri, plain.user_code) == (
+        "https://auth.example.org/device",
+        "https://auth.example.org/device",
+        "WXYZ-1234",
+    )
+    assert DeviceInstructions.from_dict(plain.to_dict()) == plain
+    assert DeviceInstructions.from_text("no link here").link is None
+
+
+def test_the_refresh_token_store_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    store = NoRefreshTokenStore()
+    store.set_refresh_token("https://issuer.example.org", "client", "a-refresh-token")
+    assert store.get_refresh_token("https://issuer.example.org", "client") is None
+    assert store.load() == {}
+    assert not list(tmp_path.rglob("*"))
+
+
+class _NotOpenEo(http.server.BaseHTTPRequestHandler):
+    """A loopback HTTP server that is not an openEO backend: 404 for everything."""
+
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"code": "NotFound", "message": "nothing here"}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def not_openeo() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotOpenEo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/openeo"
+    server.shutdown()
+    thread.join()
+
+
+def test_a_failing_device_sign_in_reports_without_blocking(not_openeo: str) -> None:
+    flow = DeviceSignIn.start(not_openeo, timeout=5)
+    assert flow.state().status in ("starting", "failed")  # start() returned; the thread does the work
+    assert flow.join(timeout=30)
+    state = flow.state()
+    assert state.status == "failed"
+    assert isinstance(state.error, AuthError)
+    assert "nothing here" in str(state.error)
+    assert flow.result() is None
+    assert state.to_dict()["status"] == "failed"
+    flow.cancel()  # after the end: the outcome stays
+    assert flow.state().status == "failed"
+
+
+def test_invalid_token_is_a_session_expired_message() -> None:
+    exc = OpenEoApiError(
+        http_status_code=403, code="TokenInvalid", message="Authorization token has expired or is invalid."
+    )
+    error = _api_error(exc, "Connecting failed")
+    assert isinstance(error, TokenExpired)
+    assert user_message(error).title == "Your session has expired"
+    unauthorized = _api_error(
+        OpenEoApiError(http_status_code=401, code="CredentialsInvalid", message="no"), "Connecting failed"
+    )
+    assert isinstance(unauthorized, UnauthorizedError) and not isinstance(unauthorized, TokenExpired)
+
+
+def test_job_headline_and_progress() -> None:
+    now = dt.datetime(2026, 1, 1, 12, 0, 30, tzinfo=dt.UTC)
+    job = {
+        "id": "j-1",
+        "status": "running",
+        "title": "NDVI",
+        "created": "2026-01-01T12:00:00Z",
+        "progress": 40,
+    }
+    assert job_headline(job, now) == "**NDVI** · `j-1` · status **running** · 30 s since created"
+    assert job_headline({"id": "j-2", "status": "queued"}) == "**j-2** · `j-2` · status **queued**"
+    assert job_progress(job) == 0.4
+    assert job_progress({**job, "status": "finished"}) is None
+    assert job_progress({**job, "progress": None}) is None

@@ -1,0 +1,215 @@
+"""Streamlit rendering for the Area page (step 1): map, footprints, bbox form, upload, observation day.
+
+The logic (parsing, validation, place names, footprints, observations) is in :mod:`apex_core.aoi`;
+this module keeps the page's widgets and session-state keys in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from apex_core import ApexError, Settings
+from apex_core.aoi import (
+    NOTEBOOK_DATE,
+    Aoi,
+    Footprint,
+    accept_aoi,
+    aoi_layer,
+    default_aoi,
+    drawn_geometry,
+    observation_index,
+    parse_bbox,
+    parse_geojson,
+    place_name,
+    validate_aoi,
+    view_for_bbox,
+)
+from apex_core.local.embedded import EmbeddedServices
+from apex_core.mapview import base_map
+from apex_core.steps import StateKey
+from pages.common import area_footprints, area_observations, map_assets, settings, show_error
+
+__all__ = [
+    "BBOX_KEYS",
+    "DAY",
+    "ERROR",
+    "PLACE",
+    "SEEN",
+    "area_map",
+    "area_status",
+    "bbox_and_upload",
+    "current_aoi",
+    "footprints_and_default",
+    "observation_day",
+    "starting_notice",
+    "use",
+]
+
+PLACE, DAY, SEEN, ERROR = "apex_area_place", "apex_area_date", "apex_area_seen_drawing", "apex_area_error"
+BBOX_KEYS = ("area_w", "area_s", "area_e", "area_n")
+
+
+def use(aoi: Aoi, place: str | None = None, footprints: tuple[Footprint, ...] = ()) -> None:
+    """Validate and keep ``aoi`` (and its bbox in the form); on error keep the previous one and say why."""
+    try:
+        aoi, name = accept_aoi(aoi, max_km2=settings().max_aoi_km2, footprints=footprints, place=place)
+    except ApexError as exc:
+        st.session_state[ERROR] = exc
+        return
+    st.session_state.pop(ERROR, None)
+    st.session_state[StateKey.AOI] = aoi.to_dict()
+    st.session_state[PLACE] = name
+    st.session_state.update(dict(zip(BBOX_KEYS, aoi.bbox, strict=True)))
+
+
+def _use_bbox(footprints: tuple[Footprint, ...]) -> None:
+    try:
+        use(parse_bbox([st.session_state.get(k) for k in BBOX_KEYS]), footprints=footprints)
+    except ApexError as exc:
+        st.session_state[ERROR] = exc
+
+
+def _use_upload(footprints: tuple[Footprint, ...]) -> None:
+    upload = st.session_state.get("area_upload")
+    if upload is not None:
+        try:
+            use(parse_geojson(upload.getvalue()), footprints=footprints)
+        except ApexError as exc:
+            st.session_state[ERROR] = exc
+
+
+def starting_notice(services: EmbeddedServices | None) -> None:
+    """While the embedded backend starts: a notice that refreshes the page once it is ready."""
+    if services is None or services.status != "starting":
+        return
+
+    @st.fragment(run_every=2)
+    def _starting() -> None:
+        if services.status != "starting":
+            st.rerun(scope="app")
+        st.info(
+            "Embedded backend starting… you can already draw or type the area.", icon=":material/hourglass:"
+        )
+
+    _starting()
+
+
+def footprints_and_default(url: str | None, cfg: Settings) -> tuple[Footprint, ...]:
+    """The backend's data footprints, each offered as a starting AOI; with a remote backend and no
+    area yet, the notebook's Gran Canaria rectangle and day."""
+    footprints, fp_error = area_footprints(url)
+    if st.session_state.get(StateKey.AOI) is None and cfg.openeo_url and not footprints:
+        aoi0, place0, day0 = default_aoi(cfg.openeo_url, footprints)
+        use(aoi0, place0)
+        st.session_state.setdefault(DAY, day0.isoformat() if day0 else None)
+    if footprints:
+        cols = st.columns(len(footprints) + 1)
+        cols[0].caption("Data footprints of the embedded backend:")
+        for col, fp in zip(cols[1:], footprints, strict=True):
+            label, key = f"Start from {fp.title}", f"area_fp_{fp.area_id}"
+            col.button(label, key=key, on_click=use, args=(fp.aoi, fp.title, footprints))
+    elif fp_error is not None and cfg.openeo_url is None:
+        show_error(fp_error)
+    return footprints
+
+
+def current_aoi() -> Aoi | None:
+    current = st.session_state.get(StateKey.AOI)
+    return Aoi.from_dict(current) if current else None
+
+
+def area_map(aoi: Aoi | None, footprints: tuple[Footprint, ...], cfg: Settings) -> None:
+    """The map with the Draw tools, the footprints and the AOI; a new drawing becomes the AOI."""
+    center, zoom = view_for_bbox(aoi.bbox) if aoi else ((48.5, 11.0), 5)
+    fmap = base_map(
+        map_assets(),
+        center=(48.5, 11.0),
+        zoom=5,
+        tiles=cfg.basemap_url,
+        attribution=cfg.basemap_attribution,
+        draw=True,
+    )
+    event = st_folium(
+        fmap,
+        key="area_map",
+        height=480,
+        use_container_width=True,
+        center=center,
+        zoom=zoom,
+        feature_group_to_add=aoi_layer(aoi, footprints),
+        returned_objects=["last_active_drawing"],
+    )
+    drawn = drawn_geometry(event)
+    if drawn is not None and st.session_state.get(SEEN) != drawn[0]:
+        st.session_state[SEEN] = drawn[0]
+        try:
+            use(parse_geojson(drawn[1]), footprints=footprints)
+        except ApexError as exc:
+            st.session_state[ERROR] = exc
+        st.rerun()
+
+
+def area_status(aoi: Aoi | None, footprints: tuple[Footprint, ...], cfg: Settings) -> None:
+    """The last rejection, a re-check of an area typed while the backend was starting, the AOI."""
+    if st.session_state.get(ERROR) is not None:
+        show_error(st.session_state[ERROR])
+    if aoi is not None and footprints:
+        try:
+            validate_aoi(aoi, max_km2=cfg.max_aoi_km2, footprints=footprints)
+            if st.session_state.get(PLACE) in (None, "custom area"):
+                st.session_state[PLACE] = place_name(aoi, footprints)
+        except ApexError as exc:
+            show_error(exc)
+    if aoi is not None:
+        st.success(f"Area drawn: {aoi.describe()} ({st.session_state.get(PLACE, 'custom area')}).")
+
+
+def bbox_and_upload(aoi: Aoi | None, footprints: tuple[Footprint, ...]) -> None:
+    with st.expander("Type a bounding box or upload GeoJSON", expanded=aoi is None):
+        with st.form("area_bbox_form", border=False):
+            cols = st.columns(4)
+            for i, (col, k) in enumerate(zip(cols, BBOX_KEYS, strict=True)):
+                if k not in st.session_state:  # widget values are dropped between pages: refill from the AOI
+                    st.session_state[k] = aoi.bbox[i] if aoi else None
+                col.number_input(("West", "South", "East", "North")[i], key=k, format="%.5f")
+            st.form_submit_button("Use this bounding box", on_click=_use_bbox, args=(footprints,))
+        st.file_uploader(
+            "GeoJSON (Feature, FeatureCollection with one polygon, or Polygon)",
+            type=["geojson", "json"],
+            key="area_upload",
+            on_change=_use_upload,
+            args=(footprints,),
+        )
+
+
+def _stored_day() -> dt.date | None:
+    stored = st.session_state.get(DAY)
+    return dt.date.fromisoformat(stored) if stored else None
+
+
+def observation_day(url: str | None, aoi: Aoi, footprints: tuple[Footprint, ...]) -> None:
+    """One day, from the observations that exist for the AOI (with cloud cover), else a free field."""
+    around = None
+    if not footprints:
+        pick = st.date_input(
+            "Search observations around", value=_stored_day() or NOTEBOOK_DATE, key="area_around"
+        )
+        around = pick.isoformat() if isinstance(pick, dt.date) else None
+    observations, obs_error = area_observations(url, aoi, footprints, around)
+    if observations:
+        labels = [o.label() for o in observations]
+        index = observation_index(observations, st.session_state.get(DAY))
+        choice = st.selectbox(
+            "Day with data for this area (cloud cover)", labels, index=index, key="area_day_pick"
+        )
+        st.session_state[DAY] = observations[labels.index(choice)].date.isoformat()
+    else:
+        if obs_error is not None:
+            st.caption(f"No observation list: {obs_error}. Type the day instead.")
+        day = st.date_input("Day", value=_stored_day(), key="area_day_free")
+        st.session_state[DAY] = day.isoformat() if isinstance(day, dt.date) else None
+    if st.session_state.get(DAY):
+        st.caption(f"The job will use {st.session_state[DAY]} (one day, as in the notebook).")

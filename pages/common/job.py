@@ -1,0 +1,311 @@
+"""Streamlit rendering for the Job page (step 2): sign-in, graph, submit, live follow, re-attach.
+
+The logic (connections, device sign-in thread, jobs, logs, downloads) is in :mod:`apex_core.jobs` and
+:mod:`apex_core.ndvi`. The connection (it holds the token) and a running device sign-in live in this
+session's ``st.session_state`` only; the connection *choice* kept across pages never holds a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from apex_core import ApexError, UnauthorizedError
+from apex_core.jobs import (
+    FINAL_STATUSES,
+    LOG_LEVELS,
+    BackendInfo,
+    ConnectionChoice,
+    DeviceSignIn,
+    Follow,
+    backend_info,
+    cancel_job,
+    connect,
+    filter_logs,
+    follow_job,
+    job_headline,
+    job_info,
+    job_progress,
+    recent_jobs,
+    submit_job,
+    work_folder,
+)
+from apex_core.ndvi import NdviRequest, build_ndvi_cube, default_title, process_graph, python_snippet
+from apex_core.steps import StateKey
+from pages.common import openeo_target, settings, show_error
+from pages.common.projects import autosave
+
+__all__ = [
+    "CHOICE",
+    "CON",
+    "DEVICE",
+    "ERR",
+    "FOLLOW",
+    "INFO",
+    "attach",
+    "connected",
+    "connection_banner",
+    "graph_panel",
+    "job_panel",
+    "place",
+    "reattach_panel",
+]
+
+CON, INFO, CHOICE, FOLLOW, ERR = (
+    "apex_job_con",
+    "apex_job_info",
+    "apex_job_choice",
+    "apex_job_follow",
+    "apex_job_err",
+)
+DEVICE = "apex_job_device"  # the running DeviceSignIn of this session (holds the token once approved)
+KINDS = {
+    "basic": "User name and password",
+    "oidc_device": "Sign in in the browser (OIDC device flow)",
+    "token": "Paste an access token",
+    "client_credentials": "Client credentials (from settings)",
+}
+
+
+def place() -> str:
+    return str(st.session_state.get("apex_area_place") or "custom area")
+
+
+def _keep(con: object, info: BackendInfo, choice: ConnectionChoice) -> None:
+    st.session_state[INFO], st.session_state[CON], st.session_state[CHOICE] = info, con, choice.to_dict()
+    st.session_state[ERR] = None
+
+
+def _login(url: str, choice: ConnectionChoice, **secrets: str | None) -> None:
+    """Connect (basic, pasted token, client credentials: a few quick requests)."""
+    cfg = settings()
+    try:
+        con = connect(
+            url,
+            choice.kind,
+            username=choice.username,
+            client_id=cfg.oidc_client_id,
+            client_secret=cfg.oidc_client_secret,
+            timeout=cfg.http_timeout,
+            **secrets,
+        )
+        _keep(con, backend_info(con), choice)
+    except ApexError as exc:
+        show_error(exc)
+
+
+@st.fragment(run_every=2)
+def _starting() -> None:
+    if openeo_target().url is not None:
+        st.rerun(scope="app")
+    st.info("Embedded backend starting…", icon=":material/hourglass:")
+
+
+def _cancel_device() -> None:
+    flow = st.session_state.pop(DEVICE, None)
+    if isinstance(flow, DeviceSignIn):
+        flow.cancel()
+
+
+@st.fragment(run_every=1.0)
+def _device_wait() -> None:
+    """The device sign-in running in the background: link and code, its status, cancel."""
+    flow = st.session_state.get(DEVICE)
+    if not isinstance(flow, DeviceSignIn):  # cancelled (a fragment-only run): show the form again
+        st.rerun(scope="app")
+    state, result = flow.state(), flow.result()
+    if result is not None:
+        st.session_state.pop(DEVICE, None)
+        _keep(result[0], result[1], ConnectionChoice("oidc_device", flow.url))
+        st.rerun(scope="app")
+    if state.status in ("failed", "cancelled"):
+        st.session_state.pop(DEVICE, None)
+        if state.error is not None:
+            st.session_state[ERR] = state.error
+        st.rerun(scope="app")
+    how = state.instructions
+    if how is None:
+        st.info("Asking the sign-in service for a code…", icon=":material/hourglass:")
+    else:
+        st.info(
+            f"Open [{how.verification_uri or how.link}]({how.link}) and enter the code **{how.user_code}** "
+            "to sign in; this page continues by itself once you have approved.",
+            icon=":material/key:",
+        )
+        st.caption(f"{state.progress or 'Waiting for approval'} · {state.elapsed:.0f} s")
+    st.button("Cancel sign-in", key="job_device_cancel", on_click=_cancel_device)
+
+
+def _sign_in_form(default_url: str | None) -> None:
+    cfg = settings()
+    saved = ConnectionChoice.from_dict(st.session_state.get(CHOICE) or {"kind": "basic"})
+    with st.form("job_connect"):
+        url = st.text_input("openEO backend URL", value=saved.url or default_url or "", key="job_url").strip()
+        kind = st.radio(
+            "Sign in",
+            list(KINDS),
+            format_func=KINDS.__getitem__,
+            key="job_auth",
+            index=list(KINDS).index(saved.kind) if saved.kind in KINDS else 0,
+        )
+        user = st.text_input("User name", value=saved.username or "", key="job_user")
+        password = st.text_input("Password", type="password", key="job_password")
+        token = st.text_input("Access token", type="password", key="job_token")
+        if cfg.oidc_client_id:
+            st.caption(
+                f"Client credentials and the device flow use the client `{cfg.oidc_client_id}` (settings)."
+            )
+        if not st.form_submit_button("Connect"):
+            return
+    choice = ConnectionChoice(kind, url, user or None)
+    if kind == "oidc_device":
+        st.session_state[ERR] = None
+        st.session_state[CHOICE] = choice.to_dict()
+        st.session_state[DEVICE] = DeviceSignIn.start(
+            url, client_id=cfg.oidc_client_id, client_secret=cfg.oidc_client_secret, timeout=cfg.http_timeout
+        )
+        st.rerun()
+    _login(url, choice, password=password, access_token=token)
+    if st.session_state.get(CON) is not None:
+        st.rerun()
+
+
+def connected() -> bool:
+    """The embedded backend's demo account (no login), else a sign-in (the device flow runs in the
+    background and this page polls it). True once the session has a connection."""
+    target = openeo_target()
+    if st.session_state.get(CON) is None and target.embedded and st.session_state.get(DEVICE) is None:
+        if target.url is None:
+            _starting()
+            return False
+        choice = ConnectionChoice("embedded", target.url, target.username)
+        _login(target.url, choice, password=target.password)
+    if st.session_state.get(CON) is not None:
+        return True
+    if st.session_state.get(ERR) is not None:
+        show_error(st.session_state[ERR])
+    job = st.session_state.get(StateKey.JOB)
+    if job:
+        st.caption(f"Your job `{job['id']}` is kept: sign in again to follow it.")
+    if isinstance(st.session_state.get(DEVICE), DeviceSignIn):
+        _device_wait()
+    else:
+        _sign_in_form(target.url)
+    return False
+
+
+def _disconnect() -> None:
+    st.session_state[CON] = st.session_state[FOLLOW] = None
+
+
+def connection_banner(info: BackendInfo) -> None:
+    cols = st.columns([5, 1])
+    cols[0].success(
+        f"Connected to **{info.title}** (version {info.version}, API {info.api_version}) at {info.url}."
+    )
+    cols[1].button("Disconnect", key="job_disconnect", on_click=_disconnect)
+    if info.missing_processes:
+        st.error("This backend lacks processes the job needs: " + ", ".join(info.missing_processes))
+
+
+def graph_panel(request: NdviRequest, url: str) -> None:
+    """The process graph (downloadable JSON) and a Python snippet that reproduces it."""
+    with st.expander("Process graph and Python code"):
+        graph = json.dumps(process_graph(request), indent=2)
+        st.download_button(
+            "Download the process graph (JSON)", graph, "ndvi-process-graph.json", key="job_dl"
+        )
+        st.code(graph, language="json")
+        st.code(python_snippet(request, url, title=default_title(place())), language="python")
+
+
+def attach(job_id: str | None, request: NdviRequest | None = None) -> None:
+    """Submit the job (``request``) or re-attach to ``job_id``; then follow it (button callbacks)."""
+    con, title = st.session_state[CON], st.session_state.get("job_title") or default_title(place())
+    try:
+        job = (
+            submit_job(con, build_ndvi_cube(request, con), title) if request else job_info(con, job_id or "")
+        )
+        st.session_state[StateKey.JOB] = {"status": job.status, "id": job.id, "title": job.title or title}
+        st.session_state[FOLLOW], st.session_state[ERR] = Follow(), None
+    except ApexError as exc:
+        st.session_state[ERR] = exc
+
+
+def _cancel() -> None:
+    try:
+        cancel_job(st.session_state[CON], st.session_state[StateKey.JOB]["id"])
+    except ApexError as exc:
+        st.session_state[ERR] = exc
+
+
+def _list_recent() -> None:
+    try:
+        st.session_state["apex_job_recent"] = recent_jobs(st.session_state[CON])
+    except ApexError as exc:
+        st.session_state[ERR] = exc
+
+
+def reattach_panel() -> None:
+    with st.expander("Re-attach to a job"):
+        st.text_input("Job id", key="job_attach_id")
+        st.button("Attach", key="job_attach", on_click=lambda: attach(st.session_state.get("job_attach_id")))
+        st.button("List my recent jobs", key="job_list", on_click=_list_recent)
+        if recent := st.session_state.get("apex_job_recent"):
+            pick = st.selectbox("Recent jobs", recent, format_func=lambda j: j.label(), key="job_recent_pick")
+            st.button("Attach to the selected job", key="job_attach_recent", on_click=attach, args=(pick.id,))
+
+
+def _poll(job: dict[str, Any], state: Follow) -> tuple[dict[str, Any], Follow]:
+    """One step of the live follow (back-off in apex_core); a refused token drops the connection."""
+    cfg, bar = settings(), st.empty()
+    folder, sid = work_folder(cfg.state_dir, st.session_state.get("apex_job_session_id"))
+    st.session_state["apex_job_session_id"] = sid
+    job, state = follow_job(
+        st.session_state[CON],
+        job,
+        state,
+        folder=folder,
+        timeout=cfg.http_timeout,
+        on_progress=lambda p: bar.progress(p.fraction, text="Downloading the results…"),
+    )
+    st.session_state[StateKey.JOB], st.session_state[FOLLOW] = job, state
+    autosave()  # a fragment run does not reach app.py's save: keep the project's job status current
+    if state.done:
+        st.session_state[ERR] = state.error
+        if isinstance(state.error, UnauthorizedError):
+            st.session_state[CON] = None  # sign in again; the job id is kept
+        st.rerun(scope="app")
+    return job, state
+
+
+def _follow() -> None:
+    """The job's status, progress, logs; while it runs, one poll per run (with back-off)."""
+    job, state = st.session_state.get(StateKey.JOB), st.session_state.get(FOLLOW)
+    running = isinstance(state, Follow) and not state.done
+    if running:
+        job, state = _poll(job, state)
+    st.markdown(job_headline(job))
+    if (progress := job_progress(job)) is not None:
+        st.progress(progress, text=f"{progress * 100:.0f} %")
+    if running:
+        st.button("Cancel the job", key="job_cancel", on_click=_cancel)
+    elif job.get("status") not in FINAL_STATUSES:
+        st.button("Follow this job again", key="job_resume", on_click=attach, args=(job["id"],))
+    if job["status"] == "finished" and job.get("assets"):
+        files = ", ".join(f"`{a['path']}`" for a in job["assets"])
+        st.success(f"Job finished; {len(job['assets'])} result file(s) downloaded: {files}")
+    if isinstance(state, Follow) and state.logs:
+        level = st.selectbox("Log level", LOG_LEVELS, index=1, key="job_log_level")
+        st.dataframe([e.to_dict() for e in filter_logs(state.logs, level)], hide_index=True, width="stretch")
+
+
+def job_panel() -> None:
+    """The last error, then the session's job, polled live in a fragment while it runs."""
+    if st.session_state.get(ERR) is not None:
+        show_error(st.session_state[ERR])
+    if st.session_state.get(StateKey.JOB):
+        state = st.session_state.get(FOLLOW)
+        (st.fragment(run_every=1.0)(_follow) if isinstance(state, Follow) and not state.done else _follow)()
