@@ -2,11 +2,11 @@
 
 :func:`rehost_assets` reads every GeoTIFF asset of a :class:`~apex_core.publish.PublishPlan` (a signed
 ``http(s)`` href, or a local file the app downloaded), converts it to a Cloud Optimized GeoTIFF with
-rio-cogeo, stores it at ``{assets_url}/{collection_id}/{file}`` (PUT with the bearer token: the embedded
-catalogue's asset store, or any store answering the same PUT/GET), and returns the plan with the hrefs
-rewritten and ``file:checksum`` (multihash sha2-256, ``"1220" + sha256 hex``) and ``file:size`` set.
-Storing is idempotent (PUT replaces), so re-hosting again after a failure is safe. S3 buckets are not
-supported here (yet).
+rio-cogeo, stores it at ``{store}/{collection_id}/{file}`` in an :class:`~apex_core.storage.AssetStore`
+(the embedded catalogue's asset store, PUT with the bearer token, or an S3-compatible bucket), and
+returns the plan with the hrefs rewritten and ``file:checksum`` (multihash sha2-256, ``"1220" + sha256
+hex``) and ``file:size`` set. Storing is idempotent (PUT replaces), so re-hosting again after a failure
+is safe.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 from apex_core.catalogue import CatalogueClient
 from apex_core.errors import ApexError, AssetError
 from apex_core.publish import Progress, PublishPlan
+from apex_core.storage import AssetStore, CatalogueAssetStore
 
 __all__ = [
     "COG_MEDIA_TYPE",
@@ -150,18 +151,21 @@ def _to_cog(data: bytes, work: Path, name: str) -> bytes:
 
 def rehost_assets(
     client: CatalogueClient,
-    assets_url: str,
+    store: str | AssetStore,
     plan: PublishPlan,
     *,
     local_files: Mapping[str, Path] | None = None,
     progress: Progress | None = None,
 ) -> RehostResult:
-    """Copy every GeoTIFF asset to ``{assets_url}/{collection_id}/`` as a COG and rewrite the plan.
+    """Copy every GeoTIFF asset to ``{store}/{collection_id}/`` as a COG and rewrite the plan.
 
+    ``store`` is an :class:`~apex_core.storage.AssetStore`, or the URL of the catalogue's asset store.
     ``local_files`` maps an href to a file already downloaded (used instead of the href). Assets
-    already stored under ``assets_url`` with a ``file:checksum`` are skipped.
+    already stored under the store's ``base_url`` with a ``file:checksum`` are skipped. Storing is
+    logged in ``client.log`` (the publish log).
     """
-    base = assets_url.rstrip("/")
+    target: AssetStore = CatalogueAssetStore(client, store) if isinstance(store, str) else store
+    base = target.base_url.rstrip("/")
     cid = plan.collection_id
     collection = copy.deepcopy(plan.collection)
     items = [copy.deepcopy(i) for i in plan.items]
@@ -189,7 +193,9 @@ def rehost_assets(
                 name += ".tif"
             cog = _to_cog(_read_source(client, href, local_files or {}), work, name)
             try:
-                new_href = client.put_asset(base, f"{_segment(cid)}/{name}", cog, "image/tiff")
+                new_href = target.put(f"{_segment(cid)}/{name}", cog, "image/tiff", client.log)
+            except AssetError:
+                raise
             except ApexError as exc:
                 raise AssetError(
                     f"Storing {name} failed: {exc.message}", status=exc.status, request_id=exc.request_id

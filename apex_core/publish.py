@@ -30,6 +30,7 @@ from typing import Any, Literal
 from apex_core.catalogue import CatalogueClient, LogEntry
 from apex_core.errors import ApexError, CatalogueConflict, CatalogueError, MetadataError
 from apex_core.metadata import asset_expiries, format_time_left
+from apex_core.storage import AssetStore
 
 __all__ = [
     "ASSETS_STEP",
@@ -295,18 +296,30 @@ def expiry_warnings(plan: PublishPlan, now: dt.datetime | None = None) -> tuple[
 # --------------------------------------------------------------------------------------------------
 
 
-def _check_bulk_answer(text: str, collection_id: str) -> None:
-    """A 200 from ``/bulk_items`` may still list failures (``{"errors": [...]}``): raise them."""
+def _bulk_failures(text: str) -> list[Any]:
+    """The failures a 200 from ``/bulk_items`` may still list (``{"errors": [...]}``)."""
     try:
         body = json.loads(text)
     except ValueError:
-        return  # plain text ("Successfully added 3 items."): nothing to check
+        return []  # plain text ("Successfully added 3 items."): nothing failed
     errors = body.get("errors") if isinstance(body, Mapping) else None
+    return list(errors) if isinstance(errors, list) else []
+
+
+def _check_bulk_answer(text: str, collection_id: str) -> None:
+    """Raise the failures a 200 from ``/bulk_items`` lists (all of the answer's items count as failed)."""
+    errors = _bulk_failures(text)
     if errors:
         raise CatalogueError(
             f"The bulk write to {collection_id} reported {len(errors)} failures: "
-            + "; ".join(str(e) for e in errors[:3])
+            + "; ".join(_failure_text(e) for e in errors[:3])
         )
+
+
+def _failure_text(error: Any) -> str:
+    if isinstance(error, Mapping) and error.get("id") is not None:
+        return f"item {error['id']}: {error.get('msg') or error.get('message') or error}"
+    return str(error)
 
 
 def _same_conflict(message: str, conflict: CatalogueConflict) -> CatalogueConflict:
@@ -334,16 +347,17 @@ class _Run:
         total = len(self.plan.steps) + (ASSETS_STEP in self.state.done)
         self.progress(min(len(self.state.done), total), total, message)
 
-    def assets(self, assets_url: str, local_files: Mapping[str, Path] | None) -> None:
+    def assets(self, store: str | AssetStore, local_files: Mapping[str, Path] | None) -> None:
         from apex_core.assets import rehost_assets  # assets builds on this module
 
         def step(done: int, total: int, message: str) -> None:
             self.progress(len(self.state.done), len(self.plan.steps) + 1, message)
 
-        hosted = rehost_assets(self.client, assets_url, self.plan, local_files=local_files, progress=step)
+        hosted = rehost_assets(self.client, store, self.plan, local_files=local_files, progress=step)
         self.plan = hosted.plan
+        where = store if isinstance(store, str) else f"{store.label} ({store.base_url})"
         if hosted.hosted:
-            self.notes.append(f"{len(hosted.hosted)} GeoTIFF assets re-hosted as COGs under {assets_url}.")
+            self.notes.append(f"{len(hosted.hosted)} GeoTIFF assets re-hosted as COGs in {where}.")
         self.mark(ASSETS_STEP, message=f"{len(hosted.hosted)} assets re-hosted.")
 
     def flush_log(self) -> None:
@@ -401,10 +415,21 @@ class _Run:
                 self.notes.append("The bulk items endpoint is not available: items were written one by one.")
                 todo = chunk + todo
                 break
-            _check_bulk_answer(resp.text, cid)
-            self.mark(
-                *(item_step(str(i["id"])) for i in chunk), message=f"{len(chunk)} items written (bulk)."
-            )
+            failures = _bulk_failures(resp.text)
+            named = [e for e in failures if isinstance(e, Mapping) and e.get("id") is not None]
+            failed = {str(e["id"]) for e in named}
+            written = [str(i["id"]) for i in chunk if str(i["id"]) not in failed]
+            if len(named) < len(failures):  # a failure without an item id: what was written is unknown
+                written = []
+            if written:
+                self.mark(*(item_step(i) for i in written), message=f"{len(written)} items written (bulk).")
+            if failures:
+                raise CatalogueError(
+                    f"The catalogue refused {len(failures)} of {len(chunk)} items written in bulk to {cid}: "
+                    + "; ".join(_failure_text(e) for e in failures[:3])
+                    + ". Fix them and resume: the items written are kept.",
+                    field="items",
+                )
         for item in todo:
             self.one_item(item, update)
 
@@ -467,14 +492,15 @@ def publish(
     bulk: bool | None = None,
     verify_timeout: float = 30.0,
     verify_interval: float = 0.5,
-    rehost_to: str | None = None,
+    rehost_to: str | AssetStore | None = None,
     local_files: Mapping[str, Path] | None = None,
 ) -> PublishResult:
     """Publish ``plan`` with ``client``, continuing from ``state`` (steps done are skipped).
 
-    ``bulk`` None asks the catalogue (:meth:`CatalogueClient.conformance`). ``rehost_to`` (an asset
-    store URL) first copies the GeoTIFFs there as COGs (:func:`apex_core.assets.rehost_assets`); the
-    result's ``plan`` then has the new hrefs: resume with that plan. Never raises an
+    ``bulk`` None asks the catalogue (:meth:`CatalogueClient.conformance`). ``rehost_to`` (an
+    :class:`~apex_core.storage.AssetStore`, or the catalogue's asset store URL) first copies the
+    GeoTIFFs there as COGs (:func:`apex_core.assets.rehost_assets`); the result's ``plan`` then has
+    the new hrefs: resume with that plan. Never raises an
     :class:`ApexError`: the result's ``error`` says why it stopped and its ``state`` resumes.
     """
     if state is None or not state.matches(client.url, plan):

@@ -11,17 +11,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import rasterio
 import requests
+from rasterio.transform import from_origin
 from streamlit.testing.v1 import AppTest
 
+from apex_core.assets import multihash_sha256
 from apex_core.catalogue import AccessToken
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle
 from apex_core.steps import StateKey
-from tests.local.conftest import catalogue, issuer, local_state_root
+from tests.local.conftest import S3Server, catalogue, issuer, local_state_root, s3_server
 
-__all__ = ["catalogue", "issuer", "local_state_root"]
+__all__ = ["catalogue", "issuer", "local_state_root", "s3_server"]
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -182,3 +186,46 @@ def test_an_expired_token_asks_to_sign_in_again(remote_env: str, issuer: IssuerH
     assert url not in at.session_state["apex_catalogue_tokens"]
     assert at.button(key="pub_go").disabled
     assert at.button(key="pub_sign_in_client")
+
+
+def test_rehosting_on_an_s3_bucket_from_the_settings(
+    remote_env: str, s3_server: S3Server, tmp_path: Path
+) -> None:
+    """With APEX_S3_* set, the page re-hosts the job's GeoTIFF in the bucket before publishing: the
+    published item links a plain URL there whose bytes match its ``file:checksum``."""
+    bucket = s3_server.bucket("app")
+    env = {
+        "APEX_S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "APEX_S3_BUCKET": bucket,
+        "APEX_S3_REGION": s3_server.region,
+        "APEX_S3_ACCESS_KEY_ID": s3_server.access_key_id,
+        "APEX_S3_SECRET_ACCESS_KEY": s3_server.secret_access_key,
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        tif = tmp_path / "openEO.tif"
+        profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 1, "dtype": "float32"}
+        with rasterio.open(
+            tif, "w", crs="EPSG:32632", transform=from_origin(680000, 5160000, 10, 10), **profile
+        ) as dst:
+            dst.write(np.linspace(-1, 1, 64 * 64, dtype=np.float32).reshape(1, 64, 64))
+        cid = f"app-{uuid.uuid4().hex[:8]}"
+        meta = metadata(cid)
+        href = "https://openeo.example/jobs/j-1/results/assets/openEO.tif?expires=1"
+        meta["items"][0]["assets"] = {"openEO.tif": {"href": href, "type": "image/tiff; application=geotiff"}}
+        job = {"status": "finished", "id": "j-1", "assets": [{"key": "openEO.tif", "path": str(tif)}]}
+        at = _open(**{StateKey.METADATA.value: meta, StateKey.JOB.value: job})
+        rehost = at.checkbox(key="pub_rehost")
+        assert rehost.value is True and f"s3://{bucket}" in str(rehost.label)
+        _button(at, "pub_sign_in_client")
+        _button(at, "pub_go")
+        result = at.session_state["apex_publish_run"]["result"]
+        assert result.ok, result.error
+        asset = result.plan.items[0]["assets"]["openEO.tif"]
+        assert asset["href"].startswith(f"{s3_server.endpoint_url}/{bucket}/{cid}/")
+        got = requests.get(asset["href"], timeout=15)
+        assert got.status_code == 200 and multihash_sha256(got.content) == asset["file:checksum"]
+        assert any(bucket in str(c.value) and "re-hosted" in str(c.value) for c in at.caption)
+        log = json.dumps([e.to_dict() for e in result.state.log])
+        assert s3_server.secret_access_key not in log and f"s3://{bucket}/{cid}/" in log

@@ -150,3 +150,92 @@ def wait_for_workers(url: str, count: int = 2, timeout: float = 120.0) -> list[i
             return pids
         assert time.monotonic() < deadline, f"only {len(pids)} worker(s) ready after {timeout} s"
         time.sleep(0.1)
+
+
+# =============================================================================================
+# An S3-compatible server on loopback: moto in server mode (asset hosting, openEO workspaces)
+# =============================================================================================
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import uuid  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """moto's S3 on ``endpoint_url`` with one IAM user's real access key (``s3:*``)."""
+
+    endpoint_url: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    region: str = "eu-central-1"
+
+    def client(self, access_key_id: str | None = None, secret_access_key: str | None = None) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=access_key_id or self.access_key_id,
+            aws_secret_access_key=secret_access_key or self.secret_access_key,
+        )
+
+    def bucket(self, prefix: str = "apex") -> str:
+        """A new bucket whose objects anyone may read (a bucket policy, as for published assets)."""
+        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        s3 = self.client()
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region})
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{name}/*",
+                }
+            ],
+        }
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+        return name
+
+    @contextlib.contextmanager
+    def checking_credentials(self) -> Iterator[None]:
+        """moto accepts any key unless told to authenticate: inside this block it checks every request's
+        signature against its IAM users (anonymous reads are not served meanwhile)."""
+        import moto.settings
+
+        before = moto.settings.INITIAL_NO_AUTH_ACTION_COUNT
+        moto.settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+        try:
+            yield
+        finally:
+            moto.settings.INITIAL_NO_AUTH_ACTION_COUNT = before
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3-compatible server on a free loopback port, and an IAM user allowed ``s3:*``."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    iam = boto3.client(
+        "iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="-"
+    )
+    iam.create_user(UserName="apex-publisher")
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    iam.put_user_policy(UserName="apex-publisher", PolicyName="s3", PolicyDocument=json.dumps(allow))
+    key = iam.create_access_key(UserName="apex-publisher")["AccessKey"]
+    yield S3Server(url, key["AccessKeyId"], key["SecretAccessKey"])
+    server.stop()
+
+
+# =============================================================================================
+# end of the S3-compatible server fixture
+# =============================================================================================

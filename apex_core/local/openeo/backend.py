@@ -383,14 +383,15 @@ def scene_search(catalogue: DataCatalogue, params: Mapping[str, Any]) -> dict[st
 
 
 class LocalProcessing(Processing):  # type: ignore[misc]
-    def __init__(self, catalogue: DataCatalogue) -> None:
+    def __init__(self, catalogue: DataCatalogue, *, workspaces: bool = False) -> None:
         self.catalogue = catalogue
+        self.workspaces = workspaces  # offer export_workspace (workspaces are configured)
         self._registry: DriverProcessRegistry | None = None
 
     def get_process_registry(self, api_version: Any) -> DriverProcessRegistry:
         if self._registry is None:
             registry = DriverProcessRegistry(target_version="2.0.0-rc.1")
-            for spec in _engine().process_specs():
+            for spec in _engine().process_specs(workspaces=self.workspaces):
                 try:
                     registry.add_spec(spec)
                 except Exception as exc:  # a malformed upstream spec must not hide the others
@@ -401,6 +402,8 @@ class LocalProcessing(Processing):  # type: ignore[misc]
     def evaluate(self, process_graph: dict[str, Any], env: EvalEnv = None) -> flask.Response:
         try:
             request = _engine().execute(process_graph, self.catalogue)
+            if request.exports:
+                raise ProcessGraphError("export_workspace runs in batch jobs only: create a batch job.")
             with tempfile.TemporaryDirectory(prefix="apex-openeo-sync-") as tmp:
                 files = _engine().write_results(request, Path(tmp))
                 if len(files) != 1:
@@ -430,10 +433,11 @@ def _raster_bands(f: ResultFile) -> list[dict[str, Any]]:
 
 
 class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
-    def __init__(self, store: JobStore, runner: JobRunner) -> None:
+    def __init__(self, store: JobStore, runner: JobRunner, config: OpenEoBackendConfig | None = None) -> None:
         super().__init__()
         self.store = store
         self.runner = runner
+        self.config = config
 
     def _get(self, job_id: str, user_id: str) -> JobRecord:
         try:
@@ -534,7 +538,22 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
                 "proj:bbox": list(f.proj_bbox),
                 "datetime": _iso(f.datetime),
             }
+            if f.exported:
+                assets[f.filename].update(self._exported(record, f))
         return assets
+
+    def _exported(self, record: JobRecord, f: ResultFile) -> dict[str, Any]:
+        """An exported file: its workspace href is the asset's href (``s3://...`` as on CDSE); the
+        backend's download link stays available as the ``openeo`` alternate."""
+        alternate: dict[str, Any] = {}
+        if self.config is not None and flask.has_request_context():
+            url = self.config.asset_url.build_url(
+                asset_metadata={}, asset_name=f.filename, job_id=record.id, user_id=record.user_id
+            )
+            alternate["openeo"] = {"href": url, "title": "Download from the openEO backend"}
+        for n, href in enumerate(f.exported):
+            alternate[f"workspace-{n + 1}" if n else "workspace"] = {"href": href}
+        return {self.ASSET_PUBLIC_HREF: f.exported[-1], "alternate": alternate}
 
     def get_result_assets(self, job_id: str, user_id: str) -> dict[str, dict[str, Any]]:
         return self._assets(self._get(job_id, user_id))
@@ -590,7 +609,13 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
 
 class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
     def __init__(
-        self, catalogue: DataCatalogue, jobs_dir: Path, config: OpenEoBackendConfig, workers: int = 2
+        self,
+        catalogue: DataCatalogue,
+        jobs_dir: Path,
+        config: OpenEoBackendConfig,
+        workers: int = 2,
+        *,
+        workspaces_file: Path | None = None,
     ):
         self.data = catalogue
         self.job_store = JobStore(jobs_dir)
@@ -600,12 +625,13 @@ class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
             log_level=str(logging.getLevelName(logging.getLogger().getEffectiveLevel())),
             # The server module too: a forked worker re-runs the main module (``-m ...server``).
             preload=(*PRELOAD, "apex_core.local.openeo.server"),
+            workspaces_file=workspaces_file,
         )
         self.job_runner = JobRunner(self.job_store, spec, workers=workers)
         super().__init__(
             catalog=LocalCollectionCatalog(catalogue),
-            processing=LocalProcessing(catalogue),
-            batch_jobs=LocalBatchJobs(self.job_store, self.job_runner),
+            processing=LocalProcessing(catalogue, workspaces=workspaces_file is not None),
+            batch_jobs=LocalBatchJobs(self.job_store, self.job_runner, config),
             config=config,
         )
 

@@ -6,7 +6,10 @@ openeo-processes-dask that has a spec), then three processes are replaced:
 * ``load_collection`` reads :class:`~apex_core.local.openeo.data.DataCatalogue` (extents, bands,
   float + NaN nodata; unknown extra arguments such as ``featureflags`` are ignored);
 * ``ndvi`` names its result ``NDVI`` so the saved band carries that description;
-* ``save_result`` records the requested format; :func:`write_results` writes the GeoTIFF as a COG.
+* ``save_result`` records the requested format; :func:`write_results` writes the GeoTIFF as a COG
+  (named after the ``filename_prefix`` option when given);
+* ``export_workspace`` records the workspace and merge path; the worker copies the written files there
+  (:mod:`~apex_core.local.openeo.workspaces`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import logging
+import re
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,7 @@ __all__ = [
     "band_statistics",
     "build_process_registry",
     "execute",
+    "filename_stem",
     "process_specs",
     "write_results",
 ]
@@ -53,6 +58,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _BAND_NAME_ATTR = "long_name"
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _FORMAT_ALIASES = {"gtiff": "GTiff", "geotiff": "GTiff", "tiff": "GTiff", "tif": "GTiff", "cog": "GTiff"}
 
 
@@ -63,6 +69,8 @@ class SaveRequest:
     data: xr.DataArray
     format: str
     options: Mapping[str, Any]
+    # (workspace id, merge path) per export_workspace applied to this result, in order.
+    exports: tuple[tuple[str, str | None], ...] = ()
 
 
 # --- the registry -------------------------------------------------------------------------------------------
@@ -90,10 +98,13 @@ def _base_registry() -> ProcessRegistry:
         return _BASE_REGISTRY
 
 
-def process_specs() -> list[dict[str, Any]]:
-    """Specs of every process this backend can run (for ``GET /processes``)."""
+def process_specs(*, workspaces: bool = False) -> list[dict[str, Any]]:
+    """Specs of every process this backend can run (for ``GET /processes``); ``export_workspace`` only
+    when workspaces are configured."""
     registry = _base_registry()
     names = set(_names(registry)) | {"load_collection", "save_result", "ndvi"}
+    if workspaces:
+        names.add("export_workspace")
     specs = []
     for name in sorted(names):
         spec = getattr(opd_specs, name, None)
@@ -153,7 +164,13 @@ def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
             raise ProcessGraphError("save_result needs a raster data cube.")
         return SaveRequest(data=data, format=fmt, options=dict(options or {}))
 
+    def export_workspace(data: Any, workspace: str, merge: str | None = None) -> SaveRequest:
+        if not isinstance(data, SaveRequest):
+            raise ProcessGraphError("export_workspace needs the result of save_result as its data.")
+        return replace(data, exports=(*data.exports, (str(workspace), merge)))
+
     registry["load_collection"] = Process(spec=_spec("load_collection"), implementation=load_collection)
+    registry["export_workspace"] = Process(spec=_spec("export_workspace"), implementation=export_workspace)
     registry["ndvi"] = Process(spec=_spec("ndvi"), implementation=ndvi)
     registry["save_result"] = Process(spec=_spec("save_result"), implementation=save_result)
     return registry
@@ -188,9 +205,11 @@ def _known(registry: ProcessRegistry) -> set[str]:
 # --- writing ------------------------------------------------------------------------------------------------
 
 
-def write_results(request: SaveRequest, out_dir: Path, *, stem: str = "openEO") -> list[ResultFile]:
-    """Write ``request`` as Cloud Optimized GeoTIFF(s) in ``out_dir``: one file per date."""
+def write_results(request: SaveRequest, out_dir: Path, *, stem: str | None = None) -> list[ResultFile]:
+    """Write ``request`` as Cloud Optimized GeoTIFF(s) in ``out_dir``: one file per date, named after
+    ``stem``, else the ``filename_prefix`` option of ``save_result``, else ``openEO``."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    stem = stem or filename_stem(request.options)
     data = request.data
     band_dim = next((d for d in data.dims if str(d) in ("bands", "band")), None)
     time_dim = next((d for d in data.dims if str(d) in ("t", "time")), None)
@@ -220,6 +239,19 @@ def write_results(request: SaveRequest, out_dir: Path, *, stem: str = "openEO") 
         filename = f"{stem}{suffix}.tif"
         results.append(_write_cog(part, band_dim=str(band_dim), crs=crs, when=when, path=out_dir / filename))
     return results
+
+
+def filename_stem(options: Mapping[str, Any]) -> str:
+    """The result files' name stem: the ``filename_prefix`` option (made file-name safe) or ``openEO``."""
+    prefix = options.get("filename_prefix")
+    if prefix is None or prefix == "":
+        return "openEO"
+    if not isinstance(prefix, str):
+        raise ProcessGraphError("save_result: the filename_prefix option must be a string.")
+    safe = _UNSAFE_NAME.sub("_", prefix).strip("._")
+    if not safe:
+        raise ProcessGraphError(f"save_result: filename_prefix {prefix!r} has no usable characters.")
+    return safe[:100]
 
 
 def _write_cog(

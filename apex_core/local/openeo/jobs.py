@@ -273,6 +273,7 @@ class WorkerSpec:
     data_dir: Path | None = None
     log_level: str = "INFO"
     preload: tuple[str, ...] = ()
+    workspaces_file: Path | None = None  # export_workspace targets (see .workspaces); None: no workspace
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -280,6 +281,7 @@ class WorkerSpec:
             "data_dir": str(self.data_dir) if self.data_dir else None,
             "log_level": self.log_level,
             "preload": list(self.preload),
+            "workspaces_file": str(self.workspaces_file) if self.workspaces_file else None,
         }
 
     @classmethod
@@ -289,6 +291,7 @@ class WorkerSpec:
             data_dir=Path(d["data_dir"]) if d.get("data_dir") else None,
             log_level=str(d.get("log_level") or "INFO"),
             preload=tuple(str(m) for m in d.get("preload") or ()),
+            workspaces_file=Path(d["workspaces_file"]) if d.get("workspaces_file") else None,
         )
 
 
@@ -333,7 +336,13 @@ class _Worker:
         self.conn, child = _CONTEXT.Pipe(duplex=True)
         self.process = _CONTEXT.Process(
             target=run_worker,
-            args=(child, spec.executor, str(spec.data_dir) if spec.data_dir else None, spec.log_level),
+            args=(
+                child,
+                spec.executor,
+                str(spec.data_dir) if spec.data_dir else None,
+                spec.log_level,
+                str(spec.workspaces_file) if spec.workspaces_file else None,
+            ),
             name="openeo-job-worker",
             daemon=True,
         )

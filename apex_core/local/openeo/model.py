@@ -277,6 +277,8 @@ class ResultFile:
     # One entry per band, computed from the written file (empty for records written before they existed).
     statistics: tuple[BandStatistics, ...] = ()
     data_type: str = "float32"
+    # Where export_workspace copied the file (``s3://...`` or ``file:...``), in the order of the exports.
+    exported: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -291,6 +293,7 @@ class ResultFile:
             "size": self.size,
             "statistics": [s.to_dict() for s in self.statistics],
             "data_type": self.data_type,
+            "exported": list(self.exported),
         }
 
     @classmethod
@@ -311,6 +314,7 @@ class ResultFile:
             size=int(d["size"]),
             statistics=tuple(BandStatistics.from_dict(s) for s in d.get("statistics") or ()),
             data_type=str(d.get("data_type") or "float32"),
+            exported=tuple(str(h) for h in d.get("exported") or ()),
         )
 
     @property

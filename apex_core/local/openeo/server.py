@@ -57,6 +57,7 @@ class ServerOptions:
     data_dir: Path
     auth: AuthOptions
     workers: int = 2
+    workspaces_file: Path | None = None  # export_workspace targets (apex_core.local.openeo.workspaces)
 
     @property
     def openeo_dir(self) -> Path:
@@ -67,7 +68,12 @@ class ServerOptions:
         return self.openeo_dir / "jobs"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state_dir": str(self.state_dir), "data_dir": str(self.data_dir), "workers": self.workers}
+        return {
+            "state_dir": str(self.state_dir),
+            "data_dir": str(self.data_dir),
+            "workers": self.workers,
+            "workspaces": self.workspaces_file is not None,
+        }
 
 
 def _secret(path: Path) -> bytes:
@@ -89,7 +95,9 @@ def create_app(options: ServerOptions) -> tuple[flask.Flask, LocalBackend]:
     get_backend_config(force_reload=True, show_stack=False)
 
     catalogue = DataCatalogue(options.data_dir)
-    backend = LocalBackend(catalogue, options.jobs_dir, config, workers=options.workers)
+    backend = LocalBackend(
+        catalogue, options.jobs_dir, config, workers=options.workers, workspaces_file=options.workspaces_file
+    )
     app = build_app(backend_implementation=backend)
     install_signed_basic_tokens(app, secret)
     install_bearer_cache_bound(app)
@@ -140,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--auth-file", type=Path, default=None, help="JSON: basic_users, oidc_providers")
     parser.add_argument("--workers", type=int, default=2, help="batch job worker processes")
+    parser.add_argument(
+        "--workspaces-file", type=Path, default=None, help="JSON: workspaces for export_workspace (0600)"
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
 
@@ -153,7 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.auth_file is not None:
         auth = auth_options_from_dict(json.loads(args.auth_file.read_text()))
     options = ServerOptions(
-        state_dir=args.state_dir.resolve(), data_dir=args.data_dir.resolve(), auth=auth, workers=args.workers
+        state_dir=args.state_dir.resolve(),
+        data_dir=args.data_dir.resolve(),
+        auth=auth,
+        workers=args.workers,
+        workspaces_file=args.workspaces_file.resolve() if args.workspaces_file else None,
     )
     app, backend = create_app(options)
     server = make_server(args.host, args.port, app, threaded=True)

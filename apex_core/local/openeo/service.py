@@ -6,9 +6,11 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from apex_core.local.openeo.auth import AuthOptions
+from apex_core.local.openeo.workspaces import WorkspaceSpec, write_workspaces_file
 from apex_core.local.process import LocalService, free_port
 
 __all__ = ["DEFAULT_PASSWORD", "DEFAULT_USER", "OpenEoBackendService", "start_openeo_backend"]
@@ -23,7 +25,14 @@ class OpenEoBackendService(LocalService):
     """The backend process; ``url`` is its openEO API root (``http://127.0.0.1:<port>/openeo/1.2``)."""
 
     def __init__(
-        self, *, port: int, state_dir: Path, data_dir: Path, auth_file: Path, workers: int = 2
+        self,
+        *,
+        port: int,
+        state_dir: Path,
+        data_dir: Path,
+        auth_file: Path,
+        workers: int = 2,
+        workspaces_file: Path | None = None,
     ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/openeo/1.2"
@@ -42,6 +51,8 @@ class OpenEoBackendService(LocalService):
             "--workers",
             str(workers),
         ]
+        if workspaces_file is not None:
+            argv += ["--workspaces-file", str(workspaces_file)]
         super().__init__(
             "openeo",
             argv,
@@ -68,22 +79,29 @@ def start_openeo_backend(
     auth: AuthOptions | None = None,
     workers: int = 2,
     timeout: float = 90.0,
+    workspaces: Sequence[WorkspaceSpec] = (),
 ) -> OpenEoBackendService:
     """Start the backend (jobs under ``<state_dir>/openeo/jobs``) and wait until it answers.
 
     ``auth`` defaults to the demo account ``demo``/``demo``; credentials reach the child through a
-    0600 file in the state directory, never its command line. Stop it with ``.stop()`` (or use it as a
-    context manager). Raises :class:`~apex_core.errors.ServiceError` if it does not come up.
+    0600 file in the state directory, never its command line. ``workspaces`` (S3 buckets or folders)
+    make it offer ``export_workspace``; their credentials travel the same way. Stop it with
+    ``.stop()`` (or use it as a context manager). Raises :class:`~apex_core.errors.ServiceError` if it
+    does not come up.
     """
     state_dir = state_dir.resolve()
     auth_file = state_dir / "openeo" / "auth.json"
     _write_auth_file(auth_file, auth or AuthOptions(basic_users={DEFAULT_USER: DEFAULT_PASSWORD}))
+    workspaces_file = None
+    if workspaces:
+        workspaces_file = write_workspaces_file(state_dir / "openeo" / "workspaces.json", workspaces)
     service = OpenEoBackendService(
         port=port if port is not None else free_port(),
         state_dir=state_dir,
         data_dir=data_dir.resolve(),
         auth_file=auth_file,
         workers=workers,
+        workspaces_file=workspaces_file,
     )
     service.start(timeout=timeout)
     logger.info("embedded openEO backend at %s", service.url)

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 # argument reports progress (percent) while it runs.
 Progress = Callable[[float], None]
 Executor = Callable[[Mapping[str, Any], Path, Progress], list[ResultFile]]
-ExecutorFactory = Callable[[Path | None], Executor]
+ExecutorFactory = Callable[..., Executor]  # factory(data_dir[, workspaces_file])
 
 DEFAULT_EXECUTOR = "apex_core.local.openeo.worker:graph_executor"
 # What the runner's forkserver imports once, so that a new worker is a fork away (not a 10 s import).
@@ -53,13 +53,16 @@ PRELOAD = (
     "apex_core.local.openeo.engine",
     "apex_core.local.openeo.data",
     "apex_core.local.openeo.worker",
+    "apex_core.local.openeo.workspaces",
 )
 
 
-def graph_executor(data_dir: Path | None) -> Executor:
+def graph_executor(data_dir: Path | None, workspaces_file: Path | None = None) -> Executor:
     """The real executor: the engine over :class:`~apex_core.local.openeo.data.DataCatalogue`.
 
     The engine and the catalogue are loaded here, once per worker, before the worker says it is ready.
+    ``workspaces_file`` configures the workspaces ``export_workspace`` copies results to
+    (:mod:`~apex_core.local.openeo.workspaces`).
     """
     if data_dir is None:
         raise ValueError("the graph executor needs --data-dir")
@@ -67,6 +70,8 @@ def graph_executor(data_dir: Path | None) -> Executor:
     data = importlib.import_module("apex_core.local.openeo.data")
     catalogue = data.DataCatalogue(data_dir)
     engine.build_process_registry(catalogue)  # builds the shared registry now, not in the first job
+    workspaces = importlib.import_module("apex_core.local.openeo.workspaces")
+    configured = workspaces.load_workspaces(workspaces_file)
 
     def run(process: Mapping[str, Any], out_dir: Path, progress: Progress) -> list[ResultFile]:
         graph = process.get("process_graph", process)
@@ -74,6 +79,12 @@ def graph_executor(data_dir: Path | None) -> Executor:
         request = engine.execute(graph, catalogue)
         progress(60.0)
         files: list[ResultFile] = engine.write_results(request, out_dir)
+        if request.exports:
+            progress(80.0)
+            merge = out_dir.parent.name  # the job id: one folder per job unless merge says otherwise
+            files = workspaces.export_results(
+                configured, request.exports, out_dir, files, default_merge=merge
+            )
         return files
 
     return run
@@ -118,7 +129,13 @@ def serve(execute: Executor, conn: Connection) -> None:
         conn.send({"event": "finished", "job_id": job_id, "results": [f.to_dict() for f in files]})
 
 
-def run_worker(conn: Connection, executor: str, data_dir: str | None, log_level: str) -> None:
+def run_worker(
+    conn: Connection,
+    executor: str,
+    data_dir: str | None,
+    log_level: str,
+    workspaces_file: str | None = None,
+) -> None:
     """Entry point of a worker process (started by the runner from its forkserver)."""
     # The server decides when a worker ends (SIGKILL, or closing the connection): a Ctrl-C or SIGTERM
     # sent to the whole process group must not kill a job before the server knows it is stopping.
@@ -130,7 +147,9 @@ def run_worker(conn: Connection, executor: str, data_dir: str | None, log_level:
         stream=sys.stderr,
         force=True,
     )
-    execute = resolve_factory(executor)(Path(data_dir) if data_dir else None)
+    factory = resolve_factory(executor)
+    data = Path(data_dir) if data_dir else None
+    execute = factory(data, Path(workspaces_file)) if workspaces_file else factory(data)
     try:
         serve(execute, conn)
     except (BrokenPipeError, EOFError):  # the server went away
