@@ -43,6 +43,7 @@ from apex_core.errors import (
 from apex_core.local.embedded import EmbeddedEndpoints
 from apex_core.local.openeo.service import DEFAULT_PASSWORD, DEFAULT_USER
 from apex_core.ndvi import REQUIRED_PROCESSES
+from apex_core.workspace import download_href
 
 __all__ = [
     "FINAL_STATUSES",
@@ -733,9 +734,9 @@ def download_results(
     metadata_path.write_text(json.dumps(meta, indent=2))
     raw_assets = meta.get("assets") or {}
     assets = [
-        _Asset(str(k), str(a["href"]), a.get("file:size"), _asset_datetime(meta, a))
+        _Asset(str(k), href, a.get("file:size"), _asset_datetime(meta, a))
         for k, a in raw_assets.items()
-        if isinstance(a, Mapping) and a.get("href")
+        if isinstance(a, Mapping) and (href := download_href(a))  # exported: s3:// href, http alternate
     ]
     backend_host = urlsplit(con.root_url).netloc
     out = []

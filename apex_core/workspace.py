@@ -17,13 +17,14 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from apex_core.config import Settings
 from apex_core.errors import BackendError
 
 __all__ = [
+    "EMBEDDED_WORKSPACE",
     "EXPORT_PROCESS",
     "ExportChoice",
     "ExportOutcome",
@@ -31,6 +32,7 @@ __all__ = [
     "backend_offers_export",
     "default_prefix",
     "download_href",
+    "effective_workspace",
     "export_outcome",
     "offers_export",
     "python_lines",
@@ -39,6 +41,9 @@ __all__ = [
 ]
 
 EXPORT_PROCESS = "export_workspace"
+EMBEDDED_WORKSPACE = "local"
+"""The folder workspace the embedded backend offers (``<state dir>/workspace``), used when no
+``APEX_OPENEO_WORKSPACE`` is set and the target is the embedded backend."""
 _SAFE = re.compile(r"[^A-Za-z0-9.]+")  # runs of anything else (dashes too) -> one dash
 _WORKSPACE_ID = re.compile(r"^[\w\-.~]+$")  # the export_workspace spec's pattern
 _SAVE_LINE = re.compile(r"^result = (\w+)\.save_result\(")
@@ -67,6 +72,14 @@ def backend_offers_export(con: Any) -> bool:
     except requests.RequestException as exc:
         raise BackendError(f"The backend did not answer ({type(exc).__name__}).") from exc
     return offers_export(str(p.get("id")) for p in processes if isinstance(p, Mapping))
+
+
+def effective_workspace(settings: Settings, *, embedded: bool) -> Settings:
+    """The settings with the workspace to export to: the configured one, else on the embedded backend
+    its own folder workspace."""
+    if settings.openeo_workspace or not embedded:
+        return settings
+    return replace(settings, openeo_workspace=EMBEDDED_WORKSPACE)
 
 
 def download_href(asset: Mapping[str, Any]) -> str | None:

@@ -131,6 +131,8 @@ def _start_catalogue(args: argparse.Namespace, started: Mapping[str, Started]) -
 def _start_openeo(args: argparse.Namespace, started: Mapping[str, Started]) -> Started:
     from apex_core.local.openeo.auth import AuthOptions, OidcProviderOptions
     from apex_core.local.openeo.service import DEFAULT_PASSWORD, DEFAULT_USER, start_openeo_backend
+    from apex_core.local.openeo.workspaces import WorkspaceSpec
+    from apex_core.workspace import EMBEDDED_WORKSPACE
 
     providers: tuple[OidcProviderOptions, ...] = ()
     if "issuer" in started:
@@ -138,7 +140,11 @@ def _start_openeo(args: argparse.Namespace, started: Mapping[str, Started]) -> S
         providers = (OidcProviderOptions.from_dict(provider),)
     auth = AuthOptions(basic_users={DEFAULT_USER: DEFAULT_PASSWORD}, oidc_providers=providers)
     # the backend keeps its own state under <state dir>/openeo
-    service = start_openeo_backend(args.state_dir, args.data_dir, args.openeo_port, auth=auth)
+    # a folder workspace for export_workspace (use cases 2/3), files under <state dir>/workspace
+    workspaces = (WorkspaceSpec.disk(EMBEDDED_WORKSPACE, args.state_dir / "workspace"),)
+    service = start_openeo_backend(
+        args.state_dir, args.data_dir, args.openeo_port, auth=auth, workspaces=workspaces
+    )
     return Started(
         name="openeo",
         handle=service,

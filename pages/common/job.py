@@ -32,9 +32,11 @@ from apex_core.jobs import (
     submit_job,
     work_folder,
 )
-from apex_core.ndvi import NdviRequest, build_ndvi_cube, default_title, process_graph, python_snippet
+from apex_core.ndvi import NdviRequest, build_ndvi_cube, default_title, python_snippet
 from apex_core.steps import StateKey
+from apex_core.workspace import ExportChoice, effective_workspace, snippet_with_export, with_export
 from pages.common import openeo_target, settings, show_error
+from pages.common.export import EXPORT, export_option, export_outcome_panel
 from pages.common.projects import autosave
 
 __all__ = [
@@ -210,24 +212,41 @@ def connection_banner(info: BackendInfo) -> None:
         st.error("This backend lacks processes the job needs: " + ", ".join(info.missing_processes))
 
 
+def export_panel(day: str) -> None:
+    """Use cases 2/3: ``export_workspace`` where the backend offers it (the embedded one does)."""
+    cfg = effective_workspace(settings(), embedded=openeo_target().embedded)
+    title = st.session_state.get("job_title") or default_title(place())
+    export_option(st.session_state[CON], st.session_state[INFO].url, cfg, title=title, day=day)
+
+
+def _export_choice() -> ExportChoice | None:
+    choice = st.session_state.get(EXPORT)
+    return ExportChoice.from_dict(choice) if choice else None
+
+
+def _cube(request: NdviRequest, con: Any = None) -> Any:
+    """The notebook's cube, ending in ``export_workspace`` when the user chose an export."""
+    cube, choice = build_ndvi_cube(request, con), _export_choice()
+    return with_export(cube, choice) if choice else cube
+
+
 def graph_panel(request: NdviRequest, url: str) -> None:
     """The process graph (downloadable JSON) and a Python snippet that reproduces it."""
     with st.expander("Process graph and Python code"):
-        graph = json.dumps(process_graph(request), indent=2)
+        graph = json.dumps(json.loads(_cube(request).to_json()), indent=2)
         st.download_button(
             "Download the process graph (JSON)", graph, "ndvi-process-graph.json", key="job_dl"
         )
         st.code(graph, language="json")
-        st.code(python_snippet(request, url, title=default_title(place())), language="python")
+        snippet = python_snippet(request, url, title=default_title(place()))
+        st.code(snippet_with_export(snippet, _export_choice()), language="python")
 
 
 def attach(job_id: str | None, request: NdviRequest | None = None) -> None:
     """Submit the job (``request``) or re-attach to ``job_id``; then follow it (button callbacks)."""
     con, title = st.session_state[CON], st.session_state.get("job_title") or default_title(place())
     try:
-        job = (
-            submit_job(con, build_ndvi_cube(request, con), title) if request else job_info(con, job_id or "")
-        )
+        job = submit_job(con, _cube(request, con), title) if request else job_info(con, job_id or "")
         st.session_state[StateKey.JOB] = {"status": job.status, "id": job.id, "title": job.title or title}
         st.session_state[FOLLOW], st.session_state[ERR] = Follow(), None
     except ApexError as exc:
@@ -297,6 +316,7 @@ def _follow() -> None:
     if job["status"] == "finished" and job.get("assets"):
         files = ", ".join(f"`{a['path']}`" for a in job["assets"])
         st.success(f"Job finished; {len(job['assets'])} result file(s) downloaded: {files}")
+        export_outcome_panel(job)
     if isinstance(state, Follow) and state.logs:
         level = st.selectbox("Log level", LOG_LEVELS, index=1, key="job_log_level")
         st.dataframe([e.to_dict() for e in filter_logs(state.logs, level)], hide_index=True, width="stretch")

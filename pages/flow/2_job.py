@@ -20,9 +20,7 @@ elif ui.connected():
     native = st.checkbox(
         "Native resolution and CRS (no resample_spatial to 38.2 m, EPSG:3857)", key="job_native"
     )
-    # Export to a workspace (pages/common/export.py, to come) goes here, between the graph options and
-    # the graph; whatever it adds to the graph must go into `request` (or the cube built from it in
-    # ui.attach), so the graph shown, the Python snippet and the submitted job stay the same.
+    ui.export_panel(day)
     request = NdviRequest.for_backend(aoi, dt.date.fromisoformat(day), info.url, native=native)
     ui.graph_panel(request, info.url)
     st.text_input("Job title", value=default_title(ui.place()), key="job_title")

@@ -244,3 +244,65 @@ def test_job_page_export_option(
         not [c for c in plain.checkbox if c.key == "job_export"]
         and plain.session_state["test_choice"] is None
     )
+
+
+# --- the whole Job page (app.py under AppTest): choose the export, submit, follow, download ------------
+
+
+def test_job_page_submits_the_export_and_explains_it(
+    backend: OpenEoBackendService,
+    openeo_credentials: tuple[str, str],
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    from apex_core.steps import StateKey
+
+    monkeypatch.setenv("APEX_OPENEO_URL", backend.url)
+    monkeypatch.setenv("APEX_OPENEO_WORKSPACE", "apex-folder")
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60)
+    box = AOI
+    at.session_state[StateKey.AOI.value] = {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [box["west"], box["south"]],
+                [box["east"], box["south"]],
+                [box["east"], box["north"]],
+                [box["west"], box["north"]],
+                [box["west"], box["south"]],
+            ]
+        ],
+    }
+    at.session_state["apex_area_date"], at.session_state["apex_area_place"] = DAY, "Bolzano"
+    at.run()
+    at.switch_page("pages/flow/2_job.py").run()
+    at.text_input(key="job_user").set_value(openeo_credentials[0])
+    at.text_input(key="job_password").set_value(openeo_credentials[1])
+    next(b for b in at.button if b.label == "Connect").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    at.checkbox(key="job_export").check().run()
+    # the graph shown and the snippet end in export_workspace, like the job submitted below
+    assert any('"export_workspace"' in str(c.value) for c in at.code)
+    assert any("export_workspace(workspace=" in str(c.value) for c in at.code)
+    at.button(key="job_submit").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    deadline = time.monotonic() + 180
+    while not at.session_state["apex_job_follow"].done:
+        assert time.monotonic() < deadline, at.session_state[StateKey.JOB]
+        time.sleep(POLL)  # poll interval of the rerun loop (AppTest does not run run_every fragments)
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+    job = at.session_state[StateKey.JOB]
+    assert job["status"] == "finished", job
+    # the file went to the workspace, and the page still downloaded it through the alternate link
+    exported = sorted(folder.rglob(f"APEx-Demo-Bolzano-NDVI_{DAY}*.tif"))
+    assert exported, list(folder.rglob("*"))
+    local = [Path(a["path"]) for a in job["assets"]]
+    assert local and all(p.is_file() for p in local)
+    digest = hashlib.sha256(exported[-1].read_bytes()).hexdigest()
+    assert hashlib.sha256(local[0].read_bytes()).hexdigest() == digest
+    assert any("exported to the workspace" in str(i.value) for i in at.info)

@@ -204,6 +204,8 @@ def test_serve_runs_issuer_catalogue_and_openeo(start_serve: Callable[[], Serve]
         line["openeo_username"], line["openeo_password"]
     )
     assert basic.describe_account()["user_id"] == line["openeo_username"]
+    # use cases 2/3: the embedded backend offers export_workspace into its folder workspace
+    assert "export_workspace" in {p["id"] for p in basic.list_processes()}
 
     # SIGTERM: everything stops, exit 0
     serve.proc.send_signal(signal.SIGTERM)
