@@ -180,8 +180,8 @@ def render_field(field: FormField, key: str | None = None) -> Any:
         value = st.number_input(field.label, format=field.number_format, **kw)
     elif field.kind == "checkbox":
         value = st.checkbox(field.label, **kw)
-    else:  # text, list (comma-separated)
-        value = st.text_input(field.label, **kw)
+    else:  # text, list (comma-separated); live_text is sent while the person types (250 ms pause)
+        value = st.text_input(field.label, live=field.kind == "live_text", **kw)
     if field.caption:
         st.caption(field.caption)
     return value

@@ -44,6 +44,14 @@ def _ok(at: AppTest) -> None:
     assert [t.value for t in at.title] == ["Metadata"]
 
 
+def _type_id(at: AppTest, value: str) -> AppTest:
+    """The id field sends its value while the person types (``live``: after a 250 ms pause, no Enter;
+    typing itself is driven in tests/browser/test_metadata_in_chromium.py)."""
+    box = at.text_input(key="md_id")
+    assert box.proto.live_debounce_ms == 250
+    return box.set_value(value).run()
+
+
 def _progress(at: AppTest) -> str:
     return str(at.get("progress")[0].proto.text)
 
@@ -62,6 +70,7 @@ def test_form_round_trip_survives_a_page_change(job: dict[str, Any]) -> None:
     at.text_input(key="md_title").set_value("NDVI over Gran Canaria, 19 August 2019").run()
     at.selectbox(key="md_license").set_value("CC0-1.0").run()
     at.text_input(key="md_keywords").set_value("NDVI, Sentinel-2, Gran Canaria").run()
+    _type_id(at, "gran_canaria_ndvi_2019")
     _ok(at)
     assert any("Valid STAC 1.1.0 collection" in str(s.value) for s in at.success)
     meta = at.session_state[StateKey.METADATA.value]
@@ -69,6 +78,7 @@ def test_form_round_trip_survives_a_page_change(job: dict[str, Any]) -> None:
     col = meta["collection"]
     assert (col["title"], col["license"]) == ("NDVI over Gran Canaria, 19 August 2019", "CC0-1.0")
     assert col["keywords"] == ["NDVI", "Sentinel-2", "Gran Canaria"]
+    assert col["id"] == "gran_canaria_ndvi_2019"
     assert col["_auth"]["write"]
     assert meta["items"] == []
     assert {c["key"] for c in meta["checklist"]} >= {"licence", "description", "expiry", "providers"}
@@ -81,12 +91,15 @@ def test_form_round_trip_survives_a_page_change(job: dict[str, Any]) -> None:
     assert at.text_input(key="md_title").value == "NDVI over Gran Canaria, 19 August 2019"
     assert at.selectbox(key="md_license").value == "CC0-1.0"
     assert at.text_input(key="md_keywords").value == "NDVI, Sentinel-2, Gran Canaria"
+    assert at.text_input(key="md_id").value == "gran_canaria_ndvi_2019"
     assert at.session_state[StateKey.METADATA.value]["collection"]["license"] == "CC0-1.0"
+    assert at.session_state[StateKey.METADATA.value]["collection"]["id"] == "gran_canaria_ndvi_2019"
 
 
 def test_field_errors_show_next_to_the_field_and_block(job: dict[str, Any]) -> None:
     at = _open(**{StateKey.JOB.value: job})
-    at.text_input(key="md_id").set_value("gran canaria").run()
+    assert at.text_input(key="md_id").value == "apex_demo_gran_canaria_ndvi"
+    _type_id(at, "gran canaria")
     at.text_input(key="md_auth_write").set_value("anonymous").run()
     _ok(at)
     errors = [str(e.value) for e in at.error]
@@ -94,9 +107,21 @@ def test_field_errors_show_next_to_the_field_and_block(job: dict[str, Any]) -> N
     assert any("`anonymous` may never be in `_auth.write`" in e for e in errors)
     assert at.session_state[StateKey.METADATA.value]["valid"] is False
     assert "1 of 5 steps done" in _progress(at)
-    at.text_input(key="md_id").set_value("gran_canaria_ndvi").run()
+    _type_id(at, "gran_canaria_ndvi")
     at.text_input(key="md_auth_write").set_value("apex-editor").run()
     assert at.session_state[StateKey.METADATA.value]["valid"] is True
+    assert at.session_state[StateKey.METADATA.value]["collection"]["id"] == "gran_canaria_ndvi"
+
+
+def test_reset_shows_the_loaded_id_again(job: dict[str, Any]) -> None:
+    at = _open(**{StateKey.JOB.value: job})
+    _type_id(at, "x")
+    assert any("3 to 64 characters" in str(e.value) for e in at.error)
+    next(b for b in at.button if b.label == "Reset the form to the loaded results").click().run()
+    _ok(at)
+    assert at.text_input(key="md_id").value == "apex_demo_gran_canaria_ndvi"
+    assert at.session_state[StateKey.METADATA.value]["valid"] is True
+    assert not any("3 to 64 characters" in str(e.value) for e in at.error)
 
 
 def test_preview_statistics_are_used(job: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT.parent / "shared" / "fixtures" / "apex_catalogue_collection_response.json"
 TITLE = "NDVI over Gran Canaria, 19 August 2019"
+NEW_ID = "gran_canaria_ndvi_2019"
 
 
 def _commit(page: Page, label: str, value: str) -> None:
@@ -33,6 +34,25 @@ def _wait_value(page: Page, label: str, value: str) -> None:
     )
 
 
+def _type_id_without_enter(page: Page) -> None:
+    """The id field (``live``) is checked as the person types: the error shows and goes while the focus
+    stays in the field, with no Enter and no leaving it."""
+    box = page.get_by_label("Id", exact=True)
+    box.click()
+    box.press("Control+A")
+    box.press_sequentially("Gran", delay=40)
+    page.get_by_text("The id must start with a lowercase letter (a-z).").wait_for()
+    assert box.evaluate("e => e.getRootNode().activeElement === e"), "the id field lost the focus"
+    page.get_by_text("Not valid yet").wait_for()
+    screenshot(page, "page-4-metadata-id-checked-as-typed")
+    box.press("Control+A")
+    box.press_sequentially(NEW_ID, delay=40)
+    page.get_by_text(f"Valid STAC 1.1.0 collection {NEW_ID} with").wait_for()
+    page.get_by_text("The id must start with a lowercase letter").wait_for(state="detached")
+    assert box.evaluate("e => e.getRootNode().activeElement === e"), "the id field lost the focus"
+    assert box.input_value() == NEW_ID
+
+
 def test_upload_edit_and_validate(app_url: str, offline_page: tuple[Page, list[str]]) -> None:
     if not RECORDED.is_file():
         pytest.skip(f"recorded production document not found at {RECORDED} (../shared/fixtures is absent)")
@@ -46,6 +66,7 @@ def test_upload_edit_and_validate(app_url: str, offline_page: tuple[Page, list[s
     wait_for_script(page)
     _wait_value(page, "Title", "APEx Demo - Gran Canaria - NDVI")
 
+    _type_id_without_enter(page)
     _commit(page, "Title", TITLE)
     _commit(page, "Keywords (comma-separated)", "NDVI, Sentinel-2, Gran Canaria")
     licence = page.locator("[data-testid='stSelectbox']").filter(has_text="Licence")
@@ -62,6 +83,7 @@ def test_upload_edit_and_validate(app_url: str, offline_page: tuple[Page, list[s
     diff.get_by_text(f'+  "title": "{TITLE}",').wait_for()
     diff.get_by_text('+  "license": "CC0-1.0",').wait_for()
     diff.get_by_text('+    "Gran Canaria"').wait_for()
+    diff.get_by_text(f'+  "id": "{NEW_ID}",').wait_for()
     page.get_by_text("extension schema not available offline: not validated").first.wait_for()
     page.get_by_role("heading", name="Metadata").scroll_into_view_if_needed()
     shot = screenshot(page, "page-4-metadata-validated")

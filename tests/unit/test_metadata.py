@@ -547,7 +547,7 @@ def test_form_fields_describe_the_form(embedded: dict[str, Any]) -> None:
     assert set(keys) == set(draft.form_values()) - {"providers_count", "license_url", "eodata_base"}
     assert {f.section for f in fields} == {s.name for s in md.FORM_SECTIONS}
     by_key = {f.key: f for f in fields}
-    assert (by_key["id"].label, by_key["id"].kind) == ("Id", "text")
+    assert (by_key["id"].label, by_key["id"].kind) == ("Id", "live_text")  # checked as the person types
     assert by_key["id"].help and "3 to 64 characters" in by_key["id"].help
     assert [by_key[k].kind for k in ("keywords", "auth_write", "west")] == ["list", "list", "number"]
     assert by_key["description"].markdown and by_key["derived_from"].options == ("drop", "absolute")
@@ -615,6 +615,33 @@ def test_metadata_session_keeps_the_draft_when_widgets_go(embedded: dict[str, An
     widgets["md_upload"] = ["a file"]
     session.reset()
     assert session.current().draft.title == title and widgets["md_upload"] == ["a file"]
+
+
+def test_id_is_checked_at_each_keystroke(embedded: dict[str, Any]) -> None:
+    """The id is a ``live_text`` field: the page gets its value while the person types, and each value
+    gives the field's issue (or none) at once, next to the field, and is kept in the draft."""
+    store: dict[str, Any] = {}
+    widgets: dict[str, Any] = {}
+    session = md.MetadataSession(store, widgets, "md_")
+    session.load(md.LoadedResults("upload results.json", "fp-1", embedded))
+    suggested = session.current().draft.id
+    messages = []
+    for typed in ("b", "bo", "bol", "bol zano", "bolzano"):  # what the field sends, pause by pause
+        widgets["md_id"] = typed
+        now = session.current()
+        (field,) = [f for f in now.fields if f.key == "id"]
+        assert field.kind == "live_text"
+        messages.append([i.message for i in field.issues])
+        assert now.draft.id == store["draft"]["id"] == typed
+        assert now.evaluation.valid is (not messages[-1])
+    assert "3 to 64 characters long (it has 1)" in messages[0][0]
+    assert "3 to 64 characters long (it has 2)" in messages[1][0]
+    assert messages[2] == [] and messages[4] == []
+    assert "may only contain lowercase letters, digits" in messages[3][0] and "' '" in messages[3][0]
+    del widgets["md_id"]  # a page change drops the widget value; the draft keeps the id
+    assert session.current().draft.id == "bolzano" == widgets["md_id"]
+    session.reset()
+    assert "md_id" not in widgets and session.current().draft.id == suggested == widgets["md_id"]
 
 
 def test_evaluation_headline(embedded: dict[str, Any], embedded_item: dict[str, Any]) -> None:
