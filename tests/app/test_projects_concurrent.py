@@ -1,32 +1,24 @@
 """Ten sessions at once, each running Area -> Job submit against the embedded backend: no cross-talk.
 
-Each session is its own AppTest in its own thread, in one process, as Streamlit serves its sessions:
-module globals or ``st.cache_*`` holding a user's token, project or job would leak between them here.
+Each session is its own AppTest, all alive in one process as Streamlit serves its sessions, stepped
+round-robin (each step of the flow runs in every session before the next step starts, so ten jobs run on
+the backend at once): module globals or ``st.cache_*`` holding a user's token, project or job would leak
+between them here. Round-robin rather than threads: AppTest swaps process-wide objects (runtime, config,
+script cache) around each run, and CPython 3.11's ``ast.parse`` is not thread-safe, so threaded AppTests
+fail at random for reasons the app does not have under a real server.
 """
 
 from __future__ import annotations
 
 import secrets
 import shutil
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest.mock import MagicMock
 
 import pytest
-from streamlit import config
-from streamlit.runtime import Runtime
-from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
-from streamlit.runtime.media_file_manager import MediaFileManager
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1 import app_test as app_test_module
-from streamlit.testing.v1.util import build_mock_config_get_option
 
 from apex_core.jobs import cancel_job, recent_jobs
 from apex_core.local.openeo.auth import AuthOptions
@@ -50,29 +42,6 @@ class Session:
     token: str
     state: dict[str, Any]
     con: Any
-
-
-class _SharedRuntime:
-    """AppTest installs a mock ``Runtime`` for each run and clears it when the run ends, which would pull
-    it from under the other sessions' runs; here one mock serves them all (the app sees no difference)."""
-
-    _instance: Any = None
-
-
-@pytest.fixture
-def shared_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One runtime, one script cache and one config for all sessions, as a Streamlit server has. AppTest
-    swaps these process globals around each run, which concurrent runs would undo under each other (and
-    compiling the same script in ten threads at once trips CPython 3.11's ast.parse)."""
-    mock = MagicMock(spec=Runtime)
-    mock.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
-    mock.cache_storage_manager = MemoryCacheStorageManager()
-    monkeypatch.setattr(app_test_module, "Runtime", _SharedRuntime)
-    monkeypatch.setattr(Runtime, "_instance", mock)
-    cache = ScriptCache()
-    monkeypatch.setattr(app_test_module, "ScriptCache", lambda: cache)
-    monkeypatch.setattr(config, "get_option", build_mock_config_get_option({"global.appTest": True}))
-    monkeypatch.setattr(app_test_module, "patch_config_options", lambda _overrides: nullcontext())
 
 
 @pytest.fixture(scope="module")
@@ -101,36 +70,50 @@ def state_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _flow(user: str, password: str, start: threading.Barrier) -> Session:
-    name = f"project of {user}"
-    at = AppTest.from_file(APP, default_timeout=120)
-    start.wait(timeout=60)  # all sessions run their steps at the same time
+def _steps(at: AppTest, user: str, password: str, found: dict[str, str]) -> Iterator[None]:
+    """The flow of one session, one step per ``next()``: all sessions do each step before the next."""
     _ok(at.run())
-    at.text_input(key="projects_new_name").set_value(name)
+    yield
+    at.text_input(key="projects_new_name").set_value(f"project of {user}")
     _ok(_button(at, "New project").click().run())
-    project = str(at.session_state["apex_project"]["id"])
+    yield
     _start_from_bolzano(at)
+    yield
     _ok(at.switch_page(JOB).run())
-    token = _connect(at, user, password)
-    job_id = _submit(at)
+    yield
+    found["token"] = _connect(at, user, password)
+    yield
+    found["job_id"] = _submit(at)
+    yield
     _ok(at.run())  # one more run: the page follows the job and saves
+
+
+def _session(at: AppTest, user: str, found: dict[str, str]) -> Session:
     state = {str(k): at.session_state[k] for k in at.session_state}
-    return Session(name, project, job_id, token, state, at.session_state["apex_job_con"])
+    return Session(
+        f"project of {user}",
+        str(at.session_state["apex_project"]["id"]),
+        found["job_id"],
+        found["token"],
+        state,
+        at.session_state["apex_job_con"],
+    )
 
 
 @pytest.mark.services
 def test_ten_sessions_at_once_do_not_cross_talk(
     state_dir: Path,
-    shared_runtime: None,
     backend: OpenEoBackendService,
     accounts: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("APEX_OPENEO_URL", backend.url)
-    start = threading.Barrier(SESSIONS)
-    with ThreadPoolExecutor(SESSIONS) as pool:
-        futures = [pool.submit(_flow, u, pw, start) for u, pw in accounts.items()]
-        sessions = [f.result(timeout=300) for f in futures]
+    apps = {user: AppTest.from_file(APP, default_timeout=120) for user in accounts}
+    found: dict[str, dict[str, str]] = {user: {} for user in accounts}
+    flows = [_steps(apps[user], user, password, found[user]) for user, password in accounts.items()]
+    while flows:  # round-robin: every live session takes its next step
+        flows = [f for f in flows if next(f, StopIteration) is not StopIteration]
+    sessions = [_session(at, user, found[user]) for user, at in apps.items()]
     try:
         assert len({s.project for s in sessions}) == SESSIONS
         assert len({s.job_id for s in sessions}) == SESSIONS
