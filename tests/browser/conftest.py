@@ -6,13 +6,16 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
 
+from apex_core.catalogue import client_credentials_token, discover_oidc
+from apex_core.local.issuer.state import IssuerState
 from apex_core.local.process import LocalService, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,12 +34,20 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
+def app_state_dir() -> Iterator[Path]:
+    """The app's APEX_STATE_DIR (its embedded services keep their state here, e.g. ``issuer/``)."""
+    state = Path(tempfile.mkdtemp(prefix="apex-browser-state-"))
+    state.chmod(0o711)
+    yield state
+    shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def app_url(app_state_dir: Path) -> Iterator[str]:
     """The app as users start it (scripts/serve.py) on a free loopback port, with its embedded
     services auto-started in the background; ready when /_stcore/health answers ok."""
     port = free_port()
-    state = Path(tempfile.mkdtemp(prefix="apex-browser-state-"))
-    state.chmod(0o711)
+    state = app_state_dir
     argv = [
         sys.executable, str(ROOT / "scripts" / "serve.py"),
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -59,7 +70,6 @@ def app_url() -> Iterator[str]:
         # Generous: the app's embedded services (same process group) stop openEO, the catalogue and
         # PostgreSQL in turn; a SIGKILL at the default 10 s would orphan them.
         service.stop(timeout=90)
-    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -110,3 +120,33 @@ def screenshot(page: Page, name: str) -> Path:
     path = OUTPUT / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def embedded_catalogue_token(state_dir: Path, catalogue_url: str, account: str = "editor") -> str:
+    """An access token of one of the embedded issuer's local accounts, to read back (over HTTP, outside
+    the app) what a browser test published. The catalogue names its issuer in its health document; the
+    account's secret is in the issuer's state, which ``serve`` keeps in ``<APEX_STATE_DIR>/issuer``."""
+    health = requests.get(catalogue_url.rstrip("/") + "/_apex/health", timeout=15)
+    health.raise_for_status()
+    issuer_url = str(health.json()["settings"]["issuer_url"])
+    issuer_dir = state_dir / "issuer"
+    assert issuer_dir.is_dir(), f"no issuer state in {state_dir}"
+    client = IssuerState.load_or_create(issuer_dir).account(account)
+    assert client is not None, f"the local issuer has no account {account!r}"
+    endpoint = discover_oidc(issuer_url, timeout=15).token_endpoint
+    return client_credentials_token(endpoint, client.client_id, client.client_secret, timeout=15).access_token
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On a failed browser test, a screenshot of its page as it was (``failed-<test>.png``)."""
+    report: pytest.TestReport = yield
+    funcargs = getattr(item, "funcargs", {})
+    if report.when == "call" and report.failed and "offline_page" in funcargs:
+        try:
+            screenshot(funcargs["offline_page"][0], f"failed-{item.name}")
+        except Exception as exc:  # the page may be gone: the failure itself is what matters
+            report.sections.append(("failure screenshot", f"not taken: {exc}"))
+    return report

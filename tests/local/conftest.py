@@ -228,10 +228,12 @@ def s3_server() -> Iterator[S3Server]:
     iam = boto3.client(
         "iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="-"
     )
-    iam.create_user(UserName="apex-publisher")
+    # moto's servers in one process share one state: a user name of its own for each server
+    user = f"apex-publisher-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
     allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-    iam.put_user_policy(UserName="apex-publisher", PolicyName="s3", PolicyDocument=json.dumps(allow))
-    key = iam.create_access_key(UserName="apex-publisher")["AccessKey"]
+    iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=json.dumps(allow))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
     yield S3Server(url, key["AccessKeyId"], key["SecretAccessKey"])
     server.stop()
 
