@@ -33,15 +33,10 @@ from tests.local.conftest import (
 # The local issuer and the OIDC backend fixtures of tests/local, used here (re-exported so pytest sees them).
 __all__ = ["issuer", "local_state_root", "openeo_backend_oidc", "openeo_data_dir", "token_for"]
 
+from tests.app.test_job_page import APP, BOLZANO, JOB, SEEDED
+
 pytestmark = pytest.mark.services
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-JOB = "pages/flow/2_job.py"
-BOLZANO = {
-    "type": "Polygon",
-    "coordinates": [[[11.3, 46.47], [11.38, 46.47], [11.38, 46.51], [11.3, 46.51], [11.3, 46.47]]],
-}
-SEEDED = {StateKey.AOI.value: BOLZANO, "apex_area_date": "2022-06-12", "apex_area_place": "Bolzano"}
 T = 10  # seconds, every HTTP request of the test itself
 
 

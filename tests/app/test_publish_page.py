@@ -24,6 +24,7 @@ from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle
 from apex_core.steps import StateKey
 from tests.local.conftest import S3Server, catalogue, issuer, local_state_root, s3_server
+from tests.stacdocs import collection_doc, item_doc
 
 __all__ = ["catalogue", "issuer", "local_state_root", "s3_server"]
 
@@ -33,32 +34,8 @@ PUBLISH = "pages/flow/5_publish.py"
 
 
 def metadata(cid: str, title: str = "NDVI") -> dict[str, Any]:
-    collection = {
-        "type": "Collection",
-        "id": cid,
-        "stac_version": "1.1.0",
-        "title": title,
-        "description": "AppTest collection",
-        "license": "CC-BY-4.0",
-        "links": [],
-        "extent": {
-            "spatial": {"bbox": [[11.0, 46.0, 11.5, 46.5]]},
-            "temporal": {"interval": [["2022-06-12T00:00:00Z", "2022-06-12T23:59:59Z"]]},
-        },
-        "_auth": {"read": ["apex-editor"], "write": ["apex-editor"]},
-    }
-    item = {
-        "type": "Feature",
-        "stac_version": "1.1.0",
-        "id": "ndvi-1",
-        "collection": cid,
-        "geometry": {"type": "Point", "coordinates": [11.3, 46.4]},
-        "bbox": [11.3, 46.4, 11.3, 46.4],
-        "properties": {"datetime": "2022-06-12T10:00:00Z"},
-        "links": [],
-        "assets": {},
-    }
-    return {"valid": True, "collection": collection, "items": [item]}
+    collection = collection_doc(cid, "AppTest collection", title=title)
+    return {"valid": True, "collection": collection, "items": [item_doc("ndvi-1", cid)]}
 
 
 @pytest.fixture

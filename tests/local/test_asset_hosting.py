@@ -8,11 +8,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import rasterio
 import requests
-from rasterio.transform import from_origin
 from rio_cogeo.cogeo import cog_validate
 
 from apex_core.assets import COG_MEDIA_TYPE, multihash_sha256, rehost_assets
@@ -23,6 +20,7 @@ from apex_core.local.catalogue import CatalogueHandle
 from apex_core.publish import ASSETS_STEP, PublishPlan, log_json, publish
 from apex_core.storage import CatalogueAssetStore, S3AssetStore, S3Location, asset_store
 from tests.local.conftest import S3Server
+from tests.stacdocs import collection_doc, item_doc, write_ndvi_geotiff
 
 pytestmark = pytest.mark.services
 
@@ -32,20 +30,7 @@ SOURCE = "https://openeo.example/jobs/j-1/results/assets/openEO.tif?expires=1700
 
 @pytest.fixture
 def geotiff(tmp_path: Path) -> Path:
-    path = tmp_path / "ndvi.tif"
-    data = (np.arange(256 * 256, dtype=np.float32).reshape(256, 256) % 200) / 100 - 1
-    profile = {
-        "driver": "GTiff",
-        "width": 256,
-        "height": 256,
-        "count": 1,
-        "dtype": "float32",
-        "crs": "EPSG:32632",
-        "transform": from_origin(680000, 5160000, 10, 10),
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data, 1)
-    return path
+    return write_ndvi_geotiff(tmp_path / "ndvi.tif")
 
 
 @pytest.fixture
@@ -57,31 +42,11 @@ def collection_id(catalogue: CatalogueHandle, token_for: Callable[[str], str]) -
 
 
 def plan_of(cid: str) -> PublishPlan:
-    collection = {
-        "type": "Collection",
-        "id": cid,
-        "stac_version": "1.1.0",
-        "description": "S3 asset hosting test",
-        "license": "CC-BY-4.0",
-        "links": [],
-        "extent": {
-            "spatial": {"bbox": [[11.0, 46.0, 11.5, 46.5]]},
-            "temporal": {"interval": [["2022-06-12T00:00:00Z", "2022-06-12T23:59:59Z"]]},
-        },
-        "_auth": {"read": ["apex-editor"], "write": ["apex-editor"]},
-    }
-    item = {
-        "type": "Feature",
-        "stac_version": "1.1.0",
-        "id": "ndvi-2022-06-12",
-        "collection": cid,
-        "geometry": {"type": "Point", "coordinates": [11.3, 46.4]},
-        "bbox": [11.3, 46.4, 11.3, 46.4],
-        "properties": {"datetime": "2022-06-12T10:00:00Z"},
-        "links": [],
-        "assets": {"openEO.tif": {"href": SOURCE, "type": "image/tiff; application=geotiff"}},
-    }
-    return PublishPlan.from_dict({"collection": collection, "items": [item]})
+    assets = {"openEO.tif": {"href": SOURCE, "type": "image/tiff; application=geotiff"}}
+    collection = collection_doc(cid, "S3 asset hosting test")
+    return PublishPlan.from_dict(
+        {"collection": collection, "items": [item_doc("ndvi-2022-06-12", cid, assets)]}
+    )
 
 
 def settings_for(s3: S3Server, bucket: str, **overrides: str) -> Settings:

@@ -13,11 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-import rasterio
 import requests
-from rasterio.transform import from_origin
 from rio_cogeo.cogeo import cog_validate
 
 from apex_core import metadata as md
@@ -44,6 +41,7 @@ from apex_core.publish import (
     log_json,
     publish,
 )
+from tests.stacdocs import write_ndvi_geotiff
 
 pytestmark = pytest.mark.services
 
@@ -344,26 +342,11 @@ def test_rejected_item_then_fixed_and_resumed(catalogue: CatalogueHandle, token_
 # --- assets ---------------------------------------------------------------------------------------------
 
 
-def _plain_geotiff(path: Path) -> None:
-    data = (np.arange(300 * 300, dtype=np.float32).reshape(300, 300) % 200) / 100 - 1
-    profile = {
-        "driver": "GTiff",
-        "width": 300,
-        "height": 300,
-        "count": 1,
-        "dtype": "float32",
-        "crs": "EPSG:32632",
-        "transform": from_origin(680000, 5160000, 10, 10),
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data, 1)
-
-
 def test_rehosted_assets_are_cogs_with_matching_checksums(
     catalogue: CatalogueHandle, token_for: TokenFor, tmp_path: Path
 ) -> None:
     tif = tmp_path / "ndvi.tif"
-    _plain_geotiff(tif)
+    write_ndvi_geotiff(tif, 300)
     cid = new_id()
     raw = collection(cid)
     items = [

@@ -1,0 +1,64 @@
+"""Small STAC documents and GeoTIFFs that several test modules publish (one place for their shape)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+
+__all__ = ["EDITOR_AUTH", "collection_doc", "item_doc", "write_ndvi_geotiff"]
+
+EDITOR_AUTH = {"read": ["apex-editor"], "write": ["apex-editor"]}
+
+
+def collection_doc(cid: str, description: str, **extra: Any) -> dict[str, Any]:
+    """A minimal valid collection over Bolzano on 2022-06-12, readable and writable by the editor role."""
+    return {
+        "type": "Collection",
+        "id": cid,
+        "stac_version": "1.1.0",
+        "description": description,
+        "license": "CC-BY-4.0",
+        "links": [],
+        "extent": {
+            "spatial": {"bbox": [[11.0, 46.0, 11.5, 46.5]]},
+            "temporal": {"interval": [["2022-06-12T00:00:00Z", "2022-06-12T23:59:59Z"]]},
+        },
+        "_auth": EDITOR_AUTH,
+        **extra,
+    }
+
+
+def item_doc(iid: str, cid: str, assets: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A minimal valid item (a point in Bolzano, 2022-06-12) of collection ``cid``."""
+    return {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "id": iid,
+        "collection": cid,
+        "geometry": {"type": "Point", "coordinates": [11.3, 46.4]},
+        "bbox": [11.3, 46.4, 11.3, 46.4],
+        "properties": {"datetime": "2022-06-12T10:00:00Z"},
+        "links": [],
+        "assets": assets or {},
+    }
+
+
+def write_ndvi_geotiff(path: Path, size: int = 256) -> Path:
+    """A plain (not cloud-optimised) one-band float32 GeoTIFF in UTM 32N with values in [-1, 1)."""
+    data = (np.arange(size * size, dtype=np.float32).reshape(size, size) % 200) / 100 - 1
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:32632",
+        "transform": from_origin(680000, 5160000, 10, 10),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    return path
