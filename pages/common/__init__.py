@@ -63,13 +63,6 @@ def show_error(exc: BaseException) -> None:
     {"error": st.error, "warning": st.warning, "info": st.info}[msg.severity](body)
 
 
-def coming_next(what: str, issue_title: str) -> None:
-    """A plain statement of what this page will do, until its own work lands. No fake data."""
-    st.info(
-        f"**Not built yet.** {what}\n\nThis arrives with: *{issue_title}*.", icon=":material/construction:"
-    )
-
-
 def save_upload(upload: UploadedFile, folder: Path) -> Path:
     """Write an uploaded file under ``folder`` as ``<sha256 of its bytes><suffix>`` (stable across
     reruns, so caches keyed on the path hold) and return the path. Writes only when it is new."""

@@ -45,7 +45,8 @@ with st.form("projects_new_form", border=True):
 def row(project: Project) -> tuple[str, str] | None:
     """One project: what it is, where it stands, and its actions. Returns where to go when opened."""
     with st.container(border=True):
-        info, open_col, dup_col, ren_col, del_col = st.columns([6, 1, 1, 1, 1], vertical_alignment="center")
+        widths = [4, 1, 1.4, 1.4, 1.3]  # wide enough for "Duplicate" and "Rename" in full
+        info, open_col, dup_col, ren_col, del_col = st.columns(widths, vertical_alignment="center")
         here = " (open now)" if cur is not None and cur["id"] == project.id else ""
         info.markdown(f"**{project.name}**{here}  \nNext: {project.step} · {project.status}")
         info.caption(f"Updated {project.updated[:16].replace('T', ' ')} UTC · id `{project.id}`")

@@ -33,7 +33,8 @@ if base is not None and target is None:
     )
 if base is not None and target is not None:
     st.write(f"Catalogue: **{target.url}**" + (" (embedded, local)" if target.embedded else ""))
-    st.write(f"Collection **{base.collection_id}** with {len(base.items)} items.")
+    n = len(base.items)
+    st.write(f"Collection **{base.collection_id}** with {n} item{'' if n == 1 else 's'}.")
     conformance, problem = catalogue_conformance(target.url)
     if problem is not None:
         show_error(problem)

@@ -49,13 +49,6 @@ def test_the_start_screen_runs_as_a_page() -> None:
     assert any(b.label == "New project" for b in at.button)
 
 
-@pytest.mark.parametrize("step", STEPS, ids=[s.key.value for s in STEPS])
-def test_unbuilt_pages_say_plainly_what_they_will_do(step: Step) -> None:
-    if "coming_next(" not in (ROOT / step.page).read_text():
-        pytest.skip(f"the {step.title} page is built")
-    assert "Not built yet" in _texts(_run(step.page))
-
-
 def test_stepper_marks_done_steps_from_session_state() -> None:
     aoi = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]]}
     at = _run(STEPS[1].page, **{StateKey.AOI.value: aoi})

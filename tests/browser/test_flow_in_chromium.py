@@ -118,7 +118,7 @@ def _publish(page: Page, cid: str) -> tuple[str, str, list[str]]:
     found = re.search(r"(http://127\.0\.0\.1:\d+)", where.inner_text())
     assert found is not None
     catalogue = found.group(1)
-    main.get_by_text(f"Collection {cid} with 1 items.").wait_for()
+    main.get_by_text(f"Collection {cid} with 1 item.").wait_for()
     expect(page.get_by_role("button", name="Publish", exact=True)).to_be_disabled()  # not signed in yet
     account = page.get_by_role("combobox", name="Local account")
     expect(account).to_have_value(re.compile(r"^editor "), timeout=30_000)  # the default local sign-in
