@@ -17,6 +17,33 @@ import pytest
 
 from apex_core.config import Settings
 from apex_core.sampledata import ensure_sample_data
+from tests.services import (
+    auth_header,
+    catalogue,
+    issuer,
+    local_state_root,
+    openeo_backend,
+    openeo_backend_oidc,
+    openeo_credentials,
+    openeo_data_dir,
+    s3_server,
+    token_for,
+)
+
+# The embedded services' fixtures, defined once here for every test directory (see tests/services.py).
+__all__ = [
+    "auth_header",
+    "catalogue",
+    "issuer",
+    "local_state_root",
+    "openeo_backend",
+    "openeo_backend_oidc",
+    "openeo_credentials",
+    "openeo_data_dir",
+    "s3_server",
+    "token_for",
+    "traversable_tmpdir",
+]
 
 
 def traversable_tmpdir(prefix: str) -> Path:

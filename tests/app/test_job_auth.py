@@ -21,19 +21,8 @@ from apex_core.jobs import DeviceSignIn
 from apex_core.local.issuer import IssuerHandle
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
-from tests.local.conftest import (
-    issuer,
-    local_state_root,
-    openeo_backend_oidc,
-    openeo_data_dir,
-    token_for,
-    wait_for_workers,
-)
-
-# The local issuer and the OIDC backend fixtures of tests/local, used here (re-exported so pytest sees them).
-__all__ = ["issuer", "local_state_root", "openeo_backend_oidc", "openeo_data_dir", "token_for"]
-
 from tests.app.test_job_page import APP, BOLZANO, JOB, SEEDED
+from tests.services import wait_for_workers
 
 pytestmark = pytest.mark.services
 

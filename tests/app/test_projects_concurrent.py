@@ -27,9 +27,6 @@ from apex_core.projects import SqliteProjectStore
 from apex_core.steps import StateKey
 from tests.app.test_projects import APP, JOB, _button, _connect, _ok, _start_from_bolzano, _submit
 from tests.conftest import traversable_tmpdir
-from tests.local.conftest import openeo_data_dir
-
-__all__ = ["openeo_data_dir"]
 
 SESSIONS = 10
 

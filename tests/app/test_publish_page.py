@@ -23,10 +23,8 @@ from apex_core.catalogue import AccessToken
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle
 from apex_core.steps import StateKey
-from tests.local.conftest import S3Server, catalogue, issuer, local_state_root, s3_server
+from tests.services import S3Server
 from tests.stacdocs import collection_doc, item_doc
-
-__all__ = ["catalogue", "issuer", "local_state_root", "s3_server"]
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

@@ -19,7 +19,7 @@ from apex_core.errors import AssetError, user_message
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.publish import ASSETS_STEP, PublishPlan, log_json, publish
 from apex_core.storage import CatalogueAssetStore, S3AssetStore, S3Location, asset_store
-from tests.local.conftest import S3Server
+from tests.services import S3Server
 from tests.stacdocs import collection_doc, item_doc, write_ndvi_geotiff
 
 pytestmark = pytest.mark.services

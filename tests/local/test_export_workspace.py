@@ -27,7 +27,7 @@ from apex_core.workspace import (
     offers_export,
     with_export,
 )
-from tests.local.conftest import S3Server
+from tests.services import S3Server
 
 pytestmark = pytest.mark.services
 

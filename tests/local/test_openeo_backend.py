@@ -24,8 +24,7 @@ from rio_cogeo.cogeo import cog_validate
 from apex_core.errors import BackendError
 from apex_core.local.openeo.scenes import search_scenes
 from apex_core.local.openeo.service import OpenEoBackendService, start_openeo_backend
-
-from .conftest import wait_for_workers
+from tests.services import wait_for_workers
 
 pytestmark = pytest.mark.services
 

@@ -34,8 +34,7 @@ from openeo.rest.job import BatchJob
 from pystac.extensions.projection import ProjectionExtension
 
 from apex_core.local.openeo.service import OpenEoBackendService
-
-from .conftest import wait_for_workers
+from tests.services import wait_for_workers
 
 pytestmark = pytest.mark.services
 

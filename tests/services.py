@@ -1,4 +1,9 @@
-"""Shared fixtures for tests that start embedded local services (``pytest -m services``)."""
+"""Fixtures that start the embedded local services on free loopback ports (``pytest -m services``).
+
+tests/conftest.py imports them, so that every test directory shares ONE instance of each per session
+(a fixture imported into a second conftest or test module would be a second definition, and start its
+services a second time). Helpers here (``S3Server``, ``wait_for_workers``…) are imported from this module.
+"""
 
 from __future__ import annotations
 
