@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tests.services import (
     openeo_data_dir,
     s3_server,
     token_for,
+    traversable_tmpdir,
 )
 
 # The embedded services' fixtures, defined once here for every test directory (see tests/services.py).
@@ -44,13 +44,6 @@ __all__ = [
     "token_for",
     "traversable_tmpdir",
 ]
-
-
-def traversable_tmpdir(prefix: str) -> Path:
-    """A fresh directory under /tmp that the `postgres` user can traverse (pytest's are 0700)."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o711)
-    return path
 
 
 @pytest.fixture(scope="session", autouse=True)

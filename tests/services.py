@@ -23,11 +23,17 @@ from apex_core.local.catalogue import CatalogueHandle, start_catalogue
 from apex_core.local.issuer import IssuerHandle, start_issuer
 
 
+def traversable_tmpdir(prefix: str) -> Path:
+    """A fresh directory under /tmp that the `postgres` user can traverse (pytest's are 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o711)
+    return path
+
+
 @pytest.fixture(scope="session")
 def local_state_root() -> Iterator[Path]:
-    """A state root under /tmp that the ``postgres`` user can traverse (pytest's tmp dirs are 0700)."""
-    root = Path(tempfile.mkdtemp(prefix="apex-local-tests-"))
-    root.chmod(0o711)
+    """A state root that the ``postgres`` user can traverse, for the services of this test run."""
+    root = traversable_tmpdir("apex-local-tests-")
     yield root
     shutil.rmtree(root, ignore_errors=True)
 

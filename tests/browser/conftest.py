@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwrigh
 from apex_core.catalogue import client_credentials_token, discover_oidc
 from apex_core.local.issuer.state import IssuerState
 from apex_core.local.process import LocalService, free_port
+from tests.services import traversable_tmpdir
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "screenshots"
@@ -36,8 +36,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def app_state_dir() -> Iterator[Path]:
     """The app's APEX_STATE_DIR (its embedded services keep their state here, e.g. ``issuer/``)."""
-    state = Path(tempfile.mkdtemp(prefix="apex-browser-state-"))
-    state.chmod(0o711)
+    state = traversable_tmpdir("apex-browser-state-")
     yield state
     shutil.rmtree(state, ignore_errors=True)
 

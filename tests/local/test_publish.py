@@ -41,7 +41,7 @@ from apex_core.publish import (
     log_json,
     publish,
 )
-from tests.stacdocs import write_ndvi_geotiff
+from tests.stacdocs import collection_doc, item_doc, write_ndvi_geotiff
 
 pytestmark = pytest.mark.services
 
@@ -72,40 +72,13 @@ def _clean_up(catalogue: CatalogueHandle, token_for: TokenFor) -> Iterator[None]
 
 
 def collection(cid: str, auth: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "Collection",
-        "id": cid,
-        "stac_version": "1.1.0",
-        "title": "NDVI test",
-        "description": "test collection",
-        "license": "CC-BY-4.0",
-        "links": [],
-        "extent": {
-            "spatial": {"bbox": [[11.0, 46.0, 11.5, 46.5]]},
-            "temporal": {"interval": [["2022-06-12T00:00:00Z", "2022-06-12T23:59:59Z"]]},
-        },
-        "_auth": dict(auth or PRIVATE),
-        **extra,
-    }
-
-
-def item(iid: str, cid: str, **assets: Any) -> dict[str, Any]:
-    return {
-        "type": "Feature",
-        "stac_version": "1.1.0",
-        "id": iid,
-        "collection": cid,
-        "geometry": {"type": "Point", "coordinates": [11.3, 46.4]},
-        "bbox": [11.3, 46.4, 11.3, 46.4],
-        "properties": {"datetime": "2022-06-12T10:00:00Z"},
-        "links": [],
-        "assets": assets,
-    }
+    extra = {"title": "NDVI test", "_auth": dict(auth or PRIVATE), **extra}
+    return collection_doc(cid, "test collection", **extra)
 
 
 def plan_of(cid: str, n: int = 3, auth: dict[str, Any] | None = None) -> PublishPlan:
     return PublishPlan.from_dict(
-        {"collection": collection(cid, auth), "items": [item(f"i{k}", cid) for k in range(n)]}
+        {"collection": collection(cid, auth), "items": [item_doc(f"i{k}", cid) for k in range(n)]}
     )
 
 
@@ -350,10 +323,10 @@ def test_rehosted_assets_are_cogs_with_matching_checksums(
     cid = new_id()
     raw = collection(cid)
     items = [
-        item(
+        item_doc(
             "i0",
             cid,
-            ndvi={"href": "https://openeo.example/results/ndvi.tif?expires=1", "type": "image/tiff"},
+            {"ndvi": {"href": "https://openeo.example/results/ndvi.tif?expires=1", "type": "image/tiff"}},
         )
     ]
     plan = PublishPlan.from_dict({"collection": raw, "items": items})
