@@ -69,6 +69,13 @@ def _store_url(value: str) -> str:
     return value.strip()
 
 
+def _header_name(value: str) -> str:
+    name = value.strip()
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ValueError("must be an HTTP header name such as X-Forwarded-User")
+    return name
+
+
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -99,6 +106,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "s3_access_key_id": _text,
     "s3_secret_access_key": _text,
     "openeo_workspace": _text,
+    "user_header": _header_name,
 }
 
 # Names whose values are credentials: never in repr, to_dict or logs.
@@ -138,6 +146,9 @@ class Settings:
     s3_secret_access_key: str | None = field(default=None, repr=False)
     # The openEO workspace id offered for export_workspace on the Job page (unset: not offered).
     openeo_workspace: str | None = None
+    # The header a sign-in proxy (oauth2-proxy, Keycloak gatekeeper…) sets to the user's name: projects
+    # are then each user's own. Unset: no identity, the projects are shared by everyone on the server.
+    user_header: str | None = None
 
     @property
     def sample_data_dir(self) -> Path:

@@ -359,22 +359,28 @@ class ProjectStore(Protocol):
 
 # --------------------------------------------------------------------------- the SQL stores
 
+# Every statement is scoped to one owner (the last ``?``): a store sees its owner's projects only.
 _SQL_LIST = (
     "SELECT id, name, created, updated, version, step, status FROM apex_projects "
-    "ORDER BY updated DESC LIMIT ?"
+    "WHERE owner = ? ORDER BY updated DESC LIMIT ?"
 )
-_SQL_ROW = "SELECT id, name, created, updated, version, step, status FROM apex_projects WHERE id = ?"
-_SQL_GET = "SELECT id, name, created, updated, version, step, status, state FROM apex_projects WHERE id = ?"
+_SQL_ROW = (
+    "SELECT id, name, created, updated, version, step, status FROM apex_projects WHERE id = ? AND owner = ?"
+)
+_SQL_GET = (
+    "SELECT id, name, created, updated, version, step, status, state FROM apex_projects "
+    "WHERE id = ? AND owner = ?"
+)
 _SQL_INSERT = (
-    "INSERT INTO apex_projects (id, name, created, updated, version, step, status, state) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO apex_projects (id, name, created, updated, version, step, status, state, owner) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SQL_SAVE = (
     "UPDATE apex_projects SET state = ?, step = ?, status = ?, updated = ?, version = version + 1 "
-    "WHERE id = ? AND version = ?"
+    "WHERE id = ? AND version = ? AND owner = ?"
 )
-_SQL_DELETE = "DELETE FROM apex_projects WHERE id = ?"
-_SQL_RENAME = "UPDATE apex_projects SET name = ?, updated = ? WHERE id = ?"
+_SQL_DELETE = "DELETE FROM apex_projects WHERE id = ? AND owner = ?"
+_SQL_RENAME = "UPDATE apex_projects SET name = ?, updated = ? WHERE id = ? AND owner = ?"
 _COLUMNS = "id, name, created, updated, version, step, status"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS apex_projects (
@@ -385,9 +391,12 @@ CREATE TABLE IF NOT EXISTS apex_projects (
     version INTEGER NOT NULL,
     step TEXT NOT NULL,
     status TEXT NOT NULL,
-    state TEXT NOT NULL
+    state TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT ''
 )
 """
+# Stores made before projects had owners: their projects become the shared ones (owner '').
+_ADD_OWNER = "ALTER TABLE apex_projects ADD COLUMN owner TEXT NOT NULL DEFAULT ''"
 
 
 def _rewrite_paths(value: Any, old: str, new: str) -> Any:
@@ -402,9 +411,15 @@ def _rewrite_paths(value: Any, old: str, new: str) -> Any:
 
 
 class _SqlStore:
-    """The SQL both stores share (``?`` placeholders; the PostgreSQL store translates them)."""
+    """The SQL both stores share (``?`` placeholders; the PostgreSQL store translates them).
+
+    ``owner`` scopes every statement: the user name a sign-in proxy passes (``APEX_USER_HEADER``), or
+    ``""`` (no identity: the projects everyone on the server shares). Another owner's project is
+    "not found", never revealed.
+    """
 
     work_root: Path
+    owner: str = ""
 
     def _transaction(self, write: bool) -> AbstractContextManager[Any]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -421,10 +436,7 @@ class _SqlStore:
     def list_recent(self, limit: int = 50) -> list[Project]:
         """The newest-updated projects first. A damaged row is listed as damaged, not dropped."""
         with self._transaction(write=False) as cur:
-            cur.execute(
-                _SQL_LIST,
-                (int(limit),),
-            )
+            cur.execute(_SQL_LIST, (self.owner, int(limit)))
             rows = cur.fetchall()
         out = []
         for row in rows:
@@ -442,20 +454,14 @@ class _SqlStore:
         now = _now()
         project = Project(new_project_id(), _clean_name(name), now, now, 1, step, status)
         with self._transaction(write=True) as cur:
-            cur.execute(
-                _SQL_INSERT,
-                (*project.to_dict().values(), state.to_json()),
-            )
+            cur.execute(_SQL_INSERT, (*project.to_dict().values(), state.to_json(), self.owner))
         logger.info("Created project %s", project.id)
         return project
 
     def get(self, project_id: str) -> tuple[Project, ProjectState]:
         _check_id(project_id)
         with self._transaction(write=False) as cur:
-            cur.execute(
-                _SQL_GET,
-                (project_id,),
-            )
+            cur.execute(_SQL_GET, (project_id, self.owner))
             row = cur.fetchone()
         if row is None:
             raise ProjectNotFound(f"There is no project with the id {project_id!r}.", field="project")
@@ -479,13 +485,10 @@ class _SqlStore:
         with self._transaction(write=True) as cur:
             cur.execute(
                 _SQL_SAVE,
-                (state.to_json(), step, status, now, project_id, int(expected_version)),
+                (state.to_json(), step, status, now, project_id, int(expected_version), self.owner),
             )
             changed = cur.rowcount
-            cur.execute(
-                _SQL_ROW,
-                (project_id,),
-            )
+            cur.execute(_SQL_ROW, (project_id, self.owner))
             row = cur.fetchone()
         if row is None:
             raise ProjectNotFound(f"There is no project with the id {project_id!r}.", field="project")
@@ -513,7 +516,7 @@ class _SqlStore:
         """Remove the project and its work folder."""
         _check_id(project_id)
         with self._transaction(write=True) as cur:
-            cur.execute(_SQL_DELETE, (project_id,))
+            cur.execute(_SQL_DELETE, (project_id, self.owner))
             if cur.rowcount != 1:
                 raise ProjectNotFound(f"There is no project with the id {project_id!r}.", field="project")
         shutil.rmtree(project_work_folder(self.work_root, project_id), ignore_errors=True)
@@ -523,11 +526,8 @@ class _SqlStore:
         _check_id(project_id)
         clean = _clean_name(name)
         with self._transaction(write=True) as cur:
-            cur.execute(_SQL_RENAME, (clean, _now(), project_id))
-            cur.execute(
-                _SQL_ROW,
-                (project_id,),
-            )
+            cur.execute(_SQL_RENAME, (clean, _now(), project_id, self.owner))
+            cur.execute(_SQL_ROW, (project_id, self.owner))
             row = cur.fetchone()
         if row is None:
             raise ProjectNotFound(f"There is no project with the id {project_id!r}.", field="project")
@@ -542,15 +542,18 @@ class SqliteProjectStore(_SqlStore):
     raises :class:`ProjectStoreLocked`.
     """
 
-    def __init__(self, path: Path, work_root: Path, *, lock_timeout: float = 5.0) -> None:
+    def __init__(self, path: Path, work_root: Path, *, lock_timeout: float = 5.0, owner: str = "") -> None:
         self.path = Path(path)
         self.work_root = Path(work_root)
+        self.owner = owner
         self.lock_timeout = lock_timeout
         self._ready = False
 
     @classmethod
-    def in_state_dir(cls, state_dir: Path, *, lock_timeout: float = 5.0) -> SqliteProjectStore:
-        return cls(Path(state_dir) / _SQLITE_NAME, Path(state_dir), lock_timeout=lock_timeout)
+    def in_state_dir(
+        cls, state_dir: Path, *, lock_timeout: float = 5.0, owner: str = ""
+    ) -> SqliteProjectStore:
+        return cls(Path(state_dir) / _SQLITE_NAME, Path(state_dir), lock_timeout=lock_timeout, owner=owner)
 
     def _where(self) -> str:
         return str(self.path)
@@ -579,6 +582,9 @@ class SqliteProjectStore(_SqlStore):
             if not self._ready:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute(_SCHEMA)
+                columns = {row[1] for row in con.execute("PRAGMA table_info(apex_projects)")}
+                if "owner" not in columns:
+                    con.execute(_ADD_OWNER)
                 self._ready = True
             cur = con.cursor()
             cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -602,10 +608,17 @@ class PostgresProjectStore(_SqlStore):
     """
 
     def __init__(
-        self, url: str, work_root: Path, *, lock_timeout: float = 5.0, connect_timeout: int = 10
+        self,
+        url: str,
+        work_root: Path,
+        *,
+        lock_timeout: float = 5.0,
+        connect_timeout: int = 10,
+        owner: str = "",
     ) -> None:
         self.url = url
         self.work_root = Path(work_root)
+        self.owner = owner
         self.lock_timeout = lock_timeout
         self.connect_timeout = connect_timeout
         self._ready = False
@@ -629,6 +642,7 @@ class PostgresProjectStore(_SqlStore):
             with con:
                 if not self._ready:
                     con.execute(_SCHEMA)
+                    con.execute(_ADD_OWNER.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
                     con.commit()
                     self._ready = True
                 con.execute(f"SET lock_timeout = {int(self.lock_timeout * 1000)}")
@@ -664,8 +678,9 @@ class _PgCursor:
         return int(self._cur.rowcount)
 
 
-def open_store(settings: Settings) -> ProjectStore:
-    """The store the settings name: PostgreSQL at ``project_store_url``, else SQLite in ``state_dir``."""
+def open_store(settings: Settings, owner: str = "") -> ProjectStore:
+    """The store the settings name (PostgreSQL at ``project_store_url``, else SQLite in ``state_dir``),
+    seeing ``owner``'s projects only (``""``: the shared ones)."""
     if settings.project_store_url:
-        return PostgresProjectStore(settings.project_store_url, settings.state_dir)
-    return SqliteProjectStore.in_state_dir(settings.state_dir)
+        return PostgresProjectStore(settings.project_store_url, settings.state_dir, owner=owner)
+    return SqliteProjectStore.in_state_dir(settings.state_dir, owner=owner)

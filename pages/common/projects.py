@@ -17,7 +17,7 @@ from typing import Any
 import streamlit as st
 
 from apex_core import ApexError
-from apex_core.errors import ProjectConflict, ProjectNotFound
+from apex_core.errors import ProjectConflict, ProjectError, ProjectNotFound
 from apex_core.projects import (
     DERIVED_KEYS,
     PERSISTED_KEYS,
@@ -37,10 +37,12 @@ __all__ = [
     "current_project",
     "new_project",
     "open_project",
+    "owner",
     "project_page",
     "project_query",
     "store",
     "sync_from_url",
+    "whose",
 ]
 
 logger = logging.getLogger(__name__)
@@ -51,9 +53,37 @@ FAILED = "apex_project_failed"  # the id in the URL that could not be loaded thi
 PARAM = "project"
 
 
+def owner() -> str:
+    """Whose projects this session sees: the user name the sign-in proxy passes in the header that
+    ``APEX_USER_HEADER`` names, or ``""`` (no identity configured: the projects everyone shares)."""
+    header = settings().user_header
+    if not header:
+        return ""
+    user = str(st.context.headers.get(header) or "").strip()
+    if not user:
+        raise ProjectError(
+            f"This app expects your user name in the {header} header from its sign-in proxy, and the "
+            "request has none: open the app through the proxy. Your projects are kept.",
+            field="project",
+        )
+    return user
+
+
+def whose() -> str:
+    """One line for the start screen: whose projects these are."""
+    try:
+        user = owner()
+    except ApexError:
+        return "Not signed in through the proxy: no project can be shown."
+    if user:
+        return f"Your projects, signed in as **{user}**: nobody else sees them."
+    return "Projects on this server are shared by everyone who uses it (no sign-in proxy configured)."
+
+
 def store() -> ProjectStore:
-    """The project store the settings name (a cheap object; opened per use, shared by no session)."""
-    return open_store(settings())
+    """The project store the settings name, seeing this session's owner's projects only (a cheap
+    object; opened per use, shared by no session)."""
+    return open_store(settings(), owner())
 
 
 def current_project() -> dict[str, Any] | None:

@@ -15,12 +15,14 @@ from pages.common.projects import (
     open_project,
     project_page,
     store,
+    whose,
 )
 
 st.title("Projects")
 st.caption(
     "Each project keeps its area, day, job, preview, metadata edits and publish state, saved on every "
-    "change; its link (the page URL) reopens it. Sign-ins are never saved: a reopened project asks again."
+    "change; its link (the page URL) reopens it. Sign-ins are never saved: a reopened project asks again. "
+    + whose()
 )
 go: tuple[str, str] | None = None  # (page, project id) to switch to after the buttons ran
 

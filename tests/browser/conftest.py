@@ -7,11 +7,12 @@ import shutil
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
 from apex_core.catalogue import client_credentials_token, discover_oidc
 from apex_core.local.issuer.state import IssuerState
@@ -41,30 +42,38 @@ def app_state_dir() -> Iterator[Path]:
     shutil.rmtree(state, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def app_url(app_state_dir: Path) -> Iterator[str]:
-    """The app as users start it (scripts/serve.py) on a free loopback port, with its embedded
-    services auto-started in the background; ready when /_stcore/health answers ok."""
+def app_server(state: Path, **env: str) -> LocalService:
+    """The app as users start it (scripts/serve.py) on a free loopback port, with ``env`` on top of
+    APEX_STATE_DIR=``state``; not started yet (ready when /_stcore/health answers ok)."""
     port = free_port()
-    state = app_state_dir
     argv = [
         sys.executable, str(ROOT / "scripts" / "serve.py"),
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    env = {"APEX_STATE_DIR": str(state), "APEX_EMBEDDED_AUTOSTART": "true"}
-    service = LocalService(
+    return LocalService(
         "streamlit",
         argv,
         health_url=f"http://127.0.0.1:{port}/_stcore/health",
         log_path=state / "streamlit.log",
-        env=env,
+        env={"APEX_STATE_DIR": str(state), **env},
         cwd=ROOT,
         expect=b"ok",
     )
+
+
+def base_url(service: LocalService) -> str:
+    return service.health_url.removesuffix("/_stcore/health")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_state_dir: Path) -> Iterator[str]:
+    """The app with its embedded services auto-started in the background."""
+    state = app_state_dir
+    service = app_server(state, APEX_EMBEDDED_AUTOSTART="true")
     service.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield base_url(service)
     finally:
         # Generous: the app's embedded services (same process group) stop openEO, the catalogue and
         # PostgreSQL in turn; a SIGKILL at the default 10 s would orphan them.
@@ -89,7 +98,16 @@ def chromium(playwright_instance: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def offline_page(chromium: Browser) -> Iterator[tuple[Page, list[str]]]:
     """A page that can reach loopback only: every other request is aborted and recorded."""
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context, blocked = offline_context(chromium)
+    page = context.new_page()
+    yield page, blocked
+    context.close()
+
+
+def offline_context(chromium: Browser, **options: Any) -> tuple[BrowserContext, list[str]]:
+    """A browser context (``options``: e.g. ``extra_http_headers``) that can reach loopback only: every
+    other request is aborted and recorded in the returned list."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, **options)
     blocked: list[str] = []
 
     def route(r: Route) -> None:
@@ -101,9 +119,7 @@ def offline_page(chromium: Browser) -> Iterator[tuple[Page, list[str]]]:
             r.abort()
 
     context.route("**/*", route)
-    page = context.new_page()
-    yield page, blocked
-    context.close()
+    return context, blocked
 
 
 def wait_for_script(page: Page, timeout: float = 60_000) -> None:

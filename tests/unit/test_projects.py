@@ -327,6 +327,50 @@ def test_an_unreachable_postgres_is_a_clear_error_without_the_password(tmp_path:
     assert "s3cret-pw" not in str(caught.value) and "127.0.0.1" in str(caught.value)
 
 
+def test_each_owner_sees_only_their_projects(make_store: Callable[..., ProjectStore]) -> None:
+    """Behind a sign-in proxy (APEX_USER_HEADER) every statement is scoped to the user: another user's
+    project is "not found" for every operation, and the shared (no identity) projects are separate too."""
+    alice, bob, shared = make_store(owner="alice"), make_store(owner="bob"), make_store()
+    mine = alice.create("Alice's Bolzano", _state())
+    common = shared.create("Team project")
+    assert [p.id for p in alice.list_recent()] == [mine.id]
+    assert [p.id for p in bob.list_recent()] == []
+    assert [p.id for p in shared.list_recent()] == [common.id]
+    for attempt in (
+        lambda: bob.get(mine.id),
+        lambda: bob.save(mine.id, _state(), mine.version),
+        lambda: bob.rename(mine.id, "taken"),
+        lambda: bob.duplicate(mine.id),
+        lambda: bob.delete(mine.id),
+        lambda: shared.get(mine.id),
+        lambda: alice.get(common.id),
+    ):
+        with pytest.raises(ProjectNotFound):
+            attempt()
+    assert alice.get(mine.id)[0] == mine  # untouched by bob's attempts
+    copy = alice.duplicate(mine.id)
+    assert {p.id for p in alice.list_recent()} == {mine.id, copy.id} and bob.list_recent() == []
+
+
+def test_a_store_made_before_owners_keeps_its_projects_as_shared(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "projects.sqlite3"
+    with sqlite3.connect(path) as con:  # the table as the first release created it
+        con.execute(
+            "CREATE TABLE apex_projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, created TEXT NOT NULL, "
+            "updated TEXT NOT NULL, version INTEGER NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL, "
+            "state TEXT NOT NULL)"
+        )
+        con.execute(
+            "INSERT INTO apex_projects VALUES ('oldproject1', 'Old one', '2026-11-01T00:00:00Z', "
+            "'2026-11-01T00:00:00Z', 3, 'Area', '', '{}')"
+        )
+    shared = SqliteProjectStore.in_state_dir(tmp_path)
+    assert [(p.id, p.name, p.version) for p in shared.list_recent()] == [("oldproject1", "Old one", 3)]
+    assert SqliteProjectStore.in_state_dir(tmp_path, owner="alice").list_recent() == []
+
+
 def test_open_store_follows_the_setting(tmp_path: Path, pg_url: str) -> None:
     assert isinstance(open_store(Settings(state_dir=tmp_path)), SqliteProjectStore)
     settings = Settings.load(environ={"APEX_STATE_DIR": str(tmp_path), "APEX_PROJECT_STORE_URL": pg_url})
