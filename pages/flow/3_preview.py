@@ -8,11 +8,11 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from apex_core import ApexError, DataError
-from apex_core.jobs import work_folder
 from apex_core.mapview import check_assets
 from apex_core.preview import JobResult, Preview, compute_preview, preview_map, value_at
 from apex_core.steps import StateKey
 from pages.common import map_assets, save_upload, settings, show_error
+from pages.common.preview import statistics_panel, upload_folder
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the GeoTIFF at screen resolution…")
@@ -31,14 +31,7 @@ def _source(job: JobResult | None) -> tuple[Path, str] | None:
         "Meanwhile you can preview a GeoTIFF of your own (it does not count as the flow's result)."
     )
     upload = st.file_uploader("NDVI GeoTIFF (one band)", type=["tif", "tiff"], key="preview_upload")
-    return None if upload is None else (save_upload(upload, _upload_folder()), upload.name)
-
-
-def _upload_folder() -> Path:
-    """This session's work folder (the project's, once there is one): no upload is shared between users."""
-    folder, sid = work_folder(settings().state_dir, st.session_state.get("apex_job_session_id"))
-    st.session_state["apex_job_session_id"] = sid
-    return folder / "uploads"
+    return None if upload is None else (save_upload(upload, upload_folder()), upload.name)
 
 
 def _map(preview: Preview) -> None:
@@ -65,26 +58,6 @@ def _map(preview: Preview) -> None:
     st.success(f"NDVI at {point.lon:.5f}, {point.lat:.5f} (lon, lat): **{shown}** (full resolution)")
 
 
-def _statistics(preview: Preview, job: JobResult | None) -> None:
-    stats, (rows, cols) = preview.statistics, preview.source_shape
-    st.subheader("Statistics")
-    st.caption(f"{preview.asset_key}: {cols}×{rows} pixels, {preview.crs}; {stats.source_note}.")
-    metrics = {"Minimum": f"{stats.minimum:.3f}", "Maximum": f"{stats.maximum:.3f}",
-               "Valid pixels": f"{stats.valid_percent:.1f}%", "Mean": f"{stats.mean:.3f}",
-               "Std dev": f"{stats.std:.3f}", "Outside -1…1": f"{stats.clipped_percent:.2f}%"}  # fmt: skip
-    for col, (label, value) in zip(st.columns(2) * 3, metrics.items(), strict=True):
-        col.metric(label, value)
-    classes = [{"class": c.label, "share %": round(c.percent, 2), "pixels": c.pixels} for c in stats.classes]
-    st.dataframe(classes, hide_index=True)
-    st.bar_chart(preview.histogram.rows(), x="ndvi", y="pixels", height=220)
-    st.caption("Histogram of the valid values, clipped to -1…1 (outside values are drawn at the ends).")
-    st.download_button("Download the GeoTIFF", data=preview.path.read_bytes, file_name=preview.path.name,
-                       mime="image/tiff", icon=":material/download:")  # fmt: skip
-    if job is not None and job.metadata_path is not None and job.metadata_path.is_file():
-        st.download_button("Download the job's STAC metadata", data=job.metadata_path.read_bytes,
-                           file_name=job.metadata_path.name, mime="application/json")  # fmt: skip
-
-
 def main() -> None:
     st.title("Preview")
     try:
@@ -104,7 +77,7 @@ def main() -> None:
     with map_col:
         _map(preview)
     with side:
-        _statistics(preview, job)
+        statistics_panel(preview, job)
 
 
 main()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import nullcontext
-
 import streamlit as st
 
 from apex_core import ApexError
 from apex_core import metadata as md
 from apex_core.steps import StateKey
-from pages.common import render_field, settings, show_error
+from pages.common import settings, show_error
+from pages.common.metadata import edit_form, notes
 
 STORE = "apex_metadata_draft"  # this page's own state: {"source": ..., "draft": ..., "reach": ...}
 W = "md_"  # widget key prefix; widget values are dropped on page change, the draft in STORE is not
@@ -34,39 +32,6 @@ try:
             st.button("Reset the form to the loaded results", on_click=session.reset, args=(preview,))
 except ApexError as exc:
     show_error(exc)
-
-
-def notes(issues: Iterable[md.FieldIssue], *names: str) -> None:
-    for issue in (i for i in issues if not names or i.field in names):
-        (st.error if issue.severity == "error" else st.warning)(issue.message, icon=":material/error:")
-
-
-def edit_form(now: md.FormState) -> None:
-    for section in md.FORM_SECTIONS:
-        if section.heading:
-            st.markdown(section.heading)
-        if section.caption:
-            st.caption(section.caption)
-        providers = section.name == "providers"  # a provider's row ends with its delete button
-        align = "bottom" if providers else "top"
-        for n, row in enumerate(md.form_rows(now.fields, section.name)):
-            widths = [f.width for f in row] + [1] * providers
-            cols = st.columns(widths, vertical_alignment=align) if len(widths) > 1 else [nullcontext()]
-            for col, field in zip(cols, row, strict=False):
-                with col:
-                    render_field(field, W + field.key)
-            if providers:
-                cols[-1].button(
-                    "",
-                    key=f"{W}remove_{n}",
-                    icon=":material/delete:",
-                    on_click=session.edit_providers,
-                    args=(n,),
-                )
-            notes(i for f in row for i in f.issues)
-        if providers:
-            st.button("Add provider", on_click=session.edit_providers, icon=":material/add:")
-            notes(now.evaluation.issues, "providers")
 
 
 def results(now: md.FormState) -> None:
@@ -107,6 +72,6 @@ else:
     st.session_state[StateKey.METADATA] = now.evaluation.state()
     form, side = st.columns([5, 4], gap="large")
     with form:
-        edit_form(now)
+        edit_form(now, session, W)
     with side:
         results(now)
