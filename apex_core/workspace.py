@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from apex_core.config import Settings
@@ -36,6 +37,7 @@ __all__ = [
     "export_outcome",
     "offers_export",
     "python_lines",
+    "saved_export_outcome",
     "snippet_with_export",
     "with_export",
 ]
@@ -255,3 +257,14 @@ def export_outcome(results: Mapping[str, Any]) -> ExportOutcome:
     if "collection" in results and isinstance(results["collection"], Mapping):
         return ExportOutcome.from_results(results["collection"], results.get("items") or ())
     return ExportOutcome.from_results(results)
+
+
+def saved_export_outcome(metadata_path: str | Path | None) -> ExportOutcome | None:
+    """The export outcome of the results document the Job step saved (``metadata_path``); None when
+    there is none or it cannot be read (the download itself reported that)."""
+    if not metadata_path:
+        return None
+    try:
+        return export_outcome(json.loads(Path(metadata_path).read_text()))
+    except (OSError, ValueError):
+        return None

@@ -9,15 +9,13 @@ in :mod:`apex_core.workspace`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from apex_core import ApexError, Settings
-from apex_core.workspace import ExportChoice, backend_offers_export, default_prefix, export_outcome
+from apex_core.workspace import ExportChoice, backend_offers_export, default_prefix, saved_export_outcome
 from pages.common import show_error
 
 __all__ = ["EXPORT", "ExportChoice", "export_option", "export_outcome_panel"]
@@ -79,12 +77,8 @@ def export_option(con: Any, url: str, cfg: Settings, *, title: str, day: str | N
 
 def export_outcome_panel(job: Mapping[str, Any] | None) -> None:
     """After the download: which files went to a workspace (from the saved results metadata)."""
-    path = (job or {}).get("metadata_path")
-    if not path or not Path(str(path)).is_file():
-        return
-    try:
-        outcome = export_outcome(json.loads(Path(str(path)).read_text()))
-    except (OSError, ValueError):
+    outcome = saved_export_outcome((job or {}).get("metadata_path"))
+    if outcome is None:
         return
     if outcome.exported:
         st.info(outcome.message, icon=":material/cloud_done:")

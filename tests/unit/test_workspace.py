@@ -3,6 +3,9 @@ outcome from job results (documents shaped like the embedded backend's and CDSE'
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from openeo.rest.datacube import DataCube
 
@@ -15,6 +18,7 @@ from apex_core.workspace import (
     export_outcome,
     offers_export,
     python_lines,
+    saved_export_outcome,
     snippet_with_export,
     with_export,
 )
@@ -88,3 +92,14 @@ def test_outcome_from_results() -> None:
     plain = export_outcome({"assets": {"x.tif": {"href": "https://backend/x.tif"}}})
     assert not plain.exported and "No result was exported" in plain.message
     assert download_href({"href": "https://backend/x.tif"}) == "https://backend/x.tif"
+
+
+def test_saved_export_outcome_reads_the_saved_results(tmp_path: Path) -> None:
+    saved = tmp_path / "job-results.json"
+    saved.write_text(json.dumps({"assets": {"a.tif": {"href": "s3://b/exports/a.tif"}}}))
+    outcome = saved_export_outcome(str(saved))
+    assert outcome is not None and [a.href for a in outcome.assets] == ["s3://b/exports/a.tif"]
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    for missing in (None, "", tmp_path / "absent.json", broken):
+        assert saved_export_outcome(missing) is None
