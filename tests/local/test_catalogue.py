@@ -594,3 +594,29 @@ def test_invalid_geometry_is_400_not_500(
         f"{catalogue.url}/collections/{cid}/items", headers=auth_header("editor"), timeout=T
     )
     assert [f["id"] for f in listing.json()["features"]] == ["good"]
+
+
+def test_data_the_database_refuses_is_400_not_500(
+    catalogue: CatalogueHandle, auth_header: Headers, editor_collection: str
+) -> None:
+    """Schema-valid, but refused by pgstac (the interval ends before it starts): a 400 with the reason,
+    for single and bulk writes, and nothing stored."""
+    cid = editor_collection
+    bad = item("backwards", cid)
+    bad["properties"].update(start_datetime="2019-08-19T00:00:00Z", end_datetime="2018-08-19T00:00:00Z")
+    single = requests.post(
+        f"{catalogue.url}/collections/{cid}/items", json=bad, headers=auth_header("editor"), timeout=T
+    )
+    bulk = requests.post(
+        f"{catalogue.url}/collections/{cid}/bulk_items",
+        json={"items": {"backwards": bad}, "method": "insert"},
+        headers=auth_header("editor"),
+        timeout=T,
+    )
+    for resp in (single, bulk):
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["description"].startswith("The database refused the data:"), resp.text
+    listing = requests.get(
+        f"{catalogue.url}/collections/{cid}/items", headers=auth_header("editor"), timeout=T
+    )
+    assert listing.json()["features"] == []

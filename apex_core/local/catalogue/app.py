@@ -431,10 +431,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
                     valid[item_id] = doc
                 except ValidationError as exc:
                     failed.append({"id": item_id, "msg": _validation_message(exc)})
-            try:
-                answer = await super().bulk_item_insert(items.model_copy(update={"items": valid}), **kwargs)
-            except asyncpg.exceptions.DataError as exc:
-                raise HTTPException(status_code=400, detail=f"Items rejected by the database: {exc}") from exc
+            answer = await super().bulk_item_insert(items.model_copy(update={"items": valid}), **kwargs)
             if failed and isinstance(answer, dict):
                 answer = {
                     **answer,
@@ -456,6 +453,24 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
     pg_settings = Settings(enable_transactions_extensions=True)
     api = instantiate_api(extensions=AuthExtensions(settings=pg_settings), settings=pg_settings)
     app: FastAPI = api.app
+
+    # Data the database refuses (a CHECK such as end_datetime >= start_datetime, a value out of range, a
+    # pgstac RAISE) is the client's error: 400 with the database's reason, for every route, not a 500.
+    # (stac-fastapi already turns duplicates into 409 and missing collections into 404.)
+    async def refused_by_database(request: Request, exc: Exception) -> JSONResponse:
+        reason = str(getattr(exc, "message", "") or exc).strip()
+        logger.info("%s %s refused by the database: %s", request.method, request.url.path, reason)
+        return JSONResponse(
+            {"code": "RefusedByDatabase", "description": f"The database refused the data: {reason}"},
+            status_code=400,
+        )
+
+    for refused in (
+        asyncpg.exceptions.DataError,
+        asyncpg.exceptions.IntegrityConstraintViolationError,
+        asyncpg.exceptions.RaiseError,
+    ):
+        app.add_exception_handler(refused, refused_by_database)
 
     def require_token(request: Request) -> None:
         """Route dependency: a valid bearer token, else 401 (sync: PyJWKClient blocks, runs in a thread)."""
