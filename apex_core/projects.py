@@ -39,7 +39,7 @@ from apex_core.errors import (
     ProjectStoreCorrupt,
     ProjectStoreLocked,
 )
-from apex_core.jobs import Follow
+from apex_core.jobs import Follow, work_folder
 from apex_core.publish import PublishPlan, PublishResult, PublishState
 from apex_core.steps import StateKey, flow_status
 
@@ -287,7 +287,7 @@ def _check_id(project_id: str) -> str:
 
 def project_work_folder(state_dir: Path, project_id: str) -> Path:
     """``<state_dir>/work/<project id>``: the project's downloads (the Job page's work folder)."""
-    return Path(state_dir) / "work" / _check_id(project_id)
+    return work_folder(Path(state_dir), _check_id(project_id))[0]
 
 
 def _now() -> str:

@@ -26,6 +26,7 @@ from apex_core.projects import (
     ProjectState,
     ProjectStore,
     open_store,
+    project_work_folder,
 )
 from apex_core.steps import STEPS
 from pages.common import settings, show_error
@@ -172,7 +173,7 @@ def sync_from_url() -> None:
 def _adopt_work_folder(project_id: str) -> None:
     """Downloads go to the project's work folder from now on, unless this session already has files."""
     sid = st.session_state.get("apex_job_session_id")
-    if not sid or not (settings().state_dir / "work" / str(sid)).exists():
+    if not sid or not project_work_folder(settings().state_dir, str(sid)).exists():
         st.session_state["apex_job_session_id"] = project_id
 
 
