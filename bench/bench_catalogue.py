@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apex_core.local.catalogue import start_catalogue
 from apex_core.local.issuer import start_issuer
+from tests.stacdocs import item_doc
 
 T = 30
 
@@ -46,17 +47,7 @@ def postgres_rss_mb(data_dir: Path) -> float:
 
 
 def item(iid: str, cid: str) -> dict[str, Any]:
-    return {
-        "type": "Feature",
-        "stac_version": "1.1.0",
-        "id": iid,
-        "collection": cid,
-        "geometry": {"type": "Point", "coordinates": [-15.6, 27.9]},
-        "bbox": [-15.6, 27.9, -15.6, 27.9],
-        "properties": {"datetime": "2019-08-19T11:52:21Z"},
-        "links": [],
-        "assets": {"data": {"href": "http://127.0.0.1/assets/x.tif", "type": "image/tiff"}},
-    }
+    return item_doc(iid, cid, {"data": {"href": "http://127.0.0.1/assets/x.tif", "type": "image/tiff"}})
 
 
 def main() -> None:
