@@ -10,19 +10,14 @@ from streamlit.testing.v1 import AppTest
 
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
+from tests.apptest import open_page
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 AREA = "pages/flow/1_area.py"
 
 
 def _area(**state: object) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()  # the app's start page
-    at.switch_page(AREA).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+    return open_page(AREA, **state)
 
 
 def _texts(at: AppTest) -> str:

@@ -21,7 +21,8 @@ from apex_core.jobs import DeviceSignIn
 from apex_core.local.issuer import IssuerHandle
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
-from tests.app.test_job_page import APP, BOLZANO, JOB, SEEDED
+from tests.app.test_job_page import BOLZANO, JOB, SEEDED
+from tests.apptest import open_page
 from tests.services import wait_for_workers
 
 pytestmark = pytest.mark.services
@@ -98,11 +99,7 @@ def page(
 
 
 def _job_page(state: dict[str, Any]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    return _ok(at.switch_page(JOB).run())
+    return open_page(JOB, **state)
 
 
 def _device_instructions(at: AppTest) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
+from tests.apptest import open_page
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 JOB = "pages/flow/2_job.py"
@@ -21,13 +22,7 @@ SEEDED = {StateKey.AOI.value: BOLZANO, "apex_area_date": "2022-06-12", "apex_are
 
 
 def _job_page(**state: object) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(JOB).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+    return open_page(JOB, **state)
 
 
 def _texts(at: AppTest) -> str:

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apex_core.steps import StateKey
+from tests.apptest import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -30,13 +31,7 @@ def job(tmp_path: Path) -> dict[str, Any]:
 
 
 def _open(**state: Any) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(METADATA).run()
-    _ok(at)
-    return at
+    return open_page(METADATA, **state)
 
 
 def _ok(at: AppTest) -> None:

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apex_core.steps import STEPS, StateKey, Step
+from tests.apptest import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -15,14 +16,7 @@ PROJECTS = "pages/flow/0_projects.py"
 
 
 def _run(page: str | None = None, **state: object) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    if page is not None:
-        at.switch_page(page).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+    return open_page(page, **state)
 
 
 def _texts(at: AppTest) -> str:

@@ -11,6 +11,7 @@ from rasterio.transform import from_origin
 from streamlit.testing.v1 import AppTest
 
 from apex_core.steps import STEPS, StateKey, StepKey
+from tests.apptest import open_page
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = next(s for s in STEPS if s.key == StepKey.PREVIEW).page
@@ -27,13 +28,7 @@ def _ndvi_tif(path: Path, value_rows: list[list[float]]) -> Path:
 
 
 def _run(**state: object) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+    return open_page(PAGE, **state)
 
 
 def _job(tmp_path: Path) -> dict[str, Any]:

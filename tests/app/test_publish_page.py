@@ -23,6 +23,7 @@ from apex_core.catalogue import AccessToken
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle
 from apex_core.steps import StateKey
+from tests.apptest import open_page
 from tests.services import S3Server
 from tests.stacdocs import collection_doc, item_doc
 
@@ -47,13 +48,7 @@ def remote_env(monkeypatch: pytest.MonkeyPatch, catalogue: CatalogueHandle, issu
 
 
 def _open(**state: Any) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(PUBLISH).run()
-    _ok(at)
-    return at
+    return open_page(PUBLISH, **state)
 
 
 def _ok(at: AppTest) -> None:
