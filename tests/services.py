@@ -47,7 +47,7 @@ def issuer(local_state_root: Path) -> Iterator[IssuerHandle]:
 
 @pytest.fixture(scope="session")
 def catalogue(issuer: IssuerHandle, local_state_root: Path) -> Iterator[CatalogueHandle]:
-    handle = start_catalogue(local_state_root / "catalogue", issuer.issuer_url)
+    handle = start_catalogue(local_state_root / "catalogue", issuer.issuer_url, audience=issuer.audience)
     yield handle
     handle.stop()
 

@@ -9,7 +9,14 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
-__all__ = ["EDITOR_AUTH", "collection_doc", "item_doc", "write_ndvi_geotiff"]
+__all__ = [
+    "EDITOR_AUTH",
+    "canary_collection",
+    "canary_item",
+    "collection_doc",
+    "item_doc",
+    "write_ndvi_geotiff",
+]
 
 EDITOR_AUTH = {"read": ["apex-editor"], "write": ["apex-editor"]}
 
@@ -44,6 +51,42 @@ def item_doc(iid: str, cid: str, assets: dict[str, Any] | None = None) -> dict[s
         "properties": {"datetime": "2022-06-12T10:00:00Z"},
         "links": [],
         "assets": assets or {},
+    }
+
+
+def canary_collection(cid: str, auth: Any = None, **extra: Any) -> dict[str, Any]:
+    """A collection on Gran Canaria from 2019-08-19 on, with ``auth`` as its ``_auth`` when given."""
+    doc: dict[str, Any] = {
+        "type": "Collection",
+        "id": cid,
+        "stac_version": "1.1.0",
+        "description": "test collection",
+        "license": "CC-BY-4.0",
+        "links": [],
+        "extent": {
+            "spatial": {"bbox": [[-16.0, 27.6, -15.3, 28.2]]},
+            "temporal": {"interval": [["2019-08-19T00:00:00Z", None]]},
+        },
+        **extra,
+    }
+    if auth is not None:
+        doc["_auth"] = auth
+    return doc
+
+
+def canary_item(iid: str, cid: str) -> dict[str, Any]:
+    """An item on Gran Canaria, 2019-08-19 (not the Bolzano item above): the conformance test's validator
+    searches the shared catalogue from its newest item, so tests of the shared catalogue write these."""
+    return {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "id": iid,
+        "collection": cid,
+        "geometry": {"type": "Point", "coordinates": [-15.6, 27.9]},
+        "bbox": [-15.6, 27.9, -15.6, 27.9],
+        "properties": {"datetime": "2019-08-19T11:52:21Z"},
+        "links": [],
+        "assets": {},
     }
 
 

@@ -112,8 +112,13 @@ def _start_issuer(args: argparse.Namespace, started: Mapping[str, Started]) -> S
 def _start_catalogue(args: argparse.Namespace, started: Mapping[str, Started]) -> Started:
     from apex_core.local.catalogue import start_catalogue
 
-    issuer_url = str(started["issuer"].info["oidc_issuer"])
-    handle = start_catalogue(args.state_dir / "catalogue", issuer_url, args.catalogue_port)
+    issuer = started["issuer"].info
+    handle = start_catalogue(
+        args.state_dir / "catalogue",
+        str(issuer["oidc_issuer"]),
+        args.catalogue_port,
+        audience=str(issuer["audience"]),  # the audience serve announces is the one writes must carry
+    )
     postgres_alive = _postmaster_alive(handle.postgres.data_dir)
     return Started(
         name="catalogue",

@@ -17,6 +17,8 @@ import requests
 from apex_core.errors import TokenExpired, UnauthorizedError
 from apex_core.local.catalogue import CatalogueHandle, TokenValidator, start_catalogue
 from apex_core.local.issuer import IssuerHandle, IssuerState
+from tests.stacdocs import canary_collection as collection
+from tests.stacdocs import canary_item as item
 
 pytestmark = pytest.mark.services
 
@@ -28,41 +30,6 @@ PRIVATE = {"read": ["apex-editor"], "write": ["apex-editor"]}
 
 def new_id(prefix: str = "col") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def collection(cid: str, auth: Any = None, **extra: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "type": "Collection",
-        "id": cid,
-        "stac_version": "1.1.0",
-        "description": "test collection",
-        "license": "CC-BY-4.0",
-        "links": [],
-        "extent": {
-            "spatial": {"bbox": [[-16.0, 27.6, -15.3, 28.2]]},
-            "temporal": {"interval": [["2019-08-19T00:00:00Z", None]]},
-        },
-        **extra,
-    }
-    if auth is not None:
-        doc["_auth"] = auth
-    return doc
-
-
-def item(iid: str, cid: str) -> dict[str, Any]:
-    """An item on Gran Canaria, 2019-08-19, like this module's collections (not tests/stacdocs' Bolzano
-    item): the conformance test's validator searches the same shared catalogue, from its newest item."""
-    return {
-        "type": "Feature",
-        "stac_version": "1.1.0",
-        "id": iid,
-        "collection": cid,
-        "geometry": {"type": "Point", "coordinates": [-15.6, 27.9]},
-        "bbox": [-15.6, 27.9, -15.6, 27.9],
-        "properties": {"datetime": "2019-08-19T11:52:21Z"},
-        "links": [],
-        "assets": {},
-    }
 
 
 def create(cat: CatalogueHandle, headers: dict[str, str], doc: dict[str, Any]) -> requests.Response:
@@ -465,27 +432,32 @@ def test_delete_collection_drops_its_rules(catalogue: CatalogueHandle, auth_head
 
 
 def test_asset_store_round_trip(catalogue: CatalogueHandle, auth_header: Headers) -> None:
+    """Files staged in a folder that no collection owns yet are readable only by those who may store
+    files (tests/local/test_catalogue_access.py covers the folders of collections)."""
     path = f"{new_id('assets')}/openEO_2019-08-19Z.tif"
     url = f"{catalogue.url}/assets/{path}"
+    editor = auth_header("editor")
     payload = b"II*\x00" + bytes(range(256)) * 8
     assert requests.put(url, data=payload, timeout=T).status_code == 401
     assert requests.put(url, data=payload, headers=auth_header("noroles"), timeout=T).status_code == 403
-    assert requests.get(url, timeout=T).status_code == 404
-    stored = requests.put(url, data=payload, headers=auth_header("editor"), timeout=T)
+    assert requests.get(url, headers=editor, timeout=T).status_code == 404
+    stored = requests.put(url, data=payload, headers=editor, timeout=T)
     assert stored.status_code == 201, stored.text
     assert stored.json()["href"] == url
     assert (catalogue.asset_dir / path).read_bytes() == payload
-    got = requests.get(url, timeout=T)
+    assert requests.get(url, timeout=T).status_code == 404  # staged: not public
+    assert requests.get(url, headers=auth_header("noroles"), timeout=T).status_code == 404
+    got = requests.get(url, headers=editor, timeout=T)
     assert got.status_code == 200
     assert got.content == payload
     assert got.headers["content-type"].startswith("image/tiff")
-    part = requests.get(url, headers={"Range": "bytes=4-11"}, timeout=T)
+    part = requests.get(url, headers={"Range": "bytes=4-11", **editor}, timeout=T)
     assert part.status_code == 206
     assert part.content == payload[4:12]
-    assert requests.head(url, timeout=T).headers["content-length"] == str(len(payload))
+    assert requests.head(url, headers=editor, timeout=T).headers["content-length"] == str(len(payload))
     replaced = requests.put(url, data=b"II*\x00new", headers=auth_header("admin"), timeout=T)
     assert replaced.status_code == 200
-    assert requests.get(url, timeout=T).content == b"II*\x00new"
+    assert requests.get(url, headers=editor, timeout=T).content == b"II*\x00new"
 
 
 @pytest.mark.parametrize("path", ["a/../../etc/passwd", "..", "a/./b", ".hidden", "a//b", "a\\b.tif"])

@@ -24,6 +24,8 @@ import openeo
 import pytest
 import requests
 
+from apex_core.local.issuer import IssuerState
+
 pytestmark = pytest.mark.services
 
 T = 15  # seconds, every HTTP request
@@ -192,6 +194,30 @@ def test_serve_runs_issuer_catalogue_and_openeo(start_serve: Callable[[], Serve]
     created = requests.post(f"{line['catalogue_url']}/collections", json=doc, headers=headers, timeout=T)
     assert created.status_code == 201, created.text
     assert requests.get(f"{line['catalogue_url']}/collections/{cid}", headers=headers, timeout=T).ok
+
+    # the audience serve announces is the one the catalogue checks: a token for another one writes nothing
+    health = requests.get(f"{line['catalogue_url']}/_apex/health", timeout=T).json()
+    assert health["settings"]["audience"] == line["audience"]
+    other_aud = IssuerState.load_or_create(serve_state / "issuer").sign(
+        issuer=line["oidc_issuer"],
+        subject="editor",
+        roles=editor["roles"],
+        azp=editor["client_id"],
+        lifetime=300,
+        audience="some-other-service",
+    )
+    refused = requests.post(
+        f"{line['catalogue_url']}/collections",
+        json={**doc, "id": f"{cid}-aud"},
+        headers={"Authorization": f"Bearer {other_aud}"},
+        timeout=T,
+    )
+    assert refused.status_code == 401, refused.text
+    assert "audience" in refused.json()["detail"].lower()
+    assert (
+        requests.get(f"{line['catalogue_url']}/collections/{cid}-aud", headers=headers, timeout=T).status_code
+        == 404
+    )
 
     # the openEO backend knows the issuer (OIDC) and the demo account (basic)
     con = openeo.connect(line["openeo_url"]).authenticate_oidc_client_credentials(

@@ -9,8 +9,9 @@
 - Writing a collection's items, or replacing/patching/deleting the collection, needs a role in its
   ``_auth.write``; the admin role always passes. Creating a collection needs a role in the new
   ``_auth.write`` (nobody can create a collection they could not write to themselves).
-- Audience: if an audience is configured the token's ``aud`` must contain it; otherwise ``aud`` is
-  not checked (Keycloak's access tokens usually carry ``account`` or nothing useful).
+- Audience: the catalogue always names one (``APEX_CATALOGUE_AUDIENCE``, by default the local
+  issuer's), and a token whose ``aud`` does not contain it is refused (401), whatever it claims.
+  :class:`TokenValidator` checks ``aud`` whenever it is given an audience.
 """
 
 from __future__ import annotations

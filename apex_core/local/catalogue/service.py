@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from apex_core.errors import ServiceError
-from apex_core.local.catalogue.app import DEFAULT_ADMIN_ROLE, DEFAULT_ASSET_ROLES, CatalogueSettings
+from apex_core.local.catalogue.app import (
+    DEFAULT_ADMIN_ROLE,
+    DEFAULT_ASSET_ROLES,
+    DEFAULT_AUDIENCE,
+    CatalogueSettings,
+)
 from apex_core.local.catalogue.postgres import PostgresCluster
 from apex_core.local.issuer.service import project_pythonpath
 from apex_core.local.process import LocalService, free_port
@@ -61,6 +66,7 @@ class CatalogueHandle:
             "oidc_issuer": self.settings.issuer_url,
             "admin_role": self.settings.admin_role,
             "asset_roles": list(self.settings.asset_roles),
+            "audience": self.settings.audience,
         }
 
     def __enter__(self) -> CatalogueHandle:
@@ -76,7 +82,7 @@ def start_catalogue(
     port: int | None = None,
     *,
     admin_role: str = DEFAULT_ADMIN_ROLE,
-    audience: str | None = None,
+    audience: str = DEFAULT_AUDIENCE,
     asset_roles: tuple[str, ...] = DEFAULT_ASSET_ROLES,
     filter_reads: bool = True,
     db_port: int | None = None,
@@ -86,8 +92,9 @@ def start_catalogue(
     """Start PostgreSQL (creating and migrating the cluster on first use), then the API.
 
     Restarting on an existing ``state_dir`` keeps its collections, items, rules and assets.
-    ``issuer_url`` is the OIDC issuer whose tokens the write routes accept; the issuer must be
-    reachable when the first write arrives (its keys are fetched lazily).
+    ``issuer_url`` is the OIDC issuer whose tokens the write routes accept, when their ``aud``
+    names ``audience``; the issuer must be reachable when the first write arrives (its keys are
+    fetched lazily).
     """
     started = time.monotonic()
     state_dir = Path(state_dir).resolve()
