@@ -42,6 +42,7 @@ from apex_core.errors import (
     AuthError,
     CatalogueConflict,
     CatalogueError,
+    CatalogueUnavailable,
     ForbiddenError,
     NotFoundError,
     TokenExpired,
@@ -213,6 +214,12 @@ def error_from_response(resp: requests.Response, what: str) -> ApexError:
         return NotFoundError(f"Could not {what}: not found.{said}", **kw)
     if status == 409:
         return CatalogueConflict(f"Could not {what}: it already exists.{said}", **kw)
+    if status == 503:
+        return CatalogueUnavailable(
+            f"Could not {what}: the catalogue is unavailable right now (503); your work is kept. "
+            f"Try again in a moment.{said}",
+            **kw,
+        )
     if status >= 500:
         return CatalogueError(
             f"Could not {what}: the catalogue failed (server error); what was done is kept, resume to "
@@ -352,7 +359,7 @@ class CatalogueClient:
             ms = int((time.monotonic() - started) * 1000)
             reason = type(exc).__name__
             self.log.append(LogEntry(at, method, _safe_url(url), None, ms, f"{what}: {reason}"))
-            raise CatalogueError(
+            raise CatalogueUnavailable(
                 f"Could not {what}: the catalogue at {_safe_url(self.url)} did not answer ({reason}). "
                 "What was done is kept; resume to continue."
             ) from exc

@@ -21,6 +21,7 @@ __all__ = [
     "BackendError",
     "CatalogueConflict",
     "CatalogueError",
+    "CatalogueUnavailable",
     "ChecksumMismatch",
     "ConfigError",
     "DataError",
@@ -134,6 +135,10 @@ class CatalogueConflict(CatalogueError):
     """An object with this id already exists in the catalogue (HTTP 409)."""
 
 
+class CatalogueUnavailable(CatalogueError):
+    """The catalogue cannot serve now (HTTP 503, or no answer): nothing was changed; try again."""
+
+
 class MetadataError(ApexError):
     """The STAC metadata is invalid; ``field`` names the offending field when known."""
 
@@ -209,6 +214,11 @@ _MESSAGES: dict[type[BaseException], tuple[str, str, Severity]] = {
     CatalogueConflict: (
         "Already exists",
         "Update the existing entry, or choose a new id.",
+        "warning",
+    ),
+    CatalogueUnavailable: (
+        "Catalogue unavailable, try again",
+        "The catalogue cannot answer right now. Your work is kept: try again in a moment.",
         "warning",
     ),
     CatalogueError: (

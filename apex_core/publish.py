@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from apex_core.catalogue import CatalogueClient, LogEntry
 from apex_core.errors import ApexError, CatalogueConflict, CatalogueError, MetadataError
-from apex_core.metadata import asset_expiries, format_time_left
+from apex_core.metadata import ADMIN_ONLY_READ_ROLE, asset_expiries, format_time_left
 from apex_core.storage import AssetStore
 
 __all__ = [
@@ -258,6 +258,24 @@ def browser_link(browser_url: str | None, collection_id: str) -> str | None:
     return f"{browser_url.rstrip('/')}/collections/{collection_id}"
 
 
+def file_readers_note(collection: Mapping[str, Any], store: str | AssetStore) -> str:
+    """Who can read the files re-hosted for ``collection`` in ``store``, said plainly."""
+    auth = collection.get("_auth")
+    readers = [str(r) for r in auth.get("read", [])] if isinstance(auth, Mapping) else []
+    if ADMIN_ONLY_READ_ROLE in readers:
+        return "The collection is public: anyone can read its files."
+    if isinstance(store, str):  # the catalogue's own asset store applies the collection's rules
+        roles = ", ".join(readers) or "the catalogue administrators"
+        return (
+            f"The collection is private: its files can be read only with a token of the roles {roles} "
+            "(its `_auth.read`), like the collection itself."
+        )
+    return (
+        f"The collection is private, but its files in {store.label} are readable by anyone who has their "
+        "links (the bucket must allow public reads). Host them elsewhere if they must stay private."
+    )
+
+
 def log_json(state: PublishState | Sequence[LogEntry]) -> str:
     """The publish log as downloadable JSON (no headers, bodies or tokens are ever recorded)."""
     entries = state.log if isinstance(state, PublishState) else tuple(state)
@@ -358,6 +376,7 @@ class _Run:
         where = store if isinstance(store, str) else f"{store.label} ({store.base_url})"
         if hosted.hosted:
             self.notes.append(f"{len(hosted.hosted)} GeoTIFF assets re-hosted as COGs in {where}.")
+            self.notes.append(file_readers_note(self.plan.collection, store))
         self.mark(ASSETS_STEP, message=f"{len(hosted.hosted)} assets re-hosted.")
 
     def flush_log(self) -> None:

@@ -172,7 +172,8 @@ def _read_back(state_dir: Path, catalogue: str, cid: str, item_urls: list[str]) 
     assert tiffs, items[0]["assets"]
     asset = tiffs[0]
     assert asset["href"].startswith(f"{catalogue}/assets/"), asset["href"]  # re-hosted, not the openEO link
-    data = _get(asset["href"])
+    assert _get(asset["href"]).status_code == 404  # the files of a private collection are private too
+    data = _get(asset["href"], token)
     assert data.status_code == 200, data.text[:200]
     assert data.content[:4] in (b"II*\x00", b"MM\x00*"), data.content[:4]
     assert len(data.content) == asset["file:size"]

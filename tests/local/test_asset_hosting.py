@@ -101,6 +101,8 @@ def test_rehosted_on_s3_downloadable_with_matching_checksum_then_published(
         assert href.startswith(f"{s3_server.endpoint_url}/{bucket}/published/{collection_id}/")
         assert "?" not in href and asset["type"] == COG_MEDIA_TYPE
         assert any(n.startswith("1 GeoTIFF assets re-hosted") and bucket in n for n in done.notes)
+        # a private collection whose files sit in a public bucket: the user is told
+        assert any("private, but its files" in n and "anyone" in n for n in done.notes), done.notes
 
         downloaded = requests.get(href, timeout=T)  # anonymous: a plain, non-expiring URL
         assert downloaded.status_code == 200, downloaded.status_code

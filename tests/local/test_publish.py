@@ -338,7 +338,9 @@ def test_rehosted_assets_are_cogs_with_matching_checksums(
         asset = hosted.plan.items[0]["assets"]["ndvi"]
         assert asset["href"].startswith(catalogue.assets_url + f"/{cid}/")
         assert asset["type"] == COG_MEDIA_TYPE
-        downloaded = requests.get(asset["href"], timeout=T)
+        # staged before the collection exists: not public; the editor's token reads it
+        assert requests.get(asset["href"], timeout=T).status_code == 404
+        downloaded = requests.get(asset["href"], headers={"Authorization": f"Bearer {token}"}, timeout=T)
         assert downloaded.status_code == 200
         assert multihash_sha256(downloaded.content) == asset["file:checksum"]
         assert len(downloaded.content) == asset["file:size"]
@@ -360,6 +362,19 @@ def test_rehosted_assets_are_cogs_with_matching_checksums(
         stored = c.get_item(other.collection_id, "i0")
         assert stored is not None and stored["assets"]["ndvi"]["href"].startswith(catalogue.assets_url)
         assert stored["assets"]["ndvi"]["file:checksum"].startswith("1220")
+        # the collection is private (apex-editor reads): its files are too, and the result says so
+        assert any("private" in n and "apex-editor" in n for n in done.notes), done.notes
+        file_url = stored["assets"]["ndvi"]["href"]
+        assert requests.get(file_url, timeout=T).status_code == 404
+        assert (
+            requests.get(
+                file_url, headers={"Authorization": f"Bearer {token_for('noroles')}"}, timeout=T
+            ).status_code
+            == 404
+        )
+        assert (
+            requests.get(file_url, headers={"Authorization": f"Bearer {token}"}, timeout=T).status_code == 200
+        )
     assert_no_token(log_json(c.log), token)
 
 

@@ -27,6 +27,7 @@ from apex_core.catalogue import (
 from apex_core.errors import (
     CatalogueConflict,
     CatalogueError,
+    CatalogueUnavailable,
     ForbiddenError,
     MetadataError,
     NotFoundError,
@@ -310,7 +311,7 @@ def test_get_and_put_are_retried_post_is_not(flaky_server: str) -> None:
     with CatalogueClient(flaky_server, "t", timeout=5) as client:
         assert client.get_collection("c") == {"id": "c"}
         client.put_collection({"id": "c"})
-        with pytest.raises(CatalogueError, match="server error") as failed:
+        with pytest.raises(CatalogueUnavailable, match="unavailable right now") as failed:
             client.create_collection({"id": "c"})
     assert _Flaky.counts == {"GET": 2, "PUT": 2, "POST": 1}
     assert failed.value.status == 503 and "busy" in failed.value.message
