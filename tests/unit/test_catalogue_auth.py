@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from apex_core.errors import ForbiddenError, MetadataError, ServiceError, UnauthorizedError
-from apex_core.local.catalogue.app import CatalogueSettings, safe_asset_path
+from apex_core.local.catalogue.app import DEFAULT_AUDIENCE, CatalogueSettings, safe_asset_path
 from apex_core.local.catalogue.auth import (
     CollectionAuth,
     Principal,
@@ -122,6 +122,13 @@ def test_settings_env_round_trip(tmp_path: Path) -> None:
     assert CatalogueSettings.from_env(settings.to_env()) == settings
     empty_roles = CatalogueSettings(issuer_url="http://x", asset_dir=tmp_path, asset_roles=())
     assert CatalogueSettings.from_env(empty_roles.to_env()).asset_roles == ()
+
+
+def test_the_catalogue_always_has_an_audience(tmp_path: Path) -> None:
+    """No configuration means the local issuer's audience, never "any audience"."""
+    bare = {"APEX_CATALOGUE_ISSUER": "http://x", "APEX_CATALOGUE_ASSET_DIR": str(tmp_path)}
+    assert CatalogueSettings.from_env(bare).audience == DEFAULT_AUDIENCE == "apex-catalogue-local"
+    assert CatalogueSettings(issuer_url="http://x", asset_dir=tmp_path).audience == DEFAULT_AUDIENCE
 
 
 @pytest.mark.parametrize("header", [None, "", "Basic dXNlcjpwdw==", "Bearer", "Bearer  "])
