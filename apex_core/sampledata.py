@@ -5,7 +5,10 @@ downloaded from its public source (a raw file URL, or a member of a wheel on PyP
 SHA-256 must match; a mismatch is a :class:`~apex_core.errors.ChecksumMismatch` and the bad file
 is not kept. Files are written atomically, so an interrupted setup never leaves a half file.
 
-Run as ``python -m apex_core.sampledata [--dest DIR] [--shared DIR]``.
+The same machinery puts any other set of verified files in place from a JSON manifest
+(:func:`load_manifest`), e.g. the openEO API compliance suite's repository layout for the tests.
+
+Run as ``python -m apex_core.sampledata [--dest DIR] [--shared DIR] [--manifest FILE]``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "SampleFile",
     "SampleResult",
     "ensure_sample_data",
+    "load_manifest",
     "sha256_of",
 ]
 
@@ -214,19 +218,60 @@ def ensure_sample_data(
     return [_ensure_one(spec, dest, shared) for spec in files]
 
 
+def load_manifest(path: Path) -> tuple[SampleFile, ...]:
+    """The files a JSON manifest lists: ``{"files": [{"path", "sha256", "size"?, "url"}, ...]}``.
+
+    Every entry needs a relative ``path`` inside the destination, a SHA-256 and a download URL (a URL
+    relative to the manifest is resolved against it). A malformed manifest is a :class:`DataError`.
+    """
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        entries = doc["files"]
+        if not isinstance(entries, list) or not entries:
+            raise TypeError("'files' must be a non-empty list")
+        files = tuple(
+            SampleFile(
+                path=str(entry["path"]),
+                sha256=str(entry["sha256"]).lower(),
+                size=int(entry["size"]) if entry.get("size") is not None else None,
+                url=urllib.parse.urljoin(path.resolve().as_uri(), str(entry["url"])),
+                attribution=str(entry.get("attribution", "")),
+            )
+            for entry in entries
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"The manifest {path} could not be read: {exc!r}") from exc
+    for spec in files:
+        relative = Path(spec.path)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise DataError(f"The manifest {path} names a path outside its destination: {spec.path!r}")
+        if len(spec.sha256) != 64 or any(c not in "0123456789abcdef" for c in spec.sha256):
+            raise DataError(f"The manifest {path} has no valid SHA-256 for {spec.path!r}")
+    if len({spec.path for spec in files}) != len(files):
+        raise DataError(f"The manifest {path} lists a path twice")
+    return files
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dest", type=Path, default=None, help="default: the setting's sample data dir")
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED_DIR, help="local copy to use first")
+    parser.add_argument(
+        "--manifest", type=Path, default=None, help="a JSON manifest of other files (then --dest is required)"
+    )
     args = parser.parse_args(argv)
-    dest = args.dest if args.dest is not None else Settings.load().sample_data_dir
+    if args.manifest is not None and args.dest is None:
+        parser.error("--manifest needs --dest")
+    label = "sample data" if args.manifest is None else args.manifest.name
     try:
-        results = ensure_sample_data(dest, args.shared)
+        files = SAMPLE_FILES if args.manifest is None else load_manifest(args.manifest)
+        dest = args.dest if args.dest is not None else Settings.load().sample_data_dir
+        results = ensure_sample_data(dest, args.shared, files)
     except DataError as exc:
-        sys.stderr.write(f"sample data: {exc}\n")
+        sys.stderr.write(f"{label}: {exc}\n")
         return 1
     for result in results:
-        sys.stdout.write(f"sample data: {result.outcome:10} {result.path}\n")
+        sys.stdout.write(f"{label}: {result.outcome:10} {result.path}\n")
     return 0
 
 

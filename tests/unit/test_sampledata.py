@@ -12,8 +12,8 @@ import pytest
 import rasterio
 
 from apex_core import ChecksumMismatch, DataError
-from apex_core.config import Settings
-from apex_core.sampledata import SAMPLE_FILES, SampleFile, ensure_sample_data, sha256_of
+from apex_core.config import PROJECT_ROOT, Settings
+from apex_core.sampledata import SAMPLE_FILES, SampleFile, ensure_sample_data, load_manifest, sha256_of
 
 CONTENT = b"real bytes of a sample file\n" * 100
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -117,3 +117,75 @@ def test_the_real_sample_is_in_place_and_verified() -> None:
     assert len(results) == len(SAMPLE_FILES) == 6
     with rasterio.open(dest / SAMPLE_FILES[0].path) as ds:
         assert (ds.count, ds.crs.to_epsg(), ds.width, ds.height) == (5, 32632, 935, 705)
+
+
+# --- manifests: the same copy-or-download-and-verify for other file sets ----------------------------
+
+
+def _manifest(tmp_path: Path, files: list[dict[str, object]]) -> Path:
+    path = tmp_path / "m" / "files.manifest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"description": "test", "files": files}))
+    return path
+
+
+def test_manifest_copies_or_downloads_and_verifies(tmp_path: Path, served: tuple[str, Path]) -> None:
+    base, www = served
+    (www / "a.json").write_bytes(CONTENT)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "b.ini").write_bytes(CONTENT)  # a URL relative to the manifest: a file beside it
+    shared = tmp_path / "shared"
+    (shared / "deep" / "er").mkdir(parents=True)
+    (shared / "deep" / "er" / "c.py").write_bytes(CONTENT)
+    manifest = _manifest(
+        tmp_path,
+        [
+            {"path": "a.json", "sha256": SHA, "size": len(CONTENT), "url": f"{base}/a.json"},
+            {"path": "conf/b.ini", "sha256": SHA.upper(), "url": "b.ini"},
+            {"path": "deep/er/c.py", "sha256": SHA, "url": f"{base}/absent.py"},
+        ],
+    )
+    files = load_manifest(manifest)
+    assert [f.path for f in files] == ["a.json", "conf/b.ini", "deep/er/c.py"]
+    assert files[1].url == (tmp_path / "m" / "b.ini").as_uri() and files[1].sha256 == SHA
+    dest = tmp_path / "dest"
+    results = ensure_sample_data(dest, shared, files)
+    assert [r.outcome for r in results] == ["downloaded", "downloaded", "copied"]
+    assert all((dest / f.path).read_bytes() == CONTENT for f in files)
+    assert {r.outcome for r in ensure_sample_data(dest, shared, files)} == {"present"}
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        ([], "non-empty"),
+        ([{"path": "../x", "sha256": SHA, "url": "x"}], "outside"),
+        ([{"path": "/etc/x", "sha256": SHA, "url": "x"}], "outside"),
+        ([{"path": "x", "sha256": "abc", "url": "x"}], "SHA-256"),
+        ([{"path": "x", "url": "x"}], "sha256"),
+        ([{"path": "x", "sha256": SHA, "url": "x"}, {"path": "x", "sha256": SHA, "url": "y"}], "twice"),
+    ],
+)
+def test_malformed_manifests_are_refused(tmp_path: Path, files: list[dict[str, object]], reason: str) -> None:
+    with pytest.raises(DataError, match=reason):
+        load_manifest(_manifest(tmp_path, files))
+
+
+def test_the_openeo_suite_manifest_pins_every_file() -> None:
+    """The compliance suite's layout: downloads only from the two repositories at fixed commits."""
+    files = load_manifest(PROJECT_ROOT / "tests" / "compliance" / "openeo-test-suite.manifest.json")
+    api = "https://raw.githubusercontent.com/Open-EO/openeo-api/c5a45b4647b06e313a4f099e9119bfa3cca5c6a3/"
+    suite = "https://raw.githubusercontent.com/Open-EO/openeo-test-suite/4127e8f9604098c09a645a0f8c9c9f400fc2c02b/"
+    for spec in files:
+        assert spec.url is not None
+        if spec.path.startswith("assets/openeo-api/"):
+            assert spec.url == api + spec.path.removeprefix("assets/openeo-api/")
+        else:
+            assert spec.url == suite + spec.path
+    paths = {spec.path for spec in files}
+    assert {
+        "conftest.py",
+        "assets/openeo-api/openapi.yaml",
+        "src/openeo_test_suite/tests/general/test_compliance.py",
+    } <= paths
+    assert "pytest.ini" not in paths  # the project's own, tests/compliance/pytest-openeo-suite.ini
