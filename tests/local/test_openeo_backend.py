@@ -408,9 +408,9 @@ def test_killed_worker_fails_only_its_job(
     errors = [entry for entry in doomed.logs() if entry["level"] == "error"]
     assert errors[-1]["code"] == "WorkerDied"
     assert f"worker process {victim} died (signal 9 (SIGKILL))" in errors[-1]["message"]
-    with pytest.raises(OpenEoApiError) as unfinished:
+    with pytest.raises(OpenEoApiError) as failed:  # the results of a failed job: 424 with its error
         doomed.get_results().get_metadata()
-    assert unfinished.value.code == "JobNotFinished"
+    assert (failed.value.http_status_code, failed.value.code) == (424, "WorkerDied")
     # The API kept answering, the dead worker is replaced, and the next job runs.
     assert con.describe_account()["user_id"] == "demo"
     replaced = wait_for_workers(openeo_backend.url)

@@ -50,6 +50,7 @@ from apex_core.local.openeo.model import (
     INVALID_CLASSES,
     Band,
     NoDataAvailable,
+    ProcessParameterInvalid,
     Scene,
     TimeRange,
     parse_datetime,
@@ -62,6 +63,7 @@ __all__ = [
     "INVALID_CLASSES",
     "Band",
     "DataCatalogue",
+    "LoadEstimate",
     "NoDataAvailable",
     "SampleArea",
     "Scene",
@@ -116,6 +118,20 @@ class SampleArea:
             "bands": list(self.bands),
             "dates": [d.strftime("%Y-%m-%d") for d in self.dates],
         }
+
+
+@dataclass(frozen=True)
+class LoadEstimate:
+    """How much data one ``load_collection`` reads: pixels per band and date, bands, dates."""
+
+    area_id: str
+    pixels: int
+    bands: int
+    dates: int
+
+    @property
+    def values(self) -> int:
+        return self.pixels * self.bands * self.dates
 
 
 def _wgs84_bbox(epsg: int, bounds: Sequence[float]) -> tuple[float, float, float, float]:
@@ -300,36 +316,151 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def parse_spatial_extent(extent: Any) -> shapely.Geometry | None:
-    """An openEO spatial extent (bbox dict with optional crs, or GeoJSON) as a WGS84 shapely geometry."""
+_BBOX_KEYS = ("west", "south", "east", "north")
+_POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+def _invalid(parameter: str, reason: str, process: str) -> ProcessParameterInvalid:
+    return ProcessParameterInvalid(process, parameter, reason)
+
+
+def parse_spatial_extent(
+    extent: Any, *, process: str = "load_collection", parameter: str = "spatial_extent"
+) -> shapely.Geometry | None:
+    """An openEO spatial extent (bbox dict with optional crs, or GeoJSON) as a WGS84 shapely geometry.
+
+    A bounding box needs finite numbers with ``west < east`` and ``south < north`` (a box across the
+    antimeridian is not supported) and, in WGS84, longitudes and latitudes in range. GeoJSON must be a
+    Polygon or MultiPolygon (bare, as a Feature, or a FeatureCollection of them) that is valid in the
+    OGC sense (no self-intersection, closed rings...). Anything else raises
+    :class:`ProcessParameterInvalid` whose message says what to change.
+    """
     value = _plain(extent)
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise ValueError(f"Unsupported spatial_extent: {value!r}")
-    if {"west", "south", "east", "north"} <= set(value):
-        geom = shapely.geometry.box(
-            float(value["west"]), float(value["south"]), float(value["east"]), float(value["north"])
+        raise _invalid(
+            parameter,
+            f"Unsupported spatial extent {value!r}: give a bounding box "
+            "{west, south, east, north[, crs]} or a GeoJSON Polygon/MultiPolygon.",
+            process,
         )
-        crs = value.get("crs")
-        if crs not in (None, "", 4326, "4326", "EPSG:4326"):
-            src = CRS.from_user_input(crs)
-            if src != CRS.from_epsg(4326):
-                geom = _reproject(shapely.segmentize(geom, 100.0), src, CRS.from_epsg(4326))
-        return geom
+    if {"west", "south", "east", "north"} <= set(value):
+        return _bbox_geometry(value, process=process, parameter=parameter)
     kind = value.get("type")
     if kind == "FeatureCollection":
-        geoms = [
-            shapely.geometry.shape(f["geometry"]) for f in value.get("features", []) if f.get("geometry")
-        ]
-        if not geoms:
-            raise ValueError("spatial_extent FeatureCollection has no geometries")
+        features = value.get("features")
+        if not isinstance(features, list) or not features:
+            raise _invalid(
+                parameter, "the FeatureCollection has no features: add a polygon feature.", process
+            )
+        geoms = [_feature_geometry(f, process=process, parameter=parameter) for f in features]
         return shapely.union_all(geoms)
     if kind == "Feature":
-        return shapely.geometry.shape(value["geometry"])
-    if kind in ("Polygon", "MultiPolygon", "GeometryCollection"):
-        return shapely.geometry.shape(value)
-    raise ValueError(f"Unsupported spatial_extent: {value!r}")
+        return _feature_geometry(value, process=process, parameter=parameter)
+    if kind in (*_POLYGONAL, "GeometryCollection"):
+        return _geojson_geometry(value, process=process, parameter=parameter)
+    missing = [k for k in _BBOX_KEYS if k not in value]
+    raise _invalid(
+        parameter,
+        f"Unsupported spatial extent of type {kind!r}: give a GeoJSON Polygon or MultiPolygon (bare, as a "
+        "Feature or in a FeatureCollection)"
+        + (f", or a bounding box (missing {', '.join(missing)})." if kind is None else "."),
+        process,
+    )
+
+
+def _bbox_geometry(value: Mapping[str, Any], *, process: str, parameter: str) -> shapely.Geometry:
+    try:
+        w, s, e, n = (float(value[k]) for k in _BBOX_KEYS)
+    except (TypeError, ValueError) as exc:
+        raise _invalid(parameter, f"west, south, east and north must be numbers ({exc}).", process) from exc
+    if not all(math.isfinite(v) for v in (w, s, e, n)):
+        raise _invalid(parameter, "west, south, east and north must be finite numbers.", process)
+    if w >= e:
+        raise _invalid(
+            parameter,
+            f"west ({w:g}) must be less than east ({e:g}): swap them if they are the wrong way round "
+            "(a box across the antimeridian is not supported; split it in two).",
+            process,
+        )
+    if s >= n:
+        raise _invalid(
+            parameter,
+            f"south ({s:g}) must be less than north ({n:g}): swap them if they are the wrong way round.",
+            process,
+        )
+    geom = shapely.geometry.box(w, s, e, n)
+    crs = value.get("crs")
+    if crs in (None, "", 4326, "4326", "EPSG:4326"):
+        src = CRS.from_epsg(4326)
+    else:
+        try:
+            src = CRS.from_user_input(crs)
+        except Exception as exc:  # pyproj's CRSError, or a type it cannot read
+            raise _invalid(
+                parameter,
+                f"crs {crs!r} is not a known coordinate reference system (use an EPSG code).",
+                process,
+            ) from exc
+    if src == CRS.from_epsg(4326):
+        _check_lon_lat(geom, process=process, parameter=parameter)
+        return geom
+    return _reproject(shapely.segmentize(geom, 100.0), src, CRS.from_epsg(4326))
+
+
+def _check_lon_lat(geom: shapely.Geometry, *, process: str, parameter: str) -> None:
+    w, s, e, n = geom.bounds
+    if w < -180 or e > 180 or s < -90 or n > 90:
+        raise _invalid(
+            parameter,
+            f"coordinates ({w:g}, {s:g}, {e:g}, {n:g}) are outside longitude -180..180 / latitude -90..90: "
+            "give longitude first, then latitude, in degrees (or set crs for projected coordinates).",
+            process,
+        )
+
+
+def _feature_geometry(feature: Any, *, process: str, parameter: str) -> shapely.Geometry:
+    if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
+        raise _invalid(parameter, "every member of a FeatureCollection must be a GeoJSON Feature.", process)
+    geometry = feature.get("geometry")
+    if geometry is None:
+        raise _invalid(
+            parameter,
+            "the Feature has no geometry (null): give it a Polygon or MultiPolygon geometry.",
+            process,
+        )
+    return _geojson_geometry(geometry, process=process, parameter=parameter)
+
+
+def _geojson_geometry(geometry: Any, *, process: str, parameter: str) -> shapely.Geometry:
+    kind = geometry.get("type") if isinstance(geometry, Mapping) else None
+    if kind not in (*_POLYGONAL, "GeometryCollection"):
+        raise _invalid(
+            parameter,
+            f"Unsupported geometry type {kind!r}: the extent must be an area, a Polygon or MultiPolygon "
+            "(for a point, give a small polygon or a bounding box around it).",
+            process,
+        )
+    try:
+        geom = shapely.geometry.shape(geometry)
+    except Exception as exc:  # shapely raises several types for malformed coordinates
+        raise _invalid(
+            parameter, f"the {kind} is malformed ({exc}): check its coordinates' nesting and rings.", process
+        ) from exc
+    if kind == "GeometryCollection" and any(g.geom_type not in _POLYGONAL for g in geom.geoms):
+        raise _invalid(parameter, "a GeometryCollection may only hold polygons.", process)
+    if geom.is_empty:
+        raise _invalid(parameter, f"the {kind} is empty: give it coordinates.", process)
+    if not geom.is_valid:
+        raise _invalid(
+            parameter,
+            f"the {kind} is not a valid polygon ({shapely.is_valid_reason(geom)}): edges must not cross "
+            "or touch (no bow-tie), rings must be closed; redraw it or split it into separate polygons.",
+            process,
+        )
+    _check_lon_lat(geom, process=process, parameter=parameter)
+    return geom
 
 
 def _temporal_bound(value: Any) -> tuple[dt.datetime, bool] | None:
@@ -347,20 +478,37 @@ def _temporal_bound(value: Any) -> tuple[dt.datetime, bool] | None:
     return parse_datetime(text), len(text.strip()) == 10
 
 
-def parse_temporal_extent(extent: Any) -> TimeRange:
-    """An openEO temporal extent as a half-open range; a single day ``d`` (or ``[d, d]``) is ``[d, d+1)``."""
+def parse_temporal_extent(extent: Any, *, process: str = "load_collection") -> TimeRange:
+    """An openEO temporal extent as a half-open range; a single day ``d`` (or ``[d, d]``) is ``[d, d+1)``.
+
+    A malformed extent raises :class:`ProcessParameterInvalid` (a ``ValueError``)."""
     if extent is None:
         return TimeRange(None, None)
-    items = list(getattr(extent, "root", extent)) if not isinstance(extent, str) else [extent, extent]
+    root = getattr(extent, "root", extent)
+    if isinstance(root, str):
+        items = [root, root]
+    elif isinstance(root, list | tuple):
+        items = list(root)
+    else:
+        items = []
     if len(items) != 2:
-        raise ValueError(f"temporal_extent must have two elements, got {extent!r}")
-    start = _temporal_bound(items[0])
-    end = _temporal_bound(items[1])
+        raise _invalid("temporal_extent", f"it must have two elements [start, end], got {extent!r}.", process)
+    try:
+        start = _temporal_bound(items[0])
+        end = _temporal_bound(items[1])
+    except (TypeError, ValueError) as exc:
+        raise _invalid(
+            "temporal_extent",
+            f"{exc}; give ISO 8601 dates or date-times such as '2022-06-12' or '2022-06-12T10:00:00Z'.",
+            process,
+        ) from exc
     start_dt = start[0] if start else None
     end_dt = end[0] if end else None
     if start_dt is not None and end_dt is not None and end_dt <= start_dt:
         if end_dt < start_dt:
-            raise ValueError(f"temporal_extent ends before it starts: {extent!r}")
+            raise _invalid(
+                "temporal_extent", f"it ends before it starts ({extent!r}): swap start and end.", process
+            )
         end_dt = start_dt + dt.timedelta(days=1)  # [d, d] means that one day
     return TimeRange(start_dt, end_dt)
 
@@ -415,16 +563,25 @@ class DataCatalogue:
             found.append(scene)
         return found
 
-    def load(
-        self,
-        *,
-        spatial_extent: Any = None,
-        temporal_extent: Any = None,
-        bands: Iterable[str] | None = None,
-    ) -> xr.DataArray:
-        """A float32 cube (t, bands, y, x) in the area's CRS; nodata is NaN."""
+    def _select(
+        self, spatial_extent: Any, temporal_extent: Any, bands: Iterable[str] | None
+    ) -> tuple[SampleArea, list[str], list[dt.datetime], shapely.Geometry | None]:
+        """The one area, bands and dates a ``load_collection`` with these arguments reads."""
         aoi = parse_spatial_extent(spatial_extent)
         time_range = parse_temporal_extent(temporal_extent)
+        wanted_bands = list(bands) if bands is not None else None
+        if wanted_bands is not None:
+            unknown = [b for b in wanted_bands if b not in _BAND_NAMES]
+            if unknown:
+                raise _invalid(
+                    "bands",
+                    f"unknown band(s) {unknown}; {COLLECTION_ID} has {list(_BAND_NAMES)}.",
+                    "load_collection",
+                )
+            if not wanted_bands:
+                raise _invalid(
+                    "bands", f"the list is empty; name some of {list(_BAND_NAMES)}.", "load_collection"
+                )
         scenes = self.search(aoi=aoi, time_range=time_range)
         if not scenes:
             raise NoDataAvailable(
@@ -438,17 +595,49 @@ class DataCatalogue:
                 + self.availability()
             )
         area = next(a for a in self.areas if a.id == area_ids[0])
-        wanted = list(bands) if bands is not None else list(area.bands)
-        unknown = [b for b in wanted if b not in _BAND_NAMES]
-        if unknown:
-            raise ValueError(f"Unknown band(s) {unknown}; {COLLECTION_ID} has {list(_BAND_NAMES)}")
+        wanted = wanted_bands if wanted_bands is not None else list(area.bands)
         missing = [b for b in wanted if b not in area.bands]
         if missing:
             raise NoDataAvailable(f"{area.title} has no band(s) {missing}; it has {list(area.bands)}.")
-        dates = [s.datetime for s in scenes]
+        return area, wanted, [s.datetime for s in scenes], aoi
+
+    def load(
+        self,
+        *,
+        spatial_extent: Any = None,
+        temporal_extent: Any = None,
+        bands: Iterable[str] | None = None,
+    ) -> xr.DataArray:
+        """A float32 cube (t, bands, y, x) in the area's CRS; nodata is NaN."""
+        area, wanted, dates, aoi = self._select(spatial_extent, temporal_extent, bands)
         with self._lock:
             cube = self._read(area, wanted, dates, aoi, _bbox_in_crs(spatial_extent, area.epsg))
         return cube
+
+    def estimate(
+        self,
+        *,
+        spatial_extent: Any = None,
+        temporal_extent: Any = None,
+        bands: Iterable[str] | None = None,
+    ) -> LoadEstimate:
+        """What :meth:`load` with these arguments would read, without reading it: the pixels of the
+        area's native grid under the extent's bounding box (clipped to the area), the bands and the
+        dates. Raises what :meth:`load` raises for the same arguments (bad extent, no data...)."""
+        area, wanted, dates, aoi = self._select(spatial_extent, temporal_extent, bands)
+        crs = CRS.from_epsg(area.epsg)
+        left, bottom, right, top = area.bounds
+        res_x = (right - left) / area.shape[1]
+        res_y = (top - bottom) / area.shape[0]
+        bounds = _bbox_in_crs(spatial_extent, area.epsg)
+        if bounds is None and aoi is not None:
+            bounds = _reproject(aoi, CRS.from_epsg(4326), crs).bounds
+        if bounds is not None:
+            left, bottom = max(left, bounds[0]), max(bottom, bounds[1])
+            right, top = min(right, bounds[2]), min(top, bounds[3])
+        width = max(0, math.ceil((right - left) / res_x - 1e-6))
+        height = max(0, math.ceil((top - bottom) / res_y - 1e-6))
+        return LoadEstimate(area_id=area.id, pixels=width * height, bands=len(wanted), dates=len(dates))
 
     def _read(
         self,

@@ -1,11 +1,13 @@
 """Process-graph execution: openeo-pg-parser-networkx + openeo-processes-dask, plus the adapters they lack.
 
 The process registry is built the way ``openeo.local.processing`` builds it (every implementation of
-openeo-processes-dask that has a spec), then three processes are replaced:
+openeo-processes-dask that has an official spec, under its openEO id: ``_max`` runs ``max``), then four
+processes are replaced:
 
 * ``load_collection`` reads :class:`~apex_core.local.openeo.data.DataCatalogue` (extents, bands,
   float + NaN nodata; unknown extra arguments such as ``featureflags`` are ignored);
 * ``ndvi`` names its result ``NDVI`` so the saved band carries that description;
+* ``resample_spatial`` refuses a negative or non-numeric resolution (``ProcessParameterInvalid``);
 * ``save_result`` records the requested format; :func:`write_results` writes the GeoTIFF as a COG
   (named after the ``filename_prefix`` option when given);
 * ``export_workspace`` records the workspace and merge path; the worker copies the written files there
@@ -40,7 +42,16 @@ from openeo_processes_dask.process_implementations.core import process as opd_pr
 from pyproj import CRS
 
 from apex_core.local.openeo.data import COLLECTION_ID, DataCatalogue
-from apex_core.local.openeo.model import OUTPUT_FORMATS, BandStatistics, ProcessGraphError, ResultFile
+from apex_core.local.openeo.model import (
+    OUTPUT_FORMATS,
+    BandStatistics,
+    CollectionNotFound,
+    ProcessGraphError,
+    ProcessParameterInvalid,
+    ProcessUnsupported,
+    ResultFile,
+)
+from apex_core.local.openeo.validation import FORMAT_ALIASES, check_resolution
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -52,6 +63,7 @@ __all__ = [
     "execute",
     "filename_stem",
     "process_specs",
+    "runnable_processes",
     "write_results",
 ]
 
@@ -59,7 +71,6 @@ logger = logging.getLogger(__name__)
 
 _BAND_NAME_ATTR = "long_name"
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_FORMAT_ALIASES = {"gtiff": "GTiff", "geotiff": "GTiff", "tiff": "GTiff", "tif": "GTiff", "cog": "GTiff"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,27 @@ _REGISTRY_LOCK = threading.Lock()
 _BASE_REGISTRY: ProcessRegistry | None = None
 
 
+def _official_specs() -> dict[str, dict[str, Any]]:
+    """The official openEO process definitions openeo-processes-dask ships (its ``specs`` package loads
+    the JSON files of the openeo-processes repository), by process id. The module attribute of a spec
+    whose id is a Python builtin or keyword is prefixed with ``_`` (``_max``, ``_and``, ``_if``...)."""
+    specs: dict[str, dict[str, Any]] = {}
+    for attr in opd_specs.__all__:
+        spec = getattr(opd_specs, attr, None)
+        if isinstance(spec, dict) and isinstance(spec.get("id"), str):
+            specs[spec["id"]] = spec
+    return specs
+
+
+_SPECS = _official_specs()
+
+
+def _process_id(function_name: str) -> str:
+    """The openEO id of an openeo-processes-dask implementation: functions named after a builtin or a
+    keyword carry an underscore (``_max``, ``and_``...), which the process registry strips too."""
+    return function_name.strip("_")
+
+
 def _base_registry() -> ProcessRegistry:
     """openeo-processes-dask's processes, registered as ``openeo.local.processing`` does (built once)."""
     global _BASE_REGISTRY
@@ -88,28 +120,38 @@ def _base_registry() -> ProcessRegistry:
         if _BASE_REGISTRY is None:
             registry = ProcessRegistry(wrap_funcs=[opd_process])
             for name, func in inspect.getmembers(opd_impl, inspect.isfunction):
-                if name in _EXCLUDED:
+                process_id = _process_id(name)
+                if process_id in _EXCLUDED:
                     continue
-                spec = getattr(opd_specs, name, None)
+                spec = _SPECS.get(process_id)
                 if spec is None:
                     continue
-                registry[name] = Process(spec=spec, implementation=func)
+                registry[process_id] = Process(spec=spec, implementation=func)
             _BASE_REGISTRY = registry
         return _BASE_REGISTRY
 
 
-def process_specs(*, workspaces: bool = False) -> list[dict[str, Any]]:
-    """Specs of every process this backend can run (for ``GET /processes``); ``export_workspace`` only
-    when workspaces are configured."""
-    registry = _base_registry()
-    names = set(_names(registry)) | {"load_collection", "save_result", "ndvi"}
+_ADAPTERS = ("load_collection", "save_result", "ndvi", "resample_spatial")
+
+
+def runnable_processes(*, workspaces: bool = False) -> list[str]:
+    """The ids of every process :func:`execute` runs: the registry's, the adapters, and
+    ``export_workspace`` when workspaces are configured."""
+    names = set(_names(_base_registry())) | set(_ADAPTERS)
     if workspaces:
         names.add("export_workspace")
+    return sorted(names)
+
+
+def process_specs(*, workspaces: bool = False) -> list[dict[str, Any]]:
+    """The official specs of every process this backend can run (for ``GET /processes``);
+    ``export_workspace`` only when workspaces are configured."""
     specs = []
-    for name in sorted(names):
-        spec = getattr(opd_specs, name, None)
-        if isinstance(spec, dict) and {"id", "description", "parameters", "returns"} <= set(spec):
-            specs.append(spec)
+    for name in runnable_processes(workspaces=workspaces):
+        spec = _SPECS.get(name)
+        if spec is None:  # every runnable process has one (the registry is built from them)
+            raise RuntimeError(f"no official spec for the process {name!r}")
+        specs.append(spec)
     return specs
 
 
@@ -118,9 +160,7 @@ def _names(registry: ProcessRegistry) -> list[str]:
 
 
 def _spec(name: str) -> dict[str, Any]:
-    spec = getattr(opd_specs, name)
-    assert isinstance(spec, dict)
-    return spec
+    return _SPECS[name]
 
 
 def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
@@ -141,7 +181,7 @@ def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
         if extra:
             logger.info("load_collection: ignoring extra arguments %s", sorted(extra))
         if id != COLLECTION_ID:
-            raise ProcessGraphError(f"Collection {id!r} does not exist; this backend has {COLLECTION_ID!r}.")
+            raise CollectionNotFound(str(id), (COLLECTION_ID,))
         return catalogue.load(spatial_extent=spatial_extent, temporal_extent=temporal_extent, bands=bands)
 
     def ndvi(data: xr.DataArray, nir: str = "nir", red: str = "red", target_band: str | None = None) -> Any:
@@ -155,10 +195,10 @@ def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
         return result
 
     def save_result(data: Any, format: str, options: Mapping[str, Any] | None = None) -> SaveRequest:
-        fmt = _FORMAT_ALIASES.get(str(format).lower())
+        fmt = FORMAT_ALIASES.get(str(format).lower())
         if fmt is None:
-            raise ProcessGraphError(
-                f"Output format {format!r} is not supported; use one of {list(OUTPUT_FORMATS)}."
+            raise ProcessParameterInvalid(
+                "save_result", "format", f"{format!r} is not supported; use one of {list(OUTPUT_FORMATS)}."
             )
         if not isinstance(data, xr.DataArray):
             raise ProcessGraphError("save_result needs a raster data cube.")
@@ -169,6 +209,19 @@ def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
             raise ProcessGraphError("export_workspace needs the result of save_result as its data.")
         return replace(data, exports=(*data.exports, (str(workspace), merge)))
 
+    def resample_spatial(
+        data: xr.DataArray,
+        projection: Any = None,
+        resolution: Any = 0,
+        method: str = "near",
+        align: str = "upper-left",
+    ) -> Any:
+        check_resolution(resolution)
+        return opd_impl.resample_spatial(
+            data, projection=projection, resolution=resolution, method=method, align=align
+        )
+
+    registry["resample_spatial"] = Process(spec=_spec("resample_spatial"), implementation=resample_spatial)
     registry["load_collection"] = Process(spec=_spec("load_collection"), implementation=load_collection)
     registry["export_workspace"] = Process(spec=_spec("export_workspace"), implementation=export_workspace)
     registry["ndvi"] = Process(spec=_spec("ndvi"), implementation=ndvi)
@@ -188,7 +241,7 @@ def execute(process_graph: Mapping[str, Any], catalogue: DataCatalogue) -> SaveR
     registry = build_process_registry(catalogue)
     unknown = sorted(p for p in parsed.required_processes if p not in _known(registry))
     if unknown:
-        raise ProcessGraphError(f"Process(es) not supported by this backend: {', '.join(unknown)}.")
+        raise ProcessUnsupported(unknown[0])
     func: Callable[..., Any] = parsed.to_callable(process_registry=registry)
     result = func()
     if isinstance(result, SaveRequest):

@@ -19,8 +19,13 @@ __all__ = [
     "OUTPUT_FORMATS",
     "Band",
     "BandStatistics",
+    "CollectionNotFound",
     "NoDataAvailable",
     "ProcessGraphError",
+    "ProcessParameterInvalid",
+    "ProcessParameterRequired",
+    "ProcessParameterUnsupported",
+    "ProcessUnsupported",
     "ResultFile",
     "Scene",
     "TimeRange",
@@ -45,11 +50,81 @@ OUTPUT_FORMATS: dict[str, dict[str, Any]] = {
 
 
 class ProcessGraphError(ValueError):
-    """The process graph cannot be evaluated (unknown process, bad argument...)."""
+    """The process graph cannot be evaluated (unknown process, bad argument...).
+
+    ``code`` and ``status`` are the openEO API error code and HTTP status the backend answers with (and
+    the code a failed batch job logs); the subclasses use the official openEO error codes.
+    """
+
+    code = "ProcessGraphInvalid"
+    status = 400
+
+
+class ProcessUnsupported(ProcessGraphError):
+    """A process the backend does not offer."""
+
+    code = "ProcessUnsupported"
+
+    def __init__(self, process: str, namespace: str | None = None) -> None:
+        where = namespace or "backend"
+        super().__init__(
+            f"Process with identifier '{process}' is not available in namespace '{where}': it is not "
+            "supported by this backend. GET /processes lists the processes it runs."
+        )
+        self.process = process
+
+
+class CollectionNotFound(ProcessGraphError):
+    """``load_collection`` names a collection the backend does not have."""
+
+    code = "CollectionNotFound"
+    status = 404
+
+    def __init__(self, collection: str, available: tuple[str, ...]) -> None:
+        super().__init__(
+            f"Collection '{collection}' does not exist; this backend has {', '.join(map(repr, available))}."
+        )
+        self.collection = collection
+
+
+class ProcessParameterInvalid(ProcessGraphError):
+    """An argument of a process has a value the process cannot use; ``reason`` says what to change."""
+
+    code = "ProcessParameterInvalid"
+
+    def __init__(self, process: str, parameter: str, reason: str) -> None:
+        super().__init__(
+            f"The value passed for parameter '{parameter}' in process '{process}' is invalid: {reason}"
+        )
+        self.process, self.parameter, self.reason = process, parameter, reason
+
+
+class ProcessParameterRequired(ProcessGraphError):
+    """A required argument of a process is missing."""
+
+    code = "ProcessParameterRequired"
+
+    def __init__(self, process: str, parameter: str) -> None:
+        super().__init__(f"Process '{process}' parameter '{parameter}' is required.")
+        self.process, self.parameter = process, parameter
+
+
+class ProcessParameterUnsupported(ProcessGraphError):
+    """An argument the process does not have."""
+
+    code = "ProcessParameterUnsupported"
+
+    def __init__(self, process: str, parameter: str, known: tuple[str, ...] = ()) -> None:
+        hint = f" Its parameters are: {', '.join(known)}." if known else ""
+        super().__init__(f"Process '{process}' does not support parameter '{parameter}'.{hint}")
+        self.process, self.parameter = process, parameter
 
 
 class NoDataAvailable(Exception):
     """The request touches none of the sample areas and dates; the message says where data exists."""
+
+    code = "NoDataAvailable"
+    status = 400
 
 
 def parse_datetime(value: str) -> dt.datetime:

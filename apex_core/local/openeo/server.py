@@ -36,6 +36,7 @@ from apex_core.local.openeo.auth import AuthOptions, auth_options_from_dict
 from apex_core.local.openeo.backend import (
     LocalBackend,
     build_driver_config,
+    install_api_extensions,
     install_bearer_cache_bound,
     install_signed_basic_tokens,
     scene_search,
@@ -101,6 +102,7 @@ def create_app(options: ServerOptions) -> tuple[flask.Flask, LocalBackend]:
     app = build_app(backend_implementation=backend)
     install_signed_basic_tokens(app, secret)
     install_bearer_cache_bound(app)
+    install_api_extensions(app, backend)
 
     def search() -> flask.Response:
         return flask.jsonify(scene_search(catalogue, flask.request.args))
