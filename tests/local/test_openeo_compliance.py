@@ -42,7 +42,7 @@ SUITE_VERSION = "0.2.2"
 GENERAL_TESTS = "src/openeo_test_suite/tests/general"
 OIDC_PROVIDER_ID = "apex-local"  # as the openeo_backend_oidc fixture registers the issuer
 GUARD_HEADER = "network: loopback only (suite_offline_guard)"
-# The whole run. It takes ~2.5 min, mostly the suite's own waits for its jobs to reach "running" (up to
+# The whole run. It takes ~3 min, mostly the suite's own waits for its jobs to reach "running" (up to
 # 10 s per test, 130 s in test_DELETE_jobs_job_id_results): its jobs load a collection that only VITO's
 # back-ends have, so here they end in "error" at once.
 DEADLINE = 480.0
