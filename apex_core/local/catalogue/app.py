@@ -24,21 +24,37 @@ import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import asyncpg  # type: ignore[import-untyped]
+import json_merge_patch  # type: ignore[import-untyped]
+import jsonpatch
+import jsonpointer
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from apex_core.errors import ApexError, ForbiddenError, MetadataError, ServiceError, UnauthorizedError
+from apex_core.local.catalogue.access import CollectionRules, ReadRules
 from apex_core.local.catalogue.auth import (
     CollectionAuth,
     Principal,
     TokenValidator,
     check_collection_write,
     check_new_auth,
+)
+from apex_core.local.catalogue.validation import (
+    DEFAULT_MAX_BULK_BYTES,
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    InputLimits,
+    ValidatingClientMixin,
+    bulk_refusals,
+    check_bulk_items,
+    explain_bulk_refusal,
+    install_input_checks,
 )
 
 __all__ = ["CatalogueSettings", "create_app", "safe_asset_path"]
@@ -47,6 +63,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ADMIN_ROLE = "stac-admin-local"
 DEFAULT_ASSET_ROLES: tuple[str, ...] = ("apex-editor",)
+DEFAULT_AUDIENCE = "apex-catalogue-local"
+"""The ``aud`` every write token must carry (the local issuer's default audience)."""
 _PRINCIPAL = "apex_principal"
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~@+=,-]+$")
 
@@ -58,10 +76,12 @@ class CatalogueSettings:
     issuer_url: str
     asset_dir: Path
     admin_role: str = DEFAULT_ADMIN_ROLE
-    audience: str | None = None
+    audience: str = DEFAULT_AUDIENCE
     asset_roles: tuple[str, ...] = DEFAULT_ASSET_ROLES
     max_asset_bytes: int = 4 * 1024**3
     filter_reads: bool = True
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    max_bulk_bytes: int = DEFAULT_MAX_BULK_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CatalogueSettings:
@@ -76,10 +96,14 @@ class CatalogueSettings:
             issuer_url=issuer.rstrip("/"),
             asset_dir=asset_dir,
             admin_role=env.get("APEX_CATALOGUE_ADMIN_ROLE") or DEFAULT_ADMIN_ROLE,
-            audience=env.get("APEX_CATALOGUE_AUDIENCE") or None,
+            audience=env.get("APEX_CATALOGUE_AUDIENCE") or DEFAULT_AUDIENCE,
             asset_roles=tuple(r for r in roles.split(",") if r) if roles is not None else DEFAULT_ASSET_ROLES,
             max_asset_bytes=int(env.get("APEX_CATALOGUE_MAX_ASSET_BYTES") or 4 * 1024**3),
             filter_reads=(env.get("APEX_CATALOGUE_FILTER_READS", "1") != "0"),
+            max_document_bytes=int(
+                env.get("APEX_CATALOGUE_MAX_DOCUMENT_BYTES") or DEFAULT_MAX_DOCUMENT_BYTES
+            ),
+            max_bulk_bytes=int(env.get("APEX_CATALOGUE_MAX_BULK_BYTES") or DEFAULT_MAX_BULK_BYTES),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -90,9 +114,10 @@ class CatalogueSettings:
             "APEX_CATALOGUE_ASSET_ROLES": ",".join(self.asset_roles),
             "APEX_CATALOGUE_MAX_ASSET_BYTES": str(self.max_asset_bytes),
             "APEX_CATALOGUE_FILTER_READS": "1" if self.filter_reads else "0",
+            "APEX_CATALOGUE_MAX_DOCUMENT_BYTES": str(self.max_document_bytes),
+            "APEX_CATALOGUE_MAX_BULK_BYTES": str(self.max_bulk_bytes),
+            "APEX_CATALOGUE_AUDIENCE": self.audience,
         }
-        if self.audience:
-            out["APEX_CATALOGUE_AUDIENCE"] = self.audience
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +129,8 @@ class CatalogueSettings:
             "asset_roles": list(self.asset_roles),
             "max_asset_bytes": self.max_asset_bytes,
             "filter_reads": self.filter_reads,
+            "max_document_bytes": self.max_document_bytes,
+            "max_bulk_bytes": self.max_bulk_bytes,
         }
 
 
@@ -143,6 +170,14 @@ def safe_asset_path(root: Path, relative: str) -> Path:
     return target
 
 
+def _touches(op: Mapping[str, Any], pointer: str) -> bool:
+    """Whether a JSON Patch operation reads or writes ``pointer`` or below it."""
+    return any(
+        isinstance(p, str) and (p == pointer or p.startswith(pointer + "/"))
+        for p in (op.get("path"), op.get("from"))
+    )
+
+
 def _asset_media_type(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".tif", ".tiff"):
@@ -154,80 +189,56 @@ def _asset_media_type(path: Path) -> str:
 
 
 class ReadFilterMiddleware:
-    """Hides collections (and their items) whose ``_auth.read`` the caller does not satisfy.
+    """Hides collections (and everything below them) whose ``_auth.read`` the caller does not satisfy.
 
-    A pure ASGI middleware: it answers 404 for a non-readable collection (and everything below
-    it), and drops hidden entries from the ``/collections`` listing and from ``/search`` results
-    (GET and POST; counts are those of the filtered page). Tokens on reads are optional; an
-    invalid one is ignored (the caller is anonymous). Brotli compression is removed from this
-    app, so bodies are plain JSON.
+    A pure ASGI middleware: ``GET``/``HEAD`` of ``/collections/{id}`` and every path below it answer
+    404 for a collection the caller may not read, exactly as for one that does not exist. Listings
+    and ``/search`` are restricted in the query itself (:class:`ReadScopedClient`), so that pages,
+    counts and paging tokens never involve a hidden collection. A database that cannot be reached
+    is a 503 with a JSON reason, here as on every route.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        readable: Callable[[Scope, str], Awaitable[bool]],
-        readable_ids: Callable[[Scope], Awaitable[set[str] | None]],
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, readable: Callable[[Scope, str], Awaitable[bool]]) -> None:
         self.app = app
         self.readable = readable
-        self.readable_ids = readable_ids
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope.get("method")
-        if scope["type"] != "http" or method not in ("GET", "HEAD", "POST"):
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        parts = [p for p in path.split("/") if p]
-        if method in ("GET", "HEAD") and len(parts) >= 2 and parts[0] == "collections":
-            if not await self.readable(scope, parts[1]):
-                body = json.dumps(
-                    {"code": "NotFoundError", "description": f"Collection {parts[1]} does not exist."}
-                )
-                await _send_json(send, 404, body.encode())
-                return
-        elif (method == "GET" and parts == ["collections"]) or parts == ["search"]:
-            allowed = await self.readable_ids(scope)
-            if allowed is not None:
-                key, field = ("collections", "id") if parts == ["collections"] else ("features", "collection")
-                await self._filtered(scope, receive, send, allowed, key, field)
-                return
+        if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD"):
+            parts = [p for p in str(scope["path"]).split("/") if p]
+            if len(parts) >= 2 and parts[0] == "collections":
+                try:
+                    visible = await self.readable(scope, parts[1])
+                except _DATABASE_DOWN as exc:
+                    await _send_json(send, 503, _unavailable_body(exc))
+                    return
+                if not visible:
+                    body = json.dumps(
+                        {"code": "NotFoundError", "description": f"Collection {parts[1]} does not exist."}
+                    )
+                    await _send_json(send, 404, body.encode())
+                    return
         await self.app(scope, receive, send)
 
-    async def _filtered(
-        self, scope: Scope, receive: Receive, send: Send, allowed: set[str], key: str, field: str
-    ) -> None:
-        """Run the app, then drop the entries of ``key`` whose ``field`` is not in ``allowed``."""
-        start: Message | None = None
-        chunks: list[bytes] = []
 
-        async def capture(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    assert start is not None
-                    body = b"".join(chunks)
-                    if start["status"] == 200:
-                        try:
-                            doc = json.loads(body)
-                            doc[key] = [e for e in doc.get(key, []) if e.get(field) in allowed]
-                            for count in ("numberReturned", "numberMatched"):
-                                if count in doc:  # numberMatched: exact on a single page only
-                                    doc[count] = len(doc[key])
-                            body = json.dumps(doc).encode()
-                        except (ValueError, AttributeError):
-                            logger.warning("Could not filter the response of %s", scope["path"])
-                    headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-                    headers.append((b"content-length", str(len(body)).encode()))
-                    await send({**start, "headers": headers})
-                    await send({"type": "http.response.body", "body": body})
+# The database cannot be reached (stopped, restarting, connections lost): a 503 the client may retry,
+# with a JSON reason, on every route; never a bare 500.
+_DATABASE_DOWN: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InterfaceError,
+)
 
-        await self.app(scope, receive, capture)
+
+def _unavailable_body(exc: BaseException) -> bytes:
+    logger.warning("The catalogue database is unavailable: %s: %s", type(exc).__name__, exc)
+    return json.dumps(
+        {
+            "code": "ServiceUnavailable",
+            "description": "The catalogue's database is unavailable; nothing was changed. Try again shortly.",
+        }
+    ).encode()
 
 
 async def _send_json(send: Send, status: int, body: bytes) -> None:
@@ -241,15 +252,70 @@ async def _send_json(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# The collections the current /collections request may list (None: all), read by _clean_search_args.
+_LISTING_SCOPE: ContextVar[frozenset[str] | None] = ContextVar("apex_listing_scope", default=None)
+
+
+def _read_scoped_client(rules: ReadRules) -> type[Any]:
+    """pgstac's core client, with listings and searches restricted to what the caller may read.
+
+    The restriction is part of the query pgstac runs (``collections`` of a search, an ``id``
+    filter on the collection search), so counts, ``next``/``prev`` tokens and links are those of
+    the readable records only: nothing hidden shows through paging.
+    """
+    from stac_fastapi.pgstac.core import CoreCrudClient
+
+    async def readable_ids(request: Request) -> frozenset[str] | None:
+        return await rules.readable_ids(request.app.state.readpool, request.scope.get("headers", []))
+
+    class ReadScopedClient(CoreCrudClient):  # type: ignore[misc]
+        async def _search_base(self, search_request: Any, request: Request) -> Any:
+            allowed = await readable_ids(request)
+            if allowed is not None:
+                wanted = search_request.collections
+                scope = sorted(allowed.intersection(wanted) if wanted else allowed)
+                if not scope:
+                    return {"type": "FeatureCollection", "features": [], "links": [], "numberReturned": 0}
+                search_request = search_request.model_copy(update={"collections": scope})
+            return await super()._search_base(search_request, request)
+
+        async def all_collections(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+            allowed = await readable_ids(request)
+            if allowed is not None and not allowed:
+                return {"collections": [], "links": [], "numberMatched": 0, "numberReturned": 0}
+            token = _LISTING_SCOPE.set(allowed)
+            try:
+                return await super().all_collections(request, *args, **kwargs)
+            finally:
+                _LISTING_SCOPE.reset(token)
+
+        def _clean_search_args(self, base_args: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+            clean: dict[str, Any] = super()._clean_search_args(base_args, **kwargs)
+            allowed = _LISTING_SCOPE.get()
+            if allowed is None:
+                return clean
+            ids = sorted(allowed)
+            if "query" in clean and "filter" not in clean:  # pgstac refuses query + filter together
+                query = json.loads(clean["query"]) if isinstance(clean["query"], str) else clean["query"]
+                clean["query"] = {**query, "id": {"in": ids}}
+                return clean
+            only = {"op": "in", "args": [{"property": "id"}, ids]}
+            clean["filter"] = {"op": "and", "args": [clean["filter"], only]} if "filter" in clean else only
+            clean.setdefault("filter_lang", "cql2-json")
+            return clean
+
+    return ReadScopedClient
+
+
 def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
     """The ASGI app; reads :class:`CatalogueSettings` and the ``PG*`` variables from the environment."""
-    import asyncpg  # type: ignore[import-untyped]
     from brotli_asgi import BrotliMiddleware
     from pydantic import ValidationError
     from stac_fastapi.api.models import JSONResponse as StacJSONResponse  # type: ignore[attr-defined]
     from stac_fastapi.extensions import BulkTransactionExtension, TransactionExtension
     from stac_fastapi.pgstac.app import instantiate_api
     from stac_fastapi.pgstac.config import Settings
+    from stac_fastapi.pgstac.core import CoreCrudClient
     from stac_fastapi.pgstac.db import dbfunc
     from stac_fastapi.pgstac.models.extensions import Extensions
     from stac_fastapi.pgstac.models.links import CollectionLinks
@@ -260,6 +326,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
     cfg = settings or CatalogueSettings.from_env()
     validator = TokenValidator(cfg.issuer_url, audience=cfg.audience)
     admin = cfg.admin_role
+    rules = ReadRules(validator, admin)
 
     def principal_of(request: Request) -> Principal:
         principal = getattr(request.state, _PRINCIPAL, None)
@@ -269,17 +336,10 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
 
     async def load_auth(request: Request, collection_id: str) -> CollectionAuth | None:
         """The collection's rules (None if it has none); 404 if the collection does not exist."""
-        async with request.app.state.get_connection(request, "r") as conn:
-            row = await conn.fetchrow(
-                "SELECT c.id, a.read, a.write FROM pgstac.collections c "
-                "LEFT JOIN apex.collection_auth a ON a.collection_id = c.id WHERE c.id = $1",
-                collection_id,
-            )
-        if row is None:
+        found = await rules.rules_of(request.app.state.readpool, collection_id)
+        if not found.collection_exists:
             raise NotFoundError(f"Collection {collection_id} does not exist.")
-        if row["read"] is None:
-            return None
-        return CollectionAuth(read=tuple(row["read"]), write=tuple(row["write"]))
+        return found.auth
 
     async def require_write(request: Request, collection_id: str) -> None:
         auth = await load_auth(request, collection_id)
@@ -321,7 +381,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             json.dumps(list(auth.write)),
         )
 
-    class AuthTransactionsClient(TransactionsClient):  # type: ignore[misc]
+    class AuthTransactionsClient(ValidatingClientMixin, TransactionsClient):  # type: ignore[misc]
         async def create_collection(self, collection: Any, request: Request, **kwargs: Any) -> Any:
             new = await required_body_auth(request)
             doc = collection.model_dump(mode="json")
@@ -364,9 +424,15 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         async def patch_collection(
             self, collection_id: str, patch: Any, request: Request, **kwargs: Any
         ) -> Any:
+            """Apply a merge patch or JSON Patch to the stored collection, then write it under its path id.
+
+            The path id is the only collection a patch may touch: a result with another id (``"id"``
+            in a merge patch, ``replace /id``, a whole-document replace) is a 400 and nothing is written.
+            """
             await require_write(request, collection_id)
             if isinstance(patch, list):
-                if any(str(op.path).startswith("/_auth") for op in patch):
+                ops = [op.model_dump(mode="json", by_alias=True) for op in patch]
+                if any(_touches(op, "/_auth") for op in ops):
                     raise HTTPException(
                         status_code=400,
                         detail='Change `_auth` with a merge patch ({"_auth": {...}}) or a PUT.',
@@ -374,13 +440,42 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
                 new = None
             else:
                 new = await body_auth(request)
-            result = await super().patch_collection(collection_id, patch, request, **kwargs)
-            if new is not None:
-                async with request.app.state.get_connection(request, "w") as conn:
+                partial = patch.model_dump(mode="json")
+                partial.pop("_auth", None)
+            async with request.app.state.get_connection(request, "r") as conn:
+                existing = await conn.fetchval("SELECT * FROM get_collection($1::text)", collection_id)
+            if existing is None:
+                raise NotFoundError(f"Collection {collection_id} does not exist.")
+            if isinstance(patch, list):
+                try:
+                    doc = jsonpatch.apply_patch(existing, ops)
+                except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+                    raise HTTPException(
+                        status_code=400, detail=f"The JSON Patch cannot be applied: {exc}"
+                    ) from exc
+                if isinstance(doc, dict) and "_auth" in doc:  # a whole-document replace carrying rules
+                    raise HTTPException(
+                        status_code=400,
+                        detail='Change `_auth` with a merge patch ({"_auth": {...}}) or a PUT.',
+                    )
+            else:
+                doc = json_merge_patch.merge(existing, partial)
+            if not isinstance(doc, dict) or doc.get("id") != collection_id:
+                found = doc.get("id") if isinstance(doc, dict) else None
+                raise HTTPException(
+                    status_code=400,
+                    detail=f"A patch of collection {collection_id} may not change its id (the result's id is "
+                    f"{found!r}). The id in the path is the only collection a write may touch.",
+                )
+            self._validate_collection(request, doc)
+            async with request.app.state.get_connection(request, "w") as conn, conn.transaction():
+                await dbfunc(conn, "update_collection", doc)
+                if new is not None:
                     await save_auth(conn, collection_id, new)
-            if isinstance(result, dict):
-                result.pop("_auth", None)
-            return result
+            doc["links"] = await CollectionLinks(collection_id=collection_id, request=request).get_links(
+                extra_links=doc.get("links")
+            )
+            return doc
 
         async def delete_collection(self, collection_id: str, request: Request, **kwargs: Any) -> Any:
             await require_write(request, collection_id)
@@ -431,7 +526,13 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
                     valid[item_id] = doc
                 except ValidationError as exc:
                     failed.append({"id": item_id, "msg": _validation_message(exc)})
-            answer = await super().bulk_item_insert(items.model_copy(update={"items": valid}), **kwargs)
+            # The input rules (validation.py) refuse the whole request, naming each item; so does a refusal
+            # by the database, which writes nothing of the batch.
+            check_bulk_items(valid, request.app.state.input_limits)
+            try:
+                answer = await super().bulk_item_insert(items.model_copy(update={"items": valid}), **kwargs)
+            except bulk_refusals() as exc:
+                raise await explain_bulk_refusal(request, valid, items.method, exc) from exc
             if failed and isinstance(answer, dict):
                 answer = {
                     **answer,
@@ -451,7 +552,11 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             ]
 
     pg_settings = Settings(enable_transactions_extensions=True)
-    api = instantiate_api(extensions=AuthExtensions(settings=pg_settings), settings=pg_settings)
+    api = instantiate_api(
+        client=_read_scoped_client(rules) if cfg.filter_reads else CoreCrudClient,
+        extensions=AuthExtensions(settings=pg_settings),
+        settings=pg_settings,
+    )
     app: FastAPI = api.app
 
     # Data the database refuses (a CHECK such as end_datetime >= start_datetime, a value out of range, a
@@ -471,6 +576,15 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         asyncpg.exceptions.RaiseError,
     ):
         app.add_exception_handler(refused, refused_by_database)
+
+    async def database_down(request: Request, exc: Exception) -> Response:
+        return Response(_unavailable_body(exc), status_code=503, media_type="application/json")
+
+    for down in _DATABASE_DOWN:
+        app.add_exception_handler(down, database_down)
+
+    # Size limits, finite numbers, ids, geometry, hrefs, malformed query parameters (validation.py).
+    install_input_checks(app, InputLimits(cfg.max_document_bytes, cfg.max_bulk_bytes))
 
     def require_token(request: Request) -> None:
         """Route dependency: a valid bearer token, else 401 (sync: PyJWKClient blocks, runs in a thread)."""
@@ -503,21 +617,41 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         except ValueError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
 
+    async def folder_rules(path: str) -> CollectionRules:
+        """The rules of the collection whose folder holds ``path`` (``<collection>/<file>``)."""
+        return await rules.rules_of(app.state.readpool, path.split("/", 1)[0])
+
     @app.get("/assets/{path:path}", include_in_schema=True)
     @app.head("/assets/{path:path}", include_in_schema=False)
-    def get_asset(path: str) -> FileResponse:
+    async def get_asset(path: str, request: Request) -> FileResponse:
+        """A stored file, readable under its collection's ``_auth.read`` (Range requests included).
+
+        A file the caller may not read is a 404, like a hidden collection: its existence does not show.
+        """
         target = asset_target(path)
+        if cfg.filter_reads:
+            reader = await rules.reader(request.scope.get("headers", []))
+            if not (await folder_rules(path)).can_read_files(reader, admin, cfg.asset_roles):
+                raise HTTPException(status_code=404, detail=f"No asset at {path}.")
         if not target.is_file():
             raise HTTPException(status_code=404, detail=f"No asset at {path}.")
         return FileResponse(target, media_type=_asset_media_type(target))
 
     @app.put("/assets/{path:path}", dependencies=[Depends(require_token)], status_code=201)
     async def put_asset(path: str, request: Request) -> JSONResponse:
+        """Store a file: in the folder of an existing collection, a role in its ``_auth.write``; in a
+        folder with no collection yet (files staged before their collection), an asset role."""
         principal = principal_of(request)
-        if not (principal.is_admin(admin) or principal.roles.intersection(cfg.asset_roles)):
-            allowed = ", ".join((admin, *cfg.asset_roles))
-            raise HTTPException(status_code=403, detail=f"Storing assets needs one of the roles: {allowed}.")
         target = asset_target(path)
+        found = await folder_rules(path)
+        if not found.can_write_files(principal, admin, cfg.asset_roles):
+            if found.collection_exists:
+                allowed = ", ".join(found.auth.write) if found.auth else admin
+                what = f"Storing files of collection {path.split('/', 1)[0]!r}"
+            else:
+                allowed = ", ".join((admin, *cfg.asset_roles))
+                what = "Storing assets"
+            raise HTTPException(status_code=403, detail=f"{what} needs one of the roles: {allowed}.")
         if target.is_dir():
             raise HTTPException(status_code=409, detail=f"{path} is a folder.")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -538,51 +672,14 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         href = str(request.url_for("get_asset", path=path))
         return JSONResponse({"href": href, "size": size}, status_code=200 if existed else 201)
 
-    # --- read filtering ------------------------------------------------------------------------
-    async def reader(scope: Scope) -> Principal | None:
-        headers = dict(cast(list[tuple[bytes, bytes]], scope.get("headers", [])))
-        value = headers.get(b"authorization")
-        if not value:
-            return None
-        import anyio.to_thread
-
-        try:
-            return await anyio.to_thread.run_sync(validator.validate, value.decode("latin-1"))
-        except ApexError:
-            return None
-
-    async def readable(scope: Scope, collection_id: str) -> bool:
-        pool = app.state.readpool
-        row = await pool.fetchrow(
-            "SELECT read, write FROM apex.collection_auth WHERE collection_id = $1", collection_id
-        )
-        if row is None:  # no rules (or no collection: let pgstac answer 404)
-            return True
-        auth = CollectionAuth(read=tuple(row["read"]), write=tuple(row["write"]))
-        return auth.public or auth.can_read(await reader(scope), admin)
-
-    async def readable_ids(scope: Scope) -> set[str] | None:
-        pool = app.state.readpool
-        rows = await pool.fetch("SELECT collection_id, read, write FROM apex.collection_auth")
-        hidden_rules = {
-            r["collection_id"]: CollectionAuth(read=tuple(r["read"]), write=tuple(r["write"]))
-            for r in rows
-            if "anonymous" not in r["read"]
-        }
-        if not hidden_rules:
-            return None
-        principal = await reader(scope)
-        ids = await pool.fetch("SELECT id FROM pgstac.collections")
-        return {
-            r["id"]
-            for r in ids
-            if r["id"] not in hidden_rules or hidden_rules[r["id"]].can_read(principal, admin)
-        }
-
     # Compression off: loopback only, and it would break Range requests on assets and body rewriting.
     app.user_middleware = [m for m in app.user_middleware if cast(Any, m.cls) is not BrotliMiddleware]
     if cfg.filter_reads:
-        app.add_middleware(ReadFilterMiddleware, readable=readable, readable_ids=readable_ids)
+
+        async def readable(scope: Scope, collection_id: str) -> bool:
+            return await rules.readable(app.state.readpool, scope.get("headers", []), collection_id)
+
+        app.add_middleware(ReadFilterMiddleware, readable=readable)
 
     @app.get("/_apex/health", include_in_schema=False)
     async def health() -> dict[str, Any]:
