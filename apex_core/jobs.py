@@ -56,6 +56,7 @@ __all__ = [
     "DeviceSignInState",
     "DownloadProgress",
     "Follow",
+    "JobEstimate",
     "JobInfo",
     "LogEntry",
     "NoRefreshTokenStore",
@@ -63,10 +64,12 @@ __all__ = [
     "backend_info",
     "cancel_job",
     "connect",
+    "create_job",
     "download_results",
     "elapsed_seconds",
     "filter_logs",
     "follow_job",
+    "job_estimate",
     "job_failure",
     "job_headline",
     "job_info",
@@ -76,6 +79,8 @@ __all__ = [
     "open_connection",
     "openeo_target",
     "recent_jobs",
+    "rename_job",
+    "start_job",
     "submit_job",
     "work_folder",
 ]
@@ -542,6 +547,133 @@ def submit_job(con: Connection, cube: SaveResult, title: str) -> JobInfo:
         raise _unreachable(con.root_url, exc) from exc
 
 
+def create_job(con: Connection, cube: SaveResult, title: str) -> JobInfo:
+    """Create the batch job for ``cube`` with ``title`` without starting it (see :func:`job_estimate`,
+    then :func:`start_job`)."""
+    try:
+        return JobInfo.from_dict(con.create_job(cube, title=title).describe())
+    except OpenEoApiError as exc:
+        raise _api_error(exc, "Creating the job failed") from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+
+
+def start_job(con: Connection, job_id: str) -> JobInfo:
+    """Start a created (or cancelled, failed) job."""
+    try:
+        job = con.job(_check_id(job_id))
+        job.start()
+        return JobInfo.from_dict(job.describe())
+    except OpenEoApiError as exc:
+        raise _api_error(exc, f"Starting job {job_id} failed", JobError) from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+
+
+_MAX_TITLE = 200
+
+
+def rename_job(con: Connection, job_id: str, title: str) -> JobInfo:
+    """Give the job a new title (openEO ``PATCH /jobs/{job_id}``); backends refuse it while the job is
+    queued or running (``JobLocked``)."""
+    title = title.strip()
+    if not title:
+        raise JobError("A job title cannot be empty.", field="title")
+    if len(title) > _MAX_TITLE:
+        raise JobError(f"A job title has at most {_MAX_TITLE} characters.", field="title")
+    job_id = _check_id(job_id)
+    try:
+        con.patch(f"/jobs/{job_id}", json={"title": title}, expected_status=204)
+    except OpenEoApiError as exc:
+        raise _api_error(exc, f"Renaming job {job_id} failed", JobError) from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+    return job_info(con, job_id)
+
+
+_ISO_DURATION = re.compile(
+    r"P(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
+)
+
+
+def _duration_seconds(value: Any) -> float | None:
+    """Seconds of an ISO 8601 duration such as ``PT1M30S`` (days, hours, minutes, seconds), else None."""
+    match = _ISO_DURATION.fullmatch(value) if isinstance(value, str) and value not in ("P", "PT") else None
+    if match is None:
+        return None
+    parts = {k: float(v) for k, v in match.groupdict().items() if v is not None}
+    return (
+        parts.get("days", 0.0) * 86400
+        + parts.get("hours", 0.0) * 3600
+        + parts.get("minutes", 0.0) * 60
+        + parts.get("seconds", 0.0)
+    )
+
+
+def _size_text(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class JobEstimate:
+    """A backend's estimate of a job (openEO ``GET /jobs/{job_id}/estimate``): each part may be absent."""
+
+    costs: float | None = None
+    currency: str | None = None
+    duration: str | None = None  # ISO 8601, e.g. PT2S
+    seconds: float | None = None  # the duration in seconds, when it could be read
+    size: int | None = None  # bytes
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], currency: str | None = None) -> JobEstimate:
+        costs, size, duration = data.get("costs"), data.get("size"), data.get("duration")
+        return cls(
+            costs=float(costs) if isinstance(costs, int | float) and not isinstance(costs, bool) else None,
+            currency=currency,
+            duration=str(duration) if duration is not None else None,
+            seconds=_duration_seconds(duration),
+            size=int(size) if isinstance(size, int | float) and not isinstance(size, bool) else None,
+        )
+
+    def summary(self) -> str:
+        """One line for a person, e.g. ``about 2 s · 80.0 kB of results · free``."""
+        parts = []
+        if self.seconds is not None:
+            parts.append(
+                f"about {self.seconds:.0f} s" if self.seconds < 120 else f"about {self.seconds / 60:.0f} min"
+            )
+        elif self.duration:
+            parts.append(f"duration {self.duration}")
+        if self.size is not None:
+            parts.append(f"{_size_text(self.size)} of results")
+        if self.costs is not None:
+            parts.append("free" if self.costs == 0 else f"{self.costs:g} {self.currency or ''}".strip())
+        return " · ".join(parts) or "the backend gave no figures"
+
+
+def job_estimate(con: Connection, job_id: str) -> JobEstimate:
+    """The backend's estimate of the job's duration, result size and costs (through the openeo client's
+    ``BatchJob.estimate``). A backend without estimates is a :class:`BackendError` (code
+    ``FeatureUnsupported`` on openEO backends)."""
+    job_id = _check_id(job_id)
+    try:
+        data = con.job(job_id).estimate()
+        currency = con.capabilities().currency()
+    except OpenEoApiError as exc:
+        raise _api_error(exc, f"Estimating job {job_id} failed", JobError) from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+    if not isinstance(data, Mapping):
+        raise BackendError(f"Estimating job {job_id} failed: the backend answered {type(data).__name__}.")
+    return JobEstimate.from_dict(data, currency=str(currency) if currency else None)
+
+
 def job_info(con: Connection, job_id: str) -> JobInfo:
     """The job's current description; an unknown id is a :class:`JobError` with code ``JobNotFound``."""
     job_id = _check_id(job_id)
@@ -903,6 +1035,8 @@ def follow_job(
         logs = tuple(job_logs(con, info.id))
         delay = next_poll_delay(follow.delay)
         state = {**job, "status": info.status, "progress": info.progress, "created": info.created}
+        if info.status == "created":  # nothing runs until it is started
+            return state, Follow(delay, clock, logs, done=True)
         if not info.final:
             return state, Follow(delay, clock + delay, logs)
         if info.status == "finished":

@@ -248,7 +248,7 @@ class ProjectState:
         """The session values to restore: decoded, plus the live follow of a job that is not over."""
         out = {k: PERSISTED_KEYS[k][1](v) for k, v in self.values.items() if k in PERSISTED_KEYS}
         job = out.get(StateKey.JOB.value)
-        if isinstance(job, Mapping) and job.get("id") and job.get("status") not in _FINAL:
+        if isinstance(job, Mapping) and job.get("id") and job.get("status") not in (*_FINAL, "created"):
             out["apex_job_follow"] = Follow()  # the Job page follows it again (after connecting)
         return out
 

@@ -1,4 +1,5 @@
-"""Streamlit rendering for the Job page (step 2): sign-in, graph, submit, live follow, re-attach.
+"""Streamlit rendering for the Job page (step 2): sign-in, graph, submit (or create, see the estimate,
+then start), live follow, rename, re-attach.
 
 The logic (connections, device sign-in thread, jobs, logs, downloads) is in :mod:`apex_core.jobs` and
 :mod:`apex_core.ndvi`. The connection (it holds the token) and a running device sign-in live in this
@@ -20,15 +21,20 @@ from apex_core.jobs import (
     ConnectionChoice,
     DeviceSignIn,
     Follow,
+    JobEstimate,
     backend_info,
     cancel_job,
     connect,
+    create_job,
     filter_logs,
     follow_job,
+    job_estimate,
     job_headline,
     job_info,
     job_progress,
     recent_jobs,
+    rename_job,
+    start_job,
     submit_job,
     work_folder,
 )
@@ -44,11 +50,13 @@ __all__ = [
     "CON",
     "DEVICE",
     "ERR",
+    "ESTIMATE",
     "FOLLOW",
     "INFO",
     "attach",
     "connected",
     "connection_banner",
+    "create",
     "graph_panel",
     "job_panel",
     "place",
@@ -63,6 +71,7 @@ CON, INFO, CHOICE, FOLLOW, ERR = (
     "apex_job_err",
 )
 DEVICE = "apex_job_device"  # the running DeviceSignIn of this session (holds the token once approved)
+ESTIMATE = "apex_job_estimate"  # (job id, JobEstimate or the ApexError that explains why there is none)
 KINDS = {
     "basic": "User name and password",
     "oidc_device": "Sign in in the browser (OIDC device flow)",
@@ -253,6 +262,61 @@ def attach(job_id: str | None, request: NdviRequest | None = None) -> None:
         st.session_state[ERR] = exc
 
 
+def create(request: NdviRequest) -> None:
+    """Create the job without starting it (button callback): the page then shows its estimate."""
+    con, title = st.session_state[CON], st.session_state.get("job_title") or default_title(place())
+    try:
+        job = create_job(con, _cube(request, con), title)
+        st.session_state[StateKey.JOB] = {"status": job.status, "id": job.id, "title": job.title or title}
+        st.session_state[FOLLOW], st.session_state[ERR] = None, None
+    except ApexError as exc:
+        st.session_state[ERR] = exc
+
+
+def _start() -> None:
+    job = st.session_state[StateKey.JOB]
+    try:
+        info = start_job(st.session_state[CON], job["id"])
+        st.session_state[StateKey.JOB] = {**job, "status": info.status}
+        st.session_state[FOLLOW], st.session_state[ERR] = Follow(), None
+    except ApexError as exc:
+        st.session_state[ERR] = exc
+
+
+def _rename() -> None:
+    job = st.session_state[StateKey.JOB]
+    try:
+        info = rename_job(st.session_state[CON], job["id"], st.session_state.get("job_rename_title") or "")
+        st.session_state[StateKey.JOB] = {**job, "title": info.title}
+        st.session_state[ERR] = None
+    except ApexError as exc:
+        st.session_state[ERR] = exc
+
+
+def _estimate_panel(job: dict[str, Any]) -> None:
+    """A created job: the backend's estimate (asked once per job), then the button that starts it."""
+    cached = st.session_state.get(ESTIMATE)
+    if not (isinstance(cached, tuple) and cached[0] == job["id"]):
+        try:
+            cached = (job["id"], job_estimate(st.session_state[CON], job["id"]))
+        except ApexError as exc:
+            cached = (job["id"], exc)
+        st.session_state[ESTIMATE] = cached
+    if isinstance(cached[1], JobEstimate):
+        st.info(f"Estimate: {cached[1].summary()}.", icon=":material/timer:")
+    else:
+        st.caption("No estimate for this job:")
+        show_error(cached[1])
+    st.button("Start the job", type="primary", key="job_start", on_click=_start)
+
+
+def _rename_panel(job: dict[str, Any]) -> None:
+    """Rename the job (the backend refuses it while the job is queued or running)."""
+    with st.expander("Rename the job"):
+        st.text_input("New title", value=job.get("title") or "", key="job_rename_title")
+        st.button("Rename", key="job_rename", on_click=_rename)
+
+
 def _cancel() -> None:
     try:
         cancel_job(st.session_state[CON], st.session_state[StateKey.JOB]["id"])
@@ -309,10 +373,14 @@ def _follow() -> None:
     st.markdown(job_headline(job))
     if (progress := job_progress(job)) is not None:
         st.progress(progress, text=f"{progress * 100:.0f} %")
-    if running:
+    if job.get("status") == "created":
+        _estimate_panel(job)
+    elif running:
         st.button("Cancel the job", key="job_cancel", on_click=_cancel)
     elif job.get("status") not in FINAL_STATUSES:
         st.button("Follow this job again", key="job_resume", on_click=attach, args=(job["id"],))
+    if job.get("status") not in ("queued", "running"):
+        _rename_panel(job)
     if job["status"] == "finished" and job.get("assets"):
         files = ", ".join(f"`{a['path']}`" for a in job["assets"])
         st.success(f"Job finished; {len(job['assets'])} result file(s) downloaded: {files}")

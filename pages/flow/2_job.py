@@ -27,5 +27,11 @@ elif ui.connected():
     st.button(
         "Submit the NDVI job", type="primary", key="job_submit", on_click=ui.attach, args=(None, request)
     )
+    st.button(
+        "Create it without starting (see the estimate first)",
+        key="job_create",
+        on_click=ui.create,
+        args=(request,),
+    )
     ui.reattach_panel()
     ui.job_panel()

@@ -8,6 +8,7 @@ Each test pins a defect an adversarial check found: invalid extents and resoluti
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import re
 import time
 from dataclasses import dataclass
@@ -22,9 +23,21 @@ import requests
 from openeo.rest import OpenEoApiError
 
 from apex_core.config import Settings
+from apex_core.errors import JobError, user_message
+from apex_core.jobs import (
+    JobEstimate,
+    cancel_job,
+    connect,
+    create_job,
+    job_estimate,
+    job_info,
+    rename_job,
+    start_job,
+)
 from apex_core.local.openeo.data import DataCatalogue
 from apex_core.local.openeo.engine import build_process_registry
 from apex_core.local.openeo.service import OpenEoBackendService
+from apex_core.ndvi import NdviRequest, build_ndvi_cube
 
 pytestmark = pytest.mark.services
 
@@ -495,3 +508,60 @@ def test_estimate_is_derived_from_the_graph(api: Api, con: openeo.Connection, tm
     nothing = api.create_job(_ndvi_graph(temporal_extent=["2021-01-05", "2021-01-06"]))
     assert "Bolzano" in _error(api.get(f"/jobs/{nothing}/estimate"), 400, "NoDataAvailable")
     _error(api.get("/jobs/j-0000000000000000/estimate"), 404, "JobNotFound")
+
+
+# --- 19, app side: apex_core renames a job and reads its estimate through the openeo client -----------------
+
+BOLZANO_POLYGON = {
+    "type": "Polygon",
+    "coordinates": [[[11.30, 46.47], [11.38, 46.47], [11.38, 46.51], [11.30, 46.51], [11.30, 46.47]]],
+}
+
+
+def test_apex_core_renames_and_estimates_a_created_job(
+    openeo_backend: OpenEoBackendService, openeo_credentials: tuple[str, str], api: Api
+) -> None:
+    user, password = openeo_credentials
+    con = connect(openeo_backend.url, "basic", username=user, password=password)
+    request = NdviRequest.for_backend(BOLZANO_POLYGON, dt.date(2022, 6, 12), openeo_backend.url)
+    job = create_job(con, build_ndvi_cube(request, con), "estimate me")
+    assert job.status == "created"
+    estimate = job_estimate(con, job.id)
+    assert estimate == JobEstimate.from_dict(api.get(f"/jobs/{job.id}/estimate").json(), "EUR")
+    assert estimate.costs == 0
+    assert estimate.size is not None and estimate.size > 0
+    assert estimate.seconds is not None and estimate.seconds >= 1
+    assert "free" in estimate.summary()
+    renamed = rename_job(con, job.id, "  renamed by apex_core  ")
+    assert (renamed.id, renamed.title, renamed.status) == (job.id, "renamed by apex_core", "created")
+    with pytest.raises(JobError) as empty:
+        rename_job(con, job.id, "   ")
+    assert empty.value.field == "title"
+    started = start_job(con, job.id)
+    assert started.status in ("queued", "running", "finished")
+    assert api.run_job(job.id) == "finished"
+    assert rename_job(con, job.id, "finished and renamed").title == "finished and renamed"
+    # While a job runs (all 140 Romanian dates: seconds), the backend refuses to rename it.
+    romania = con.load_collection(COLLECTION, spatial_extent=ROMANIA_BBOX, bands=["B04", "B08"])
+    busy = create_job(con, romania.ndvi().save_result("GTiff"), "busy")
+    start_job(con, busy.id)
+    try:
+        with pytest.raises(JobError) as locked:
+            rename_job(con, busy.id, "too late")
+        assert (locked.value.code, locked.value.status) == ("JobLocked", 400)
+        assert api.status(busy.id) in ("queued", "running")
+    finally:
+        cancel_job(con, busy.id)
+    assert job_info(con, busy.id).title == "busy"
+    # A job whose data does not exist has no estimate: the backend's error, through the one error tree.
+    nothing = create_job(
+        con,
+        build_ndvi_cube(
+            NdviRequest.for_backend(BOLZANO_POLYGON, dt.date(2021, 1, 5), openeo_backend.url), con
+        ),
+        "no data",
+    )
+    with pytest.raises(JobError) as no_data:
+        job_estimate(con, nothing.id)
+    assert (no_data.value.code, no_data.value.status) == ("NoDataAvailable", 400)
+    assert user_message(no_data.value).title == "The processing job failed"
