@@ -866,3 +866,20 @@ def test_well_formed_queries_still_work(catalogue: CatalogueHandle, editor: dict
         f"{catalogue.url}/search", params={"collections": cid, "intersects": point}, headers=editor, timeout=T
     )
     assert [f["id"] for f in found.json()["features"]] == ["base"]
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [{"op": "remove", "path": "/properties/nope"}],
+        [{"op": "test", "path": "/id", "value": "other"}],
+        [{"op": "replace", "path": "/assets/missing/href", "value": "a.tif"}],
+    ],
+)
+def test_an_item_json_patch_that_cannot_be_applied_is_400(
+    catalogue: CatalogueHandle, editor: dict[str, str], cid: str, ops: list[dict[str, Any]]
+) -> None:
+    before = snapshot(catalogue, editor, cid)
+    resp = send("PATCH", f"{catalogue.url}/collections/{cid}/items/base", editor, ops, json_patch=True)
+    assert_refused(resp, 400, "InvalidPatch", "cannot be applied")
+    assert snapshot(catalogue, editor, cid) == before

@@ -813,7 +813,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 def install_input_checks(app: Any, limits: InputLimits) -> None:
     """Add :class:`InputMiddleware`, answer :class:`InputRefused` as such, and JSON that fails to parse
-    anywhere in the stack (a query parameter pgstac parses itself) as a 400 rather than a 500."""
+    anywhere in the stack (a query parameter pgstac parses itself) or a JSON Patch that cannot be applied
+    as a 400 rather than a 500."""
+    import jsonpatch
+    import jsonpointer
     from fastapi import Request
     from fastapi.responses import JSONResponse
 
@@ -831,6 +834,16 @@ def install_input_checks(app: Any, limits: InputLimits) -> None:
             status_code=400,
         )
 
+    async def bad_patch(request: Request, exc: Exception) -> JSONResponse:
+        logger.info("%s %s: JSON Patch not applicable: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"code": "InvalidPatch", "description": f"The JSON Patch cannot be applied: {exc}."},
+            status_code=400,
+        )
+
     app.add_exception_handler(InputRefused, refused)
     app.add_exception_handler(json.JSONDecodeError, bad_json)
+    # pgstac applies item JSON Patches itself and lets a failing one through (a 500)
+    app.add_exception_handler(jsonpatch.JsonPatchException, bad_patch)
+    app.add_exception_handler(jsonpointer.JsonPointerException, bad_patch)
     app.add_middleware(InputMiddleware, limits=limits)
