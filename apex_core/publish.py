@@ -430,6 +430,17 @@ class _Run:
             except CatalogueConflict:
                 todo = chunk + todo  # some exist: one by one tells which, and whether they are the same
                 break
+            except CatalogueError as exc:
+                if exc.status != 400:
+                    raise
+                raise CatalogueError(  # refused as a whole: nothing of the chunk was written
+                    f"The catalogue refused the items written in bulk to {cid}; none of them was written. "
+                    f"{exc.message} Fix them and resume: the items written before are kept.",
+                    field="items",
+                    status=exc.status,
+                    code=exc.code,
+                    request_id=exc.request_id,
+                ) from exc
             if resp.status_code in (404, 405, 501):
                 self.notes.append("The bulk items endpoint is not available: items were written one by one.")
                 todo = chunk + todo

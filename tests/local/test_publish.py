@@ -422,8 +422,9 @@ def test_device_flow_against_the_local_issuer(issuer: IssuerHandle, catalogue: C
 
 
 def test_refused_item_in_bulk_then_resumed(catalogue: CatalogueHandle, token_for: TokenFor) -> None:
-    """A bulk write whose answer lists a refused item (200 with ``errors``) stops the publish with the
-    item named; the items written are kept as done; resuming does not recreate the collection."""
+    """A bulk write refused for one item (the embedded catalogue refuses the whole request, naming it)
+    stops the publish with the item named and nothing of the chunk written; resuming does not recreate
+    the collection."""
     token = token_for("editor")
     cid = new_id()
     good = plan_of(cid, 2)
@@ -432,9 +433,9 @@ def test_refused_item_in_bulk_then_resumed(catalogue: CatalogueHandle, token_for
     with client(catalogue, token) as c:
         stopped = publish(c, broken)
         assert stopped.error is not None and stopped.error.field == "items"
-        assert "refused 1 of 2 items" in stopped.error.message and "item i1:" in stopped.error.message
-        assert stopped.state.done == (COLLECTION_STEP, item_step("i0"))
-        assert item_ids(catalogue, cid, token) == ["i0"]
+        assert "none of them was written" in stopped.error.message and "item 'i1'" in stopped.error.message
+        assert stopped.state.done == (COLLECTION_STEP,)
+        assert item_ids(catalogue, cid, token) == []
         resumed = publish(c, good, stopped.state)
     assert resumed.ok, resumed.error
     assert [e.url.endswith("/collections") for e in resumed.state.log if e.method == "POST"].count(True) == 1

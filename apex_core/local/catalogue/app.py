@@ -516,30 +516,25 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             if not isinstance(request, Request):
                 raise HTTPException(status_code=500, detail="request is required")
             await require_write(request, request.path_params["collection_id"])
-            # The bulk model takes items as plain dicts, so nothing checked their geometry: an invalid one
-            # was stored, or failed the whole batch in PostGIS (500). Check each as a single POST would,
-            # and report the failures the way this API reports per-item errors (200 with ``errors``).
-            valid, failed = {}, []
+            # All or nothing, like a single write: an item the STAC item model refuses (the bulk model takes
+            # plain dicts), one that breaks an input rule (validation.py) or names another id or collection
+            # refuses the batch with a 400 naming each; so does a refusal by the database.
+            refused: dict[str, str] = {}
             for item_id, doc in items.items.items():
                 try:
                     StacItem.model_validate(doc)
-                    valid[item_id] = doc
                 except ValidationError as exc:
-                    failed.append({"id": item_id, "msg": _validation_message(exc)})
-            # The input rules (validation.py) refuse the whole request, naming each item; so does a refusal
-            # by the database, which writes nothing of the batch.
-            check_bulk_items(valid, request.app.state.input_limits)
+                    refused[item_id] = _validation_message(exc)
+            check_bulk_items(
+                items.items,
+                request.app.state.input_limits,
+                collection_id=request.path_params["collection_id"],
+                refused=refused,
+            )
             try:
-                answer = await super().bulk_item_insert(items.model_copy(update={"items": valid}), **kwargs)
+                return await super().bulk_item_insert(items, **kwargs)
             except bulk_refusals() as exc:
-                raise await explain_bulk_refusal(request, valid, items.method, exc) from exc
-            if failed and isinstance(answer, dict):
-                answer = {
-                    **answer,
-                    "received": len(items.items),
-                    "errors": [*failed, *answer.get("errors", [])],
-                }
-            return answer
+                raise await explain_bulk_refusal(request, items.items, items.method, exc) from exc
 
     class AuthExtensions(Extensions):  # type: ignore[misc]
         @property

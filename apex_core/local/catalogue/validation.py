@@ -431,15 +431,41 @@ def check_collection(doc: Mapping[str, Any], limits: InputLimits | None = None) 
         raise _refusal(f"Collection {doc.get('id')!r}", problems)
 
 
-def check_bulk_items(items: Mapping[str, Any], limits: InputLimits | None = None) -> None:
-    """Refuse the whole bulk request if any item breaks a rule, naming each such item and why."""
+def check_bulk_items(
+    items: Mapping[str, Any],
+    limits: InputLimits | None = None,
+    *,
+    collection_id: str | None = None,
+    refused: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse the whole bulk request if any item breaks a rule, naming each such item and why.
+
+    Bulk writes are all or nothing, like a single write: besides this module's rules, an item whose
+    ``id`` differs from its key or whose ``collection`` differs from ``collection_id`` (the path),
+    and the reasons in ``refused`` (e.g. the STAC item model's), refuse the batch.
+    """
     failed: list[dict[str, Any]] = []
     codes: list[str] = []
     for key, doc in items.items():
         problems = []
         if (reason := id_problem(key, "the item key")) is not None:
             problems.append(Problem("InvalidId", "", reason))
+        if refused and key in refused:
+            problems.append(Problem("InvalidItem", "", refused[key]))
         if isinstance(doc, Mapping):
+            if doc.get("id") != key:
+                problems.append(
+                    Problem("IdMismatch", "id", f"{doc.get('id')!r} differs from its key {key!r}")
+                )
+            body_collection = doc.get("collection")
+            if collection_id is not None and body_collection not in (None, collection_id):
+                problems.append(
+                    Problem(
+                        "IdMismatch",
+                        "collection",
+                        f"{body_collection!r} differs from the collection in the path ({collection_id!r})",
+                    )
+                )
             problems.extend(item_problems(doc, limits))
         if problems:
             codes.append(problems[0].code)
