@@ -74,7 +74,7 @@ def canary_collection(cid: str, auth: Any = None, **extra: Any) -> dict[str, Any
     return doc
 
 
-def canary_item(iid: str, cid: str) -> dict[str, Any]:
+def canary_item(iid: str, cid: str, **extra: Any) -> dict[str, Any]:
     """An item on Gran Canaria, 2019-08-19 (not the Bolzano item above): the conformance test's validator
     searches the shared catalogue from its newest item, so tests of the shared catalogue write these."""
     return {
@@ -87,6 +87,7 @@ def canary_item(iid: str, cid: str) -> dict[str, Any]:
         "properties": {"datetime": "2019-08-19T11:52:21Z"},
         "links": [],
         "assets": {},
+        **extra,
     }
 
 

@@ -24,6 +24,7 @@ import requests
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.catalogue.app import CatalogueSettings
 from apex_core.local.catalogue.validation import DEFAULT_MAX_BULK_BYTES, DEFAULT_MAX_DOCUMENT_BYTES
+from tests.stacdocs import canary_collection, canary_item
 
 pytestmark = pytest.mark.services
 
@@ -47,35 +48,10 @@ def new_id(prefix: str = "input") -> str:
 
 
 def collection(cid: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "Collection",
-        "id": cid,
-        "stac_version": "1.1.0",
-        "description": "input rules test collection",
-        "license": "CC-BY-4.0",
-        "links": [],
-        "extent": {
-            "spatial": {"bbox": [[-16.0, 27.6, -15.3, 28.2]]},
-            "temporal": {"interval": [["2019-08-19T00:00:00Z", None]]},
-        },
-        "_auth": PRIVATE,
-        **extra,
-    }
+    return canary_collection(cid, PRIVATE, **{"description": "input rules test collection", **extra})
 
 
-def item(iid: str, cid: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "Feature",
-        "stac_version": "1.1.0",
-        "id": iid,
-        "collection": cid,
-        "geometry": {"type": "Point", "coordinates": [-15.6, 27.9]},
-        "bbox": [-15.6, 27.9, -15.6, 27.9],
-        "properties": {"datetime": "2019-08-19T11:52:21Z"},
-        "links": [],
-        "assets": {},
-        **extra,
-    }
+item = canary_item
 
 
 def send(method: str, url: str, headers: dict[str, str], body: Any, *, json_patch: bool = False) -> Any:
