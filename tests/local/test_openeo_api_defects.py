@@ -153,6 +153,22 @@ def _job_ids(api: Api) -> set[str]:
     return {j["id"] for j in api.get("/jobs").json()["jobs"]}
 
 
+def _fails_at_start(api: Api, graph: dict[str, Any], code: str, title: str = "fails at start") -> str:
+    """A job of ``graph``, which the backend checks when the job starts: creation is a 201 (any
+    well-formed graph is accepted), the start a 202, then the job ends in ``error`` with ``code`` in its
+    logs and its results are a 424 with that error. Returns the job's error message."""
+    job_id = api.create_job(graph, title=title)
+    assert api.status(job_id) == "created"
+    assert api.run_job(job_id) == "error"
+    logs = api.get(f"/jobs/{job_id}/logs").json()["logs"]
+    errors = [e for e in logs if e["level"] == "error"]
+    assert [e["code"] for e in errors] == [code], logs
+    assert not [e for e in logs if "running in worker" in e["message"]], logs  # it never ran
+    message = _error(api.get(f"/jobs/{job_id}/results"), 424, code)
+    assert errors[0]["message"] == message
+    return message
+
+
 # --- 13: invalid spatial extents and resolutions are 400 ProcessParameterInvalid ---------------------------
 
 BOW_TIE = {
@@ -184,11 +200,10 @@ def test_invalid_spatial_extent_is_refused_sync_and_batch(
     assert "'spatial_extent'" in message
     assert "'load_collection'" in message
     assert says in message
-    # Batch: the graph is statically invalid, so the job is refused at creation with the same error.
-    before = _job_ids(api)
-    refused = api.post("/jobs", {"title": "invalid extent", "process": {"process_graph": graph}})
-    assert _error(refused, 400, "ProcessParameterInvalid") == message
-    assert _job_ids(api) == before
+    # Batch: the job is created (the graph is well-formed) and ends in error with the same error at start.
+    assert (
+        _fails_at_start(api, graph, "ProcessParameterInvalid", "invalid extent") == f"Job failed: {message}"
+    )
 
 
 def test_negative_resolution_is_refused_sync_and_batch(api: Api) -> None:
@@ -199,8 +214,7 @@ def test_negative_resolution_is_refused_sync_and_batch(api: Api) -> None:
     assert "'resolution'" in message
     assert "'resample_spatial'" in message
     assert "positive" in message
-    refused = api.post("/jobs", {"process": {"process_graph": graph}})
-    assert _error(refused, 400, "ProcessParameterInvalid") == message
+    assert _fails_at_start(api, graph, "ProcessParameterInvalid") == f"Job failed: {message}"
     pair = _resample_graph([20, -20])
     assert "-20 is negative" in _error(
         api.post("/result", {"process": {"process_graph": pair}}), 400, "ProcessParameterInvalid"
@@ -299,8 +313,9 @@ def test_unknown_collection_is_404_collection_not_found(api: Api) -> None:
     graph = _ndvi_graph()
     graph["load"]["arguments"]["id"] = "NO_SUCH_COLLECTION"
     body = {"process": {"process_graph": graph}}
-    assert "'NO_SUCH_COLLECTION'" in _error(api.post("/result", body), 404, "CollectionNotFound")
-    assert "'NO_SUCH_COLLECTION'" in _error(api.post("/jobs", body), 404, "CollectionNotFound")
+    message = _error(api.post("/result", body), 404, "CollectionNotFound")
+    assert "'NO_SUCH_COLLECTION'" in message
+    assert _fails_at_start(api, graph, "CollectionNotFound") == f"Job failed: {message}"
     errors = api.post("/validation", {"process_graph": graph}).json()["errors"]
     assert [e["code"] for e in errors] == ["CollectionNotFound"]
 
@@ -309,10 +324,49 @@ def test_unknown_process_is_400_process_unsupported(api: Api) -> None:
     graph = _ndvi_graph()
     graph["ndvi"]["process_id"] = "ndvi_deluxe"
     body = {"process": {"process_graph": graph}}
-    assert "'ndvi_deluxe'" in _error(api.post("/result", body), 400, "ProcessUnsupported")
-    assert "'ndvi_deluxe'" in _error(api.post("/jobs", body), 400, "ProcessUnsupported")
+    message = _error(api.post("/result", body), 400, "ProcessUnsupported")
+    assert "'ndvi_deluxe'" in message
+    assert _fails_at_start(api, graph, "ProcessUnsupported") == f"Job failed: {message}"
     errors = api.post("/validation", {"process_graph": graph}).json()["errors"]
     assert [e["code"] for e in errors] == ["ProcessUnsupported"]
+
+
+# Graphs that are not well-formed, with what the refusal says at creation (openeo-driver answers some
+# itself, with its generic message) and when they replace a job's process.
+_DRIVER_SAYS = "Invalid process graph specified."
+MALFORMED_GRAPHS = {
+    "no-result-node": (
+        {"load": _load()},
+        'exactly one node with "result": true',
+        'exactly one node with "result": true',
+    ),
+    "node-without-process-id": ({"x": {"arguments": {}, "result": True}}, _DRIVER_SAYS, '"process_id"'),
+    "dangling-from-node": (
+        {"n": {"process_id": "ndvi", "arguments": {"data": {"from_node": "nowhere"}}, "result": True}},
+        "'nowhere'",
+        "'nowhere'",
+    ),
+    "not-an-object": (["load_collection"], _DRIVER_SAYS, "non-empty JSON object of nodes"),
+}
+
+
+@pytest.mark.parametrize(
+    ("graph", "at_creation", "in_patch"), MALFORMED_GRAPHS.values(), ids=MALFORMED_GRAPHS.keys()
+)
+def test_a_malformed_graph_is_refused_at_job_creation(
+    api: Api, graph: Any, at_creation: str, in_patch: str
+) -> None:
+    """Only a body that is not a well-formed process graph is refused by ``POST /jobs`` (and by the
+    ``PATCH`` of a job's process): everything else is checked when the job starts."""
+    before = _job_ids(api)
+    created = api.post("/jobs", {"process": {"process_graph": graph}})
+    assert at_creation in _error(created, 400, "ProcessGraphInvalid")
+    _error(api.post("/jobs", {"title": "no process"}), 400, "ProcessGraphMissing")
+    assert _job_ids(api) == before
+    job_id = api.create_job(_ndvi_graph())
+    patched = api.patch(f"/jobs/{job_id}", {"process": {"process_graph": graph}})
+    assert in_patch in _error(patched, 400, "ProcessGraphInvalid")
+    assert api.get(f"/jobs/{job_id}").json()["process"]["process_graph"] == _ndvi_graph()
 
 
 @pytest.mark.parametrize("path", ["/result", "/jobs", "/validation"])
@@ -441,18 +495,21 @@ def test_patch_a_created_job(api: Api) -> None:
     kempen["load"]["arguments"]["temporal_extent"] = ["2019-04-11", "2019-04-12"]
     assert api.patch(f"/jobs/{job_id}", {"process": {"process_graph": kempen}}).status_code == 204
     assert api.get(f"/jobs/{job_id}").json()["process"]["process_graph"] == kempen
+    # An invalid (but well-formed) process is accepted too, and checked when the job starts.
     invalid = copy.deepcopy(kempen)
     invalid["load"]["arguments"]["spatial_extent"] = BOW_TIE
-    _error(
-        api.patch(f"/jobs/{job_id}", {"process": {"process_graph": invalid}}), 400, "ProcessParameterInvalid"
-    )
+    assert api.patch(f"/jobs/{job_id}", {"process": {"process_graph": invalid}}).status_code == 204
+    assert api.get(f"/jobs/{job_id}").json()["process"]["process_graph"] == invalid
+    assert api.run_job(job_id) == "error"
+    assert "Self-intersection" in _error(api.get(f"/jobs/{job_id}/results"), 424, "ProcessParameterInvalid")
+    assert api.patch(f"/jobs/{job_id}", {"process": {"process_graph": kempen}}).status_code == 204
     _error(api.patch(f"/jobs/{job_id}", {"status": "finished"}), 400, "PropertyNotEditable")
     _error(api.patch(f"/jobs/{job_id}", {}), 400, "NoDataForUpdate")
     _error(api.patch(f"/jobs/{job_id}", data="{title"), 400, "JSONInvalid")
     _error(api.patch("/jobs/j-0000000000000000", {"title": "x"}), 404, "JobNotFound")
     assert api.get(f"/jobs/{job_id}").json()["title"] == "after"
     # The job runs the new process; a finished job can be renamed too.
-    assert api.run_job(job_id) == "finished"
+    assert api.run_job(job_id) == "finished", api.get(f"/jobs/{job_id}/logs").json()
     assert api.patch(f"/jobs/{job_id}", {"title": "done"}).status_code == 204
     assert api.get(f"/jobs/{job_id}").json()["title"] == "done"
     endpoints = {e["path"]: e["methods"] for e in api.get("/").json()["endpoints"]}
@@ -504,6 +561,15 @@ def test_estimate_is_derived_from_the_graph(api: Api, con: openeo.Connection, tm
     assert long["size"] > 140 * estimate["size"] / 10
     assert long["size"] % (2 * dates * 4) == 0
     assert _seconds(long["duration"]) > _seconds(estimate["duration"])
+    # A job that fails its checks at start is estimated as what it is: free, nothing written, and no
+    # duration claimed; the client reads it.
+    invalid = _ndvi_graph()
+    invalid["load"]["arguments"]["id"] = "NO_SUCH_COLLECTION"
+    refused = api.create_job(invalid)
+    response = api.get(f"/jobs/{refused}/estimate")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"costs": 0, "size": 0, "downloads_included": None}
+    assert dict(con.job(refused).estimate())["size"] == 0
     # A graph without data is estimated as running it ends: NoDataAvailable.
     nothing = api.create_job(_ndvi_graph(temporal_extent=["2021-01-05", "2021-01-06"]))
     assert "Bolzano" in _error(api.get(f"/jobs/{nothing}/estimate"), 400, "NoDataAvailable")

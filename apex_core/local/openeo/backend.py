@@ -451,13 +451,27 @@ class LocalProcessing(Processing):  # type: ignore[misc]
         """``POST /validation``: every problem as an openEO error (``code``, ``message``)."""
         return [{"code": p.code, "message": str(p)} for p in self.problems(process_graph)]
 
+    def first_problem(self, process_graph: Any) -> ProcessGraphError | None:
+        """The problem of ``process_graph`` that matters most (a process or collection that does not
+        exist first), or ``None`` when it is valid."""
+        problems = self.problems(process_graph)
+        if not problems:
+            return None
+        return min(problems, key=lambda p: _PRIORITY.get(type(p), len(_PRIORITY)))
+
     def check(self, process_graph: Any) -> None:
         """Refuse a statically invalid graph with its first problem (its openEO code and status)."""
-        problems = self.problems(process_graph)
-        if problems:
-            # The problem that matters most first: a process or collection that does not exist.
-            first = min(problems, key=lambda p: _PRIORITY.get(type(p), len(_PRIORITY)))
-            raise _api_error(first)
+        problem = self.first_problem(process_graph)
+        if problem is not None:
+            raise _api_error(problem)
+
+    def check_structure(self, process_graph: Any) -> None:
+        """Refuse a graph that is not a well-formed process graph (``ProcessGraphInvalid``: not an object
+        of nodes, no single result node, a node without ``process_id``, a ``from_node`` to nowhere).
+        Whether its processes, collections and arguments exist and fit is checked when it runs."""
+        for problem in self.problems(process_graph):
+            if type(problem) is ProcessGraphError:
+                raise _api_error(problem)
 
     def get_process_registry(self, api_version: Any) -> DriverProcessRegistry:
         if self._registry is None:
@@ -637,8 +651,8 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
         metadata: dict[str, Any],
         job_options: dict[str, Any] | None = None,
     ) -> BatchJobMetadata:
-        if self.processing is not None:  # a statically invalid graph is refused now, not when it runs
-            self.processing.check(process.get("process_graph"))
+        if self.processing is not None:  # only a malformed graph is refused now; the rest at start
+            self.processing.check_structure(process.get("process_graph"))
         record = JobRecord(
             id=new_job_id(),
             user_id=user.user_id,
@@ -663,8 +677,32 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
         return [self._metadata(r) for r in records]
 
     def start_job(self, job_id: str, user: User) -> None:
-        self._get(job_id, user.user_id)
-        self.runner.start(job_id)
+        """``POST /jobs/{job_id}/results``: the graph is checked in full first (:mod:`.validation`); a
+        problem ends the job in ``error`` at once, its openEO code and message in the logs (and in the
+        ``424`` of its results), without queueing it."""
+        record = self._get(job_id, user.user_id)
+        if record.status not in ("created", "canceled", "error"):
+            return  # queued, running or finished: starting again changes nothing (finished results stay)
+        problem = None
+        if self.processing is not None:
+            problem = self.processing.first_problem(record.process.get("process_graph"))
+        if problem is None:
+            self.runner.start(job_id)
+            return
+        with self.store.lock:
+            if self._get(job_id, user.user_id).status not in ("created", "canceled", "error"):
+                return
+            logger.info("job %s refused at start: %s", job_id, problem)
+            self.store.log(
+                job_id,
+                "error",
+                f"Job failed: {problem}",
+                code=problem.code,
+                status="error",
+                progress=0.0,
+                started=None,
+                finished=dt.datetime.now(dt.UTC).replace(microsecond=0),
+            )
 
     def _assets(self, record: JobRecord) -> dict[str, dict[str, Any]]:
         out_dir = str(self.store.results_dir(record.id))
@@ -763,10 +801,12 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
                 update[name] = value
         if "process" in changes:
             process = changes["process"]
-            if not isinstance(process, Mapping) or not isinstance(process.get("process_graph"), Mapping):
+            if not isinstance(process, Mapping) or "process_graph" not in process:
                 raise ProcessGraphMissingException()
-            if self.processing is not None:
-                self.processing.check(process["process_graph"])
+            if self.processing is not None:  # checked in full when the job starts
+                self.processing.check_structure(process["process_graph"])
+            if not isinstance(process["process_graph"], Mapping):
+                raise _api_error(ProcessGraphError("The process graph must be a JSON object of nodes."))
             update["process"] = {"process_graph": dict(process["process_graph"])}
         if changes.get("plan") not in (None, "free"):
             raise OpenEOApiException(
@@ -792,11 +832,18 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
             self.store.log(job_id, "info", f"Job updated: {', '.join(sorted(changes))}.", **update)
 
     def estimate_job(self, job_id: str, user_id: str) -> dict[str, Any]:
-        """``GET /jobs/{job_id}/estimate``: see :func:`estimate_process`."""
+        """``GET /jobs/{job_id}/estimate``: see :func:`estimate_process`. A job whose graph fails the
+        checks its start runs ends right there without loading or writing anything: ``costs`` and
+        ``size`` 0, no ``duration`` (nothing to estimate)."""
         record = self._get(job_id, user_id)
         catalogue = self.processing.catalogue if self.processing is not None else None
         if catalogue is None:
             raise OpenEOApiException(message="Estimates need the data catalogue.", status_code=501)
+        problem = None
+        if self.processing is not None:
+            problem = self.processing.first_problem(record.process.get("process_graph"))
+        if problem is not None:  # it ends at its start: loads nothing, writes nothing, costs nothing
+            return {"costs": 0, "size": 0, "downloads_included": None}
         try:
             return estimate_process(record.process, catalogue)
         except Exception as exc:
@@ -927,8 +974,9 @@ class _JsonRequest(flask.Request):
 
 def install_api_extensions(app: flask.Flask, backend: LocalBackend) -> None:
     """What openeo-driver's views lack, on its routes: ``PATCH /jobs/{id}`` and
-    ``GET /jobs/{id}/estimate`` (both 501 there), ``424`` with the job's error for the results of a
-    failed job (openeo-driver answers ``JobNotFinished``), and ``JSONInvalid`` for a malformed body."""
+    ``GET /jobs/{id}/estimate`` (both 501 there), restarting a failed job (``POST /jobs/{id}/results``),
+    ``424`` with the job's error for the results of a failed job (openeo-driver answers
+    ``JobNotFinished``), and ``JSONInvalid`` for a malformed body."""
     auth: HttpAuthHandler = app.extensions["auth_handler"]
     jobs = backend.local_jobs
     app.request_class = _JsonRequest
@@ -939,6 +987,12 @@ def install_api_extensions(app: flask.Flask, backend: LocalBackend) -> None:
 
     def job_estimate(job_id: str, user: User) -> flask.Response:
         return flask.jsonify(jobs.estimate_job(job_id, user.user_id))
+
+    def start_job(job_id: str, user: User) -> flask.Response:
+        # openeo-driver starts only created or canceled jobs; the API restarts failed ones too (after a
+        # PATCH of their process, say). Queued, running and finished jobs are left as they are.
+        jobs.start_job(job_id, user)
+        return flask.make_response("", 202)
 
     def failed_is_424(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -957,6 +1011,7 @@ def install_api_extensions(app: flask.Flask, backend: LocalBackend) -> None:
     for blueprint in ("openeo", "openeo_old"):
         app.view_functions[f"{blueprint}.modify_job"] = auth.requires_bearer_auth(modify_job)
         app.view_functions[f"{blueprint}.job_estimate"] = auth.requires_bearer_auth(job_estimate)
+        app.view_functions[f"{blueprint}.start_job"] = auth.requires_bearer_auth(start_job)
         for name in ("list_job_results", "list_job_results_signed"):
             endpoint = f"{blueprint}.{name}"
             app.view_functions[endpoint] = failed_is_424(app.view_functions[endpoint])
