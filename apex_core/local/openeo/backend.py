@@ -17,6 +17,7 @@ import hmac
 import importlib
 import logging
 import math
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +45,7 @@ from openeo_driver.errors import (
     NoDataForUpdateException,
     OpenEOApiException,
     ProcessGraphMissingException,
+    ProcessGraphNotFoundException,
     PropertyNotEditableException,
     TokenInvalidException,
 )
@@ -79,6 +81,7 @@ from apex_core.local.openeo.model import (
     ProcessUnsupported,
     ResultFile,
 )
+from apex_core.local.openeo.udp import LocalUserDefinedProcesses, check_process_id
 from apex_core.local.openeo.validation import is_literal, validate_process_graph
 from apex_core.local.openeo.worker import DEFAULT_EXECUTOR, PRELOAD
 
@@ -902,10 +905,13 @@ class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
         self.job_runner = JobRunner(self.job_store, spec, workers=workers)
         processing = LocalProcessing(catalogue, workspaces=workspaces_file is not None)
         self.local_jobs = LocalBatchJobs(self.job_store, self.job_runner, config, processing=processing)
+        # User-defined processes (/process_graphs), next to the jobs: <state dir>/openeo/process_graphs.
+        self.udps = LocalUserDefinedProcesses(jobs_dir.parent / "process_graphs")
         super().__init__(
             catalog=LocalCollectionCatalog(catalogue),
             processing=processing,
             batch_jobs=self.local_jobs,
+            user_defined_processes=self.udps,
             config=config,
         )
 
@@ -947,11 +953,15 @@ class LocalBackend(OpenEoBackendImplementation):  # type: ignore[misc]
             if entry["path"] == "/jobs/{job_id}" and "PATCH" not in entry["methods"]:
                 entry["methods"] = [*entry["methods"], "PATCH"]
         endpoints.append({"path": "/jobs/{job_id}/estimate", "methods": ["GET"]})
+        endpoints.append({"path": "/service_types", "methods": ["GET"]})
         endpoints.append({"path": "/scenes/search", "methods": ["GET"]})
         return capabilities
 
     def shutdown(self) -> None:
         self.job_runner.shutdown()
+
+
+_UDP_PATH = re.compile(r"/openeo(?:/[^/]+)?/process_graphs/(.*)", re.DOTALL)
 
 
 class _JsonRequest(flask.Request):
@@ -976,10 +986,64 @@ def install_api_extensions(app: flask.Flask, backend: LocalBackend) -> None:
     """What openeo-driver's views lack, on its routes: ``PATCH /jobs/{id}`` and
     ``GET /jobs/{id}/estimate`` (both 501 there), restarting a failed job (``POST /jobs/{id}/results``),
     ``424`` with the job's error for the results of a failed job (openeo-driver answers
-    ``JobNotFinished``), and ``JSONInvalid`` for a malformed body."""
+    ``JobNotFinished``), ``JSONInvalid`` for a malformed body, ``POST /validation`` of a body without
+    a process graph (a 200 listing ``ProcessGraphMissing``, as the API's validation does), the
+    ``/process_graphs/{id}`` routes with this backend's id rule (:mod:`.udp`) and ``GET /service_types``
+    (none: ``{}``)."""
     auth: HttpAuthHandler = app.extensions["auth_handler"]
     jobs = backend.local_jobs
+    processing: LocalProcessing = backend.processing
     app.request_class = _JsonRequest
+
+    def validation(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def validate(*args: Any, **kwargs: Any) -> Any:
+            body = flask.request.get_json()  # no body, or not JSON: a 400 as before
+            if isinstance(body, Mapping) and "process_graph" not in body:
+                missing = ProcessGraphMissingException()
+                return flask.jsonify({"errors": [{"code": missing.code, "message": missing.message}]})
+            return view(*args, **kwargs)
+
+        return validate
+
+    def service_types() -> flask.Response:
+        return flask.jsonify({})  # no secondary web services here
+
+    def udp_store(process_graph_id: str, user: User) -> flask.Response:
+        check_process_id(process_graph_id)
+        spec = flask.request.get_json()
+        if not isinstance(spec, Mapping) or "process_graph" not in spec:
+            raise ProcessGraphMissingException()
+        # Well-formed is enough: a stored process may leave arguments to its parameters or to later use.
+        processing.check_structure(spec["process_graph"])
+        if not isinstance(spec["process_graph"], Mapping):
+            raise _api_error(ProcessGraphError("The process graph must be a JSON object of nodes."))
+        try:
+            backend.udps.save(user_id=user.user_id, process_id=process_graph_id, spec=spec)
+        except ValueError as exc:  # NaN or Infinity somewhere: not JSON the API can give back
+            raise OpenEOApiException(
+                message=f"The process cannot be stored as JSON: {exc}.", code="JSONInvalid", status_code=400
+            ) from exc
+        return flask.make_response("", 200)
+
+    def udp_get(process_graph_id: str, user: User) -> flask.Response:
+        check_process_id(process_graph_id)
+        spec = backend.udps.spec(user.user_id, process_graph_id)
+        if spec is None:
+            raise ProcessGraphNotFoundException(process_graph_id)
+        return flask.jsonify(spec)
+
+    def udp_delete(process_graph_id: str, user: User) -> flask.Response:
+        check_process_id(process_graph_id)
+        backend.udps.delete(user_id=user.user_id, process_id=process_graph_id)
+        return flask.make_response("", 204)
+
+    def refuse_invalid_process_id() -> None:
+        # Every /process_graphs/<id> request, before routing decides anything (a "/" in the id would
+        # otherwise be a 404, or a redirect to the path with its slashes merged: another id).
+        match = _UDP_PATH.fullmatch(flask.request.path)
+        if match:
+            check_process_id(match.group(1))
 
     def modify_job(job_id: str, user: User) -> flask.Response:
         jobs.update_job(job_id, user.user_id, flask.request.get_json())
@@ -1008,10 +1072,20 @@ def install_api_extensions(app: flask.Flask, backend: LocalBackend) -> None:
 
         return results
 
+    app.add_url_rule("/openeo/<version>/service_types", "service_types", service_types, methods=["GET"])
+    app.add_url_rule("/openeo/service_types", "service_types_old", service_types, methods=["GET"])
+    app.before_request(refuse_invalid_process_id)
+
     for blueprint in ("openeo", "openeo_old"):
         app.view_functions[f"{blueprint}.modify_job"] = auth.requires_bearer_auth(modify_job)
         app.view_functions[f"{blueprint}.job_estimate"] = auth.requires_bearer_auth(job_estimate)
         app.view_functions[f"{blueprint}.start_job"] = auth.requires_bearer_auth(start_job)
+        app.view_functions[f"{blueprint}.validation"] = validation(
+            app.view_functions[f"{blueprint}.validation"]
+        )
+        app.view_functions[f"{blueprint}.udp_store"] = auth.requires_bearer_auth(udp_store)
+        app.view_functions[f"{blueprint}.udp_get"] = auth.requires_bearer_auth(udp_get)
+        app.view_functions[f"{blueprint}.udp_delete"] = auth.requires_bearer_auth(udp_delete)
         for name in ("list_job_results", "list_job_results_signed"):
             endpoint = f"{blueprint}.{name}"
             app.view_functions[endpoint] = failed_is_424(app.view_functions[endpoint])

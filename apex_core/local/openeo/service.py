@@ -36,6 +36,7 @@ class OpenEoBackendService(LocalService):
     ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/openeo/1.2"
+        self.state_dir = state_dir  # jobs, user-defined processes, logs: <state_dir>/openeo, /logs
         argv = [
             sys.executable,
             "-m",
