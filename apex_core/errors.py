@@ -11,7 +11,7 @@ HTTP ``status``, the way openeo-python-client's ``OpenEoApiError`` does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "AoiError",
@@ -29,6 +29,7 @@ __all__ = [
     "JobError",
     "MetadataError",
     "NotFoundError",
+    "ProcessGraphRefused",
     "ProjectConflict",
     "ProjectError",
     "ProjectNotFound",
@@ -121,6 +122,17 @@ class BackendError(ApexError):
 
 class JobError(BackendError):
     """A batch job failed, was cancelled or cannot be found."""
+
+
+class ProcessGraphRefused(BackendError):
+    """The backend's ``POST /validation`` found problems in the process graph, so no job was created.
+
+    ``problems`` holds each one as the backend said it: ``(code, message)``.
+    """
+
+    def __init__(self, message: str, problems: tuple[tuple[str, str], ...], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.problems = problems
 
 
 class NotFoundError(ApexError):
@@ -224,6 +236,12 @@ _MESSAGES: dict[type[BaseException], tuple[str, str, Severity]] = {
     CatalogueError: (
         "The catalogue refused the request",
         "Check the message above; nothing was lost, you can retry.",
+        "error",
+    ),
+    ProcessGraphRefused: (
+        "The backend refuses this process graph",
+        "Nothing was submitted. Change what the problems above name (the area, the day, the options) "
+        "and try again.",
         "error",
     ),
     JobError: (

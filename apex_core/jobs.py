@@ -36,6 +36,7 @@ from apex_core.errors import (
     AuthError,
     BackendError,
     JobError,
+    ProcessGraphRefused,
     ServiceError,
     TokenExpired,
     UnauthorizedError,
@@ -63,6 +64,7 @@ __all__ = [
     "OpenEoTarget",
     "backend_info",
     "cancel_job",
+    "check_graph",
     "connect",
     "create_job",
     "download_results",
@@ -82,6 +84,7 @@ __all__ = [
     "rename_job",
     "start_job",
     "submit_job",
+    "validation_problems",
     "work_folder",
 ]
 
@@ -535,8 +538,41 @@ def _check_id(job_id: str) -> str:
     return job_id
 
 
+def validation_problems(con: Connection, cube: SaveResult) -> tuple[tuple[str, str], ...] | None:
+    """What the backend's ``POST /validation`` finds wrong with ``cube``'s process graph, as
+    ``(code, message)`` pairs (empty: valid); ``None`` when the backend does not list that endpoint."""
+    try:
+        if not con.capabilities().supports_endpoint("/validation", "POST"):
+            return None
+        errors = con.validate_process_graph(cube)
+    except OpenEoApiError as exc:
+        raise _api_error(exc, "Validating the process graph failed") from exc
+    except requests.RequestException as exc:
+        raise _unreachable(con.root_url, exc) from exc
+    return tuple(
+        (str(e.get("code") or "ProcessGraphInvalid"), str(e.get("message") or ""))
+        for e in errors
+        if isinstance(e, Mapping)
+    )
+
+
+def check_graph(con: Connection, cube: SaveResult) -> None:
+    """Raise :class:`~apex_core.errors.ProcessGraphRefused` listing every problem the backend's
+    validation finds in ``cube`` (nothing when it is valid or the backend cannot validate)."""
+    problems = validation_problems(con, cube)
+    if problems:
+        listed = "\n".join(f"- `{code}`: {message}" for code, message in problems)
+        raise ProcessGraphRefused(
+            f"The backend's validation found {len(problems)} problem(s) in the process graph:\n\n{listed}",
+            problems,
+            code=problems[0][0],
+        )
+
+
 def submit_job(con: Connection, cube: SaveResult, title: str) -> JobInfo:
-    """Create the batch job for ``cube`` with ``title`` and start it."""
+    """Create the batch job for ``cube`` with ``title`` and start it; a graph the backend's validation
+    refuses (:func:`check_graph`) is not submitted."""
+    check_graph(con, cube)
     try:
         job = con.create_job(cube, title=title)
         job.start()
@@ -549,7 +585,9 @@ def submit_job(con: Connection, cube: SaveResult, title: str) -> JobInfo:
 
 def create_job(con: Connection, cube: SaveResult, title: str) -> JobInfo:
     """Create the batch job for ``cube`` with ``title`` without starting it (see :func:`job_estimate`,
-    then :func:`start_job`)."""
+    then :func:`start_job`); a graph the backend's validation refuses (:func:`check_graph`) is not
+    created."""
+    check_graph(con, cube)
     try:
         return JobInfo.from_dict(con.create_job(cube, title=title).describe())
     except OpenEoApiError as exc:

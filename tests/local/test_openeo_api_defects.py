@@ -504,7 +504,10 @@ def test_patch_a_created_job(api: Api) -> None:
     assert "Self-intersection" in _error(api.get(f"/jobs/{job_id}/results"), 424, "ProcessParameterInvalid")
     assert api.patch(f"/jobs/{job_id}", {"process": {"process_graph": kempen}}).status_code == 204
     _error(api.patch(f"/jobs/{job_id}", {"status": "finished"}), 400, "PropertyNotEditable")
-    _error(api.patch(f"/jobs/{job_id}", {}), 400, "NoDataForUpdate")
+    unchanged = api.get(f"/jobs/{job_id}").json()
+    assert api.patch(f"/jobs/{job_id}", {}).status_code == 204  # an empty patch changes nothing
+    assert api.get(f"/jobs/{job_id}").json() == unchanged
+    _error(api.patch(f"/jobs/{job_id}", ["title"]), 400, "JSONInvalid")
     _error(api.patch(f"/jobs/{job_id}", data="{title"), 400, "JSONInvalid")
     _error(api.patch("/jobs/j-0000000000000000", {"title": "x"}), 404, "JobNotFound")
     assert api.get(f"/jobs/{job_id}").json()["title"] == "after"
@@ -523,6 +526,7 @@ def test_patch_of_a_running_job_is_locked(api: Api) -> None:
     assert api.post(f"/jobs/{job_id}/results").status_code == 202
     try:
         _error(api.patch(f"/jobs/{job_id}", {"title": "renamed"}), 400, "JobLocked")
+        _error(api.patch(f"/jobs/{job_id}", {}), 400, "JobLocked")
         assert api.status(job_id) in ("queued", "running")
     finally:
         requests.delete(f"{api.url}/jobs/{job_id}/results", headers=api.headers, timeout=TIMEOUT)
@@ -547,6 +551,7 @@ def test_estimate_is_derived_from_the_graph(api: Api, con: openeo.Connection, tm
     estimate = response.json()
     assert estimate["costs"] == 0
     assert _DURATION.match(estimate["duration"]), estimate
+    assert "downloads_included" not in estimate  # its default, null: unlimited
     # The loaded data: 100 x 100 pixels x 2 bands x 1 date of float32, as a real run writes it.
     raw = _download(api, graph, tmp_path / "raw.tif")
     with rasterio.open(raw) as ds:
@@ -568,7 +573,7 @@ def test_estimate_is_derived_from_the_graph(api: Api, con: openeo.Connection, tm
     refused = api.create_job(invalid)
     response = api.get(f"/jobs/{refused}/estimate")
     assert response.status_code == 200, response.text
-    assert response.json() == {"costs": 0, "size": 0, "downloads_included": None}
+    assert response.json() == {"costs": 0, "size": 0}
     assert dict(con.job(refused).estimate())["size"] == 0
     # A graph without data is estimated as running it ends: NoDataAvailable.
     nothing = api.create_job(_ndvi_graph(temporal_extent=["2021-01-05", "2021-01-06"]))
