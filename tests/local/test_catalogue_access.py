@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -469,3 +470,117 @@ def test_token_for_another_audience_writes_nothing(
         ).status_code
         == 404
     )
+
+
+# --- found by the adversarial review -----------------------------------------------------------------
+
+
+def test_a_hand_made_token_into_a_hidden_collection_reveals_nothing(
+    catalogue: CatalogueHandle, auth_header: Headers
+) -> None:
+    """A token naming a hidden item answered differently from one naming no item (existence), and placed
+    the page right after the hidden item in any sort order (its property values, by bisection)."""
+    admin, editor = auth_header("admin"), auth_header("editor")
+    hidden = make_collection(catalogue, admin, ADMIN_ONLY, "tok-hidden")
+    secret = {
+        **canary_item("p0", hidden),
+        "properties": {"datetime": "2019-08-19T11:52:21Z", "secret": "KILO"},
+    }
+    _created(
+        requests.post(f"{catalogue.url}/collections/{hidden}/items", json=secret, headers=admin, timeout=T)
+    )
+    mine = make_collection(catalogue, editor, PRIVATE, "tok-probe")
+    for letter in "AJKLZ":
+        probe = {
+            **canary_item(f"probe-{letter}", mine),
+            "properties": {"datetime": "2019-08-19T11:52:21Z", "secret": letter * 4},
+        }
+        _created(
+            requests.post(f"{catalogue.url}/collections/{mine}/items", json=probe, headers=editor, timeout=T)
+        )
+
+    def token(cid: str, iid: str, direction: str = "next") -> str:
+        return f"{direction}:{cid.encode().hex()}:{iid.encode().hex()}"
+
+    for who in ({}, editor, auth_header("noroles")):
+        for direction in ("next", "prev"):
+            answers = []
+            for iid in ("p0", "no-such-item"):
+                for path, params in (
+                    ("/search", {"token": token(hidden, iid, direction)}),
+                    (
+                        "/search",
+                        {
+                            "collections": mine,
+                            "sortby": "properties.secret",
+                            "token": token(hidden, iid, direction),
+                        },
+                    ),
+                    (f"/collections/{mine}/items", {"token": token(hidden, iid, direction)}),
+                ):
+                    resp = requests.get(f"{catalogue.url}{path}", params=params, headers=who, timeout=T)
+                    answers.append((resp.status_code, resp.text.replace(iid.encode().hex(), "<item>")))
+                post = requests.post(
+                    f"{catalogue.url}/search",
+                    json={"token": token(hidden, iid, direction)},
+                    headers=who,
+                    timeout=T,
+                )
+                answers.append((post.status_code, post.text.replace(iid.encode().hex(), "<item>")))
+            half = len(answers) // 2
+            assert answers[:half] == answers[half:], answers  # the hidden item and no item: the same answers
+            # refused (404: the editor's own collection, hidden from the anonymous caller too)
+            assert all(status in (400, 404) for status, _ in answers), answers
+            assert not any("KILP" in text or "probe-L" in text for _, text in answers)
+    # the admin may page from it
+    resp = requests.get(
+        f"{catalogue.url}/search", params={"token": token(hidden, "p0")}, headers=admin, timeout=T
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def test_a_query_on_id_narrows_the_collection_listing(
+    catalogue: CatalogueHandle, auth_header: Headers
+) -> None:
+    """The listing's restriction to readable collections replaced a caller's own `id` condition."""
+    admin, editor = auth_header("admin"), auth_header("editor")
+    make_collection(catalogue, admin, ADMIN_ONLY, "q-hidden")  # so that a restriction applies to the editor
+    own = make_collection(catalogue, editor, PRIVATE, "q-own")
+    other = make_collection(catalogue, admin, PUBLIC_ADMIN, "q-public")
+
+    def listed(query: dict[str, Any], headers: dict[str, str]) -> set[str]:
+        resp = requests.get(
+            f"{catalogue.url}/collections",
+            params={"query": json.dumps(query), "limit": 1000},
+            headers=headers,
+            timeout=T,
+        )
+        assert resp.status_code == 200, resp.text
+        return {c["id"] for c in resp.json()["collections"]}
+
+    for headers in (editor, admin):
+        assert listed({"id": {"eq": own}}, headers) == {own}
+        assert listed({"id": {"in": [own, other]}}, headers) == {own, other}
+        assert listed({"id": {"startsWith": "q-own-"}}, headers) >= {own}
+        assert other not in listed({"id": {"startsWith": "q-own-"}}, headers)
+    assert listed({"id": {"eq": own}}, {}) == set()  # anonymous: the editor's collection stays hidden
+    bad = requests.get(
+        f"{catalogue.url}/collections",
+        params={"query": json.dumps({"id": {"regex": ".*"}})},
+        headers=editor,
+        timeout=T,
+    )
+    assert bad.status_code == 400, bad.text
+
+
+def test_files_of_a_deleted_collection_go_with_it(catalogue: CatalogueHandle, auth_header: Headers) -> None:
+    """They fell under the rules of a folder without a collection: every asset role could read them."""
+    admin, editor = auth_header("admin"), auth_header("editor")
+    cid = make_collection(catalogue, admin, ADMIN_ONLY, "del-files")
+    url = f"{catalogue.url}/assets/{cid}/report.pdf"
+    assert requests.put(url, data=b"ADMIN-ONLY-CONTENT", headers=admin, timeout=T).status_code == 201
+    assert requests.get(url, headers=editor, timeout=T).status_code == 404
+    assert requests.delete(f"{catalogue.url}/collections/{cid}", headers=admin, timeout=T).status_code == 200
+    for headers in (editor, admin, {}):
+        assert requests.get(url, headers=headers, timeout=T).status_code == 404
+    assert not (catalogue.asset_dir / cid).exists()

@@ -858,3 +858,144 @@ def test_an_item_json_patch_that_cannot_be_applied_is_400(
     resp = send("PATCH", f"{catalogue.url}/collections/{cid}/items/base", editor, ops, json_patch=True)
     assert_refused(resp, 400, "InvalidPatch", "cannot be applied")
     assert snapshot(catalogue, editor, cid) == before
+
+
+# --- found by the adversarial review: patches that break the document, and hostile reads -----------------
+
+ITEM_ROUTES = ["post", "bulk", "put", "merge_patch", "json_patch"]
+
+
+@pytest.mark.parametrize("links", ["notalist", [1], [{"rel": "x"}], {"a": 1}])
+@pytest.mark.parametrize("route", ["merge_patch", "json_patch"])
+def test_a_patch_cannot_leave_a_document_the_model_refuses(
+    catalogue: CatalogueHandle, editor: dict[str, str], cid: str, route: str, links: Any
+) -> None:
+    """A patch result is checked as a whole, like a POST: broken `links` were stored, then every read of
+    the collection, the listing and the item pages answered 500."""
+    before = snapshot(catalogue, editor, cid)
+    for resp in (
+        write_collection(catalogue, editor, cid, route, {"links": links})[0],
+        write_item(catalogue, editor, cid, route, {"links": links}),
+    ):
+        # refused by the model check of the result, or already by a merge patch's own model (FastAPI's
+        # {"detail"} format)
+        assert resp.status_code == 400 and "links" in resp.text, resp.text
+    assert snapshot(catalogue, editor, cid) == before
+    listing = requests.get(f"{catalogue.url}/collections", params={"limit": 1000}, headers=editor, timeout=T)
+    assert listing.status_code == 200, listing.text
+
+
+@pytest.mark.parametrize("field", ["type", "extent", "license", "description"])
+def test_a_json_patch_cannot_remove_a_required_collection_field(
+    catalogue: CatalogueHandle, editor: dict[str, str], cid: str, field: str
+) -> None:
+    before = snapshot(catalogue, editor, cid)
+    resp = send(
+        "PATCH",
+        f"{catalogue.url}/collections/{cid}",
+        editor,
+        [{"op": "remove", "path": f"/{field}"}],
+        json_patch=True,
+    )
+    assert_refused(resp, 400, "InvalidCollection", field)
+    assert snapshot(catalogue, editor, cid) == before
+
+
+@pytest.mark.parametrize("href", [["javascript:alert(1)"], {"x": "javascript:alert(1)"}, 42, None])
+@pytest.mark.parametrize("route", ["merge_patch", "json_patch"])
+def test_an_href_must_be_a_string(
+    catalogue: CatalogueHandle, editor: dict[str, str], cid: str, route: str, href: Any
+) -> None:
+    """A list or object href passed the patch routes (POST and PUT bodies are refused by the models);
+    a browser would turn ``["javascript:alert(1)"]`` into the string it holds."""
+    before = snapshot(catalogue, editor, cid)
+    assets = {"a": {"href": href}}
+    answers = [
+        write_item(catalogue, editor, cid, route, {"assets": assets}),
+        write_collection(catalogue, editor, cid, route, {"assets": assets})[0],
+    ]
+    for resp in answers:
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["code"] in ("UnsafeHref", "InvalidItem", "InvalidCollection"), resp.text
+        assert "href" in resp.json()["description"]
+    assert snapshot(catalogue, editor, cid) == before
+
+
+def _refused_bulk(
+    catalogue: CatalogueHandle, editor: dict[str, str], cid: str, changes: dict[str, Any], code: str
+) -> None:
+    """A bulk body the input middleware refuses whole (before any item is looked at): nothing written."""
+    before = snapshot(catalogue, editor, cid)
+    assert_refused(write_item(catalogue, editor, cid, "bulk", changes), 400, code)
+    assert snapshot(catalogue, editor, cid) == before
+
+
+@pytest.mark.parametrize("route", ITEM_ROUTES)
+def test_an_integer_too_large_for_a_double_is_refused(
+    catalogue: CatalogueHandle, editor: dict[str, str], cid: str, route: str
+) -> None:
+    """`1` and 400 zeros: stored as sent, the item could no longer be read ("number is infinity")."""
+    huge = int("1" + "0" * 400)
+    changes = {"properties": {"datetime": "2019-08-19T11:52:21Z", "count": huge}}
+    if route == "bulk":
+        _refused_bulk(catalogue, editor, cid, changes, "NonFiniteNumber")
+    else:
+        assert_item_write_refused(
+            catalogue, editor, cid, route, changes, "NonFiniteNumber", "count", "401 digits"
+        )
+
+
+@pytest.mark.parametrize("route", ["post", "bulk", "merge_patch", "json_patch"])
+def test_documents_nested_too_deep_are_refused(
+    catalogue: CatalogueHandle, editor: dict[str, str], cid: str, route: str
+) -> None:
+    """Depth 254 was a 500 (pydantic's serialisation depth); an item at depth 900 broke later patches."""
+    deep: Any = 0
+    for _ in range(300):
+        deep = [deep]
+    props = {"datetime": "2019-08-19T11:52:21Z", "deep": deep}
+    if route == "bulk":
+        _refused_bulk(catalogue, editor, cid, {"properties": props}, "TooDeep")
+    else:
+        assert_item_write_refused(
+            catalogue, editor, cid, route, {"properties": props}, "TooDeep", "64 levels"
+        )
+    if route != "bulk":
+        assert_collection_write_refused(catalogue, editor, cid, route, {"x": deep}, "TooDeep")
+    search = send("POST", f"{catalogue.url}/search", editor, {"filter": {"op": "and", "args": deep}})
+    assert_refused(search, 400, "TooDeep")
+    shallow: Any = 0
+    for _ in range(40):
+        shallow = [shallow]
+    ok = write_item(
+        catalogue, editor, cid, "post", {"id": "nested-40", "properties": {**props, "deep": shallow}}
+    )
+    assert ok.status_code == 201, ok.text
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/collections", {"q": "(((( & | !"}),
+        ("/search", {"filter": "A_CONTAINS(id, ('a'))"}),
+    ],
+)
+def test_queries_the_database_cannot_run_are_400(
+    catalogue: CatalogueHandle, auth_header: Headers, path: str, params: dict[str, str]
+) -> None:
+    # as the admin, who reads every collection (a reader who may read none gets an empty answer at once)
+    resp = requests.get(f"{catalogue.url}{path}", params=params, headers=auth_header("admin"), timeout=T)
+    assert_refused(resp, 400, "InvalidParameter", "could not be run")
+
+
+def test_an_empty_and_filter_is_400(catalogue: CatalogueHandle, auth_header: Headers) -> None:
+    body = {"filter": {"op": "and", "args": []}}
+    resp = requests.post(f"{catalogue.url}/search", json=body, headers=auth_header("admin"), timeout=T)
+    assert_refused(resp, 400, "InvalidParameter", "could not be run")
+
+
+@pytest.mark.parametrize("suffix", ["", "/items", "/queryables", "/items/x"])
+def test_a_collection_id_no_collection_can_have_is_not_found(catalogue: CatalogueHandle, suffix: str) -> None:
+    """A NUL in the path was a 500 from the read filter's database lookup."""
+    resp = requests.get(f"{catalogue.url}/collections/%00{suffix}", timeout=T)
+    assert resp.status_code == 404, resp.text

@@ -22,7 +22,7 @@ import anyio.to_thread
 from apex_core.errors import ApexError
 from apex_core.local.catalogue.auth import ANONYMOUS, CollectionAuth, Principal, TokenValidator
 
-__all__ = ["CollectionRules", "ReadRules"]
+__all__ = ["CollectionRules", "ReadRules", "ids_matching", "token_collection"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,3 +114,50 @@ class ReadRules:
             else CollectionAuth(read=tuple(row["read"]), write=tuple(row["write"]))
         )
         return CollectionRules(collection_exists=True, auth=auth)
+
+
+def token_collection(token: str) -> str | None:
+    """The collection a pgstac paging token (``next|prev:<hex collection>:<hex item>``) points into."""
+    parts = token.strip().lower().split(":")
+    if len(parts) != 3 or parts[0] not in ("next", "prev"):
+        return None
+    try:
+        return bytes.fromhex(parts[1]).decode("utf-8")
+    except ValueError:  # not hex, or not UTF-8: pgstac refuses it as it is
+        return None
+
+
+_ID_OPS: dict[str, Any] = {
+    "eq": lambda i, v: i == v,
+    "neq": lambda i, v: i != v,
+    "lt": lambda i, v: i < v,
+    "lte": lambda i, v: i <= v,
+    "gt": lambda i, v: i > v,
+    "gte": lambda i, v: i >= v,
+    "startsWith": lambda i, v: i.startswith(v),
+    "endsWith": lambda i, v: i.endswith(v),
+    "contains": lambda i, v: v in i,
+    "in": lambda i, v: i in v,
+}
+
+
+def ids_matching(condition: Any, ids: Sequence[str]) -> list[str]:
+    """The ``ids`` a Query-extension condition on ``id`` keeps (all of them when there is none).
+
+    The readable collections are given to pgstac as ``id in [...]``; a condition of the caller's own on
+    ``id`` is applied here first, so that it narrows the listing instead of being replaced.
+    ValueError for an operator or value the Query extension does not define for strings.
+    """
+    if condition is None:
+        return list(ids)
+    if not isinstance(condition, dict) or not condition:
+        raise ValueError('expected an object of operators, e.g. {"eq": "my-collection"}.')
+    for op, value in condition.items():
+        if op not in _ID_OPS:
+            raise ValueError(f"unknown operator {op!r}; use one of {', '.join(_ID_OPS)}.")
+        if op == "in":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError("`in` takes a list of ids.")
+        elif not isinstance(value, str):
+            raise ValueError(f"`{op}` takes an id (a string).")
+    return [i for i in ids if all(_ID_OPS[op](i, v) for op, v in condition.items())]

@@ -22,6 +22,7 @@ import logging
 import mimetypes
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -38,7 +39,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from apex_core.errors import ApexError, ForbiddenError, MetadataError, ServiceError, UnauthorizedError
-from apex_core.local.catalogue.access import CollectionRules, ReadRules
+from apex_core.local.catalogue.access import CollectionRules, ReadRules, ids_matching, token_collection
 from apex_core.local.catalogue.auth import (
     CollectionAuth,
     Principal,
@@ -54,7 +55,9 @@ from apex_core.local.catalogue.validation import (
     bulk_refusals,
     check_bulk_items,
     explain_bulk_refusal,
+    id_problem,
     install_input_checks,
+    model_problem,
 )
 
 __all__ = ["CatalogueSettings", "create_app", "safe_asset_path"]
@@ -134,14 +137,6 @@ class CatalogueSettings:
         }
 
 
-def _validation_message(exc: Any) -> str:
-    """A pydantic ValidationError as one line: ``geometry.coordinates.0: List should have …``."""
-    return "; ".join(
-        ".".join(str(part) for part in err.get("loc", ())) + ": " + str(err.get("msg", ""))
-        for err in exc.errors()[:3]
-    )
-
-
 def _http_error(exc: ApexError) -> HTTPException:
     status = exc.status or (403 if isinstance(exc, ForbiddenError) else 400)
     headers = None
@@ -206,8 +201,8 @@ class ReadFilterMiddleware:
         if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD"):
             parts = [p for p in str(scope["path"]).split("/") if p]
             if len(parts) >= 2 and parts[0] == "collections":
-                try:
-                    visible = await self.readable(scope, parts[1])
+                try:  # an id no collection can have (the id rule) is not found, like a hidden one
+                    visible = id_problem(parts[1]) is None and await self.readable(scope, parts[1])
                 except _DATABASE_DOWN as exc:
                     await _send_json(send, 503, _unavailable_body(exc))
                     return
@@ -271,6 +266,11 @@ def _read_scoped_client(rules: ReadRules) -> type[Any]:
     class ReadScopedClient(CoreCrudClient):  # type: ignore[misc]
         async def _search_base(self, search_request: Any, request: Request) -> Any:
             allowed = await readable_ids(request)
+            token = getattr(search_request, "token", None)
+            if allowed is not None and token and token_collection(token) not in (None, *allowed):
+                # answered exactly as a token naming no item: a hidden record's existence, or its place in
+                # a sort order, does not show through a hand-made token
+                raise asyncpg.exceptions.RaiseError(f"Could not find item using token: {token}")
             if allowed is not None:
                 wanted = search_request.collections
                 scope = sorted(allowed.intersection(wanted) if wanted else allowed)
@@ -297,7 +297,11 @@ def _read_scoped_client(rules: ReadRules) -> type[Any]:
             ids = sorted(allowed)
             if "query" in clean and "filter" not in clean:  # pgstac refuses query + filter together
                 query = json.loads(clean["query"]) if isinstance(clean["query"], str) else clean["query"]
-                clean["query"] = {**query, "id": {"in": ids}}
+                try:  # the caller's own condition on ids, applied here to the readable ones
+                    ids = ids_matching(query.get("id"), ids)
+                except ValueError as exc:
+                    raise HTTPException(status_code=400, detail=f"query.id: {exc}") from exc
+                clean["query"] = {**query, "id": {"in": ids or [""]}}  # [""]: no id, no collection
                 return clean
             only = {"op": "in", "args": [{"property": "id"}, ids]}
             clean["filter"] = {"op": "and", "args": [clean["filter"], only]} if "filter" in clean else only
@@ -310,7 +314,6 @@ def _read_scoped_client(rules: ReadRules) -> type[Any]:
 def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
     """The ASGI app; reads :class:`CatalogueSettings` and the ``PG*`` variables from the environment."""
     from brotli_asgi import BrotliMiddleware
-    from pydantic import ValidationError
     from stac_fastapi.api.models import JSONResponse as StacJSONResponse  # type: ignore[attr-defined]
     from stac_fastapi.extensions import BulkTransactionExtension, TransactionExtension
     from stac_fastapi.pgstac.app import instantiate_api
@@ -482,6 +485,11 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             async with request.app.state.get_connection(request, "w") as conn, conn.transaction():
                 await dbfunc(conn, "delete_collection", collection_id)
                 await conn.execute("DELETE FROM apex.collection_auth WHERE collection_id = $1", collection_id)
+            # Its files go with it: left behind, they would fall under the rules of a folder without a
+            # collection (readable by every asset role) or of a new collection taking the same id.
+            folder = safe_asset_path(cfg.asset_dir, collection_id)
+            if folder.is_dir():
+                shutil.rmtree(folder)
             logger.info("Collection %s deleted by %s", collection_id, principal_of(request).subject)
             return JSONResponse({"deleted collection": collection_id})
 
@@ -519,12 +527,11 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             # All or nothing, like a single write: an item the STAC item model refuses (the bulk model takes
             # plain dicts), one that breaks an input rule (validation.py) or names another id or collection
             # refuses the batch with a 400 naming each; so does a refusal by the database.
-            refused: dict[str, str] = {}
-            for item_id, doc in items.items.items():
-                try:
-                    StacItem.model_validate(doc)
-                except ValidationError as exc:
-                    refused[item_id] = _validation_message(exc)
+            refused = {
+                item_id: reason
+                for item_id, doc in items.items.items()
+                if (reason := model_problem(StacItem, doc)) is not None
+            }
             check_bulk_items(
                 items.items,
                 request.app.state.input_limits,
@@ -571,6 +578,24 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         asyncpg.exceptions.RaiseError,
     ):
         app.add_exception_handler(refused, refused_by_database)
+
+    # A search the database cannot run (free text it cannot parse, a CQL2 function or an empty `and` it
+    # lacks) is the caller's error on a read: 400 with the reason. On a write it would be a bug: 500.
+    async def query_refused(request: Request, exc: Exception) -> JSONResponse:
+        reason = str(getattr(exc, "message", "") or exc).strip()
+        if request.method in ("GET", "HEAD") or request.url.path.rstrip("/").endswith("/search"):
+            logger.info(
+                "%s %s: the database could not run the query: %s", request.method, request.url.path, reason
+            )
+            return JSONResponse(
+                {"code": "InvalidParameter", "description": f"The query could not be run: {reason}"},
+                status_code=400,
+            )
+        logger.error("%s %s failed in the database: %s", request.method, request.url.path, reason)
+        return JSONResponse({"code": "ServerError", "description": "The catalogue failed."}, status_code=500)
+
+    for unrunnable in (asyncpg.exceptions.PostgresSyntaxError, asyncpg.exceptions.UndefinedFunctionError):
+        app.add_exception_handler(unrunnable, query_refused)
 
     async def database_down(request: Request, exc: Exception) -> Response:
         return Response(_unavailable_body(exc), status_code=503, media_type="application/json")

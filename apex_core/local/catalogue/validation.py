@@ -37,6 +37,7 @@ import json
 import logging
 import math
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -335,8 +336,8 @@ def _href_problems(doc: object, path: str = "") -> Iterator[Problem]:
     if isinstance(doc, Mapping):
         for key, value in doc.items():
             where = _join(path, key)
-            if key == "href" and not isinstance(value, Mapping | list):
-                reason = href_problem(value)
+            if key == "href":
+                reason = href_problem(value) if isinstance(value, str) else "an href must be a string."
                 if reason:
                     yield Problem("UnsafeHref", where, reason)
             elif key == "providers" and isinstance(value, list):
@@ -481,17 +482,41 @@ def check_bulk_items(
         )
 
 
+def model_problem(model: Any, doc: Any) -> str | None:
+    """Why ``doc`` is not a valid ``model`` (a stac-pydantic class), as one line; None if it is."""
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(doc)
+    except ValidationError as exc:
+        return "; ".join(
+            ".".join(str(part) for part in err.get("loc", ())) + ": " + str(err.get("msg", ""))
+            for err in exc.errors()[:_MAX_PROBLEMS]
+        )
+    return None
+
+
 class ValidatingClientMixin:
     """Put before pgstac's ``TransactionsClient``: its ``_validate_item``/``_validate_collection`` hooks
-    (create, update, and the result of a merge patch or JSON Patch) apply this module's rules first.
+    (create, update, and the result of a merge patch or JSON Patch) apply this module's rules first,
+    then the STAC item or collection model to the whole document: a patch cannot leave a document that
+    the model would have refused on a POST (``links`` that are not a list, a removed ``type``...).
     The limits are those :func:`install_input_checks` put in ``app.state.input_limits``."""
 
     def _validate_item(self, request: Any, item: Any, collection_id: str, *args: Any, **kwargs: Any) -> None:
+        from stac_pydantic import Item
+
         check_item(item, getattr(request.app.state, "input_limits", None))
+        if (reason := model_problem(Item, item)) is not None:
+            raise _refusal("The item", [Problem("InvalidItem", "", reason)])
         super()._validate_item(request, item, collection_id, *args, **kwargs)  # type: ignore[misc]
 
     def _validate_collection(self, request: Any, collection: Any) -> None:
+        from stac_pydantic import Collection
+
         check_collection(collection, getattr(request.app.state, "input_limits", None))
+        if (reason := model_problem(Collection, collection)) is not None:
+            raise _refusal("The collection", [Problem("InvalidCollection", "", reason)])
         super()._validate_collection(request, collection)  # type: ignore[misc]
 
 
@@ -615,6 +640,12 @@ def _parse_float(text: str) -> float | _NonFinite:
     return value if math.isfinite(value) else _NonFinite(text)
 
 
+def _parse_int(text: str) -> int | _NonFinite:
+    """An integer, or a non-finite marker when it does not fit a double (the database stores doubles)."""
+    value = int(text)
+    return value if abs(value) <= sys.float_info.max else _NonFinite(f"{text[:12]}… ({len(text)} digits)")
+
+
 def _non_finite_paths(doc: object, path: str = "") -> Iterator[tuple[str, str]]:
     if isinstance(doc, _NonFinite):
         yield path or "(the body)", doc.token
@@ -626,12 +657,36 @@ def _non_finite_paths(doc: object, path: str = "") -> Iterator[tuple[str, str]]:
             yield from _non_finite_paths(value, _join(path, i))
 
 
+MAX_NESTING = 64
+"""The deepest nesting of arrays and objects a document may have (a GeoJSON MultiPolygon needs 4, STAC
+metadata a few more); deeper documents break serialisers and patch libraries far from the request."""
+
+# a JSON string (skipped whole, whatever brackets it holds) or one bracket
+_STRING_OR_BRACKET = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def nesting_problem(body: bytes, limit: int = MAX_NESTING) -> str | None:
+    """Why a JSON body nests arrays and objects deeper than ``limit`` (None if it does not)."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return None
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(body):
+        first = match.group()[0]
+        if first in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return f"The body nests arrays and objects deeper than {limit} levels."
+        elif first in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return None
+
+
 def non_finite_problem(body: bytes) -> str | None:
     """Why a JSON body holds a number that is not finite (None if it holds none or is not JSON)."""
     if not _MAYBE_NON_FINITE.search(body):
         return None
     try:
-        doc = json.loads(body, parse_constant=_NonFinite, parse_float=_parse_float)
+        doc = json.loads(body, parse_constant=_NonFinite, parse_float=_parse_float, parse_int=_parse_int)
     except (ValueError, RecursionError):
         return None  # not JSON: the route says so
     found = list(_non_finite_paths(doc))
@@ -786,6 +841,9 @@ class InputMiddleware:
                 await _send_refusal(send, too_large, close=True)
             return
         assert body is not None
+        if (deep := nesting_problem(body)) is not None:
+            await _send_refusal(send, InputRefused(deep, code="TooDeep"))
+            return
         problem = non_finite_problem(body)
         if problem is None and kind == "search" and body.strip():
             try:
