@@ -130,7 +130,7 @@ class ProcessGraphRefused(BackendError):
     ``problems`` holds each one as the backend said it: ``(code, message)``.
     """
 
-    def __init__(self, message: str, problems: tuple[tuple[str, str], ...], **kwargs: Any) -> None:
+    def __init__(self, message: str, problems: tuple[tuple[str, str], ...] = (), **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.problems = problems
 
