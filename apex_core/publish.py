@@ -261,14 +261,16 @@ def browser_link(browser_url: str | None, collection_id: str) -> str | None:
 def file_readers_note(collection: Mapping[str, Any], store: str | AssetStore) -> str:
     """Who can read the files re-hosted for ``collection`` in ``store``, said plainly."""
     auth = collection.get("_auth")
-    readers = [str(r) for r in auth.get("read", [])] if isinstance(auth, Mapping) else []
-    if ADMIN_ONLY_READ_ROLE in readers:
+    rules = auth if isinstance(auth, Mapping) else {}
+    readers = [str(r) for r in rules.get("read", [])]
+    if ADMIN_ONLY_READ_ROLE in readers:  # "anonymous": everyone
         return "The collection is public: anyone can read its files."
     if isinstance(store, str):  # the catalogue's own asset store applies the collection's rules
-        roles = ", ".join(readers) or "the catalogue administrators"
+        roles = list(dict.fromkeys([*readers, *(str(r) for r in rules.get("write", []))]))
+        who = f"a token of the roles {', '.join(roles)}" if roles else "a catalogue administrator's token"
         return (
-            f"The collection is private: its files can be read only with a token of the roles {roles} "
-            "(its `_auth.read`), like the collection itself."
+            f"The collection is private: its files can be read only with {who} (its `_auth`), like the "
+            "collection itself."
         )
     return (
         f"The collection is private, but its files in {store.label} are readable by anyone who has their "

@@ -236,14 +236,39 @@ def test_item_writes_into_own_collection_cannot_touch_another(
     assert "differs from the collection in the path" in bulk.text
 
 
-def test_writes_to_another_collection_by_path_are_403(
+def test_writes_to_another_collection_by_path_are_403_or_not_found(
     catalogue: CatalogueHandle, auth_header: Headers, victims: dict[str, str]
 ) -> None:
-    editor = auth_header("editor")
-    for target in ("public", "admin_only"):
-        url = f"{catalogue.url}/collections/{victims[target]}"
-        assert requests.patch(url, json={"title": "x"}, headers=editor, timeout=T).status_code == 403
-        assert requests.delete(f"{url}/items/{target}-item", headers=editor, timeout=T).status_code == 403
+    """403 naming the roles for a collection the caller can read; for one it cannot, the same 404 as for
+    a collection that does not exist (a write must not reveal a hidden collection or its rules)."""
+    editor, noroles = auth_header("editor"), auth_header("noroles")
+    public = f"{catalogue.url}/collections/{victims['public']}"
+    assert requests.patch(public, json={"title": "x"}, headers=editor, timeout=T).status_code == 403
+    assert requests.delete(f"{public}/items/public-item", headers=editor, timeout=T).status_code == 403
+    hidden, missing = victims["admin_only"], new_id("no-such")
+    for who in (editor, noroles):
+        answers = []
+        for cid in (hidden, missing):
+            url = f"{catalogue.url}/collections/{cid}"
+            for resp in (
+                requests.patch(url, json={"title": "x"}, headers=who, timeout=T),
+                requests.delete(url, headers=who, timeout=T),
+                requests.post(f"{url}/items", json=canary_item("x", cid), headers=who, timeout=T),
+                requests.put(f"{url}/items/x", json=canary_item("x", cid), headers=who, timeout=T),
+                requests.delete(f"{url}/items/admin_only-item", headers=who, timeout=T),
+                requests.post(
+                    f"{url}/bulk_items", json={"items": {"x": canary_item("x", cid)}}, headers=who, timeout=T
+                ),
+            ):
+                answers.append((resp.status_code, resp.text.replace(cid, "<id>")))
+        half = len(answers) // 2
+        assert [s for s, _ in answers[:half]] == [s for s, _ in answers[half:]], answers
+        assert all(status == 404 for status, _ in answers[:half]), answers
+        assert not any("stac-admin-local" in text for _, text in answers), answers
+        # files: the hidden collection's folder is not found either, and nothing is stored there
+        put_file = requests.put(f"{catalogue.url}/assets/{hidden}/x.tif", data=b"x", headers=who, timeout=T)
+        assert put_file.status_code == 404 and "stac-admin-local" not in put_file.text, put_file.text
+        assert not (catalogue.asset_dir / hidden / "x.tif").exists()
 
 
 # --- 2. paging shows nothing hidden -------------------------------------------------------------------

@@ -15,6 +15,7 @@ import math
 import socket
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -999,3 +1000,31 @@ def test_a_collection_id_no_collection_can_have_is_not_found(catalogue: Catalogu
     """A NUL in the path was a 500 from the read filter's database lookup."""
     resp = requests.get(f"{catalogue.url}/collections/%00{suffix}", timeout=T)
     assert resp.status_code == 404, resp.text
+
+
+def test_a_bulk_item_without_geometry_refuses_the_batch(
+    catalogue: CatalogueHandle, editor: dict[str, str], cid: str
+) -> None:
+    """pgstac skips an item without geometry and writes the others (200): all or nothing here."""
+    before = snapshot(catalogue, editor, cid)
+    body = assert_refused(
+        write_item(catalogue, editor, cid, "bulk", {"geometry": None}), 400, "InvalidGeometry"
+    )
+    assert [e["id"] for e in body["errors"]] == ["new"]
+    assert snapshot(catalogue, editor, cid) == before
+
+
+def test_concurrent_patches_of_a_collection_all_apply(
+    catalogue: CatalogueHandle, editor: dict[str, str], cid: str
+) -> None:
+    """Each patch reads, changes and writes the collection in one locked transaction: none is lost."""
+    url = f"{catalogue.url}/collections/{cid}"
+    keys = [f"k{n}" for n in range(12)]
+
+    def patch(key: str) -> int:
+        return send("PATCH", url, editor, {"summaries": {key: [key]}}).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(patch, keys)) == [200] * len(keys)
+    summaries = snapshot(catalogue, editor, cid)["collection"]["summaries"]
+    assert {k: summaries.get(k) for k in keys} == {k: [k] for k in keys}

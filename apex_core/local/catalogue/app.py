@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import anyio.to_thread
 import asyncpg  # type: ignore[import-untyped]
 import json_merge_patch  # type: ignore[import-untyped]
 import jsonpatch
@@ -51,12 +52,14 @@ from apex_core.local.catalogue.validation import (
     DEFAULT_MAX_BULK_BYTES,
     DEFAULT_MAX_DOCUMENT_BYTES,
     InputLimits,
+    InputRefused,
     ValidatingClientMixin,
     bulk_refusals,
     check_bulk_items,
     explain_bulk_refusal,
     id_problem,
     install_input_checks,
+    is_read,
     model_problem,
 )
 
@@ -165,6 +168,41 @@ def safe_asset_path(root: Path, relative: str) -> Path:
     return target
 
 
+_AUTH_BY_MERGE = 'Change `_auth` with a merge patch ({"_auth": {...}}) or a PUT.'
+
+
+def _patched_collection(
+    collection_id: str, existing: dict[str, Any], ops: list[dict[str, Any]] | None, merge: Any
+) -> dict[str, Any]:
+    """``existing`` with a JSON Patch (``ops``) or a merge patch (``merge``, a stac-fastapi model) applied.
+
+    The path id is the only collection a patch may touch: a result with another id (``"id"`` in a merge
+    patch, ``replace /id``, a whole-document replace) is refused, as is a JSON Patch touching ``_auth``
+    (rules change by merge patch or PUT, where they are checked). Refusals are :class:`InputRefused`.
+    """
+    if ops is not None:
+        if any(_touches(op, "/_auth") for op in ops):
+            raise InputRefused(_AUTH_BY_MERGE, code="InvalidPatch")
+        try:
+            doc = jsonpatch.apply_patch(existing, ops)
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+            raise InputRefused(f"The JSON Patch cannot be applied: {exc}.", code="InvalidPatch") from exc
+        if isinstance(doc, dict) and "_auth" in doc:  # a whole-document replace carrying rules
+            raise InputRefused(_AUTH_BY_MERGE, code="InvalidPatch")
+    else:
+        partial = merge.model_dump(mode="json")
+        partial.pop("_auth", None)  # the rules are not part of the document (apex.collection_auth)
+        doc = json_merge_patch.merge(existing, partial)
+    if not isinstance(doc, dict) or doc.get("id") != collection_id:
+        found = doc.get("id") if isinstance(doc, dict) else None
+        raise InputRefused(
+            f"A patch of collection {collection_id} may not change its id (the result's id is {found!r}). "
+            "The id in the path is the only collection a write may touch.",
+            code="IdMismatch",
+        )
+    return doc
+
+
 def _touches(op: Mapping[str, Any], pointer: str) -> bool:
     """Whether a JSON Patch operation reads or writes ``pointer`` or below it."""
     return any(
@@ -218,8 +256,8 @@ class ReadFilterMiddleware:
 # The database cannot be reached (stopped, restarting, connections lost): a 503 the client may retry,
 # with a JSON reason, on every route; never a bare 500.
 _DATABASE_DOWN: tuple[type[Exception], ...] = (
-    OSError,
-    TimeoutError,
+    ConnectionError,  # refused or reset: nothing listens on the database's port
+    TimeoutError,  # no connection from the pool in time
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InterfaceError,
@@ -345,11 +383,25 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         return found.auth
 
     async def require_write(request: Request, collection_id: str) -> None:
+        """403 naming the roles a write needs; but 404, as for a missing collection, when the caller may not
+        even read it: a hidden collection's existence and rules do not show through a write either."""
         auth = await load_auth(request, collection_id)
+        principal = principal_of(request)
+        if auth is not None and not auth.can_read(principal, admin):
+            raise NotFoundError(f"Collection {collection_id} does not exist.")
         try:
-            check_collection_write(collection_id, auth, principal_of(request), admin)
+            check_collection_write(collection_id, auth, principal, admin)
         except ApexError as exc:
             raise _http_error(exc) from exc
+
+    def remove_files_of(collection_id: str) -> None:
+        """A deleted collection's asset folder (after the commit: a failure is logged, the delete stands)."""
+        try:
+            folder = safe_asset_path(cfg.asset_dir, collection_id)
+            if folder.is_dir():
+                shutil.rmtree(folder)
+        except (ValueError, OSError) as exc:
+            logger.error("The files of deleted collection %s were not removed: %s", collection_id, exc)
 
     async def body_auth(request: Request, *, required: bool = False) -> CollectionAuth | None:
         """The body's ``_auth``, validated and allowed for the caller; None if absent and not required."""
@@ -433,45 +485,21 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             in a merge patch, ``replace /id``, a whole-document replace) is a 400 and nothing is written.
             """
             await require_write(request, collection_id)
-            if isinstance(patch, list):
-                ops = [op.model_dump(mode="json", by_alias=True) for op in patch]
-                if any(_touches(op, "/_auth") for op in ops):
-                    raise HTTPException(
-                        status_code=400,
-                        detail='Change `_auth` with a merge patch ({"_auth": {...}}) or a PUT.',
-                    )
-                new = None
-            else:
-                new = await body_auth(request)
-                partial = patch.model_dump(mode="json")
-                partial.pop("_auth", None)
-            async with request.app.state.get_connection(request, "r") as conn:
-                existing = await conn.fetchval("SELECT * FROM get_collection($1::text)", collection_id)
-            if existing is None:
-                raise NotFoundError(f"Collection {collection_id} does not exist.")
-            if isinstance(patch, list):
-                try:
-                    doc = jsonpatch.apply_patch(existing, ops)
-                except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-                    raise HTTPException(
-                        status_code=400, detail=f"The JSON Patch cannot be applied: {exc}"
-                    ) from exc
-                if isinstance(doc, dict) and "_auth" in doc:  # a whole-document replace carrying rules
-                    raise HTTPException(
-                        status_code=400,
-                        detail='Change `_auth` with a merge patch ({"_auth": {...}}) or a PUT.',
-                    )
-            else:
-                doc = json_merge_patch.merge(existing, partial)
-            if not isinstance(doc, dict) or doc.get("id") != collection_id:
-                found = doc.get("id") if isinstance(doc, dict) else None
-                raise HTTPException(
-                    status_code=400,
-                    detail=f"A patch of collection {collection_id} may not change its id (the result's id is "
-                    f"{found!r}). The id in the path is the only collection a write may touch.",
-                )
-            self._validate_collection(request, doc)
+            ops = (
+                [op.model_dump(mode="json", by_alias=True) for op in patch]
+                if isinstance(patch, list)
+                else None
+            )
+            new = None if ops is not None else await body_auth(request)
+            # read, patch and write in one transaction, the row locked: concurrent patches apply in turn
             async with request.app.state.get_connection(request, "w") as conn, conn.transaction():
+                existing = await conn.fetchval(
+                    "SELECT content FROM pgstac.collections WHERE id = $1 FOR UPDATE", collection_id
+                )
+                if existing is None:
+                    raise NotFoundError(f"Collection {collection_id} does not exist.")
+                doc = _patched_collection(collection_id, existing, ops, None if ops is not None else patch)
+                self._validate_collection(request, doc)
                 await dbfunc(conn, "update_collection", doc)
                 if new is not None:
                     await save_auth(conn, collection_id, new)
@@ -487,9 +515,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
                 await conn.execute("DELETE FROM apex.collection_auth WHERE collection_id = $1", collection_id)
             # Its files go with it: left behind, they would fall under the rules of a folder without a
             # collection (readable by every asset role) or of a new collection taking the same id.
-            folder = safe_asset_path(cfg.asset_dir, collection_id)
-            if folder.is_dir():
-                shutil.rmtree(folder)
+            await anyio.to_thread.run_sync(remove_files_of, collection_id)
             logger.info("Collection %s deleted by %s", collection_id, principal_of(request).subject)
             return JSONResponse({"deleted collection": collection_id})
 
@@ -583,7 +609,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
     # lacks) is the caller's error on a read: 400 with the reason. On a write it would be a bug: 500.
     async def query_refused(request: Request, exc: Exception) -> JSONResponse:
         reason = str(getattr(exc, "message", "") or exc).strip()
-        if request.method in ("GET", "HEAD") or request.url.path.rstrip("/").endswith("/search"):
+        if is_read(request.method, request.url.path):
             logger.info(
                 "%s %s: the database could not run the query: %s", request.method, request.url.path, reason
             )
@@ -663,7 +689,13 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         folder with no collection yet (files staged before their collection), an asset role."""
         principal = principal_of(request)
         target = asset_target(path)
+        if (reason := id_problem(path.split("/", 1)[0], "the collection folder")) is not None:
+            raise HTTPException(
+                status_code=400, detail=f"{reason} Files go in the folder of a collection id."
+            )
         found = await folder_rules(path)
+        if found.auth is not None and not found.auth.can_read(principal, admin):
+            raise HTTPException(status_code=404, detail=f"No collection {path.split('/', 1)[0]!r}.")
         if not found.can_write_files(principal, admin, cfg.asset_roles):
             if found.collection_exists:
                 allowed = ", ".join(found.auth.write) if found.auth else admin

@@ -67,6 +67,7 @@ __all__ = [
     "href_problem",
     "id_problem",
     "install_input_checks",
+    "is_read",
     "item_problems",
     "query_problem",
 ]
@@ -454,6 +455,10 @@ def check_bulk_items(
         if refused and key in refused:
             problems.append(Problem("InvalidItem", "", refused[key]))
         if isinstance(doc, Mapping):
+            if doc.get("geometry") is None:  # pgstac needs one (it would skip the item, keeping the rest)
+                problems.append(
+                    Problem("InvalidGeometry", "geometry", "missing or null; a geometry is required.")
+                )
             if doc.get("id") != key:
                 problems.append(
                     Problem("IdMismatch", "id", f"{doc.get('id')!r} differs from its key {key!r}")
@@ -895,6 +900,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 # --------------------------------------------------------------------------------------------------
 
 
+def is_read(method: str, path: str) -> bool:
+    """A request that only reads (GET/HEAD, or a POST /search): what fails in it came from its parameters."""
+    return method in ("GET", "HEAD") or path.rstrip("/").endswith("/search")
+
+
 def install_input_checks(app: Any, limits: InputLimits) -> None:
     """Add :class:`InputMiddleware`, answer :class:`InputRefused` as such, and JSON that fails to parse
     anywhere in the stack (a query parameter pgstac parses itself) or a JSON Patch that cannot be applied
@@ -912,6 +922,11 @@ def install_input_checks(app: Any, limits: InputLimits) -> None:
         return JSONResponse(exc.body(), status_code=exc.status)
 
     async def bad_json(request: Request, exc: Exception) -> JSONResponse:
+        if not is_read(request.method, request.url.path):  # a write's body is parsed by its model: a bug
+            logger.error("%s %s failed: %s", request.method, request.url.path, exc)
+            return JSONResponse(
+                {"code": "ServerError", "description": "The catalogue failed."}, status_code=500
+            )
         logger.info("%s %s: unparseable JSON input: %s", request.method, request.url.path, exc)
         return JSONResponse(
             {"code": "InvalidParameter", "description": f"A parameter or the body is not valid JSON: {exc}."},
