@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./scripts/setup-compliance.sh
 step() { printf '\033[1;34m[test]\033[0m %s\n' "$*"; }
 step "ruff"
 .venv/bin/ruff check .
