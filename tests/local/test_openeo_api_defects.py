@@ -533,6 +533,77 @@ def test_patch_of_a_running_job_is_locked(api: Api) -> None:
     assert api.get(f"/jobs/{job_id}").json()["title"] == "busy"
 
 
+def _logs(api: Api, job_id: str) -> list[dict[str, Any]]:
+    response = api.get(f"/jobs/{job_id}/logs")
+    assert response.status_code == 200, response.text
+    return list(response.json()["logs"])
+
+
+def _asset_bboxes(api: Api, job_id: str) -> list[list[float]]:
+    response = api.get(f"/jobs/{job_id}/results")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["openeo:status"] == "finished"
+    return [item["bbox"] for item in _result_items(api, body)]
+
+
+def _result_items(api: Api, results: dict[str, Any]) -> list[dict[str, Any]]:
+    items = [link["href"] for link in results["links"] if link.get("rel") == "item"]
+    return [requests.get(href, headers=api.headers, timeout=TIMEOUT).json() for href in items]
+
+
+def test_starting_a_finished_job_runs_it_again_without_its_old_results_and_logs(api: Api) -> None:
+    job_id = api.create_job(_ndvi_graph(), title="restart me")
+    assert api.run_job(job_id) == "finished"
+    first_logs = _logs(api, job_id)
+    assert first_logs[0]["message"] == "Job created."
+    first_results = api.get(f"/jobs/{job_id}/results").json()
+    assert first_results["assets"]
+    # The API: starting a finished job restarts it and discards the previous results (a 202).
+    assert api.run_job(job_id) == "finished"
+    logs = _logs(api, job_id)
+    assert logs[0]["message"].startswith("Job restarted (it was finished)"), logs
+    assert not [e for e in logs if e["message"] == "Job created."], logs  # the old run's logs are gone
+    assert sum("running in worker" in e["message"] for e in logs) == 1, logs
+    # Log ids keep counting up: a reader of the logs from an offset never sees an old id again.
+    assert int(logs[0]["id"]) > max(int(e["id"]) for e in first_logs)
+    again = api.get(f"/jobs/{job_id}/results").json()
+    assert sorted(again["assets"]) == sorted(first_results["assets"])
+    # Every asset of the new run downloads.
+    for asset in again["assets"].values():
+        download = requests.get(asset["href"], headers=api.headers, timeout=TIMEOUT)
+        assert download.status_code == 200, asset
+        assert download.content[:4] in (b"II*\x00", b"MM\x00*")
+
+
+def test_a_new_process_discards_the_results_of_a_finished_job(api: Api) -> None:
+    job_id = api.create_job(_ndvi_graph(), title="change my process")
+    assert api.run_job(job_id) == "finished"
+    bolzano = _asset_bboxes(api, job_id)
+    assert bolzano and all(11.2 < b[0] < 11.4 for b in bolzano), bolzano
+    old_hrefs = [a["href"] for a in api.get(f"/jobs/{job_id}/results").json()["assets"].values()]
+    kempen = _ndvi_graph(
+        spatial_extent={"west": 5.25, "south": 51.24, "east": 5.27, "north": 51.26},
+        temporal_extent=["2019-04-11", "2019-04-12"],
+    )
+    assert api.patch(f"/jobs/{job_id}", {"process": {"process_graph": kempen}}).status_code == 204
+    # The status stays (a PATCH does not change it); the results of the old process are gone, so they
+    # never pass for the new process's results.
+    job = api.get(f"/jobs/{job_id}").json()
+    assert (job["status"], job["process"]["process_graph"]) == ("finished", kempen)
+    assert api.get(f"/jobs/{job_id}/results").json()["assets"] == {}
+    for href in old_hrefs:
+        assert requests.get(href, headers=api.headers, timeout=TIMEOUT).status_code >= 400
+    logs = _logs(api, job_id)
+    assert "previous process were discarded" in logs[0]["message"], logs
+    # A new title alone keeps the results.
+    assert api.run_job(job_id) == "finished"
+    kempen_boxes = _asset_bboxes(api, job_id)
+    assert kempen_boxes and all(5.2 < b[0] < 5.3 for b in kempen_boxes), kempen_boxes
+    assert api.patch(f"/jobs/{job_id}", {"title": "renamed"}).status_code == 204
+    assert _asset_bboxes(api, job_id) == kempen_boxes
+
+
 _DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 
 

@@ -65,6 +65,8 @@ from apex_core.local.openeo.data import (
     parse_temporal_extent,
 )
 from apex_core.local.openeo.jobs import (
+    RESTARTABLE,
+    RESTARTED,
     JobNotFound,
     JobRecord,
     JobRunner,
@@ -517,6 +519,10 @@ def _raster_bands(f: ResultFile) -> list[dict[str, Any]]:
     return out
 
 
+PROCESS_REPLACED = (
+    "The process was replaced: the results (and logs) of the previous process were discarded; "
+    "start the job to compute the new results."
+)
 # Editable properties of a job (openEO API 1.2 ``PATCH /jobs/{job_id}``).
 _EDITABLE = ("title", "description", "process", "plan", "budget", "log_level")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -590,7 +596,7 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
         runner: JobRunner,
         config: OpenEoBackendConfig | None = None,
         *,
-        processing: LocalProcessing | None = None,
+        processing: LocalProcessing,
     ) -> None:
         super().__init__()
         self.store = store
@@ -653,8 +659,8 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
         metadata: dict[str, Any],
         job_options: dict[str, Any] | None = None,
     ) -> BatchJobMetadata:
-        if self.processing is not None:  # only a malformed graph is refused now; the rest at start
-            self.processing.check_structure(process.get("process_graph"))
+        # Only a malformed graph is refused now; the rest when the job starts.
+        self.processing.check_structure(process.get("process_graph"))
         record = JobRecord(
             id=new_job_id(),
             user_id=user.user_id,
@@ -681,19 +687,22 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
     def start_job(self, job_id: str, user: User) -> None:
         """``POST /jobs/{job_id}/results``: the graph is checked in full first (:mod:`.validation`); a
         problem ends the job in ``error`` at once, its openEO code and message in the logs (and in the
-        ``424`` of its results), without queueing it."""
+        ``424`` of its results), without queueing it. A ``canceled``, ``error`` or ``finished`` job is
+        restarted: its previous results and logs are discarded first (openEO API 1.2, start-job); a
+        queued or running job is left as it is."""
         record = self._get(job_id, user.user_id)
-        if record.status not in ("created", "canceled", "error"):
-            return  # queued, running or finished: starting again changes nothing (finished results stay)
-        problem = None
-        if self.processing is not None:
-            problem = self.processing.first_problem(record.process.get("process_graph"))
+        if record.status not in RESTARTABLE:
+            return
+        problem = self.processing.first_problem(record.process.get("process_graph"))
         if problem is None:
             self.runner.start(job_id)
             return
         with self.store.lock:
-            if self._get(job_id, user.user_id).status not in ("created", "canceled", "error"):
+            status = self._get(job_id, user.user_id).status
+            if status not in RESTARTABLE:
                 return
+            if status != "created":
+                self.store.discard_run(job_id, RESTARTED.format(status=status))
             logger.info("job %s refused at start: %s", job_id, problem)
             self.store.log(
                 job_id,
@@ -781,7 +790,9 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
 
     def update_job(self, job_id: str, user_id: str, changes: Any) -> None:
         """``PATCH /jobs/{job_id}``: title, description and process of a job that is not queued or
-        running (``JobLocked`` otherwise). ``plan`` (only ``free``), ``budget`` and ``log_level`` are
+        running (``JobLocked`` otherwise). A new process of a ``finished`` job discards its results
+        (and logs) of the old process: its status stays ``finished`` (a PATCH does not change it) with
+        no result files, until it is started again. ``plan`` (only ``free``), ``budget`` and ``log_level`` are
         checked and accepted but change nothing: processing here is free and every log level is kept.
         An empty object changes nothing (204, as the API's request schema allows and its compliance suite
         expects; the ``NoDataForUpdate`` error of the API's error list is not used)."""
@@ -809,10 +820,8 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
             process = changes["process"]
             if not isinstance(process, Mapping) or "process_graph" not in process:
                 raise ProcessGraphMissingException()
-            if self.processing is not None:  # checked in full when the job starts
-                self.processing.check_structure(process["process_graph"])
-            if not isinstance(process["process_graph"], Mapping):
-                raise _api_error(ProcessGraphError("The process graph must be a JSON object of nodes."))
+            # A graph that is not an object of nodes is refused here; the rest is checked at start.
+            self.processing.check_structure(process["process_graph"])
             update["process"] = {"process_graph": dict(process["process_graph"])}
         if changes.get("plan") not in (None, "free"):
             raise OpenEOApiException(
@@ -835,6 +844,10 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
             record = self._get(job_id, user_id)
             if record.status in ("queued", "running"):
                 raise JobLockedException()
+            if "process" in update and record.status == "finished":
+                # Results of another process would disagree with the job's process: they go (the
+                # status stays, as the API says; starting the job computes the new process's results).
+                self.store.discard_run(job_id, PROCESS_REPLACED)
             self.store.log(job_id, "info", f"Job updated: {', '.join(sorted(changes))}.", **update)
 
     def estimate_job(self, job_id: str, user_id: str) -> dict[str, Any]:
@@ -842,16 +855,10 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
         checks its start runs ends right there without loading or writing anything: ``costs`` and
         ``size`` 0, no ``duration`` (nothing to estimate)."""
         record = self._get(job_id, user_id)
-        catalogue = self.processing.catalogue if self.processing is not None else None
-        if catalogue is None:
-            raise OpenEOApiException(message="Estimates need the data catalogue.", status_code=501)
-        problem = None
-        if self.processing is not None:
-            problem = self.processing.first_problem(record.process.get("process_graph"))
-        if problem is not None:  # it ends at its start: loads nothing, writes nothing, costs nothing
-            return {"costs": 0, "size": 0}
+        if self.processing.first_problem(record.process.get("process_graph")) is not None:
+            return {"costs": 0, "size": 0}  # it ends at its start: loads and writes nothing, costs nothing
         try:
-            return estimate_process(record.process, catalogue)
+            return estimate_process(record.process, self.processing.catalogue)
         except Exception as exc:
             raise _api_error(exc) from exc
 
@@ -987,7 +994,8 @@ class _JsonRequest(flask.Request):
 
 def install_api_extensions(app: flask.Flask, backend: LocalBackend) -> None:
     """What openeo-driver's views lack, on its routes: ``PATCH /jobs/{id}`` and
-    ``GET /jobs/{id}/estimate`` (both 501 there), restarting a failed job (``POST /jobs/{id}/results``),
+    ``GET /jobs/{id}/estimate`` (both 501 there), restarting a failed or finished job
+    (``POST /jobs/{id}/results``),
     ``424`` with the job's error for the results of a failed job (openeo-driver answers
     ``JobNotFinished``), ``JSONInvalid`` for a malformed body, ``POST /validation`` of a body without
     a process graph (a 200 listing ``ProcessGraphMissing``, as the API's validation does), the
@@ -1018,9 +1026,7 @@ def install_api_extensions(app: flask.Flask, backend: LocalBackend) -> None:
         if not isinstance(spec, Mapping) or "process_graph" not in spec:
             raise ProcessGraphMissingException()
         # Well-formed is enough: a stored process may leave arguments to its parameters or to later use.
-        processing.check_structure(spec["process_graph"])
-        if not isinstance(spec["process_graph"], Mapping):
-            raise _api_error(ProcessGraphError("The process graph must be a JSON object of nodes."))
+        processing.check_structure(spec["process_graph"])  # not an object of nodes: ProcessGraphInvalid
         try:
             backend.udps.save(user_id=user.user_id, process_id=process_graph_id, spec=spec)
         except ValueError as exc:  # NaN or Infinity somewhere: not JSON the API can give back
@@ -1056,8 +1062,8 @@ def install_api_extensions(app: flask.Flask, backend: LocalBackend) -> None:
         return flask.jsonify(jobs.estimate_job(job_id, user.user_id))
 
     def start_job(job_id: str, user: User) -> flask.Response:
-        # openeo-driver starts only created or canceled jobs; the API restarts failed ones too (after a
-        # PATCH of their process, say). Queued, running and finished jobs are left as they are.
+        # openeo-driver starts only created or canceled jobs; the API restarts failed and finished ones
+        # too, discarding their previous results. Queued and running jobs are left as they are.
         jobs.start_job(job_id, user)
         return flask.make_response("", 202)
 

@@ -4,7 +4,8 @@ Layout: ``<jobs_dir>/<job_id>/job.json`` (the record, logs included) and ``<jobs
 (the result files). Records are written atomically, so a restart finds every job; a job that was
 queued or running when the backend stopped becomes ``error`` with a log entry saying so.
 
-Status goes ``created`` -> ``queued`` -> ``running`` -> ``finished`` | ``error`` (or ``canceled``).
+Status goes ``created`` -> ``queued`` -> ``running`` -> ``finished`` | ``error`` (or ``canceled``). Starting
+a ``canceled``, ``error`` or ``finished`` job again discards its previous run (result files and logs) first.
 
 Each job's computation runs in a separate worker process (:mod:`~apex_core.local.openeo.worker`),
 never in the API server: :class:`JobRunner` keeps ``workers`` long-lived worker processes, forked from
@@ -58,6 +59,12 @@ logger = logging.getLogger(__name__)
 
 JobStatus = Literal["created", "queued", "running", "canceled", "finished", "error"]
 _JOB_ID = re.compile(r"^j-[0-9a-f]{8,40}$")
+
+
+# Statuses a start (``POST /jobs/{id}/results``) runs the job from; queued and running jobs are left alone.
+# Starting a job that ran before discards that run: its results and its logs (openEO API 1.2, start-job).
+RESTARTABLE: tuple[JobStatus, ...] = ("created", "canceled", "error", "finished")
+RESTARTED = "Job restarted (it was {status}): the previous results and logs were discarded."
 
 
 class JobNotFound(KeyError):
@@ -213,8 +220,15 @@ class JobStore:
         os.replace(tmp, folder / "job.json")
 
     @staticmethod
-    def _with_log(record: JobRecord, level: str, message: str, code: str | None = None) -> JobRecord:
-        entry = JobLog(id=str(len(record.logs)), level=level, message=message, time=_now(), code=code)
+    def _next_log_id(record: JobRecord) -> str:
+        """Log ids count up over the job's whole life, across restarts (which discard older entries),
+        so a client reading the logs from an ``offset`` never mistakes a new entry for one it has."""
+        last = record.logs[-1].id if record.logs else None
+        return str(int(last) + 1) if last is not None and last.isdigit() else str(len(record.logs))
+
+    @classmethod
+    def _with_log(cls, record: JobRecord, level: str, message: str, code: str | None = None) -> JobRecord:
+        entry = JobLog(id=cls._next_log_id(record), level=level, message=message, time=_now(), code=code)
         return replace(record, logs=(*record.logs, entry), updated=_now())
 
     def create(self, record: JobRecord) -> JobRecord:
@@ -251,6 +265,19 @@ class JobStore:
     ) -> JobRecord:
         with self.lock:
             record = self._with_log(replace(self.get(job_id), **changes), level, message, code)
+            self._write(record)
+            self._jobs[job_id] = record
+            return record
+
+    def discard_run(self, job_id: str, message: str, **changes: Any) -> JobRecord:
+        """Forget the job's previous run: its result files and records and its log entries (what
+        restarting a job, or giving it a new process, discards); ``message`` is then its first log
+        entry. ``changes`` are applied in the same write."""
+        with self.lock:
+            record = self.get(job_id)
+            shutil.rmtree(self.results_dir(job_id), ignore_errors=True)
+            entry = JobLog(id=self._next_log_id(record), level="info", message=message, time=_now())
+            record = replace(record, **changes, results=(), logs=(entry,), updated=_now())
             self._write(record)
             self._jobs[job_id] = record
             return record
@@ -441,8 +468,10 @@ class JobRunner:
     def start(self, job_id: str) -> JobRecord:
         with self.store.lock:
             record = self.store.get(job_id)
-            if record.status not in ("created", "canceled", "error"):
+            if record.status not in RESTARTABLE:
                 return record
+            if record.status != "created":
+                self.store.discard_run(job_id, RESTARTED.format(status=record.status))
             record = self.store.log(
                 job_id, "info", "Job queued.", status="queued", progress=0.0, started=None, finished=None
             )
