@@ -538,17 +538,31 @@ def _check_id(job_id: str) -> str:
     return job_id
 
 
+_NOT_VALIDATED = "could not validate the process graph at %s (submitting it anyway): %s"
+
+
 def validation_problems(con: Connection, cube: SaveResult) -> tuple[tuple[str, str], ...] | None:
     """What the backend's ``POST /validation`` finds wrong with ``cube``'s process graph, as
-    ``(code, message)`` pairs (empty: valid); ``None`` when the backend does not list that endpoint."""
+    ``(code, message)`` pairs (empty: valid); ``None`` when it could not validate: the backend does
+    not list that endpoint, or the validation failed on the server's or the network's side (a 5xx,
+    a timeout, no connection, an answer that is not a list of errors: logged). The check is optional:
+    the backend checks the graph again when the job starts. Refused credentials still raise."""
     try:
         if not con.capabilities().supports_endpoint("/validation", "POST"):
             return None
-        errors = con.validate_process_graph(cube)
+        errors: Any = con.validate_process_graph(cube)  # the JSON as the server sent it
     except OpenEoApiError as exc:
-        raise _api_error(exc, "Validating the process graph failed") from exc
-    except requests.RequestException as exc:
-        raise _unreachable(con.root_url, exc) from exc
+        if exc.http_status_code is None or exc.http_status_code < 500:
+            raise _api_error(exc, "Validating the process graph failed") from exc
+        logger.warning(_NOT_VALIDATED, con.root_url, exc)
+        return None
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        # No answer, a timeout, or an answer that is not the API's ``{"errors": [...]}``.
+        logger.warning(_NOT_VALIDATED, con.root_url, repr(exc))
+        return None
+    if not isinstance(errors, list):
+        logger.warning(_NOT_VALIDATED, con.root_url, f"it answered {errors!r}")
+        return None
     return tuple(
         (str(e.get("code") or "ProcessGraphInvalid"), str(e.get("message") or ""))
         for e in errors
@@ -558,7 +572,8 @@ def validation_problems(con: Connection, cube: SaveResult) -> tuple[tuple[str, s
 
 def check_graph(con: Connection, cube: SaveResult) -> None:
     """Raise :class:`~apex_core.errors.ProcessGraphRefused` listing every problem the backend's
-    validation finds in ``cube`` (nothing when it is valid or the backend cannot validate)."""
+    validation finds in ``cube`` (nothing when it is valid or the backend could not validate it, see
+    :func:`validation_problems`)."""
     problems = validation_problems(con, cube)
     if problems:
         listed = "\n".join(f"- `{code}`: {message}" for code, message in problems)
@@ -571,10 +586,11 @@ def check_graph(con: Connection, cube: SaveResult) -> None:
 
 def submit_job(con: Connection, cube: SaveResult, title: str) -> JobInfo:
     """Create the batch job for ``cube`` with ``title`` and start it; a graph the backend's validation
-    refuses (:func:`check_graph`) is not submitted."""
+    refuses (:func:`check_graph`) is not submitted. (The client's own pre-flight validation is off:
+    :func:`check_graph` just asked the same endpoint.)"""
     check_graph(con, cube)
     try:
-        job = con.create_job(cube, title=title)
+        job = con.create_job(cube, title=title, validate=False)
         job.start()
         return JobInfo.from_dict(job.describe())
     except OpenEoApiError as exc:
@@ -589,7 +605,7 @@ def create_job(con: Connection, cube: SaveResult, title: str) -> JobInfo:
     created."""
     check_graph(con, cube)
     try:
-        return JobInfo.from_dict(con.create_job(cube, title=title).describe())
+        return JobInfo.from_dict(con.create_job(cube, title=title, validate=False).describe())
     except OpenEoApiError as exc:
         raise _api_error(exc, "Creating the job failed") from exc
     except requests.RequestException as exc:

@@ -15,12 +15,15 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import requests
 
 from apex_core.local.catalogue import CatalogueHandle, start_catalogue
 from apex_core.local.issuer import IssuerHandle, start_issuer
+
+_T = TypeVar("_T")
 
 
 def traversable_tmpdir(prefix: str) -> Path:
@@ -152,15 +155,31 @@ def openeo_backend_oidc(
 # =============================================================================================
 
 
-def wait_for_workers(url: str, count: int = 2, timeout: float = 120.0) -> list[int]:
-    """The backend's worker pids once ``count`` workers are ready (a fresh backend loads its engines)."""
+def poll_until(
+    check: Callable[[], _T], timeout: float = 15.0, every: float = 0.1, what: str | Callable[[], object] = ""
+) -> _T:
+    """Call ``check`` until it returns something truthy and return that; fail the test after ``timeout``
+    seconds, saying ``what`` (a text, or a function giving the state to show). ``every``: the poll
+    interval, not a wait for the result."""
     deadline = time.monotonic() + timeout
     while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            detail = what() if callable(what) else what
+            raise AssertionError(f"not met after {timeout} s: {detail or 'condition'}")
+        time.sleep(every)
+
+
+def wait_for_workers(url: str, count: int = 2, timeout: float = 120.0) -> list[int]:
+    """The backend's worker pids once ``count`` workers are ready (a fresh backend loads its engines)."""
+
+    def ready() -> list[int]:
         pids: list[int] = requests.get(f"{url}/health", timeout=10).json()["workers"]
-        if len(pids) >= count:
-            return pids
-        assert time.monotonic() < deadline, f"only {len(pids)} worker(s) ready after {timeout} s"
-        time.sleep(0.1)
+        return pids if len(pids) >= count else []
+
+    return poll_until(ready, timeout, what=f"{count} worker(s) ready")
 
 
 # =============================================================================================

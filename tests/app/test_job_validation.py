@@ -10,11 +10,17 @@ before a check existed: a self-intersecting polygon seeded into the session stan
 from __future__ import annotations
 
 import datetime as dt
-import time
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import openeo
 import pytest
+import requests
 from openeo.rest.capabilities import OpenEoCapabilities
 from openeo.rest.connection import Connection
 from streamlit.testing.v1 import AppTest
@@ -34,6 +40,7 @@ from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.ndvi import NdviRequest, build_ndvi_cube
 from apex_core.steps import StateKey
 from tests.apptest import ok, open_page
+from tests.services import poll_until
 
 pytestmark = pytest.mark.services
 
@@ -77,6 +84,11 @@ def _connected(credentials: tuple[str, str], aoi: dict[str, Any]) -> AppTest:
 
 def _request(geometry: dict[str, Any], url: str, *, native: bool = False) -> NdviRequest:
     return NdviRequest.for_backend(geometry, dt.date.fromisoformat(DAY), url, native=native)
+
+
+def _final_status(con: Connection, job_id: str) -> str | None:
+    status = job_info(con, job_id).status
+    return status if status in ("error", "finished", "canceled") else None
 
 
 # --- apex_core over HTTP ------------------------------------------------------------------------------------
@@ -126,14 +138,152 @@ def test_without_a_validation_endpoint_the_job_is_created_and_fails_at_start(
     assert job.status == "created"
     start_job(con, job.id)
     # The backend checks it at start: the job ends in error with the backend's code and message.
-    deadline = time.monotonic() + 60
-    while (status := job_info(con, job.id).status) not in ("error", "finished"):
-        assert time.monotonic() < deadline, status
-        time.sleep(0.1)  # poll interval
-    assert status == "error"
+    final = poll_until(lambda: _final_status(con, job.id), timeout=60, what=f"job {job.id} ends")
+    assert final == "error"
     failure = job_failure(con, job.id)
     assert failure.code == "ProcessParameterInvalid"
     assert "Self-intersection" in failure.message
+
+
+_SERVER_ERROR = {"id": "r-proxy", "code": "Internal", "message": "validation crashed"}
+# Headers the proxy does not copy from the backend's answer (it sends the decoded body with its length).
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "content-encoding", "server", "date"}
+
+
+class ValidationProxy:
+    """A loopback HTTP server in front of the embedded backend: every request goes through unchanged,
+    except ``POST /validation``, which ``mode`` decides: ``pass`` (forwarded), ``error`` (a 500 with an
+    openEO error body), ``hang`` (no answer until the proxy stops) or ``drop`` (the connection is
+    closed without an answer)."""
+
+    def __init__(self, backend_url: str) -> None:
+        parts = urlsplit(backend_url)
+        self.mode = "pass"
+        self.validations = 0
+        self._released = threading.Event()
+        target, proxy = f"{parts.scheme}://{parts.netloc}", self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.command == "POST" and urlsplit(self.path).path.endswith("/validation"):
+                    proxy.validations += 1
+                    if proxy.mode == "error":
+                        self._answer(500, json.dumps(_SERVER_ERROR))
+                        return
+                    if proxy.mode == "hang":
+                        proxy._released.wait(60)
+                        self.close_connection = True
+                        return
+                    if proxy.mode == "drop":
+                        self.close_connection = True
+                        return
+                skip = {"host", "content-length", "connection", "accept-encoding"}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+                upstream = requests.request(
+                    self.command,
+                    target + self.path,
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                    timeout=60,
+                )
+                drop = {
+                    "content-length",
+                    "transfer-encoding",
+                    "connection",
+                    "content-encoding",
+                    "server",
+                    "date",
+                }
+                self._answer(
+                    upstream.status_code,
+                    upstream.content,
+                    [(k, v) for k, v in upstream.headers.items() if k.lower() not in drop],
+                )
+
+            def _answer(
+                self, status: int, body: str | bytes, headers: list[tuple[str, str]] | None = None
+            ) -> None:
+                data = body.encode() if isinstance(body, str) else body
+                self.send_response(status)
+                for key, value in headers or [("Content-Type", "application/json")]:
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{parts.path}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy(openeo_backend: OpenEoBackendService) -> Iterator[ValidationProxy]:
+    server = ValidationProxy(openeo_backend.url)
+    yield server
+    server.stop()
+
+
+def test_a_failing_validation_does_not_block_the_job(
+    openeo_backend: OpenEoBackendService,
+    openeo_credentials: tuple[str, str],
+    proxy: ValidationProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user, password = openeo_credentials
+    con = connect(proxy.url, "basic", username=user, password=password, timeout=3)
+    valid = build_ndvi_cube(_request(BOLZANO, proxy.url), con)
+    refused_cube = build_ndvi_cube(_request(BOW_TIE, proxy.url), con)
+    # Through the proxy, the backend's validation answers as it does directly.
+    problems = validation_problems(con, refused_cube)
+    assert problems and problems[0][0] == "ProcessParameterInvalid"
+    before = _jobs(openeo_backend, openeo_credentials)
+    created = set()
+    for mode in ("error", "hang", "drop"):
+        proxy.mode = mode
+        seen = proxy.validations
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="apex_core.jobs"):
+            # Could not validate (a 500, a timeout, no answer): logged, and the job is created anyway.
+            assert validation_problems(con, refused_cube) is None
+            check_graph(con, refused_cube)
+            job = create_job(con, refused_cube, f"not validated ({mode})")
+        assert proxy.validations == seen + 3
+        assert job.status == "created"
+        created.add(job.id)
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 3, warnings
+        assert all("could not validate the process graph" in w for w in warnings), warnings
+    # Submitting works too; the backend checks the graph when the job starts.
+    proxy.mode = "error"
+    submitted = submit_job(con, valid, "submitted without validation")
+    assert submitted.status in ("queued", "running", "finished")
+    created.add(submitted.id)
+    assert _jobs(openeo_backend, openeo_credentials) == before | created
+    failed = next(j for j in created if job_info(con, j).title == "not validated (error)")
+    start_job(con, failed)
+    assert poll_until(lambda: _final_status(con, failed), timeout=60, what=f"job {failed} ends") == "error"
+    assert job_failure(con, failed).code == "ProcessParameterInvalid"
+    # Problems the backend lists still block.
+    proxy.mode = "pass"
+    with pytest.raises(ProcessGraphRefused):
+        create_job(con, refused_cube, "refused")
 
 
 # --- the Job page -------------------------------------------------------------------------------------------
