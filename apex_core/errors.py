@@ -26,6 +26,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "ForbiddenError",
+    "InputError",
     "JobError",
     "MetadataError",
     "NotFoundError",
@@ -78,6 +79,11 @@ class ApexError(Exception):
         if self.request_id:
             parts.append(f"request id {self.request_id}")
         return " ".join(parts)
+
+
+class InputError(ApexError):
+    """A value typed on a page is not usable (an empty title, say); ``field`` names the input, where the
+    page shows the message. Nothing was sent anywhere."""
 
 
 class ConfigError(ApexError):
@@ -288,6 +294,7 @@ _MESSAGES: dict[type[BaseException], tuple[str, str, Severity]] = {
         "error",
     ),
     AoiError: ("This area cannot be used", "Adjust the area and try again.", "warning"),
+    InputError: ("This value cannot be used", "Correct it and try again; nothing was sent.", "warning"),
     MetadataError: ("The metadata is not valid yet", "Fix the field named above.", "warning"),
     AssetError: (
         "A result file is not available",

@@ -35,6 +35,7 @@ from apex_core.errors import (
     ApexError,
     AuthError,
     BackendError,
+    InputError,
     JobError,
     ProcessGraphRefused,
     ServiceError,
@@ -613,13 +614,14 @@ def create_job(con: Connection, cube: SaveResult, title: str) -> JobInfo:
 
 
 def start_job(con: Connection, job_id: str) -> JobInfo:
-    """Start a created (or cancelled, failed) job."""
+    """Start a created (or cancelled, failed) job; a refusal is a :class:`~apex_core.errors.BackendError`
+    with the backend's code and request id (the job did not fail: it was not started)."""
     try:
         job = con.job(_check_id(job_id))
         job.start()
         return JobInfo.from_dict(job.describe())
     except OpenEoApiError as exc:
-        raise _api_error(exc, f"Starting job {job_id} failed", JobError) from exc
+        raise _api_error(exc, f"Starting job {job_id} failed") from exc
     except requests.RequestException as exc:
         raise _unreachable(con.root_url, exc) from exc
 
@@ -628,18 +630,19 @@ _MAX_TITLE = 200
 
 
 def rename_job(con: Connection, job_id: str, title: str) -> JobInfo:
-    """Give the job a new title (openEO ``PATCH /jobs/{job_id}``); backends refuse it while the job is
-    queued or running (``JobLocked``)."""
+    """Give the job a new title (openEO ``PATCH /jobs/{job_id}``). An empty or too long title is an
+    :class:`~apex_core.errors.InputError` on the field ``title``; the backend's refusal (``JobLocked``
+    while the job is queued or running) a :class:`~apex_core.errors.BackendError` with its code."""
     title = title.strip()
     if not title:
-        raise JobError("A job title cannot be empty.", field="title")
+        raise InputError("A job title cannot be empty.", field="title")
     if len(title) > _MAX_TITLE:
-        raise JobError(f"A job title has at most {_MAX_TITLE} characters.", field="title")
+        raise InputError(f"A job title has at most {_MAX_TITLE} characters.", field="title")
     job_id = _check_id(job_id)
     try:
         con.patch(f"/jobs/{job_id}", json={"title": title}, expected_status=204)
     except OpenEoApiError as exc:
-        raise _api_error(exc, f"Renaming job {job_id} failed", JobError) from exc
+        raise _api_error(exc, f"Renaming job {job_id} failed") from exc
     except requests.RequestException as exc:
         raise _unreachable(con.root_url, exc) from exc
     return job_info(con, job_id)
@@ -720,7 +723,7 @@ def job_estimate(con: Connection, job_id: str) -> JobEstimate:
         data = con.job(job_id).estimate()
         currency = con.capabilities().currency()
     except OpenEoApiError as exc:
-        raise _api_error(exc, f"Estimating job {job_id} failed", JobError) from exc
+        raise _api_error(exc, f"Estimating job {job_id} failed") from exc
     except requests.RequestException as exc:
         raise _unreachable(con.root_url, exc) from exc
     if not isinstance(data, Mapping):

@@ -53,6 +53,7 @@ __all__ = [
     "ESTIMATE",
     "FOLLOW",
     "INFO",
+    "RENAME_ERR",
     "attach",
     "connected",
     "connection_banner",
@@ -71,6 +72,7 @@ CON, INFO, CHOICE, FOLLOW, ERR = (
     "apex_job_err",
 )
 DEVICE = "apex_job_device"  # the running DeviceSignIn of this session (holds the token once approved)
+RENAME_ERR = "apex_job_rename_err"  # an unusable new title (InputError), shown at the rename field
 ESTIMATE = "apex_job_estimate"  # (job id, JobEstimate or the ApexError that explains why there is none)
 KINDS = {
     "basic": "User name and password",
@@ -285,12 +287,14 @@ def _start() -> None:
 
 def _rename() -> None:
     job = st.session_state[StateKey.JOB]
+    st.session_state[RENAME_ERR] = None
     try:
         info = rename_job(st.session_state[CON], job["id"], st.session_state.get("job_rename_title") or "")
         st.session_state[StateKey.JOB] = {**job, "title": info.title}
         st.session_state[ERR] = None
     except ApexError as exc:
-        st.session_state[ERR] = exc
+        # A title that cannot be used is shown at its field; what the backend says, above the job.
+        st.session_state[RENAME_ERR if exc.field == "title" else ERR] = exc
 
 
 def _estimate_panel(job: dict[str, Any]) -> None:
@@ -312,8 +316,11 @@ def _estimate_panel(job: dict[str, Any]) -> None:
 
 def _rename_panel(job: dict[str, Any]) -> None:
     """Rename the job (the backend refuses it while the job is queued or running)."""
-    with st.expander("Rename the job"):
+    problem = st.session_state.get(RENAME_ERR)
+    with st.expander("Rename the job", expanded=problem is not None):
         st.text_input("New title", value=job.get("title") or "", key="job_rename_title")
+        if problem is not None:
+            show_error(problem)
         st.button("Rename", key="job_rename", on_click=_rename)
 
 

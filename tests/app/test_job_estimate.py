@@ -53,6 +53,17 @@ def test_create_see_the_estimate_rename_then_start(
     assert "free" in estimates[0]
     assert not at.error
 
+    # An empty title is refused at the field (the rename panel), and nothing is sent.
+    at.text_input(key="job_rename_title").set_value("   ")
+    ok(at.button(key="job_rename").click().run())
+    assert not at.error  # nothing above the job: the page's error slot stays empty
+    rename = next(e for e in at.expander if e.label == "Rename the job")
+    at_field = "\n".join(str(e.value) for e in rename.error) + "\n".join(str(w.value) for w in rename.warning)
+    assert "This value cannot be used" in at_field
+    assert "A job title cannot be empty" in at_field
+    assert "The processing job failed" not in at_field
+    assert _backend_job(openeo_backend, openeo_credentials, job["id"])["title"] == "Bolzano, estimated first"
+
     at.text_input(key="job_rename_title").set_value("Bolzano, renamed before the start")
     ok(at.button(key="job_rename").click().run())
     assert at.session_state[StateKey.JOB]["title"] == "Bolzano, renamed before the start"
@@ -60,6 +71,7 @@ def test_create_see_the_estimate_rename_then_start(
         _backend_job(openeo_backend, openeo_credentials, job["id"])["title"]
         == "Bolzano, renamed before the start"
     )
+    assert not [w for e in at.expander if e.label == "Rename the job" for w in e.warning]
 
     ok(at.button(key="job_start").click().run())
     deadline = time.monotonic() + 120

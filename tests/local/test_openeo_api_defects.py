@@ -23,7 +23,7 @@ import requests
 from openeo.rest import OpenEoApiError
 
 from apex_core.config import Settings
-from apex_core.errors import JobError, user_message
+from apex_core.errors import BackendError, InputError, JobError, user_message
 from apex_core.jobs import (
     JobEstimate,
     cancel_job,
@@ -676,9 +676,13 @@ def test_apex_core_renames_and_estimates_a_created_job(
     assert "free" in estimate.summary()
     renamed = rename_job(con, job.id, "  renamed by apex_core  ")
     assert (renamed.id, renamed.title, renamed.status) == (job.id, "renamed by apex_core", "created")
-    with pytest.raises(JobError) as empty:
+    with pytest.raises(InputError) as empty:
         rename_job(con, job.id, "   ")
     assert empty.value.field == "title"
+    assert user_message(empty.value).title == "This value cannot be used"
+    with pytest.raises(InputError) as long_title:
+        rename_job(con, job.id, "x" * 201)
+    assert long_title.value.field == "title"
     started = start_job(con, job.id)
     assert started.status in ("queued", "running", "finished")
     assert api.run_job(job.id) == "finished"
@@ -688,13 +692,21 @@ def test_apex_core_renames_and_estimates_a_created_job(
     busy = create_job(con, romania.ndvi().save_result("GTiff"), "busy")
     start_job(con, busy.id)
     try:
-        with pytest.raises(JobError) as locked:
+        with pytest.raises(BackendError) as locked:
             rename_job(con, busy.id, "too late")
         assert (locked.value.code, locked.value.status) == ("JobLocked", 400)
+        assert locked.value.request_id
+        assert not isinstance(locked.value, JobError)  # the job did not fail: it runs
+        assert user_message(locked.value).title == "The openEO backend reported an error"
         assert api.status(busy.id) in ("queued", "running")
     finally:
         cancel_job(con, busy.id)
     assert job_info(con, busy.id).title == "busy"
+    # A start the backend refuses is its error, not a failed job.
+    with pytest.raises(BackendError) as unknown:
+        start_job(con, "j-0000000000000000")
+    assert (unknown.value.code, unknown.value.status) == ("JobNotFound", 404)
+    assert not isinstance(unknown.value, JobError)
     # A job whose data does not exist has no estimate: the backend's error, through the one error tree.
     nothing = create_job(
         con,
@@ -703,7 +715,9 @@ def test_apex_core_renames_and_estimates_a_created_job(
         ),
         "no data",
     )
-    with pytest.raises(JobError) as no_data:
+    with pytest.raises(BackendError) as no_data:
         job_estimate(con, nothing.id)
     assert (no_data.value.code, no_data.value.status) == ("NoDataAvailable", 400)
-    assert user_message(no_data.value).title == "The processing job failed"
+    assert no_data.value.request_id
+    assert not isinstance(no_data.value, JobError)
+    assert user_message(no_data.value).title == "The openEO backend reported an error"
