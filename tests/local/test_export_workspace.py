@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -306,3 +307,18 @@ def test_job_page_submits_the_export_and_explains_it(
     digest = hashlib.sha256(exported[-1].read_bytes()).hexdigest()
     assert hashlib.sha256(local[0].read_bytes()).hexdigest() == digest
     assert any("exported to the workspace" in str(i.value) for i in at.info)
+
+
+@pytest.mark.parametrize("merge", ["../{name}", "a/../../{name}", "./{name}"])
+def test_a_merge_path_leaving_the_workspace_fails_the_job(
+    con: openeo.Connection, folder: Path, merge: str
+) -> None:
+    """`..` passed openeo-driver's disk workspace (it compares paths as text): a job wrote outside the
+    workspace, and could overwrite another user's results. Now the job fails, naming the parameter."""
+    name = f"escaped-{uuid.uuid4().hex[:8]}"
+    job = run(con, ExportChoice("apex-folder", merge.format(name=name), "escape"), "escape the workspace")
+    assert job.status() == "error"
+    logs = job.logs()
+    assert any(e.get("code") == "ProcessParameterInvalid" for e in logs), logs
+    assert "merge" in " ".join(str(e.get("message")) for e in logs)
+    assert not list(folder.parent.rglob(f"{name}*")) and not (folder / name).exists()

@@ -52,6 +52,7 @@ from apex_core.local.openeo.model import (
     ResultFile,
 )
 from apex_core.local.openeo.validation import FORMAT_ALIASES, check_resolution
+from apex_core.local.openeo.workspaces import merge_problem
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -207,6 +208,8 @@ def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
     def export_workspace(data: Any, workspace: str, merge: str | None = None) -> SaveRequest:
         if not isinstance(data, SaveRequest):
             raise ProcessGraphError("export_workspace needs the result of save_result as its data.")
+        if merge is not None and (problem := merge_problem(merge)) is not None:
+            raise ProcessParameterInvalid("export_workspace", "merge", problem)
         return replace(data, exports=(*data.exports, (str(workspace), merge)))
 
     def resample_spatial(

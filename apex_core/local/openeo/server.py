@@ -29,6 +29,7 @@ from typing import Any
 
 import flask
 from openeo_driver.config.load import get_backend_config
+from openeo_driver.errors import ProcessUnsupportedException
 from openeo_driver.views import build_app
 from werkzeug.serving import make_server
 
@@ -87,6 +88,42 @@ def _secret(path: Path) -> bytes:
     return path.read_text().strip().encode()
 
 
+def remote_namespace(body: Any) -> tuple[str, str] | None:
+    """The first ``(process_id, namespace)`` of a node, anywhere in ``body``, whose namespace is a URL."""
+    stack = [body]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            namespace = value.get("namespace")
+            if isinstance(namespace, str) and namespace.strip().lower().startswith(("http://", "https://")):
+                return str(value.get("process_id")), namespace
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
+
+
+def install_no_remote_namespaces(app: flask.Flask) -> None:
+    """Refuse process graphs naming a process by URL before openeo-driver sees them.
+
+    openeo-driver fetches such a URL (for its default job options) on ``/result`` and ``/jobs``, from
+    the server, with no timeout, before any check: a request could make this back-end call any host or
+    port it can reach. This back-end loads no processes from URLs: such a node is ``ProcessUnsupported``.
+    """
+
+    @app.before_request
+    def refuse_remote_namespaces() -> None:
+        if flask.request.method not in ("POST", "PUT", "PATCH") or not flask.request.is_json:
+            return
+        try:
+            body = json.loads(flask.request.get_data(cache=True) or b"null")
+        except (ValueError, RecursionError):
+            return  # not JSON: the route answers that
+        found = remote_namespace(body)
+        if found is not None:
+            raise ProcessUnsupportedException(process=found[0], namespace=found[1])
+
+
 def create_app(options: ServerOptions) -> tuple[flask.Flask, LocalBackend]:
     """Build the Flask app (openeo-driver views + the scene search) and its backend."""
     secret = _secret(options.openeo_dir / "secret.key")
@@ -103,6 +140,7 @@ def create_app(options: ServerOptions) -> tuple[flask.Flask, LocalBackend]:
     install_signed_basic_tokens(app, secret)
     install_bearer_cache_bound(app)
     install_api_extensions(app, backend)
+    install_no_remote_namespaces(app)
 
     def search() -> flask.Response:
         return flask.jsonify(scene_search(catalogue, flask.request.args))

@@ -35,6 +35,7 @@ __all__ = [
     "build_workspace",
     "export_results",
     "load_workspaces",
+    "merge_problem",
     "write_workspaces_file",
 ]
 
@@ -183,6 +184,29 @@ def write_workspaces_file(path: Path, workspaces: Iterable[WorkspaceSpec]) -> Pa
     return path
 
 
+def merge_problem(merge: object) -> str | None:
+    """Why ``merge`` (``export_workspace``'s path inside a workspace) may not be used; None if it may.
+
+    A relative path of plain segments: no ``..`` (openeo-driver's disk workspace compares paths as text,
+    so ``../..`` left the workspace and could overwrite any user's files), no backslash or NUL.
+    """
+    if not isinstance(merge, str) or not merge.strip("/"):
+        return "give a path inside the workspace, e.g. 'ndvi/2023-06'."
+    if "\\" in merge or "\x00" in merge or any(ord(c) < 32 for c in merge):
+        return f"{merge!r} holds a backslash or a control character; use '/' between plain names."
+    if any(part in ("..", ".") for part in merge.split("/")):
+        return f"{merge!r} may not contain '.' or '..' segments: the files stay inside the workspace."
+    return None
+
+
+def _inside(spec: WorkspaceSpec, target: str) -> bool:
+    """A disk workspace's target folder resolves inside its root (links included)."""
+    if spec.root is None:
+        return True
+    root = spec.root.resolve()
+    return (root / target.lstrip("/")).resolve().is_relative_to(root)
+
+
 def export_results(
     workspaces: Mapping[str, WorkspaceSpec],
     exports: Iterable[tuple[str, str | None]],
@@ -200,8 +224,12 @@ def export_results(
             raise ProcessGraphError(
                 f"Workspace {workspace_id!r} is not configured on this backend (configured: {known})."
             )
-        workspace = build_workspace(spec)
         target = merge if merge else default_merge
+        if (problem := merge_problem(target)) is not None or not _inside(spec, target):
+            raise ProcessGraphError(
+                f"export_workspace: merge {problem or f'{target!r} leaves the workspace.'}"
+            )
+        workspace = build_workspace(spec)
         for n, f in enumerate(out):
             href = str(workspace.import_file(out_dir, out_dir / f.filename, target, False))
             out[n] = replace(f, exported=(*f.exported, href))
