@@ -133,12 +133,17 @@ class JobError(BackendError):
 class ProcessGraphRefused(BackendError):
     """The backend's ``POST /validation`` found problems in the process graph, so no job was created.
 
-    ``problems`` holds each one as the backend said it: ``(code, message)``.
+    ``problems`` holds each one as the backend said it: ``(code, message)``; pages list them (see
+    ``pages.common.show_error``), ``str()`` names them too (logs, notebooks). ``message`` says how many.
     """
 
     def __init__(self, message: str, problems: tuple[tuple[str, str], ...] = (), **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.problems = problems
+
+    def __str__(self) -> str:
+        listed = "".join(f"\n- {code}: {message}" for code, message in self.problems)
+        return super().__str__() + listed
 
 
 class NotFoundError(ApexError):

@@ -22,6 +22,7 @@ from apex_core.aoi import (
     embedded_footprints,
     embedded_observations,
 )
+from apex_core.errors import ProcessGraphRefused
 from apex_core.jobs import OpenEoTarget
 from apex_core.jobs import openeo_target as openeo_target_for
 from apex_core.local.embedded import EmbeddedServices
@@ -57,7 +58,10 @@ def show_error(exc: BaseException) -> None:
     if not isinstance(exc, ApexError):
         logger.error("unexpected error", exc_info=exc)
     msg = user_message(exc)
-    body = f"**{msg.title}.** {msg.detail}\n\n{msg.hint}"
+    body = f"**{msg.title}.** {msg.detail}"
+    if isinstance(exc, ProcessGraphRefused):  # each problem as the backend named it
+        body += "".join(f"\n- `{code}`: {message}" for code, message in exc.problems)
+    body += f"\n\n{msg.hint}"
     if msg.code or msg.request_id:
         body += f"\n\n`{msg.code or ''}` {('request id ' + msg.request_id) if msg.request_id else ''}"
     {"error": st.error, "warning": st.warning, "info": st.info}[msg.severity](body)

@@ -9,6 +9,7 @@ session's ``st.session_state`` only; the connection *choice* kept across pages n
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -22,6 +23,7 @@ from apex_core.jobs import (
     DeviceSignIn,
     Follow,
     JobEstimate,
+    JobInfo,
     backend_info,
     cancel_job,
     connect,
@@ -253,26 +255,30 @@ def graph_panel(request: NdviRequest, url: str) -> None:
         st.code(snippet_with_export(snippet, _export_choice()), language="python")
 
 
-def attach(job_id: str | None, request: NdviRequest | None = None) -> None:
-    """Submit the job (``request``) or re-attach to ``job_id``; then follow it (button callbacks)."""
+def _use_job(get: Callable[[Any, str], JobInfo], *, follow: bool) -> None:
+    """Make the job ``get(connection, title)`` returns the session's job, followed live or not (a button
+    callback); an :class:`ApexError` is the page's error instead."""
     con, title = st.session_state[CON], st.session_state.get("job_title") or default_title(place())
     try:
-        job = submit_job(con, _cube(request, con), title) if request else job_info(con, job_id or "")
+        job = get(con, title)
         st.session_state[StateKey.JOB] = {"status": job.status, "id": job.id, "title": job.title or title}
-        st.session_state[FOLLOW], st.session_state[ERR] = Follow(), None
+        st.session_state[FOLLOW], st.session_state[ERR] = (Follow() if follow else None), None
+        st.session_state[RENAME_ERR] = None
     except ApexError as exc:
         st.session_state[ERR] = exc
+
+
+def attach(job_id: str | None, request: NdviRequest | None = None) -> None:
+    """Submit the job (``request``) or re-attach to ``job_id``; then follow it (button callbacks)."""
+    if request is not None:
+        _use_job(lambda con, title: submit_job(con, _cube(request, con), title), follow=True)
+    else:
+        _use_job(lambda con, _title: job_info(con, job_id or ""), follow=True)
 
 
 def create(request: NdviRequest) -> None:
     """Create the job without starting it (button callback): the page then shows its estimate."""
-    con, title = st.session_state[CON], st.session_state.get("job_title") or default_title(place())
-    try:
-        job = create_job(con, _cube(request, con), title)
-        st.session_state[StateKey.JOB] = {"status": job.status, "id": job.id, "title": job.title or title}
-        st.session_state[FOLLOW], st.session_state[ERR] = None, None
-    except ApexError as exc:
-        st.session_state[ERR] = exc
+    _use_job(lambda con, title: create_job(con, _cube(request, con), title), follow=False)
 
 
 def _start() -> None:
@@ -297,8 +303,13 @@ def _rename() -> None:
         st.session_state[RENAME_ERR if exc.field == "title" else ERR] = exc
 
 
+def _forget_estimate() -> None:
+    st.session_state.pop(ESTIMATE, None)
+
+
 def _estimate_panel(job: dict[str, Any]) -> None:
-    """A created job: the backend's estimate (asked once per job), then the button that starts it."""
+    """A created job: the backend's estimate (asked once per job; a failure can be asked again), then
+    the button that starts it."""
     cached = st.session_state.get(ESTIMATE)
     if not (isinstance(cached, tuple) and cached[0] == job["id"]):
         try:
@@ -311,6 +322,8 @@ def _estimate_panel(job: dict[str, Any]) -> None:
     else:
         st.caption("No estimate for this job:")
         show_error(cached[1])
+        # The failure may pass (the backend was busy, the job was changed): ask again on request.
+        st.button("Ask for the estimate again", key="job_estimate_retry", on_click=_forget_estimate)
     st.button("Start the job", type="primary", key="job_start", on_click=_start)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import openeo
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -11,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
 from tests.apptest import ok, open_page
+from tests.services import poll_until
 
 pytestmark = pytest.mark.services
 
@@ -74,11 +73,14 @@ def test_create_see_the_estimate_rename_then_start(
     assert not [w for e in at.expander if e.label == "Rename the job" for w in e.warning]
 
     ok(at.button(key="job_start").click().run())
-    deadline = time.monotonic() + 120
-    while not at.session_state["apex_job_follow"].done:
-        assert time.monotonic() < deadline, at.session_state[StateKey.JOB]
-        time.sleep(0.3)  # poll interval: AppTest does not run run_every fragments
-        ok(at.run())
+
+    def followed() -> bool:
+        if at.session_state["apex_job_follow"].done:
+            return True
+        ok(at.run())  # one rerun per poll: AppTest does not run run_every fragments
+        return False
+
+    poll_until(followed, timeout=120, every=0.3, what=lambda: at.session_state[StateKey.JOB])
     finished = at.session_state[StateKey.JOB]
     assert (finished["id"], finished["status"]) == (job["id"], "finished")
     assert finished["title"] == "Bolzano, renamed before the start"
@@ -96,3 +98,18 @@ def test_a_job_without_data_says_why_it_has_no_estimate(
     assert "NoDataAvailable" in errors
     assert "Bolzano" in errors
     assert at.button(key="job_start")  # it can still be started (and will fail the same way)
+    # The failure is not kept forever: once the job is changed (to a day with data), asking again
+    # gives its estimate.
+    job_id = at.session_state[StateKey.JOB]["id"]
+    con = openeo.connect(openeo_backend.url).authenticate_basic(*openeo_credentials)
+    process = con.job(job_id).describe()["process"]
+    load = next(n for n in process["process_graph"].values() if n["process_id"] == "load_collection")
+    load["arguments"]["temporal_extent"] = ["2022-06-12", "2022-06-13"]
+    con.patch(f"/jobs/{job_id}", json={"process": process}, expected_status=204)
+    ok(at.run())
+    assert not [i for i in at.info if str(i.value).startswith("Estimate:")]  # asked once, not each run
+    ok(at.button(key="job_estimate_retry").click().run())
+    estimates = [i.value for i in at.info if str(i.value).startswith("Estimate:")]
+    assert len(estimates) == 1 and "about " in estimates[0], [i.value for i in at.info]
+    assert not at.error
+    assert not [b for b in at.button if b.key == "job_estimate_retry"]

@@ -112,8 +112,11 @@ def test_a_refused_graph_is_neither_created_nor_submitted(
             call(con, refused_cube, "refused")
         assert refused.value.problems == problems
         assert refused.value.code == "ProcessParameterInvalid"
-        assert "Self-intersection" in refused.value.message
-        assert "-20 is negative" in refused.value.message
+        assert refused.value.message == "The backend's validation found 2 problem(s) in the process graph."
+        listed = " ".join(message for _, message in refused.value.problems)
+        assert "Self-intersection" in listed
+        assert "-20 is negative" in listed
+        assert all(message in str(refused.value) for _, message in problems)  # logs name them too
         assert user_message(refused.value).title == "The backend refuses this process graph"
     assert _jobs(openeo_backend, openeo_credentials) == before
     # A valid graph passes (nothing raised) and is created.
@@ -304,7 +307,11 @@ def test_the_page_shows_the_problems_instead_of_submitting(
     assert len(validations) == 1
     errors = "\n".join(str(e.value) for e in at.error)
     assert "The backend refuses this process graph" in errors
-    assert "`ProcessParameterInvalid`" in errors
+    # Each problem the exception holds, as a list item with its code and message.
+    refused = at.session_state["apex_job_err"]
+    assert isinstance(refused, ProcessGraphRefused) and refused.problems
+    for code, message in refused.problems:
+        assert f"- `{code}`: {message}" in errors
     assert "Self-intersection" in errors
     assert "Nothing was submitted" in errors
     assert StateKey.JOB not in at.session_state or not at.session_state[StateKey.JOB]
