@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+import pendulum
 import requests
 from openeo.rest import OpenEoApiError, OpenEoClientException
 from openeo.rest.auth.config import RefreshTokenStore
@@ -647,24 +648,17 @@ def rename_job(con: Connection, job_id: str, title: str) -> JobInfo:
     return job_info(con, job_id)
 
 
-_ISO_DURATION = re.compile(
-    r"P(?:(?P<days>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
-)
-
-
 def _duration_seconds(value: Any) -> float | None:
-    """Seconds of an ISO 8601 duration such as ``PT1M30S`` (days, hours, minutes, seconds), else None."""
-    match = _ISO_DURATION.fullmatch(value) if isinstance(value, str) and value not in ("P", "PT") else None
-    if match is None:
+    """Seconds of an ISO 8601 duration such as ``PT1M30S`` or ``P1W`` (read by pendulum: years count
+    365 days, months 30, as an estimate allows), else None: not a duration, or one with a time
+    designator ``T`` and no time after it (``P1DT``, ``PT``), which ISO 8601 does not allow."""
+    if not isinstance(value, str) or value.endswith("T"):
         return None
-    parts = {k: float(v) for k, v in match.groupdict().items() if v is not None}
-    return (
-        parts.get("days", 0.0) * 86400
-        + parts.get("hours", 0.0) * 3600
-        + parts.get("minutes", 0.0) * 60
-        + parts.get("seconds", 0.0)
-    )
+    try:
+        parsed = pendulum.parse(value, exact=True)
+    except (ValueError, TypeError):  # pendulum's ParserError is a ValueError
+        return None
+    return parsed.total_seconds() if isinstance(parsed, pendulum.Duration) else None
 
 
 def _size_text(size: int) -> str:

@@ -17,6 +17,7 @@ from apex_core.jobs import (
     DeviceInstructions,
     DeviceSignIn,
     DownloadProgress,
+    JobEstimate,
     JobInfo,
     LogEntry,
     NoRefreshTokenStore,
@@ -170,3 +171,37 @@ def test_job_headline_and_progress() -> None:
     assert job_progress(job) == 0.4
     assert job_progress({**job, "status": "finished"}) is None
     assert job_progress({**job, "progress": None}) is None
+
+
+DURATIONS = {
+    "PT2S": 2.0,
+    "PT1M30S": 90.0,
+    "PT0.5S": 0.5,
+    "PT1.5H": 5400.0,
+    "P1DT2H": 93600.0,
+    "P1W": 7 * 86400.0,
+    "P2W": 14 * 86400.0,
+    "P1Y": 365 * 86400.0,  # years count 365 days, months 30: an estimate's reading
+    "P1M": 30 * 86400.0,
+    "P1Y2M3DT4H5M6S": (365 + 60 + 3) * 86400.0 + 4 * 3600 + 5 * 60 + 6,
+    "P0D": 0.0,
+}
+NOT_DURATIONS = ["P1DT", "PT", "P", "", "T1H", "1H", "P1H", "PT1D", "2022-06-12", "junk", "PT-1S"]
+
+
+@pytest.mark.parametrize(("text", "seconds"), DURATIONS.items(), ids=DURATIONS.keys())
+def test_estimate_durations_are_read_as_iso_8601(text: str, seconds: float) -> None:
+    estimate = JobEstimate.from_dict({"duration": text})
+    assert estimate.duration == text
+    assert estimate.seconds == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", NOT_DURATIONS)
+def test_what_is_not_an_iso_8601_duration_has_no_seconds(text: str) -> None:
+    estimate = JobEstimate.from_dict({"duration": text})
+    assert estimate.seconds is None
+    assert estimate.summary() == (f"duration {text}" if text else "the backend gave no figures")
+
+
+def test_a_duration_that_is_not_text_has_no_seconds() -> None:
+    assert JobEstimate.from_dict({"duration": 12}).seconds is None
