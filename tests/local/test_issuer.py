@@ -6,8 +6,7 @@ import re
 import shutil
 import stat
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,12 @@ import requests
 
 from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle, start_issuer
 from apex_core.local.process import free_port
+from tests.services import poll_until
 
 pytestmark = pytest.mark.services
 
 T = 15
+POLL = 0.2  # poll interval of the device-flow checks
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
@@ -35,17 +36,6 @@ def decode(handle: IssuerHandle, token: str, **options: Any) -> dict[str, Any]:
         options=options or None,
     )
     return claims
-
-
-def poll_until(check: Callable[[], Any], timeout: float = 15.0, every: float = 0.2) -> Any:
-    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(every)
 
 
 def device_start(handle: IssuerHandle, **extra: str) -> dict[str, Any]:
@@ -174,7 +164,7 @@ def test_device_flow_with_plain_requests(issuer: IssuerHandle) -> None:
         assert resp.json()["error"] in ("slow_down", "authorization_pending")
         return None
 
-    body = poll_until(token)
+    body = poll_until(token, every=POLL)
     claims = decode(issuer, body["access_token"])
     assert claims["realm_access"]["roles"] == ["apex-editor"]
     assert claims["azp"] == PUBLIC_CLIENT_ID
@@ -201,7 +191,7 @@ def test_device_flow_denied(issuer: IssuerHandle) -> None:
         assert error in ("slow_down", "access_denied")
         return error == "access_denied"
 
-    poll_until(denied)
+    poll_until(denied, every=POLL)
     # an unknown code on the approval page is refused
     assert decide(issuer, "BBBB-CCCC", "approve").status_code == 400
 
@@ -220,7 +210,7 @@ def test_device_flow_pkce_is_enforced(issuer: IssuerHandle) -> None:
         )
         return resp.status_code == 200
 
-    poll_until(ok)
+    poll_until(ok, every=POLL)
 
 
 def test_openeo_client_device_flow(issuer: IssuerHandle) -> None:
@@ -272,7 +262,7 @@ def test_one_second_tokens_expire(short_issuer: IssuerHandle) -> None:
             return True
         return False
 
-    poll_until(expired, timeout=5)
+    poll_until(expired, timeout=5, every=POLL)
 
 
 def test_device_code_expires(short_issuer: IssuerHandle) -> None:
@@ -283,7 +273,7 @@ def test_device_code_expires(short_issuer: IssuerHandle) -> None:
         assert error in ("authorization_pending", "slow_down", "expired_token")
         return error == "expired_token"
 
-    poll_until(expired, timeout=8)
+    poll_until(expired, timeout=8, every=POLL)
     assert decide(short_issuer, start["user_code"], "approve").status_code == 400
 
 

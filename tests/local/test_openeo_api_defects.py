@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from apex_core.local.openeo.data import DataCatalogue
 from apex_core.local.openeo.engine import build_process_registry
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.ndvi import NdviRequest, build_ndvi_cube
+from tests.services import poll_until
 
 pytestmark = pytest.mark.services
 
@@ -80,11 +80,12 @@ class Api:
 
     def run_job(self, job_id: str, deadline_s: float = 60.0) -> str:
         assert self.post(f"/jobs/{job_id}/results").status_code == 202
-        deadline = time.monotonic() + deadline_s
-        while (status := self.status(job_id)) not in ("finished", "error", "canceled"):
-            assert time.monotonic() < deadline, f"job {job_id} still {status} after {deadline_s} s"
-            time.sleep(0.1)  # poll interval
-        return status
+
+        def ended() -> str | None:
+            status = self.status(job_id)
+            return status if status in ("finished", "error", "canceled") else None
+
+        return poll_until(ended, deadline_s, what=lambda: f"job {job_id} still {self.status(job_id)}")
 
 
 @pytest.fixture(scope="module")
