@@ -82,3 +82,60 @@ def test_a_process_named_by_url_is_unsupported_and_never_fetched(
     resp = session.post(f"{openeo_backend.url}{route}", json=nested, timeout=T)
     assert resp.status_code == 400 and resp.json()["code"] == "ProcessUnsupported", resp.text
     assert _Listener.seen == []  # the back-end made no request to the URL
+
+
+LOAD = {
+    "process_id": "load_collection",
+    "arguments": {
+        "id": "SENTINEL2_L2A",
+        "spatial_extent": {"west": 11.30, "south": 46.47, "east": 11.34, "north": 46.50},
+        "temporal_extent": ["2022-06-12", "2022-06-13"],
+        "bands": ["B04", "B08"],
+    },
+}
+SAVE = {
+    "process_id": "save_result",
+    "arguments": {"data": {"from_node": "x"}, "format": "GTiff"},
+    "result": True,
+}
+
+
+def _on_cube(process_id: str, **arguments: Any) -> dict[str, Any]:
+    node = {"process_id": process_id, "arguments": {"data": {"from_node": "load"}, **arguments}}
+    return {"load": LOAD, "x": node, "save": SAVE}
+
+
+MISTAKES = {
+    "string-plus-number": {
+        "a": {"process_id": "add", "arguments": {"x": "1", "y": 2}, "result": True},
+    },
+    "unknown-crs": _on_cube("resample_spatial", projection=999999, resolution=10),
+    "unknown-method": _on_cube("resample_spatial", resolution=20, method="evil"),
+    "unknown-band": _on_cube("filter_bands", bands=["ZZ"]),
+    "unknown-dimension": _on_cube(
+        "reduce_dimension",
+        dimension="nope",
+        reducer={
+            "process_graph": {
+                "m": {"process_id": "max", "arguments": {"data": {"from_parameter": "data"}}, "result": True}
+            }
+        },
+    ),
+    "huge-index": {
+        "a": {"process_id": "array_element", "arguments": {"data": [1, 2], "index": 10**30}, "result": True},
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(MISTAKES))
+def test_a_user_mistake_is_a_4xx_with_its_reason_never_internal(
+    openeo_backend: OpenEoBackendService, openeo_credentials: tuple[str, str], case: str
+) -> None:
+    """Each was a 500 "Internal" (TypeError, CRSError, DimensionNotAvailable, OverflowError...)."""
+    token = requests.get(f"{openeo_backend.url}/credentials/basic", auth=openeo_credentials, timeout=T)
+    headers = {"Authorization": f"Bearer basic//{token.json()['access_token']}"}
+    body = {"process": {"process_graph": MISTAKES[case]}}
+    resp = requests.post(f"{openeo_backend.url}/result", json=body, headers=headers, timeout=T)
+    assert 400 <= resp.status_code < 500, (resp.status_code, resp.text[:500])
+    error = resp.json()
+    assert error["code"] != "Internal" and error["message"], error

@@ -81,6 +81,7 @@ from apex_core.local.openeo.model import (
     ProcessParameterInvalid,
     ProcessUnsupported,
     ResultFile,
+    failure_of,
 )
 from apex_core.local.openeo.udp import LocalUserDefinedProcesses, check_process_id
 from apex_core.local.openeo.validation import is_literal, validate_process_graph
@@ -127,11 +128,10 @@ def _api_error(exc: Exception) -> OpenEOApiException:
         return exc
     if isinstance(exc, NoDataAvailable):
         return NoDataAvailableException(message=str(exc))
-    if isinstance(exc, ProcessGraphError):  # its official openEO code and status
-        return OpenEOApiException(message=str(exc), code=exc.code, status_code=exc.status)
-    if isinstance(exc, ValueError | KeyError):
-        return ProcessGraphInvalid(message=str(exc))
-    return OpenEOApiException(message=f"{type(exc).__name__}: {exc}", code="Internal", status_code=500)
+    code, status, message = failure_of(exc)  # the graph's fault (4xx with its reason), else Internal
+    if status >= 500:
+        logger.error("process graph evaluation failed", exc_info=exc)
+    return OpenEOApiException(message=message, code=code, status_code=status)
 
 
 # --- auth ---------------------------------------------------------------------------------------------------

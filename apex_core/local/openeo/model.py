@@ -7,6 +7,7 @@ Shared by the server (:mod:`~apex_core.local.openeo.data`) and the app-side clie
 from __future__ import annotations
 
 import datetime as dt
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "ResultFile",
     "Scene",
     "TimeRange",
+    "failure_of",
     "parse_datetime",
 ]
 
@@ -125,6 +127,47 @@ class NoDataAvailable(Exception):
 
     code = "NoDataAvailable"
     status = 400
+
+
+# Libraries whose exceptions, raised while a graph runs, are the graph's fault: the engine's own (named
+# after openEO errors, e.g. DimensionNotAvailable, NirBandAmbiguous) and the graph parser's.
+_ENGINE_MODULES = ("openeo_processes_dask", "openeo_pg_parser_networkx")
+# Python's and the geodata libraries' refusals of values a graph passed (a string added to a number, an
+# unknown CRS or resampling method, an index beyond any array...).
+_VALUE_ERRORS = (TypeError, ValueError, KeyError, IndexError, OverflowError, ZeroDivisionError)
+_VALUE_MODULES = ("pyproj", "rasterio", "rioxarray")
+
+
+def _raised_in(exc: BaseException, packages: tuple[str, ...]) -> bool:
+    """Whether the innermost frame that raised ``exc`` is in one of ``packages``."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and any(f"/{package}/" in frames[-1].filename for package in packages)
+
+
+def failure_of(exc: BaseException) -> tuple[str, int, str]:
+    """``(openEO code, HTTP status, message)`` for an exception raised while a process graph ran.
+
+    What the graph asked for is the caller's error (a 4xx with the reason); only the rest is the
+    back-end's own failure (500 ``Internal``). One table for the synchronous answers and the logs of
+    failed batch jobs.
+    """
+    if isinstance(exc, ProcessGraphError | NoDataAvailable):
+        return exc.code, exc.status, str(exc)
+    kind, module = type(exc).__name__, type(exc).__module__
+    if module.startswith(_ENGINE_MODULES):
+        return kind, 400, str(exc) or kind
+    if type(exc) is Exception and _raised_in(exc, _ENGINE_MODULES):  # the engine refuses with a bare one
+        return "ProcessGraphInvalid", 400, str(exc)
+    if isinstance(exc, MemoryError):
+        return (
+            "ProcessGraphComplexity",
+            400,
+            f"The graph needs more memory than this back-end has ({exc or 'out of memory'}): reduce the "
+            "extent or the number of dates, or use a coarser resolution.",
+        )
+    if isinstance(exc, _VALUE_ERRORS) or module.startswith(_VALUE_MODULES):
+        return "ProcessGraphInvalid", 400, f"A value in the process graph cannot be used: {kind}: {exc}"
+    return "Internal", 500, f"{kind}: {exc}"
 
 
 def parse_datetime(value: str) -> dt.datetime:

@@ -35,7 +35,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from apex_core.local.openeo.model import ResultFile
+from apex_core.local.openeo.model import ResultFile, failure_of
 
 __all__ = ["DEFAULT_EXECUTOR", "PRELOAD", "Executor", "Progress", "graph_executor", "run_worker", "serve"]
 
@@ -116,12 +116,13 @@ def serve(execute: Executor, conn: Connection) -> None:
             files = execute(job["process"], Path(job["out_dir"]), progress)
         except Exception as exc:
             logger.info("job %s failed in worker %d: %s", job_id, os.getpid(), exc)
+            code, _, message = failure_of(exc)
             conn.send(
                 {
                     "event": "failed",
                     "job_id": job_id,
-                    "code": str(getattr(exc, "code", None) or type(exc).__name__),
-                    "message": str(exc),
+                    "code": code,
+                    "message": message,
                     "traceback": "".join(traceback.format_exception(exc)).strip(),
                 }
             )
