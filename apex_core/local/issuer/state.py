@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import secrets
 import time
 import uuid
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from apex_core.errors import ConfigError
+from apex_core.local.files import write_private_file
 
 __all__ = [
     "ADMIN_ROLE",
@@ -55,20 +55,6 @@ _DEFAULT_ACCOUNTS: dict[str, tuple[str, ...]] = {
     "editor": (EDITOR_ROLE,),
     "noroles": (),
 }
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, readable by the owner only (mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 @dataclass(frozen=True)

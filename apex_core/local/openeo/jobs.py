@@ -30,7 +30,6 @@ import re
 import secrets
 import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from apex_core.local.files import write_private_file
 from apex_core.local.openeo.model import ResultFile
 from apex_core.local.openeo.worker import DEFAULT_EXECUTOR, Executor, Progress, run_worker
 
@@ -212,12 +212,7 @@ class JobStore:
         return self.job_dir(job_id) / "results"
 
     def _write(self, record: JobRecord) -> None:
-        folder = self.job_dir(record.id)
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".job-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record.to_dict(), fh, indent=1)
-        os.replace(tmp, folder / "job.json")
+        write_private_file(self.job_dir(record.id) / "job.json", json.dumps(record.to_dict(), indent=1))
 
     @staticmethod
     def _next_log_id(record: JobRecord) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from apex_core.local.files import write_private_file
 from apex_core.local.openeo.auth import AuthOptions
 from apex_core.local.openeo.workspaces import WorkspaceSpec, write_workspaces_file
 from apex_core.local.process import LocalService, free_port
@@ -65,11 +65,7 @@ class OpenEoBackendService(LocalService):
 
 
 def _write_auth_file(path: Path, auth: AuthOptions) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = json.dumps(auth.to_dict(include_secrets=True))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(body)
+    write_private_file(path, json.dumps(auth.to_dict(include_secrets=True)))
 
 
 def start_openeo_backend(

@@ -18,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +30,8 @@ from openeo_driver.backend import (
     UserDefinedProcessMetadata,
 )
 from openeo_driver.errors import OpenEOApiException, ProcessGraphNotFoundException
+
+from apex_core.local.files import write_private_file
 
 __all__ = ["MAX_ID_LENGTH", "PROCESS_ID", "SPEC_FIELDS", "LocalUserDefinedProcesses", "check_process_id"]
 
@@ -123,15 +123,7 @@ class LocalUserDefinedProcesses(UserDefinedProcesses):  # type: ignore[misc]
         stored["id"] = process_id
         body = json.dumps(stored, indent=1, allow_nan=False)
         with self._lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".udp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(body)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_private_file(path, body)
         logger.info("user-defined process %s stored", process_id)
 
     def delete(self, user_id: str, process_id: str) -> None:
