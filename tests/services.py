@@ -17,11 +17,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import psycopg
 import pytest
 import requests
 
 from apex_core.local.catalogue import CatalogueHandle, start_catalogue
+from apex_core.local.catalogue.postgres import PostgresCluster
 from apex_core.local.issuer import IssuerHandle, start_issuer
+from apex_core.local.process import free_port
 
 _T = TypeVar("_T")
 
@@ -155,7 +158,7 @@ def openeo_backend_oidc(
 # =============================================================================================
 
 
-def poll_until(
+def wait_until(
     check: Callable[[], _T], timeout: float = 15.0, every: float = 0.1, what: str | Callable[[], object] = ""
 ) -> _T:
     """Call ``check`` until it returns something truthy and return that; fail the test after ``timeout``
@@ -179,7 +182,7 @@ def wait_for_workers(url: str, count: int = 2, timeout: float = 120.0) -> list[i
         pids: list[int] = requests.get(f"{url}/health", timeout=10).json()["workers"]
         return pids if len(pids) >= count else []
 
-    return poll_until(ready, timeout, what=f"{count} worker(s) ready")
+    return wait_until(ready, timeout, what=f"{count} worker(s) ready")
 
 
 # =============================================================================================
@@ -271,3 +274,30 @@ def s3_server() -> Iterator[S3Server]:
 # =============================================================================================
 # end of the S3-compatible server fixture
 # =============================================================================================
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A private PostgreSQL cluster (the one the embedded catalogue uses), with a projects database."""
+    root = traversable_tmpdir("apex-projects-pg-")
+    cluster = PostgresCluster(root)
+    cluster.init()
+    cluster.start(free_port())
+    try:
+        with psycopg.connect(cluster.dsn("postgres"), autocommit=True, connect_timeout=10) as conn:
+            conn.execute('CREATE DATABASE "apex_projects"')
+        yield cluster.dsn("apex_projects")
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+def shared_fixture(name: str) -> Path:
+    """A recorded document of ``../shared/fixtures``; its absence fails the test (never a skip)."""
+    path = SHARED_FIXTURES / name
+    if not path.is_file():
+        pytest.fail(f"the shared fixture {path} is missing: the tests need ../shared/fixtures", pytrace=False)
+    return path

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
 from tests.apptest import ok, open_page
-from tests.services import poll_until
+from tests.services import wait_until
 
 pytestmark = pytest.mark.services
 
@@ -80,7 +80,7 @@ def test_create_see_the_estimate_rename_then_start(
         ok(at.run())  # one rerun per poll: AppTest does not run run_every fragments
         return False
 
-    poll_until(followed, timeout=120, every=0.3, what=lambda: at.session_state[StateKey.JOB])
+    wait_until(followed, timeout=120, every=0.3, what=lambda: at.session_state[StateKey.JOB])
     finished = at.session_state[StateKey.JOB]
     assert (finished["id"], finished["status"]) == (job["id"], "finished")
     assert finished["title"] == "Bolzano, renamed before the start"

@@ -40,7 +40,7 @@ from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.ndvi import NdviRequest, build_ndvi_cube
 from apex_core.steps import StateKey
 from tests.apptest import ok, open_page
-from tests.services import poll_until
+from tests.services import wait_until
 
 pytestmark = pytest.mark.services
 
@@ -141,7 +141,7 @@ def test_without_a_validation_endpoint_the_job_is_created_and_fails_at_start(
     assert job.status == "created"
     start_job(con, job.id)
     # The backend checks it at start: the job ends in error with the backend's code and message.
-    final = poll_until(lambda: _final_status(con, job.id), timeout=60, what=f"job {job.id} ends")
+    final = wait_until(lambda: _final_status(con, job.id), timeout=60, what=f"job {job.id} ends")
     assert final == "error"
     failure = job_failure(con, job.id)
     assert failure.code == "ProcessParameterInvalid"
@@ -281,7 +281,7 @@ def test_a_failing_validation_does_not_block_the_job(
     assert _jobs(openeo_backend, openeo_credentials) == before | created
     failed = next(j for j in created if job_info(con, j).title == "not validated (error)")
     start_job(con, failed)
-    assert poll_until(lambda: _final_status(con, failed), timeout=60, what=f"job {failed} ends") == "error"
+    assert wait_until(lambda: _final_status(con, failed), timeout=60, what=f"job {failed} ends") == "error"
     assert job_failure(con, failed).code == "ProcessParameterInvalid"
     # Problems the backend lists still block.
     proxy.mode = "pass"

@@ -11,10 +11,11 @@ from streamlit.testing.v1 import AppTest
 
 from apex_core.steps import StateKey
 from tests.apptest import open_page
+from tests.services import shared_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-RECORDED = ROOT.parent / "shared" / "fixtures" / "apex_catalogue_collection_response.json"
+RECORDED = shared_fixture("apex_catalogue_collection_response.json")
 METADATA = "pages/flow/4_metadata.py"
 AREA = "pages/flow/1_area.py"
 
@@ -22,8 +23,6 @@ AREA = "pages/flow/1_area.py"
 @pytest.fixture
 def job(tmp_path: Path) -> dict[str, Any]:
     """The Job page's state contract: the results document on disk in the work folder."""
-    if not RECORDED.is_file():
-        pytest.skip(f"recorded production document not found at {RECORDED} (../shared/fixtures is absent)")
     path = tmp_path / "job-results.json"
     path.write_text(RECORDED.read_text())
     job_id = "j-250313110405469ea3095a5b2b06ce85"

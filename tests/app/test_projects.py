@@ -16,9 +16,6 @@ from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.projects import SqliteProjectStore, project_work_folder
 from apex_core.steps import StateKey
 from tests.conftest import traversable_tmpdir
-from tests.unit.test_projects import pg_url
-
-__all__ = ["pg_url"]
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
+from tests.services import shared_fixture
+
 from .conftest import screenshot, wait_for_script
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORDED = ROOT.parent / "shared" / "fixtures" / "apex_catalogue_collection_response.json"
+RECORDED = shared_fixture("apex_catalogue_collection_response.json")
 TITLE = "NDVI over Gran Canaria, 19 August 2019"
 NEW_ID = "gran_canaria_ndvi_2019"
 
@@ -54,8 +56,6 @@ def _type_id_without_enter(page: Page) -> None:
 
 
 def test_upload_edit_and_validate(app_url: str, offline_page: tuple[Page, list[str]]) -> None:
-    if not RECORDED.is_file():
-        pytest.skip(f"recorded production document not found at {RECORDED} (../shared/fixtures is absent)")
     page, blocked = offline_page
     page.goto(f"{app_url}/metadata")
     wait_for_script(page)

@@ -16,7 +16,6 @@ import json
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ from owslib.ogcapi.records import Records
 from owslib.util import Authentication
 
 from apex_core.local.catalogue import CatalogueHandle
+from tests.services import shared_fixture
 
 pytestmark = pytest.mark.services
 
@@ -34,8 +34,7 @@ TokenFor = Callable[[str], str]
 Headers = Callable[[str], dict[str, str]]
 T = 15  # seconds, every request
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-PRODUCTION_COLLECTION = SHARED_FIXTURES / "apex_catalogue_collection_response.json"
+PRODUCTION_COLLECTION = shared_fixture("apex_catalogue_collection_response.json")
 
 PRIVATE = {"read": ["apex-editor"], "write": ["apex-editor"]}
 PUBLIC = {"read": ["anonymous"], "write": ["apex-editor"]}
@@ -184,8 +183,6 @@ def test_owslib_records_crud_with_a_bearer_delegate(
 
 def notebook_collection(cid: str) -> dict[str, Any]:
     """The recorded production document as a body to POST: new id, no server links, ``_auth`` added."""
-    if not PRODUCTION_COLLECTION.is_file():
-        pytest.skip(f"the recorded production collection is not at {PRODUCTION_COLLECTION}")
     doc: dict[str, Any] = json.loads(PRODUCTION_COLLECTION.read_text(encoding="utf-8"))
     doc["id"] = cid
     doc["links"] = [link for link in doc["links"] if link.get("rel") not in SERVER_LINKS]

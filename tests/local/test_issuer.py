@@ -16,7 +16,7 @@ import requests
 
 from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle, start_issuer
 from apex_core.local.process import free_port
-from tests.services import poll_until
+from tests.services import wait_until
 
 pytestmark = pytest.mark.services
 
@@ -164,7 +164,7 @@ def test_device_flow_with_plain_requests(issuer: IssuerHandle) -> None:
         assert resp.json()["error"] in ("slow_down", "authorization_pending")
         return None
 
-    body = poll_until(token, every=POLL)
+    body = wait_until(token, every=POLL)
     claims = decode(issuer, body["access_token"])
     assert claims["realm_access"]["roles"] == ["apex-editor"]
     assert claims["azp"] == PUBLIC_CLIENT_ID
@@ -191,7 +191,7 @@ def test_device_flow_denied(issuer: IssuerHandle) -> None:
         assert error in ("slow_down", "access_denied")
         return error == "access_denied"
 
-    poll_until(denied, every=POLL)
+    wait_until(denied, every=POLL)
     # an unknown code on the approval page is refused
     assert decide(issuer, "BBBB-CCCC", "approve").status_code == 400
 
@@ -210,7 +210,7 @@ def test_device_flow_pkce_is_enforced(issuer: IssuerHandle) -> None:
         )
         return resp.status_code == 200
 
-    poll_until(ok, every=POLL)
+    wait_until(ok, every=POLL)
 
 
 def test_openeo_client_device_flow(issuer: IssuerHandle) -> None:
@@ -262,7 +262,7 @@ def test_one_second_tokens_expire(short_issuer: IssuerHandle) -> None:
             return True
         return False
 
-    poll_until(expired, timeout=5, every=POLL)
+    wait_until(expired, timeout=5, every=POLL)
 
 
 def test_device_code_expires(short_issuer: IssuerHandle) -> None:
@@ -273,7 +273,7 @@ def test_device_code_expires(short_issuer: IssuerHandle) -> None:
         assert error in ("authorization_pending", "slow_down", "expired_token")
         return error == "expired_token"
 
-    poll_until(expired, timeout=8, every=POLL)
+    wait_until(expired, timeout=8, every=POLL)
     assert decide(short_issuer, start["user_code"], "approve").status_code == 400
 
 

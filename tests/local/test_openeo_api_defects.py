@@ -37,7 +37,7 @@ from apex_core.local.openeo.data import DataCatalogue
 from apex_core.local.openeo.engine import build_process_registry
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.ndvi import NdviRequest, build_ndvi_cube
-from tests.services import poll_until
+from tests.services import wait_until
 
 pytestmark = pytest.mark.services
 
@@ -85,7 +85,7 @@ class Api:
             status = self.status(job_id)
             return status if status in ("finished", "error", "canceled") else None
 
-        return poll_until(ended, deadline_s, what=lambda: f"job {job_id} still {self.status(job_id)}")
+        return wait_until(ended, deadline_s, what=lambda: f"job {job_id} still {self.status(job_id)}")
 
 
 @pytest.fixture(scope="module")

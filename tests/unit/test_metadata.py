@@ -20,10 +20,11 @@ import pytest
 
 from apex_core import MetadataError, user_message
 from apex_core import metadata as md
+from tests.services import shared_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "fixtures"
-RECORDED = SHARED / "apex_catalogue_collection_response.json"
+RECORDED = shared_fixture("apex_catalogue_collection_response.json")
 OWN = ROOT / "tests" / "fixtures"
 NOW = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.UTC)  # the embedded capture's links expire 2026-12-01
 PROJ_V1 = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
@@ -31,8 +32,6 @@ PROJ_V1 = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
 
 @pytest.fixture
 def recorded() -> dict[str, Any]:
-    if not RECORDED.is_file():
-        pytest.skip(f"recorded production document not found at {RECORDED} (../shared/fixtures is absent)")
     return json.loads(RECORDED.read_text())
 
 

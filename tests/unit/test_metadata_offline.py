@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from apex_core import metadata as md
+from tests.services import shared_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORDED = ROOT.parent / "shared" / "fixtures" / "apex_catalogue_collection_response.json"
+RECORDED = shared_fixture("apex_catalogue_collection_response.json")
 OWN = ROOT / "tests" / "fixtures"
 DATACUBE = "https://stac-extensions.github.io/datacube/v2.2.0/schema.json"
 
@@ -54,8 +55,6 @@ def test_the_blocker_blocks(attempts: list[str]) -> None:
 
 
 def test_recorded_document_is_validated_without_network(attempts: list[str]) -> None:
-    if not RECORDED.is_file():
-        pytest.skip(f"recorded production document not found at {RECORDED} (../shared/fixtures is absent)")
     results = json.loads(RECORDED.read_text())
     pub = md.CollectionDraft.from_results(results, []).apply(results)
     checks = md.validate_stac(pub.collection, pub.items)

@@ -6,7 +6,7 @@ import json
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -25,7 +25,6 @@ from apex_core.errors import (
     user_message,
 )
 from apex_core.jobs import Follow
-from apex_core.local.catalogue.postgres import PostgresCluster
 from apex_core.local.process import free_port
 from apex_core.projects import (
     PERSISTED_KEYS,
@@ -38,7 +37,6 @@ from apex_core.projects import (
     project_work_folder,
 )
 from apex_core.publish import PublishPlan, PublishResult, PublishState
-from tests.conftest import traversable_tmpdir
 
 AOI = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]]}
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJlZGl0b3IifQ.c2lnbmF0dXJlLXBhcnQ"
@@ -52,22 +50,6 @@ def _state(**extra: object) -> ProjectState:
     }
     values.update(extra)
     return ProjectState(values)
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A private PostgreSQL cluster (the one the embedded catalogue uses), with a projects database."""
-    root = traversable_tmpdir("apex-projects-pg-")
-    cluster = PostgresCluster(root)
-    cluster.init()
-    cluster.start(free_port())
-    try:
-        with psycopg.connect(cluster.dsn("postgres"), autocommit=True, connect_timeout=10) as conn:
-            conn.execute('CREATE DATABASE "apex_projects"')
-        yield cluster.dsn("apex_projects")
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
