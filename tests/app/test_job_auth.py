@@ -8,7 +8,6 @@ import contextlib
 import os
 import re
 import signal
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
 from tests.app.test_job_page import BOLZANO, JOB, SEEDED
 from tests.apptest import open_page
-from tests.services import wait_for_workers
+from tests.services import wait_for_workers, wait_until
 
 pytestmark = pytest.mark.services
 
@@ -50,11 +49,14 @@ def _rerun_until(
     at: AppTest, done: Callable[[AppTest], bool], what: str, deadline_s: float = 60.0
 ) -> AppTest:
     """Rerun the page (AppTest does not run ``run_every`` fragments by itself) until ``done``."""
-    deadline = time.monotonic() + deadline_s
-    while not done(_ok(at)):
-        assert time.monotonic() < deadline, f"{what}: not after {deadline_s} s\n{_texts(at)}"
-        time.sleep(0.2)  # poll interval, not an assertion
+
+    def settled() -> bool:
+        if done(_ok(at)):
+            return True
         at.run()
+        return False
+
+    wait_until(settled, deadline_s, every=0.2, what=lambda: f"{what}\n{_texts(at)}")
     return at
 
 

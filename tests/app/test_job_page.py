@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
 from tests.apptest import open_page
+from tests.services import wait_until
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 JOB = "pages/flow/2_job.py"
@@ -40,15 +40,18 @@ def _connect(at: AppTest, user: str, password: str) -> AppTest:
 
 def _run_until_settled(at: AppTest, deadline_s: float = 120.0) -> dict:
     """Rerun the page (AppTest does not run run_every fragments) until the job is over and handled."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        job = at.session_state[StateKey.JOB]
+
+    def settled() -> bool:
         follow = at.session_state["apex_job_follow"]
-        if follow is None or follow.done or time.monotonic() > deadline:
-            return job
-        time.sleep(0.3)  # poll interval, not an assertion
+        if follow is None or follow.done:
+            return True
         at.run()
         assert not at.exception, [e.message for e in at.exception]
+        return False
+
+    wait_until(settled, deadline_s, every=0.3, what=lambda: f"job {at.session_state[StateKey.JOB]}")
+    job: dict = at.session_state[StateKey.JOB]  # type: ignore[type-arg]
+    return job
 
 
 @pytest.fixture

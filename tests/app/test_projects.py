@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.projects import SqliteProjectStore, project_work_folder
 from apex_core.steps import StateKey
 from tests.conftest import traversable_tmpdir
+from tests.services import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -92,15 +92,19 @@ def _submit(at: AppTest) -> str:
 
 def _follow_until_finished(at: AppTest, deadline_s: float = 180.0) -> dict:  # type: ignore[type-arg]
     """Rerun the Job page (AppTest runs no run_every fragment) until the follow is over."""
-    deadline = time.monotonic() + deadline_s
-    while True:
+
+    def over() -> bool:
         follow = at.session_state["apex_job_follow"]
         if follow is None or follow.done:
-            job: dict = at.session_state[StateKey.JOB]  # type: ignore[type-arg]
-            return job
-        assert time.monotonic() < deadline, f"job still {at.session_state[StateKey.JOB]['status']}"
-        time.sleep(0.5)  # poll interval, not an assertion
+            return True
         _ok(at.run())
+        return False
+
+    wait_until(
+        over, deadline_s, every=0.5, what=lambda: f"job still {at.session_state[StateKey.JOB]['status']}"
+    )
+    job: dict = at.session_state[StateKey.JOB]  # type: ignore[type-arg]
+    return job
 
 
 def _bytes_under(folder: Path) -> Iterator[tuple[Path, bytes]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,12 @@ from apex_core.jobs import (
     job_failure,
     job_info,
     job_logs,
-    next_poll_delay,
     recent_jobs,
     submit_job,
 )
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.ndvi import NdviRequest, build_ndvi_cube, default_title
+from tests.services import wait_until
 
 pytestmark = pytest.mark.services
 
@@ -37,15 +36,13 @@ OUTSIDE = Aoi.from_bbox(-15.6, 27.9, -15.5, 28.0)  # Gran Canaria: no embedded d
 
 
 def _follow(con: Connection, job_id: str, deadline_s: float = 120.0) -> JobInfo:
-    """Poll with the app's back-off until the job is final or the deadline passes."""
-    deadline = time.monotonic() + deadline_s
-    delay: float | None = None
-    while True:
-        info = job_info(con, job_id)
-        if info.final or time.monotonic() > deadline:
-            return info
-        delay = next_poll_delay(delay, first=0.2, maximum=1.0)
-        time.sleep(delay)  # poll interval of the follower, not a timed assertion
+    """Poll until the job is final (fails after the deadline)."""
+    return wait_until(
+        lambda: (info := job_info(con, job_id)).final and info,
+        deadline_s,
+        every=0.5,
+        what=f"job {job_id} final",
+    )
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import re
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from rio_cogeo.cogeo import cog_validate
 from apex_core.errors import BackendError
 from apex_core.local.openeo.scenes import search_scenes
 from apex_core.local.openeo.service import OpenEoBackendService, start_openeo_backend
-from tests.services import wait_for_workers
+from tests.services import wait_for_workers, wait_until
 
 pytestmark = pytest.mark.services
 
@@ -58,14 +57,13 @@ def _notebook_cube(con: openeo.Connection) -> openeo.DataCube:
 
 
 def _wait_for(job: BatchJob, statuses: set[str], timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = job.status()
-        if status in statuses:
-            return status
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job.job_id} still {status!r} after {timeout} s")
-        time.sleep(POLL)
+    status = wait_until(
+        lambda: (s := job.status()) in statuses and s,
+        timeout,
+        every=POLL,
+        what=lambda: f"job {job.job_id} status",
+    )
+    return str(status)
 
 
 def _check_ndvi_geotiff(path: Path, epsg: int | None = 3857) -> np.ndarray[Any, Any]:
@@ -435,9 +433,7 @@ def test_cancel_stops_the_worker(con: openeo.Connection, openeo_backend: OpenEoB
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-    deadline = time.monotonic() + 30
-    while Path(f"/proc/{victim}").exists():  # killed (the runner reaps it and starts another)
-        assert time.monotonic() < deadline, f"worker {victim} still alive after the cancel"
-        time.sleep(POLL)
+    # killed (the runner reaps it and starts another)
+    wait_until(lambda: not Path(f"/proc/{victim}").exists(), 30, every=POLL, what=f"worker {victim} gone")
     assert not [entry for entry in job.logs() if entry["level"] == "error"]
     assert job.status() == "canceled"

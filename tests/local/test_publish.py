@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +40,7 @@ from apex_core.publish import (
     log_json,
     publish,
 )
+from tests.services import wait_until
 from tests.stacdocs import collection_doc, item_doc, write_ndvi_geotiff
 
 pytestmark = pytest.mark.services
@@ -409,14 +409,10 @@ def test_device_flow_against_the_local_issuer(issuer: IssuerHandle, catalogue: C
 
     approver = threading.Thread(target=approve)
     approver.start()
-    deadline = time.monotonic() + 20
-    waiter = threading.Event()
-    token = None
-    while token is None and time.monotonic() < deadline:
-        waiter.wait(flow.interval)
-        token = poll_device_flow(flow, timeout=T)
+    token = wait_until(
+        lambda: poll_device_flow(flow, timeout=T), 20, every=flow.interval, what="the device flow approved"
+    )
     approver.join(timeout=T)
-    assert token is not None, "the device flow was not approved in time"
     with client(catalogue, token.access_token) as c:
         assert publish(c, plan_of(new_id(), 1)).ok
 
