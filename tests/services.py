@@ -10,8 +10,11 @@ from __future__ import annotations
 # =============================================================================================
 # Catalogue + OIDC issuer fixtures (apex_core.local.catalogue / apex_core.local.issuer)
 # =============================================================================================
+import contextlib
+import http.server
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -188,7 +191,6 @@ def wait_for_workers(url: str, count: int = 2, timeout: float = 120.0) -> list[i
 # =============================================================================================
 # An S3-compatible server on loopback: moto in server mode (asset hosting, openEO workspaces)
 # =============================================================================================
-import contextlib  # noqa: E402
 import json  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -301,3 +303,17 @@ def shared_fixture(name: str) -> Path:
     if not path.is_file():
         pytest.fail(f"the shared fixture {path} is missing: the tests need ../shared/fixtures", pytrace=False)
     return path
+
+
+@contextlib.contextmanager
+def loopback_http(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server on a free loopback port answering with ``handler``; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

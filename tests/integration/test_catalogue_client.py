@@ -7,7 +7,6 @@ import base64
 import datetime as dt
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -46,6 +45,7 @@ from apex_core.publish import (
     log_json,
     same_content,
 )
+from tests.services import loopback_http
 
 
 def response(status: int, body: Any, headers: dict[str, str] | None = None) -> requests.Response:
@@ -298,13 +298,8 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def flaky_server() -> Iterator[str]:
     _Flaky.counts = {}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with loopback_http(_Flaky) as url:
+        yield url
 
 
 def test_get_and_put_are_retried_post_is_not(flaky_server: str) -> None:

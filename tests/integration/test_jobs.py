@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from apex_core.jobs import (
     next_poll_delay,
     work_folder,
 )
+from tests.services import loopback_http
 
 
 def test_back_off_doubles_from_one_to_ten_seconds() -> None:
@@ -122,12 +122,8 @@ class _NotOpenEo(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def not_openeo() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotOpenEo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/openeo"
-    server.shutdown()
-    thread.join()
+    with loopback_http(_NotOpenEo) as url:
+        yield f"{url}/openeo"
 
 
 def test_a_failing_device_sign_in_reports_without_blocking(not_openeo: str) -> None:

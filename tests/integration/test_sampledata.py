@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import rasterio
 from apex_core import ChecksumMismatch, DataError
 from apex_core.config import PROJECT_ROOT, Settings
 from apex_core.sampledata import SAMPLE_FILES, SampleFile, ensure_sample_data, load_manifest, sha256_of
+from tests.services import loopback_http
 
 CONTENT = b"real bytes of a sample file\n" * 100
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -32,12 +32,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
-    server.shutdown()
-    server.server_close()
+    with loopback_http(Handler) as url:
+        yield url, root
 
 
 def test_copies_from_local_folder_then_finds_it_present(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ a process named by URL made the server fetch that URL (openeo-driver, before any
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from apex_core.local.openeo.service import OpenEoBackendService
+from tests.services import loopback_http
 
 pytestmark = pytest.mark.services
 
@@ -35,12 +35,8 @@ class _Listener(http.server.BaseHTTPRequestHandler):
 def listener() -> Iterator[str]:
     """A loopback HTTP server that records every request it gets."""
     _Listener.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http(_Listener) as url:
+        yield url
 
 
 def _graph(namespace: str) -> dict[str, Any]:
