@@ -1,12 +1,13 @@
 """Re-hosting a publication's GeoTIFFs before publishing: off the expiring openEO links, as COGs.
 
-:func:`rehost_assets` reads every GeoTIFF asset of a :class:`~apex_core.publish.PublishPlan` (a signed
-``http(s)`` href, or a local file the app downloaded), converts it to a Cloud Optimized GeoTIFF with
-rio-cogeo, stores it at ``{store}/{collection_id}/{file}`` in an :class:`~apex_core.storage.AssetStore`
+:func:`rehost_assets` reads every GeoTIFF asset of a collection and its items (plain STAC documents; a
+signed ``http(s)`` href, or a local file the app downloaded), converts it to a Cloud Optimized GeoTIFF
+with rio-cogeo, stores it at ``{store}/{collection_id}/{file}`` in an :class:`~apex_core.storage.AssetStore`
 (the embedded catalogue's asset store, PUT with the bearer token, or an S3-compatible bucket), and
-returns the plan with the hrefs rewritten and ``file:checksum`` (multihash sha2-256, ``"1220" + sha256
-hex``) and ``file:size`` set. Storing is idempotent (PUT replaces), so re-hosting again after a failure
-is safe.
+returns copies of the documents with the hrefs rewritten and ``file:checksum`` (multihash sha2-256,
+``"1220" + sha256 hex``) and ``file:size`` set. It knows nothing of publishing:
+:func:`apex_core.publish.publish` calls it and puts the documents back into its plan. Storing is
+idempotent (PUT replaces), so re-hosting again after a failure is safe.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import hashlib
 import logging
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from apex_core.catalogue import CatalogueClient
 from apex_core.errors import ApexError, AssetError
-from apex_core.publish import Progress, PublishPlan
+from apex_core.progress import Progress, no_progress
 from apex_core.storage import AssetStore, CatalogueAssetStore
 
 __all__ = [
@@ -56,9 +57,10 @@ def is_geotiff(asset: Mapping[str, Any]) -> bool:
     return "image/tiff" in media or path.endswith((".tif", ".tiff"))
 
 
-def local_asset_files(plan: PublishPlan, job: Any) -> dict[str, Path]:
+def local_asset_files(documents: Iterable[Mapping[str, Any]], job: Any) -> dict[str, Path]:
     """href -> the file the Job step downloaded for that asset (``StateKey.JOB["assets"]``: ``[{"key",
-    "path"}]``, matched on the asset key), for the assets of ``plan`` whose file exists."""
+    "path"}]``, matched on the asset key), for the assets of ``documents`` (the collection and its
+    items) whose file exists."""
     if not isinstance(job, Mapping):
         return {}
     paths = {
@@ -67,7 +69,7 @@ def local_asset_files(plan: PublishPlan, job: Any) -> dict[str, Path]:
         if isinstance(a, Mapping) and a.get("path")
     }
     out: dict[str, Path] = {}
-    for doc in (plan.collection, *plan.items):
+    for doc in documents:
         for key, asset in (doc.get("assets") or {}).items():
             path = paths.get(str(key))
             if isinstance(asset, Mapping) and asset.get("href") and path is not None and path.is_file():
@@ -102,7 +104,10 @@ class HostedAsset:
 
 @dataclass(frozen=True)
 class RehostResult:
-    plan: PublishPlan
+    """The collection and items with their GeoTIFF hrefs rewritten, and what was stored or skipped."""
+
+    collection: dict[str, Any]
+    items: tuple[dict[str, Any], ...] = ()
     hosted: tuple[HostedAsset, ...] = ()
     skipped: tuple[str, ...] = ()
 
@@ -152,12 +157,14 @@ def _to_cog(data: bytes, work: Path, name: str) -> bytes:
 def rehost_assets(
     client: CatalogueClient,
     store: str | AssetStore,
-    plan: PublishPlan,
+    collection: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]] = (),
     *,
     local_files: Mapping[str, Path] | None = None,
     progress: Progress | None = None,
 ) -> RehostResult:
-    """Copy every GeoTIFF asset to ``{store}/{collection_id}/`` as a COG and rewrite the plan.
+    """Copy every GeoTIFF asset of ``collection`` and ``items`` to ``{store}/{collection_id}/`` as a
+    COG; the result holds rewritten copies of the documents (the arguments are left as they are).
 
     ``store`` is an :class:`~apex_core.storage.AssetStore`, or the URL of the catalogue's asset store.
     ``local_files`` maps an href to a file already downloaded (used instead of the href). Assets
@@ -166,18 +173,18 @@ def rehost_assets(
     """
     target: AssetStore = CatalogueAssetStore(client, store) if isinstance(store, str) else store
     base = target.base_url.rstrip("/")
-    cid = plan.collection_id
-    collection = copy.deepcopy(plan.collection)
-    items = [copy.deepcopy(i) for i in plan.items]
-    owners: list[tuple[str, dict[str, Any]]] = [("collection", collection)]
-    owners += [(f"item {i['id']}", i) for i in items]
+    cid = str(collection["id"])
+    new_collection = copy.deepcopy(dict(collection))
+    new_items = tuple(copy.deepcopy(dict(i)) for i in items)
+    owners: list[tuple[str, dict[str, Any]]] = [("collection", new_collection)]
+    owners += [(f"item {i['id']}", i) for i in new_items]
     todo = [
         (owner, doc, key, asset)
         for owner, doc in owners
         for key, asset in (doc.get("assets") or {}).items()
         if isinstance(asset, dict) and is_geotiff(asset)
     ]
-    report = progress or (lambda done, total, message: None)
+    report = progress or no_progress
     hosted: list[HostedAsset] = []
     skipped: list[str] = []
     with tempfile.TemporaryDirectory(prefix="apex-rehost-") as tmp:
@@ -220,4 +227,4 @@ def rehost_assets(
             )
             report(n + 1, len(todo), f"{owner} {key}: stored as a COG ({len(cog)} bytes).")
     logger.info("re-hosted %d assets of %s", len(hosted), cid)
-    return RehostResult(plan.with_items(collection, items), tuple(hosted), tuple(skipped))
+    return RehostResult(new_collection, new_items, tuple(hosted), tuple(skipped))

@@ -22,14 +22,16 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from apex_core.assets import rehost_assets
 from apex_core.catalogue import CatalogueClient, LogEntry
 from apex_core.errors import ApexError, CatalogueConflict, CatalogueError, MetadataError
 from apex_core.metadata import ADMIN_ONLY_READ_ROLE, asset_expiries, format_time_left
+from apex_core.progress import Progress, no_progress
 from apex_core.storage import AssetStore
 
 __all__ = [
@@ -64,11 +66,6 @@ _SERVER_FIELDS = frozenset({"links", "_auth", "created", "updated"})
 
 ConflictChoice = Literal["ask", "update"]
 UpdateMethod = Literal["patch", "put"]
-Progress = Callable[[int, int, str], None]
-
-
-def _no_progress(done: int, total: int, message: str) -> None:
-    return None
 
 
 def item_step(item_id: str) -> str:
@@ -368,13 +365,18 @@ class _Run:
         self.progress(min(len(self.state.done), total), total, message)
 
     def assets(self, store: str | AssetStore, local_files: Mapping[str, Path] | None) -> None:
-        from apex_core.assets import rehost_assets  # assets builds on this module
-
         def step(done: int, total: int, message: str) -> None:
             self.progress(len(self.state.done), len(self.plan.steps) + 1, message)
 
-        hosted = rehost_assets(self.client, store, self.plan, local_files=local_files, progress=step)
-        self.plan = hosted.plan
+        hosted = rehost_assets(
+            self.client,
+            store,
+            self.plan.collection,
+            self.plan.items,
+            local_files=local_files,
+            progress=step,
+        )
+        self.plan = self.plan.with_items(hosted.collection, hosted.items)
         where = store if isinstance(store, str) else f"{store.label} ({store.base_url})"
         if hosted.hosted:
             self.notes.append(f"{len(hosted.hosted)} GeoTIFF assets re-hosted as COGs in {where}.")
@@ -537,7 +539,7 @@ def publish(
     """
     if state is None or not state.matches(client.url, plan):
         state = PublishState.start(client.url, plan)
-    run = _Run(client, plan, state, progress or _no_progress)
+    run = _Run(client, plan, state, progress or no_progress)
     total = len(plan.steps) + (1 if rehost_to or state.is_done(ASSETS_STEP) else 0)
     run.progress(len(run.state.done), total, f"Publishing {plan.collection_id} to {client.url}…")
     try:
@@ -594,7 +596,7 @@ def delete_published(
     """Delete the collection's items (``item_ids``, or every item listed), then the collection.
 
     Missing ones are fine (deleting twice is not an error); other failures raise."""
-    report = progress or _no_progress
+    report = progress or no_progress
     start = len(client.log)
     ids = list(item_ids) if item_ids is not None else sorted(client.item_ids(collection_id))
     total = len(ids) + 1

@@ -72,7 +72,7 @@ def run_publish(
             progress=lambda d, t, m: bar.progress(min(d / max(t, 1), 1.0), text=m),
             bulk=conformance.bulk if conformance else None,
             rehost_to=asset_store(settings(), client, target.assets_url) if rehost else None,
-            local_files=local_asset_files(plan, st.session_state.get(StateKey.JOB)),
+            local_files=local_asset_files((plan.collection, *plan.items), st.session_state.get(StateKey.JOB)),
         )
     run.update(result=done, base=base_id)
     if done.ok:

@@ -268,8 +268,9 @@ def test_local_asset_files_match_the_job_downloads(tmp_path: Any) -> None:
         "status": "finished",
         "assets": [{"key": "openEO.tif", "path": str(tif)}, {"key": "gone", "path": "/no"}],
     }
-    assert local_asset_files(plan, job) == {"https://x/openEO.tif?sig=1": tif, "https://x/i.tif": tif}
-    assert local_asset_files(plan, None) == {}
+    documents = (plan.collection, *plan.items)
+    assert local_asset_files(documents, job) == {"https://x/openEO.tif?sig=1": tif, "https://x/i.tif": tif}
+    assert local_asset_files(documents, None) == {}
 
 
 class _Flaky(http.server.BaseHTTPRequestHandler):

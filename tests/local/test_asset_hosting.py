@@ -120,7 +120,9 @@ def test_rehosted_on_s3_downloadable_with_matching_checksum_then_published(
         assert stored is not None and stored["assets"]["openEO.tif"]["href"] == href
         assert stored["assets"]["openEO.tif"]["file:checksum"] == asset["file:checksum"]
 
-        again = rehost_assets(client, store, done.plan)  # already hosted: skipped, not copied twice
+        again = rehost_assets(
+            client, store, done.plan.collection, done.plan.items
+        )  # already hosted: skipped, not copied twice
         assert again.hosted == () and again.skipped == ("item ndvi-2022-06-12 openEO.tif",)
     text = log_json(done.state)
     assert f"s3://{bucket}/published/{collection_id}/" in text
@@ -153,7 +155,7 @@ def test_bad_credentials_and_missing_bucket_are_clear(
         good.check(client.log)  # the real key passes while moto checks signatures
         for store, code in ((bad, "SignatureDoesNotMatch"), (unknown, "InvalidAccessKeyId")):
             with pytest.raises(AssetError) as refused:
-                rehost_assets(client, store, plan, local_files={SOURCE: geotiff})
+                rehost_assets(client, store, plan.collection, plan.items, local_files={SOURCE: geotiff})
             assert refused.value.code == code and refused.value.status == 403
             assert "refused the credentials" in refused.value.message
             assert "APEX_S3_SECRET_ACCESS_KEY" in refused.value.message
@@ -168,7 +170,7 @@ def test_bad_credentials_and_missing_bucket_are_clear(
     assert missing is not None
     with CatalogueClient(catalogue.url, None, timeout=T) as client:
         with pytest.raises(AssetError) as gone:
-            rehost_assets(client, missing, plan, local_files={SOURCE: geotiff})
+            rehost_assets(client, missing, plan.collection, plan.items, local_files={SOURCE: geotiff})
         assert gone.value.code == "NoSuchBucket" and gone.value.status == 404
         assert "does not exist" in gone.value.message and "APEX_S3_BUCKET" in gone.value.message
         with pytest.raises(AssetError, match="does not exist"):

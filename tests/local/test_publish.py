@@ -28,7 +28,7 @@ from apex_core.catalogue import (
 from apex_core.config import Settings
 from apex_core.errors import AuthError, CatalogueConflict, ForbiddenError, TokenExpired, UnauthorizedError
 from apex_core.local.catalogue import CatalogueHandle
-from apex_core.local.embedded import EmbeddedEndpoints
+from apex_core.local.contract import EmbeddedEndpoints
 from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle
 from apex_core.publish import (
     COLLECTION_STEP,
@@ -333,9 +333,14 @@ def test_rehosted_assets_are_cogs_with_matching_checksums(
     token = token_for("editor")
     with client(catalogue, token) as c:
         hosted = rehost_assets(
-            c, catalogue.assets_url, plan, local_files={items[0]["assets"]["ndvi"]["href"]: tif}
+            c,
+            catalogue.assets_url,
+            plan.collection,
+            plan.items,
+            local_files={items[0]["assets"]["ndvi"]["href"]: tif},
         )
-        asset = hosted.plan.items[0]["assets"]["ndvi"]
+        assert plan.items[0]["assets"]["ndvi"]["href"] == items[0]["assets"]["ndvi"]["href"]  # a copy
+        asset = hosted.items[0]["assets"]["ndvi"]
         assert asset["href"].startswith(catalogue.assets_url + f"/{cid}/")
         assert asset["type"] == COG_MEDIA_TYPE
         # staged before the collection exists: not public; the editor's token reads it
@@ -349,9 +354,9 @@ def test_rehosted_assets_are_cogs_with_matching_checksums(
         local.write_bytes(downloaded.content)
         valid, errors, _ = cog_validate(str(local), quiet=True)
         assert valid, errors
-        again = rehost_assets(c, catalogue.assets_url, hosted.plan)  # already hosted: nothing to do
+        again = rehost_assets(c, catalogue.assets_url, hosted.collection, hosted.items)  # already hosted
         assert again.hosted == () and again.skipped == ("item i0 ndvi",)
-        assert publish(c, hosted.plan).ok
+        assert publish(c, plan.with_items(hosted.collection, hosted.items)).ok
         # the same in one call: publish re-hosts first, and its result's plan carries the new hrefs
         other = PublishPlan.from_dict({"collection": collection(new_id()), "items": items})
         done = publish(
