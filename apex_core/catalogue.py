@@ -2,17 +2,18 @@
 retries only on idempotent calls, precise errors, and a publish log without credentials.
 
 - :class:`CatalogueClient` talks to one STAC API with an optional bearer token. Every request and its
-  outcome is recorded as a :class:`LogEntry` (method, URL, status, milliseconds, message; never headers,
-  bodies or tokens). GET/PUT/DELETE/HEAD are retried on 502/503/504 and connection errors by urllib3's
-  ``Retry``; POST and PATCH never are.
+  outcome is recorded as a :class:`RequestLogEntry` (method, URL, status, milliseconds, message; never
+  headers, bodies or tokens). GET/PUT/DELETE/HEAD are retried on 502/503/504 and connection errors by
+  urllib3's ``Retry``; POST and PATCH never are.
 - Errors follow the APEx catalogue's rules (see ``../shared/fixtures/README.md``): 400 naming the
   ``_auth`` rule the server quoted, 401 (:class:`TokenExpired` when the token expired: sign in again),
   403 (:class:`ForbiddenError` naming the roles the server asked for), 404, 409
   (:class:`CatalogueConflict`), 5xx; each message carries the status, the server's message and the
   request id when the server sent one.
-- Tokens: :func:`client_credentials_token`, and the OIDC device flow (RFC 8628, with PKCE)
-  :func:`start_device_flow` / :func:`poll_device_flow` against the issuer's discovery document. An
-  :class:`AccessToken` keeps the token out of ``repr`` and ``to_dict``.
+- Tokens: :func:`client_credentials_token`, and the OIDC device sign-in (RFC 8628, with PKCE)
+  :func:`device_sign_in` at the catalogue's issuer (the openeo client's flow, run in the background as
+  :class:`apex_core.device.DeviceSignIn`). An :class:`AccessToken` keeps the token out of ``repr`` and
+  ``to_dict``.
 
 Publishing itself (plan, state, resume, verify, delete) is in :mod:`apex_core.publish`.
 """
@@ -21,11 +22,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import logging
 import re
-import secrets
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,10 +32,18 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
+from openeo.rest.auth.oidc import (
+    OidcClientInfo,
+    OidcDeviceAuthenticator,
+    OidcDeviceCodePollTimeout,
+    OidcException,
+    OidcProviderInfo,
+)
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from apex_core.config import Settings
+from apex_core.device import DeviceSignIn, Display, TimeoutSession
 from apex_core.errors import (
     ApexError,
     AuthError,
@@ -48,25 +55,22 @@ from apex_core.errors import (
     TokenExpired,
     UnauthorizedError,
 )
-from apex_core.local.embedded import EmbeddedEndpoints, LocalClient
+from apex_core.local.contract import EmbeddedEndpoints, LocalClient
 
 __all__ = [
     "APEX_ISSUER",
-    "DEVICE_GRANT",
     "TRANSACTION_CLASSES",
     "AccessToken",
     "CatalogueClient",
     "CatalogueTarget",
     "Conformance",
-    "DeviceAuthorization",
-    "LogEntry",
     "OidcEndpoints",
+    "RequestLogEntry",
     "apex_client_id",
     "client_credentials_token",
+    "device_sign_in",
     "discover_oidc",
     "error_from_response",
-    "poll_device_flow",
-    "start_device_flow",
     "token_expiry",
 ]
 
@@ -74,7 +78,6 @@ logger = logging.getLogger(__name__)
 
 APEX_ISSUER = "https://auth.apex.esa.int/realms/apex"
 LOCAL_DEVICE_CLIENT = "apex-local-app"  # the embedded issuer's public client (device flow + PKCE)
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 TRANSACTION_CLASSES = (
     "https://api.stacspec.org/v1.0.0/ogcapi-features/extensions/transaction",
     "https://api.stacspec.org/v1.0.0/collections/extensions/transaction",
@@ -108,7 +111,7 @@ def _origin(url: str) -> str:
 
 
 @dataclass(frozen=True)
-class LogEntry:
+class RequestLogEntry:
     """One request and its outcome: never headers, bodies or tokens."""
 
     at: str
@@ -119,7 +122,7 @@ class LogEntry:
     message: str
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LogEntry:
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestLogEntry:
         status = data.get("status")
         return cls(
             at=str(data.get("at", "")),
@@ -281,7 +284,7 @@ class CatalogueClient:
         self.timeout = timeout
         self._token = token
         self._origins = {_origin(self.url)}  # the token goes to these origins only
-        self.log: list[LogEntry] = []
+        self.log: list[RequestLogEntry] = []
         self.session = requests.Session()
         retry = Retry(
             total=retries,
@@ -358,7 +361,7 @@ class CatalogueClient:
         except requests.RequestException as exc:
             ms = int((time.monotonic() - started) * 1000)
             reason = type(exc).__name__
-            self.log.append(LogEntry(at, method, _safe_url(url), None, ms, f"{what}: {reason}"))
+            self.log.append(RequestLogEntry(at, method, _safe_url(url), None, ms, f"{what}: {reason}"))
             raise CatalogueUnavailable(
                 f"Could not {what}: the catalogue at {_safe_url(self.url)} did not answer ({reason}). "
                 "What was done is kept; resume to continue."
@@ -366,9 +369,9 @@ class CatalogueClient:
         ms = int((time.monotonic() - started) * 1000)
         if resp.status_code >= 400 and resp.status_code not in ok:
             error = error_from_response(resp, what)
-            self.log.append(LogEntry(at, method, _safe_url(url), resp.status_code, ms, error.message))
+            self.log.append(RequestLogEntry(at, method, _safe_url(url), resp.status_code, ms, error.message))
             raise error
-        self.log.append(LogEntry(at, method, _safe_url(url), resp.status_code, ms, what))
+        self.log.append(RequestLogEntry(at, method, _safe_url(url), resp.status_code, ms, what))
         return resp
 
     def get_json(self, url: str, *, what: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -658,103 +661,58 @@ def client_credentials_token(
     return AccessToken.from_response(resp.json(), f"client credentials ({client_id})")
 
 
-@dataclass(frozen=True)
-class DeviceAuthorization:
-    """A started device flow: show ``verification_uri`` (or the complete one) and ``user_code``."""
-
-    client_id: str
-    token_endpoint: str
-    user_code: str
-    verification_uri: str
-    verification_uri_complete: str | None
-    interval: float
-    expires_at: dt.datetime
-    device_code: str = field(repr=False)
-    code_verifier: str | None = field(default=None, repr=False)
-    client_secret: str | None = field(default=None, repr=False)
-
-    @property
-    def link(self) -> str:
-        return self.verification_uri_complete or self.verification_uri
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "user_code": self.user_code,
-            "verification_uri": self.verification_uri,
-            "verification_uri_complete": self.verification_uri_complete,
-            "interval": self.interval,
-            "expires_at": self.expires_at.isoformat(),
-        }
-
-
-def start_device_flow(
+def device_sign_in(
     issuer: str,
     client_id: str,
     *,
     client_secret: str | None = None,
-    scope: str = "openid",
-    pkce: bool = True,
     timeout: float = 30.0,
-) -> DeviceAuthorization:
-    """Start the device authorization grant (RFC 8628) at the issuer's discovered endpoint."""
-    endpoints = discover_oidc(issuer, timeout=timeout)
-    if not endpoints.device_authorization_endpoint:
-        raise AuthError(
+    max_poll_time: float = 300.0,
+) -> DeviceSignIn[AccessToken]:
+    """The device sign-in (RFC 8628; PKCE for a public client) at the catalogue's ``issuer``, run by the
+    openeo client's ``OidcDeviceAuthenticator`` in the background (:class:`~apex_core.device.DeviceSignIn`:
+    its state shows the link and code; its result is the :class:`AccessToken`)."""
+
+    def sign_in(display: Display) -> AccessToken:
+        session = TimeoutSession(timeout)
+        try:
+            provider = OidcProviderInfo(issuer=issuer, requests_session=session)
+            client = OidcClientInfo(client_id=client_id, provider=provider, client_secret=client_secret)
+            got = OidcDeviceAuthenticator(
+                client,
+                display=display,
+                max_poll_time=max_poll_time,
+                use_pkce=client_secret is None,
+                requests_session=session,
+            ).get_tokens()
+        except OidcException as exc:
+            raise _device_error(issuer, exc) from exc
+        except requests.RequestException as exc:
+            raise AuthError(
+                f"The sign-in service at {_safe_url(issuer)} did not answer ({type(exc).__name__})."
+            ) from exc
+        answer = {"access_token": got.access_token, "expires_in": got.expires_in}
+        return AccessToken.from_response(
+            {**answer, "refresh_token": got.refresh_token}, f"device flow ({client_id})"
+        )
+
+    return DeviceSignIn.start(issuer, sign_in)
+
+
+def _device_error(issuer: str, exc: OidcException) -> AuthError:
+    """The client's device-flow failure in the words the page shows (it names the OAuth error code)."""
+    text = str(exc)
+    if isinstance(exc, OidcDeviceCodePollTimeout) or "expired_token" in text:
+        return AuthError("The sign-in code has expired; start the sign-in again.", code="expired_token")
+    if "access_denied" in text:
+        return AuthError("The sign-in was denied.", code="access_denied")
+    if "No support for device authorization grant" in text:
+        return AuthError(
             f"The sign-in service {issuer} offers no device flow (no device_authorization_endpoint)."
         )
-    form = {"client_id": client_id, "scope": scope}
-    verifier = None
-    if pkce:
-        verifier = secrets.token_urlsafe(48)
-        digest = hashlib.sha256(verifier.encode("ascii")).digest()
-        form["code_challenge"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-        form["code_challenge_method"] = "S256"
-    if client_secret:
-        form["client_secret"] = client_secret
-    resp = _post_form(endpoints.device_authorization_endpoint, form, timeout, "start the device sign-in")
-    if resp.status_code != 200:
-        raise _oauth_error(resp, "start the device sign-in")
-    data = resp.json()
-    complete = data.get("verification_uri_complete")
-    return DeviceAuthorization(
-        client_id=client_id,
-        token_endpoint=endpoints.token_endpoint,
-        user_code=str(data["user_code"]),
-        verification_uri=str(data.get("verification_uri") or data.get("verification_url")),
-        verification_uri_complete=str(complete) if complete else None,
-        interval=float(data.get("interval") or 5),
-        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=float(data.get("expires_in") or 600)),
-        device_code=str(data["device_code"]),
-        code_verifier=verifier,
-        client_secret=client_secret,
-    )
-
-
-def poll_device_flow(flow: DeviceAuthorization, *, timeout: float = 30.0) -> AccessToken | None:
-    """Ask once whether the user approved: the token, or None while pending (``authorization_pending``
-    or ``slow_down``). Denied or expired raises :class:`AuthError`."""
-    form = {"grant_type": DEVICE_GRANT, "device_code": flow.device_code, "client_id": flow.client_id}
-    if flow.code_verifier:
-        form["code_verifier"] = flow.code_verifier
-    if flow.client_secret:
-        form["client_secret"] = flow.client_secret
-    resp = _post_form(flow.token_endpoint, form, timeout, "finish the device sign-in")
-    if resp.status_code == 200:
-        return AccessToken.from_response(resp.json(), f"device flow ({flow.client_id})")
-    try:
-        error = str(resp.json().get("error", ""))
-    except (ValueError, AttributeError):
-        error = ""
-    if error in ("authorization_pending", "slow_down"):
-        return None
-    if error == "expired_token":
-        raise AuthError(
-            "The sign-in code has expired; start the sign-in again.", code=error, status=resp.status_code
-        )
-    if error == "access_denied":
-        raise AuthError("The sign-in was denied.", code=error, status=resp.status_code)
-    raise _oauth_error(resp, "finish the device sign-in")
+    if "discovery document" in text:
+        return AuthError(f"Could not read the sign-in service's discovery document at {_safe_url(issuer)}.")
+    return AuthError(f"Could not finish the device sign-in at {_safe_url(issuer)}: {text}")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,21 +17,22 @@ import logging
 import os
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pendulum
 import requests
 from openeo.rest import OpenEoApiError, OpenEoClientException
 from openeo.rest.auth.config import RefreshTokenStore
 from openeo.rest.connection import Connection
+from openeo.rest.models.logs import normalize_log_level
 from openeo.rest.result import SaveResult
 
+from apex_core.device import DeviceSignIn, Display
 from apex_core.errors import (
     ApexError,
     AuthError,
@@ -43,8 +44,9 @@ from apex_core.errors import (
     TokenExpired,
     UnauthorizedError,
 )
-from apex_core.local.embedded import EmbeddedEndpoints
-from apex_core.local.openeo.service import DEFAULT_PASSWORD, DEFAULT_USER
+from apex_core.flow import JobOutcome, ResultAsset
+from apex_core.local.contract import DEFAULT_PASSWORD, DEFAULT_USER, EmbeddedEndpoints
+from apex_core.metadata import fetch_items
 from apex_core.ndvi import REQUIRED_PROCESSES
 from apex_core.workspace import download_href
 
@@ -54,14 +56,11 @@ __all__ = [
     "AuthKind",
     "BackendInfo",
     "ConnectionChoice",
-    "DeviceInstructions",
-    "DeviceSignIn",
-    "DeviceSignInState",
     "DownloadProgress",
     "Follow",
     "JobEstimate",
     "JobInfo",
-    "LogEntry",
+    "JobLogEntry",
     "NoRefreshTokenStore",
     "OpenEoTarget",
     "backend_info",
@@ -69,6 +68,7 @@ __all__ = [
     "check_graph",
     "connect",
     "create_job",
+    "device_sign_in",
     "download_results",
     "elapsed_seconds",
     "filter_logs",
@@ -161,19 +161,17 @@ def connect(
     client_id: str | None = None,
     client_secret: str | None = None,
     provider_id: str | None = None,
-    on_instructions: Callable[[str], None] | None = None,
-    on_status: Callable[[str], None] | None = None,
-    cancelled: Callable[[], bool] | None = None,
+    display: Display | None = None,
     timeout: float = 30.0,
     max_poll_time: float = 300.0,
 ) -> Connection:
     """An authenticated openeo ``Connection`` (keep it in per-session state only).
 
     ``embedded``/``basic``: HTTP basic auth; ``token``: a pasted OIDC access token; ``oidc_device``: the
-    device flow, whose link and code go to ``on_instructions`` and its poll status to ``on_status``;
-    it stops soon after ``cancelled()`` turns true (see :class:`DeviceSignIn` to run it without
-    blocking); ``client_credentials``: ``client_id``/``client_secret``. No refresh token is asked for
-    or written to disk (:class:`NoRefreshTokenStore`).
+    device flow, whose link, code and poll status go to ``display`` (the client's ``print``-like
+    callback; see :func:`device_sign_in` to run it without blocking); ``client_credentials``:
+    ``client_id``/``client_secret``. No refresh token is asked for or written to disk
+    (:class:`NoRefreshTokenStore`).
     """
     try:
         con = open_connection(url, timeout=timeout)
@@ -192,7 +190,7 @@ def connect(
                 provider_id=provider_id,
                 store_refresh_token=False,
                 max_poll_time=max_poll_time,
-                display=_device_display(on_instructions, on_status, cancelled),
+                display=display or print,
             )
         elif kind == "client_credentials":
             if not client_id or not client_secret:
@@ -215,31 +213,6 @@ def connect(
         raise _unreachable(url, exc) from exc
     logger.info("connected to %s (%s)", url, kind)
     return con
-
-
-class _Cancelled(Exception):
-    """The person cancelled the device sign-in (raised from the client's display callback)."""
-
-
-def _device_display(
-    on_instructions: Callable[[str], None] | None,
-    on_status: Callable[[str], None] | None,
-    cancelled: Callable[[], bool] | None,
-) -> Callable[..., None]:
-    """The client's ``display``: instructions once (``end="\\n"``), then a progress line with
-    ``end="\\r"`` every poll tick, which is where a cancelled sign-in stops the client's poll loop."""
-
-    def display(*args: Any, end: str = "\n", **_: Any) -> None:
-        text = " ".join(str(a) for a in args)
-        if end == "\r":
-            if cancelled is not None and cancelled():
-                raise _Cancelled()
-            if on_status is not None:
-                on_status(re.sub(r"^[#\-\s]*", "", text.replace("[", " ").replace("]", " ")).strip())
-        elif on_instructions is not None and text.strip():
-            on_instructions(text)
-
-    return display
 
 
 class NoRefreshTokenStore(RefreshTokenStore):
@@ -269,179 +242,32 @@ def open_connection(url: str, *, timeout: float = 30.0) -> Connection:
     return Connection(url, default_timeout=int(max(1, timeout)), refresh_token_store=NoRefreshTokenStore())
 
 
-@dataclass(frozen=True)
-class DeviceInstructions:
-    """What the person must do, from the client's instructions text: open ``link`` (the verification
-    URL, with the code filled in when the issuer offers that) and enter ``user_code``."""
+def device_sign_in(
+    url: str,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    provider_id: str | None = None,
+    timeout: float = 30.0,
+    max_poll_time: float = 300.0,
+) -> DeviceSignIn[tuple[Connection, BackendInfo]]:
+    """The OIDC device sign-in to the backend at ``url`` (the stock client's flow, with the issuer the
+    backend names), running in the background: its result is the connection and the backend's info."""
 
-    text: str
-    link: str | None = None
-    verification_uri: str | None = None
-    user_code: str | None = None
-
-    @classmethod
-    def from_text(cls, text: str) -> DeviceInstructions:
-        """Parse ``Visit <url> to authenticate.`` / ``Visit <url> and enter user code 'X' ...``."""
-        found = re.search(r"https?://[^\s'\"]+?(?=[.,;]?(?:\s|$))", text)
-        link = found.group(0) if found else None
-        code = re.search(r"user code '([^']+)'", text)
-        user_code = code.group(1) if code else None
-        verification_uri = link
-        if link is not None:
-            parts = urlsplit(link)
-            from_query = parse_qs(parts.query).get("user_code")
-            if from_query:
-                user_code = user_code or from_query[0]
-                verification_uri = parts._replace(query="", fragment="").geturl()
-        return cls(text=text, link=link, verification_uri=verification_uri, user_code=user_code)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DeviceInstructions:
-        return cls(
-            text=str(data.get("text", "")),
-            link=data.get("link"),
-            verification_uri=data.get("verification_uri"),
-            user_code=data.get("user_code"),
+    def sign_in(display: Display) -> tuple[Connection, BackendInfo]:
+        con = connect(
+            url,
+            "oidc_device",
+            client_id=client_id,
+            client_secret=client_secret,
+            provider_id=provider_id,
+            display=display,
+            timeout=timeout,
+            max_poll_time=max_poll_time,
         )
+        return con, backend_info(con)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "link": self.link,
-            "verification_uri": self.verification_uri,
-            "user_code": self.user_code,
-        }
-
-
-DeviceStatus = Literal["starting", "waiting", "connected", "failed", "cancelled"]
-
-
-@dataclass(frozen=True)
-class DeviceSignInState:
-    """A snapshot of a :class:`DeviceSignIn` for the page (no token in it)."""
-
-    status: DeviceStatus
-    instructions: DeviceInstructions | None = None
-    progress: str | None = None
-    elapsed: float = 0.0
-    error: ApexError | None = field(default=None, compare=False)
-
-    @property
-    def done(self) -> bool:
-        return self.status in ("connected", "failed", "cancelled")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "instructions": self.instructions.to_dict() if self.instructions else None,
-            "progress": self.progress,
-            "elapsed": self.elapsed,
-            "error": str(self.error) if self.error else None,
-        }
-
-
-class DeviceSignIn:
-    """The OIDC device flow of one session, run by the stock client in a background thread so the
-    page never blocks: it shows :meth:`state` (link, code, status) and polls it, and may
-    :meth:`cancel`. Keep the object in that session's state only: once ``connected``,
-    :meth:`result` holds the authenticated connection (its access token). Not for sharing."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        provider_id: str | None = None,
-        timeout: float = 30.0,
-        max_poll_time: float = 300.0,
-    ) -> None:
-        self.url = url
-        self._lock = threading.Lock()
-        self._cancel = threading.Event()
-        self._started = time.monotonic()
-        self._state = DeviceSignInState("starting")
-        self._result: tuple[Connection, BackendInfo] | None = None
-        self._thread = threading.Thread(
-            target=self._run,
-            kwargs={
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "provider_id": provider_id,
-                "timeout": timeout,
-                "max_poll_time": max_poll_time,
-            },
-            name="apex-device-sign-in",
-            daemon=True,
-        )
-
-    @classmethod
-    def start(cls, url: str, **kwargs: Any) -> DeviceSignIn:
-        """A new sign-in, already running (see :meth:`__init__` for the options)."""
-        flow = cls(url, **kwargs)
-        flow._thread.start()
-        return flow
-
-    def _update(self, **changes: Any) -> None:
-        with self._lock:
-            if not self._state.done:
-                self._state = replace(self._state, elapsed=time.monotonic() - self._started, **changes)
-
-    def _run(self, **options: Any) -> None:
-        try:
-            con = connect(
-                self.url,
-                "oidc_device",
-                on_instructions=lambda text: self._update(
-                    status="waiting", instructions=DeviceInstructions.from_text(text)
-                ),
-                on_status=lambda text: self._update(progress=text),
-                cancelled=self._cancel.is_set,
-                **options,
-            )
-            info = backend_info(con)
-        except _Cancelled:
-            self._update(status="cancelled")
-            logger.info("device sign-in to %s cancelled", self.url)
-            return
-        except ApexError as exc:
-            self._update(status="failed", error=exc)
-            return
-        except Exception as exc:  # a bug or an unexpected client error: reported, never a dead thread
-            logger.exception("device sign-in to %s failed unexpectedly", self.url)
-            self._update(status="failed", error=AuthError(f"Signing in to {self.url} failed: {exc}"))
-            return
-        with self._lock:
-            if self._cancel.is_set():
-                self._state = replace(self._state, status="cancelled")
-                return
-            self._result = (con, info)
-        self._update(status="connected")
-
-    def state(self) -> DeviceSignInState:
-        with self._lock:
-            current = self._state
-        if current.done:
-            return current
-        return replace(current, elapsed=time.monotonic() - self._started)
-
-    def cancel(self) -> None:
-        """Stop waiting: the state becomes ``cancelled`` now; the thread ends at its next poll tick."""
-        self._cancel.set()
-        with self._lock:
-            if not self._state.done:
-                self._state = replace(self._state, status="cancelled")
-                self._result = None
-
-    def result(self) -> tuple[Connection, BackendInfo] | None:
-        """The connection and the backend's info once ``connected``, else None."""
-        with self._lock:
-            return self._result
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread (tests, shutdown); True when it has ended."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+    return DeviceSignIn.start(url, sign_in)
 
 
 @dataclass(frozen=True)
@@ -765,7 +591,7 @@ def recent_jobs(con: Connection, limit: int = 20) -> list[JobInfo]:
 
 
 @dataclass(frozen=True)
-class LogEntry:
+class JobLogEntry:
     id: str
     level: str
     message: str
@@ -773,7 +599,7 @@ class LogEntry:
     time: str | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LogEntry:
+    def from_dict(cls, data: Mapping[str, Any]) -> JobLogEntry:
         return cls(
             id=str(data.get("id", "")),
             level=str(data.get("level", "info")).lower(),
@@ -792,7 +618,7 @@ class LogEntry:
         }
 
 
-def job_logs(con: Connection, job_id: str, level: str = "debug") -> list[LogEntry]:
+def job_logs(con: Connection, job_id: str, level: str = "debug") -> list[JobLogEntry]:
     """The job's log entries at ``level`` or above (debug, info, warning, error)."""
     try:
         entries = con.job(_check_id(job_id)).logs(level=level)
@@ -800,11 +626,11 @@ def job_logs(con: Connection, job_id: str, level: str = "debug") -> list[LogEntr
         raise _api_error(exc, f"Reading the logs of job {job_id} failed", JobError) from exc
     except requests.RequestException as exc:
         raise _unreachable(con.root_url, exc) from exc
-    # Some backends ignore the level parameter: filter here too.
-    return filter_logs((LogEntry.from_dict(e) for e in entries), level)
+    # The client filters by level itself when the backend does not (openeo's LogsResponse).
+    return [JobLogEntry.from_dict(e) for e in entries]
 
 
-def job_failure(con: Connection, job_id: str, logs: Iterable[LogEntry] | None = None) -> JobError:
+def job_failure(con: Connection, job_id: str, logs: Iterable[JobLogEntry] | None = None) -> JobError:
     """A :class:`JobError` for a failed or cancelled job: the backend's error code and message from
     its error logs (the caller raises or shows it)."""
     info = job_info(con, job_id)
@@ -892,12 +718,11 @@ def download_results(
     on_progress: Callable[[DownloadProgress], None] | None = None,
     timeout: float = 30.0,
     chunk_size: int = 1 << 16,
-) -> dict[str, Any]:
+) -> JobOutcome:
     """Download a finished job's assets and its results metadata (``job-results.json``) into
-    ``folder/<job_id>/`` and return the session's job state::
-
-        {"status": "finished", "id", "title", "assets": [{"key", "path", "datetime"}], "metadata_path"}
-    """
+    ``folder/<job_id>/``, fetch the STAC items its results link to, and return the finished job's
+    :class:`~apex_core.flow.JobOutcome` (its ``items`` empty unless every item link answered: the
+    Metadata step then fetches them itself and says which failed)."""
     job_id = _check_id(job_id)
     info = job_info(con, job_id)
     if info.status != "finished":
@@ -927,17 +752,19 @@ def download_results(
             path = target / _safe_name(asset.key)
             auth = con.auth if urlsplit(asset.href).netloc == backend_host else None
             _stream(http, asset, path, auth, index, len(assets), on_progress, timeout, chunk_size)
-            out.append({"key": asset.key, "path": str(path.resolve()), "datetime": asset.datetime})
+            out.append(ResultAsset(asset.key, path.resolve(), asset.datetime))
+        items, problems = fetch_items(meta, timeout, session=http)
     if on_progress is not None:
         on_progress(DownloadProgress("", 0, None, len(assets), len(assets)))
     logger.info("downloaded %d asset(s) of job %s into %s", len(out), job_id, target)
-    return {
-        "status": "finished",
-        "id": job_id,
-        "title": title if title is not None else info.title,
-        "assets": out,
-        "metadata_path": str(metadata_path.resolve()),
-    }
+    return JobOutcome(
+        id=job_id,
+        status="finished",
+        title=title if title is not None else info.title,
+        assets=tuple(out),
+        metadata_path=metadata_path.resolve(),
+        items=() if problems else tuple(items),
+    )
 
 
 def _stream(
@@ -991,27 +818,27 @@ def elapsed_seconds(created: str | None, now: dt.datetime | None = None) -> floa
     return max(0.0, ((now or dt.datetime.now(dt.UTC)) - since).total_seconds())
 
 
-def job_headline(job: Mapping[str, Any], now: dt.datetime | None = None) -> str:
-    """One markdown line for the session's job state: title, id, status, time since it was created."""
-    elapsed = elapsed_seconds(job.get("created"), now)
+def job_headline(job: JobOutcome, now: dt.datetime | None = None) -> str:
+    """One markdown line for the session's job: title, id, status, time since it was created."""
+    elapsed = elapsed_seconds(job.created, now)
     return (
-        f"**{job.get('title') or job['id']}** · `{job['id']}` · status **{job.get('status', 'unknown')}**"
+        f"**{job.title or job.id}** · `{job.id}` · status **{job.status or 'unknown'}**"
         + (f" · {elapsed:.0f} s since created" if elapsed is not None else "")
     )
 
 
-def job_progress(job: Mapping[str, Any]) -> float | None:
+def job_progress(job: JobOutcome) -> float | None:
     """The backend's progress (0 to 1) of an unfinished job, when it reports one."""
-    progress = job.get("progress")
-    if job.get("status") == "finished" or not isinstance(progress, int | float):
+    if job.finished or job.progress is None:
         return None
-    return min(1.0, max(0.0, float(progress) / 100))
+    return min(1.0, max(0.0, job.progress / 100))
 
 
-def filter_logs(entries: Iterable[LogEntry], level: str) -> list[LogEntry]:
-    """The entries at ``level`` or above (unknown levels count as debug)."""
-    minimum = LOG_LEVELS.index(level) if level in LOG_LEVELS else 0
-    return [e for e in entries if (LOG_LEVELS.index(e.level) if e.level in LOG_LEVELS else 0) >= minimum]
+def filter_logs(entries: Iterable[JobLogEntry], level: str) -> list[JobLogEntry]:
+    """The entries at ``level`` or above, ranked as the openeo client ranks them (unknown levels count
+    as debug): for entries already read, e.g. the page's log-level choice."""
+    minimum = normalize_log_level(level)
+    return [e for e in entries if normalize_log_level(e.level) >= minimum]
 
 
 @dataclass(frozen=True)
@@ -1049,7 +876,7 @@ class Follow:
 
     delay: float | None = None
     next_at: float = 0.0
-    logs: tuple[LogEntry, ...] = ()
+    logs: tuple[JobLogEntry, ...] = ()
     done: bool = False
     error: ApexError | None = field(default=None, compare=False)
 
@@ -1065,35 +892,35 @@ class Follow:
 
 def follow_job(
     con: Connection,
-    job: Mapping[str, Any],
+    job: JobOutcome,
     follow: Follow,
     *,
     folder: Path,
     on_progress: Callable[[DownloadProgress], None] | None = None,
     timeout: float = 30.0,
     now: float | None = None,
-) -> tuple[dict[str, Any], Follow]:
-    """One step of following ``job`` (the session's job state): poll when the back-off allows,
-    refresh status, progress and logs; when it is over, download a finished job's results into
-    ``folder`` (the state becomes the finished mapping) or explain a failure (``Follow.error``).
-    API errors end the follow with the error; the job state is kept."""
+) -> tuple[JobOutcome, Follow]:
+    """One step of following ``job`` (the session's job): poll when the back-off allows, refresh status,
+    progress and logs; when it is over, download a finished job's results into ``folder`` (the job
+    becomes the finished outcome) or explain a failure (``Follow.error``). API errors end the follow
+    with the error; the job is kept."""
     clock = time.monotonic() if now is None else now
     if follow.done or clock < follow.next_at:
-        return dict(job), follow
+        return job, follow
     try:
-        info = job_info(con, str(job["id"]))
+        info = job_info(con, job.id)
         logs = tuple(job_logs(con, info.id))
         delay = next_poll_delay(follow.delay)
-        state = {**job, "status": info.status, "progress": info.progress, "created": info.created}
+        state = replace(job, status=info.status, progress=info.progress, created=info.created)
         if info.status == "created":  # nothing runs until it is started
             return state, Follow(delay, clock, logs, done=True)
         if not info.final:
             return state, Follow(delay, clock + delay, logs)
         if info.status == "finished":
             state = download_results(
-                con, info.id, folder, title=job.get("title"), on_progress=on_progress, timeout=timeout
+                con, info.id, folder, title=job.title, on_progress=on_progress, timeout=timeout
             )
             return state, Follow(delay, clock, logs, done=True)
         return state, Follow(delay, clock, logs, done=True, error=job_failure(con, info.id, logs))
     except ApexError as exc:
-        return dict(job), Follow(follow.delay, clock, follow.logs, done=True, error=exc)
+        return job, Follow(follow.delay, clock, follow.logs, done=True, error=exc)

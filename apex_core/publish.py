@@ -27,9 +27,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from apex_core import errors
 from apex_core.assets import rehost_assets
-from apex_core.catalogue import CatalogueClient, LogEntry
-from apex_core.errors import ApexError, CatalogueConflict, CatalogueError, MetadataError
+from apex_core.catalogue import CatalogueClient, RequestLogEntry
+from apex_core.errors import ApexError, CatalogueConflict, CatalogueError, DataError, MetadataError
 from apex_core.metadata import ADMIN_ONLY_READ_ROLE, asset_expiries, format_time_left
 from apex_core.progress import Progress, no_progress
 from apex_core.storage import AssetStore
@@ -161,7 +162,7 @@ class PublishState:
     catalogue_url: str
     collection_id: str
     done: tuple[str, ...] = ()
-    log: tuple[LogEntry, ...] = ()
+    log: tuple[RequestLogEntry, ...] = ()
     updated_at: str = ""
 
     @classmethod
@@ -174,7 +175,7 @@ class PublishState:
             catalogue_url=str(data["catalogue_url"]),
             collection_id=str(data["collection_id"]),
             done=tuple(str(s) for s in data.get("done", ())),
-            log=tuple(LogEntry.from_dict(e) for e in data.get("log", ())),
+            log=tuple(RequestLogEntry.from_dict(e) for e in data.get("log", ())),
             updated_at=str(data.get("updated_at", "")),
         )
 
@@ -200,7 +201,7 @@ class PublishState:
     def with_done(self, *steps: str) -> PublishState:
         return replace(self, done=tuple(dict.fromkeys(self.done + steps)))
 
-    def with_log(self, entries: Sequence[LogEntry]) -> PublishState:
+    def with_log(self, entries: Sequence[RequestLogEntry]) -> PublishState:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         return replace(self, log=self.log + tuple(entries), updated_at=now)
 
@@ -237,15 +238,55 @@ class PublishResult:
             out["browser_url"] = link
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PublishResult:
+        """The result :meth:`to_dict` wrote (the error keeps its class and fields)."""
+        try:
+            return cls(
+                state=PublishState.from_dict(data["state"]),
+                plan=PublishPlan.from_dict(data["plan"]),
+                error=_error_from_dict(data.get("error")),
+                notes=tuple(str(n) for n in data.get("notes") or ()),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, MetadataError) as exc:
+            raise DataError(f"A saved publish result is not readable ({type(exc).__name__}: {exc}).") from exc
+
     def to_dict(self) -> dict[str, Any]:
+        """JSON, lossless (:meth:`from_dict` reads it back)."""
         return {
-            "ok": self.ok,
             "state": self.state.to_dict(),
-            "error": str(self.error) if self.error else None,
+            "plan": self.plan.to_dict(),
             "notes": list(self.notes),
-            "collection_url": self.collection_url,
-            "items": list(self.item_urls),
+            "error": _error_to_dict(self.error),
         }
+
+
+def _error_to_dict(error: ApexError | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {
+        "type": type(error).__name__,
+        "message": error.message,
+        "code": error.code,
+        "status": error.status,
+        "request_id": error.request_id,
+        "field": error.field,
+    }
+
+
+def _error_from_dict(data: Any) -> ApexError | None:
+    """The error :func:`_error_to_dict` wrote, as its class in :mod:`apex_core.errors` (else ApexError)."""
+    if not isinstance(data, Mapping):
+        return None
+    cls = getattr(errors, str(data.get("type")), ApexError)
+    cls = cls if isinstance(cls, type) and issubclass(cls, ApexError) else ApexError
+    return cls(
+        str(data.get("message", "")),
+        code=data.get("code"),
+        status=data.get("status"),
+        request_id=data.get("request_id"),
+        field=data.get("field"),
+    )
 
 
 def browser_link(browser_url: str | None, collection_id: str) -> str | None:
@@ -275,7 +316,7 @@ def file_readers_note(collection: Mapping[str, Any], store: str | AssetStore) ->
     )
 
 
-def log_json(state: PublishState | Sequence[LogEntry]) -> str:
+def log_json(state: PublishState | Sequence[RequestLogEntry]) -> str:
     """The publish log as downloadable JSON (no headers, bodies or tokens are ever recorded)."""
     entries = state.log if isinstance(state, PublishState) else tuple(state)
     return json.dumps([e.to_dict() for e in entries], indent=2)
@@ -570,7 +611,7 @@ class DeleteResult:
     collection_id: str
     deleted_items: tuple[str, ...] = ()
     collection_deleted: bool = False
-    log: tuple[LogEntry, ...] = field(default=())
+    log: tuple[RequestLogEntry, ...] = field(default=())
 
     @property
     def message(self) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from apex_core.catalogue import CatalogueClient, LogEntry
+from apex_core.catalogue import CatalogueClient, RequestLogEntry
 from apex_core.config import Settings
 from apex_core.errors import AssetError
 
@@ -58,7 +58,7 @@ class AssetStore(Protocol):
     @property
     def label(self) -> str: ...
 
-    def put(self, path: str, data: bytes, media_type: str, log: list[LogEntry]) -> str: ...
+    def put(self, path: str, data: bytes, media_type: str, log: list[RequestLogEntry]) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class CatalogueAssetStore:
     def label(self) -> str:
         return "the catalogue's asset store"
 
-    def put(self, path: str, data: bytes, media_type: str, log: list[LogEntry]) -> str:
+    def put(self, path: str, data: bytes, media_type: str, log: list[RequestLogEntry]) -> str:
         return self.client.put_asset(self.base_url, path, data, media_type)  # the client logs it
 
 
@@ -242,12 +242,12 @@ class S3AssetStore:
         )
         return session.client("s3", endpoint_url=self.location.endpoint_url, config=config)
 
-    def check(self, log: list[LogEntry] | None = None) -> None:
+    def check(self, log: list[RequestLogEntry] | None = None) -> None:
         """``HEAD`` the bucket: a clear :class:`AssetError` when it is missing or the credentials fail."""
         bucket = self.location.bucket
         self._call("HEAD", "", "reach the S3 bucket", log, lambda c: c.head_bucket(Bucket=bucket))
 
-    def put(self, path: str, data: bytes, media_type: str, log: list[LogEntry]) -> str:
+    def put(self, path: str, data: bytes, media_type: str, log: list[RequestLogEntry]) -> str:
         key = self.location.key(path)
         self._call(
             "PUT",
@@ -258,7 +258,7 @@ class S3AssetStore:
         )
         return self.location.href(key)
 
-    def _call(self, method: str, key: str, what: str, log: list[LogEntry] | None, call: Any) -> Any:
+    def _call(self, method: str, key: str, what: str, log: list[RequestLogEntry] | None, call: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 
         at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -270,12 +270,14 @@ class S3AssetStore:
             error = s3_error(exc, self.location, what)
             if log is not None:
                 ms = int((time.monotonic() - started) * 1000)
-                log.append(LogEntry(at, method, url, error.status, ms, error.message))
+                log.append(RequestLogEntry(at, method, url, error.status, ms, error.message))
             logger.info("S3 %s %s failed: %s", method, url, error.code or type(exc).__name__)
             raise error from exc
         if log is not None:
             status = answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
-            log.append(LogEntry(at, method, url, int(status), int((time.monotonic() - started) * 1000), what))
+            log.append(
+                RequestLogEntry(at, method, url, int(status), int((time.monotonic() - started) * 1000), what)
+            )
         return answer
 
 

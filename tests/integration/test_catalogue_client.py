@@ -8,6 +8,7 @@ import datetime as dt
 import http.server
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -18,7 +19,7 @@ from apex_core.catalogue import (
     AccessToken,
     CatalogueClient,
     Conformance,
-    LogEntry,
+    RequestLogEntry,
     apex_client_id,
     error_from_response,
     token_expiry,
@@ -136,7 +137,7 @@ def test_log_entry_round_trip_and_no_query() -> None:
         client.request("GET", "http://user:pw@127.0.0.1:9/a.tif?X-Amz-Signature=abc", what="download")
     entry = client.log[-1]
     assert entry.url == "http://127.0.0.1:9/a.tif"
-    assert LogEntry.from_dict(entry.to_dict()) == entry
+    assert RequestLogEntry.from_dict(entry.to_dict()) == entry
 
 
 # --- conformance -----------------------------------------------------------------------------------
@@ -179,7 +180,7 @@ def test_state_round_trip_and_matching() -> None:
     plan = PublishPlan.from_metadata(metadata_state())
     state = PublishState.start("http://cat/", plan).with_done(COLLECTION_STEP, COLLECTION_STEP)
     state = state.with_log(
-        [LogEntry("t", "POST", "http://cat/collections", 201, 5, "create collection ndvi")]
+        [RequestLogEntry("t", "POST", "http://cat/collections", 201, 5, "create collection ndvi")]
     )
     assert state.done == (COLLECTION_STEP,)
     assert PublishState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
@@ -253,6 +254,7 @@ def test_token_goes_only_to_the_catalogue_origin() -> None:
 
 def test_local_asset_files_match_the_job_downloads(tmp_path: Any) -> None:
     from apex_core.assets import local_asset_files
+    from apex_core.flow import JobOutcome, ResultAsset
 
     tif = tmp_path / "openEO.tif"
     tif.write_bytes(b"x")
@@ -264,10 +266,9 @@ def test_local_asset_files_match_the_job_downloads(tmp_path: Any) -> None:
             ],
         }
     )
-    job = {
-        "status": "finished",
-        "assets": [{"key": "openEO.tif", "path": str(tif)}, {"key": "gone", "path": "/no"}],
-    }
+    job = JobOutcome(
+        "j-1", "finished", assets=(ResultAsset("openEO.tif", tif), ResultAsset("gone", Path("/no")))
+    )
     documents = (plan.collection, *plan.items)
     assert local_asset_files(documents, job) == {"https://x/openEO.tif?sig=1": tif, "https://x/i.tif": tif}
     assert local_asset_files(documents, None) == {}

@@ -5,22 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from openeo.rest import OpenEoApiError
 
+from apex_core.device import DeviceInstructions
 from apex_core.errors import AuthError, JobError, TokenExpired, UnauthorizedError, user_message
+from apex_core.flow import JobOutcome
 from apex_core.jobs import (
     ConnectionChoice,
-    DeviceInstructions,
-    DeviceSignIn,
     DownloadProgress,
     JobEstimate,
     JobInfo,
-    LogEntry,
+    JobLogEntry,
     NoRefreshTokenStore,
     _api_error,
+    device_sign_in,
     job_headline,
     job_info,
     job_progress,
@@ -52,9 +54,9 @@ def test_job_info_and_logs_round_trip() -> None:
     assert not info.final
     assert JobInfo.from_dict(info.to_dict()) == info
     assert JobInfo.from_dict({"id": "j-2", "status": "error"}).final
-    entry = LogEntry.from_dict({"id": "0", "level": "ERROR", "message": "m", "code": "NoDataAvailable"})
+    entry = JobLogEntry.from_dict({"id": "0", "level": "ERROR", "message": "m", "code": "NoDataAvailable"})
     assert entry.level == "error"
-    assert LogEntry.from_dict(entry.to_dict()) == entry
+    assert JobLogEntry.from_dict(entry.to_dict()) == entry
 
 
 def test_download_progress_fraction() -> None:
@@ -127,7 +129,7 @@ def not_openeo() -> Iterator[str]:
 
 
 def test_a_failing_device_sign_in_reports_without_blocking(not_openeo: str) -> None:
-    flow = DeviceSignIn.start(not_openeo, timeout=5)
+    flow = device_sign_in(not_openeo, timeout=5)
     assert flow.state().status in ("starting", "failed")  # start() returned; the thread does the work
     assert flow.join(timeout=30)
     state = flow.state()
@@ -155,18 +157,12 @@ def test_invalid_token_is_a_session_expired_message() -> None:
 
 def test_job_headline_and_progress() -> None:
     now = dt.datetime(2026, 1, 1, 12, 0, 30, tzinfo=dt.UTC)
-    job = {
-        "id": "j-1",
-        "status": "running",
-        "title": "NDVI",
-        "created": "2026-01-01T12:00:00Z",
-        "progress": 40,
-    }
+    job = JobOutcome("j-1", "running", "NDVI", progress=40, created="2026-01-01T12:00:00Z")
     assert job_headline(job, now) == "**NDVI** · `j-1` · status **running** · 30 s since created"
-    assert job_headline({"id": "j-2", "status": "queued"}) == "**j-2** · `j-2` · status **queued**"
+    assert job_headline(JobOutcome("j-2", "queued")) == "**j-2** · `j-2` · status **queued**"
     assert job_progress(job) == 0.4
-    assert job_progress({**job, "status": "finished"}) is None
-    assert job_progress({**job, "progress": None}) is None
+    assert job_progress(replace(job, status="finished")) is None
+    assert job_progress(replace(job, progress=None)) is None
 
 
 DURATIONS = {
