@@ -20,13 +20,16 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from apex_core.catalogue import CatalogueClient
 from apex_core.errors import ApexError, AssetError
 from apex_core.progress import Progress, no_progress
 from apex_core.storage import AssetStore, CatalogueAssetStore
+
+if TYPE_CHECKING:
+    from apex_core.flow import JobOutcome
 
 __all__ = [
     "COG_MEDIA_TYPE",
@@ -57,17 +60,12 @@ def is_geotiff(asset: Mapping[str, Any]) -> bool:
     return "image/tiff" in media or path.endswith((".tif", ".tiff"))
 
 
-def local_asset_files(documents: Iterable[Mapping[str, Any]], job: Any) -> dict[str, Path]:
-    """href -> the file the Job step downloaded for that asset (``StateKey.JOB["assets"]``: ``[{"key",
-    "path"}]``, matched on the asset key), for the assets of ``documents`` (the collection and its
-    items) whose file exists."""
-    if not isinstance(job, Mapping):
+def local_asset_files(documents: Iterable[Mapping[str, Any]], job: JobOutcome | None) -> dict[str, Path]:
+    """href -> the file the Job step downloaded for that asset (:attr:`JobOutcome.assets`, matched on the
+    asset key), for the assets of ``documents`` (the collection and its items) whose file exists."""
+    if job is None:
         return {}
-    paths = {
-        str(a.get("key")): Path(str(a.get("path")))
-        for a in job.get("assets") or ()
-        if isinstance(a, Mapping) and a.get("path")
-    }
+    paths = {a.key: a.path for a in job.assets}
     out: dict[str, Path] = {}
     for doc in documents:
         for key, asset in (doc.get("assets") or {}).items():

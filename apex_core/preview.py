@@ -33,28 +33,16 @@ The state contract with the Job page
 ------------------------------------
 
 The Job page downloads a finished job's result GeoTIFFs and its STAC metadata JSON into the
-session's work folder and stores, in ``st.session_state[StateKey.JOB]``, a plain mapping::
-
-    {
-        "status": "finished",                 # the Job step is done only when "finished"
-        "id": "j-250313110405469ea3095a5b2b06ce85",
-        "title": "Gran Canaria NDVI",         # optional
-        "assets": [                           # one entry per downloaded GeoTIFF, in display order
-            {"key": "openEO_2019-08-19Z.tif",  # the STAC asset key in the job's results
-             "path": "/abs/path/openEO_2019-08-19Z.tif",
-             "datetime": "2019-08-19T00:00:00Z"},   # optional (None when unknown)
-        ],
-        "metadata_path": "/abs/path/job-results.json",  # optional: the job's STAC results document
-    }
-
-:meth:`JobResult.from_state` reads it (``None`` when there is no finished job) and
-:meth:`JobResult.to_dict` writes it. When a preview has been computed the page stores
-:meth:`Preview.to_state` in ``st.session_state[StateKey.PREVIEW]``: ``{"job_id", "asset_key",
-"path", "statistics": RasterStatistics.to_dict(), "raster_statistics": {minimum, maximum, mean,
-stddev, valid_percent}}``: the last is the STAC raster extension's ``statistics`` object for the
-Metadata page's ``raster:bands`` (exact for small files, from the overview for large ones:
-``statistics["exact"]`` says which). A preview of an uploaded GeoTIFF (no finished job) is not
-stored: it is not the flow's result.
+session's work folder and keeps a :class:`~apex_core.flow.JobOutcome` in
+``st.session_state[StateKey.JOB]`` (its ``assets`` are :class:`~apex_core.flow.ResultAsset` values:
+key, local path, date). When a preview of a finished job's asset has been computed the page keeps
+:meth:`Preview.to_state` (a :class:`~apex_core.flow.PreviewOutcome`) in
+``st.session_state[StateKey.PREVIEW]``: the job id, asset key and path, ``statistics``
+(``RasterStatistics.to_dict()``) and ``raster_statistics`` (``{minimum, maximum, mean, stddev,
+valid_percent}``, the STAC raster extension's ``statistics`` object for the Metadata page's
+``raster:bands``; exact for small files, from the overview for large ones: ``statistics["exact"]``
+says which). A preview of an uploaded GeoTIFF (no finished job) is not stored: it is not the flow's
+result.
 """
 
 from __future__ import annotations
@@ -62,7 +50,7 @@ from __future__ import annotations
 import base64
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +72,9 @@ from rasterio.warp import calculate_default_transform, reproject, transform, tra
 from rio_tiler.colormap import cmap as _rio_cmaps
 
 from apex_core.errors import DataError
+from apex_core.flow import PreviewOutcome
 from apex_core.mapview import MapAssets, base_map
+from apex_core.statistics import STAT_KEYS, BandStatistics
 
 __all__ = [
     "COLORMAP",
@@ -94,13 +84,11 @@ __all__ = [
     "PREVIEW_MAX_SIZE",
     "ClassShare",
     "Histogram",
-    "JobResult",
     "NdviClass",
     "Overlay",
     "PointValue",
     "Preview",
     "RasterStatistics",
-    "ResultAsset",
     "ScreenRead",
     "color_index",
     "colorize",
@@ -129,85 +117,6 @@ _WGS84 = CRS.from_epsg(4326)
 _MERCATOR_MAX_LAT = 85.051129
 
 FloatArray = npt.NDArray[np.float64]
-
-
-# --------------------------------------------------------------------------- state contract
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
-@dataclass(frozen=True)
-class ResultAsset:
-    """One downloaded result GeoTIFF: its STAC asset key, local path and (optional) date."""
-
-    key: str
-    path: Path
-    datetime: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ResultAsset:
-        key, path = data.get("key"), data.get("path")
-        if not key or not path:
-            raise DataError(f"A job result asset needs a 'key' and a 'path', got {dict(data)!r}.")
-        return cls(key=str(key), path=Path(str(path)), datetime=_opt_str(data.get("datetime")))
-
-    @property
-    def label(self) -> str:
-        return f"{self.key} ({self.datetime})" if self.datetime else self.key
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {"key": self.key, "path": str(self.path), "datetime": self.datetime}
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """A finished job's downloaded results, as the Job page stores them (see the module docstring)."""
-
-    id: str
-    assets: tuple[ResultAsset, ...]
-    title: str | None = None
-    metadata_path: Path | None = None
-    status: str = "finished"
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> JobResult:
-        raw_assets = data.get("assets") or []
-        if not isinstance(raw_assets, Sequence) or isinstance(raw_assets, str | bytes):
-            raise DataError("The job result's 'assets' must be a list of {key, path, datetime}.")
-        assets = tuple(ResultAsset.from_dict(a) for a in raw_assets if isinstance(a, Mapping))
-        meta = _opt_str(data.get("metadata_path"))
-        return cls(
-            id=str(data.get("id") or ""),
-            assets=assets,
-            title=_opt_str(data.get("title")),
-            metadata_path=Path(meta) if meta else None,
-            status=str(data.get("status") or ""),
-        )
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any], key: str = "apex_job") -> JobResult | None:
-        """The finished job in ``state[key]`` (``StateKey.JOB``), or ``None`` when there is none yet."""
-        job = state.get(key)
-        if not isinstance(job, Mapping) or job.get("status") != "finished":
-            return None
-        return cls.from_dict(job)
-
-    def asset(self, key: str) -> ResultAsset:
-        for a in self.assets:
-            if a.key == key:
-                return a
-        raise DataError(f"The job {self.id} has no result asset {key!r}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "id": self.id,
-            "title": self.title,
-            "assets": [a.to_dict() for a in self.assets],
-            "metadata_path": str(self.metadata_path) if self.metadata_path else None,
-        }
 
 
 # --------------------------------------------------------------------------- reading
@@ -315,14 +224,12 @@ class ClassShare:
         return {"key": self.key, "label": self.label, "pixels": self.pixels, "percent": self.percent}
 
 
-@dataclass(frozen=True)
-class RasterStatistics:
-    """Statistics of the valid pixels (raw values: min/max/mean/std are not clipped)."""
+@dataclass(frozen=True, kw_only=True)
+class RasterStatistics(BandStatistics):
+    """The preview's measurement of the valid pixels: their :class:`BandStatistics` (raw values: the
+    minimum, maximum, mean and stddev are not clipped; always all known here), and the pixel counts,
+    clipping and classes the Preview page shows besides."""
 
-    minimum: float
-    maximum: float
-    mean: float
-    std: float
     valid_pixels: int
     total_pixels: int
     clipped_low: int  # valid pixels < -1
@@ -330,10 +237,6 @@ class RasterStatistics:
     classes: tuple[ClassShare, ...]
     exact: bool  # from the full file (True) or from a decimated overview read (False)
     shape: tuple[int, int]  # (rows, cols) of the array they were computed from
-
-    @property
-    def valid_percent(self) -> float:
-        return 100.0 * self.valid_pixels / self.total_pixels if self.total_pixels else 0.0
 
     @property
     def clipped(self) -> int:
@@ -351,12 +254,11 @@ class RasterStatistics:
         return f"computed {how} {cols}×{rows} {what}"
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RasterStatistics:
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> RasterStatistics:
+        band = BandStatistics.from_dict(data, source)
         return cls(
-            minimum=float(data["minimum"]),
-            maximum=float(data["maximum"]),
-            mean=float(data["mean"]),
-            std=float(data["std"]),
+            **{k: getattr(band, k) for k in STAT_KEYS},
+            source=band.source,
             valid_pixels=int(data["valid_pixels"]),
             total_pixels=int(data["total_pixels"]),
             clipped_low=int(data["clipped_low"]),
@@ -371,28 +273,14 @@ class RasterStatistics:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "minimum": self.minimum,
-            "maximum": self.maximum,
-            "mean": self.mean,
-            "std": self.std,
+            **super().to_dict(),
             "valid_pixels": self.valid_pixels,
             "total_pixels": self.total_pixels,
-            "valid_percent": self.valid_percent,
             "clipped_low": self.clipped_low,
             "clipped_high": self.clipped_high,
             "classes": [c.to_dict() for c in self.classes],
             "exact": self.exact,
             "shape": list(self.shape),
-        }
-
-    def raster_band_statistics(self) -> dict[str, float]:
-        """The STAC raster extension's ``statistics`` object."""
-        return {
-            "minimum": self.minimum,
-            "maximum": self.maximum,
-            "mean": self.mean,
-            "stddev": self.std,
-            "valid_percent": self.valid_percent,
         }
 
 
@@ -413,7 +301,8 @@ def compute_statistics(read: ScreenRead) -> RasterStatistics:
         minimum=float(values.min()),
         maximum=float(values.max()),
         mean=float(values.mean()),
-        std=float(values.std()),
+        stddev=float(values.std()),
+        valid_percent=100.0 * values.size / total,
         valid_pixels=int(values.size),
         total_pixels=total,
         clipped_low=clipped_low,
@@ -566,15 +455,15 @@ class Preview:
     source_shape: tuple[int, int]
     crs: str
 
-    def to_state(self, job_id: str | None = None) -> dict[str, Any]:
-        """The small dict the page stores in ``StateKey.PREVIEW``."""
-        return {
-            "job_id": job_id,
-            "asset_key": self.asset_key,
-            "path": str(self.path),
-            "statistics": self.statistics.to_dict(),
-            "raster_statistics": self.statistics.raster_band_statistics(),
-        }
+    def to_state(self, job_id: str | None = None) -> PreviewOutcome:
+        """The Preview step's outcome, kept in ``StateKey.PREVIEW``."""
+        return PreviewOutcome(
+            asset_key=self.asset_key,
+            path=self.path,
+            job_id=job_id,
+            statistics=self.statistics.to_dict(),
+            raster_statistics=self.statistics.stac_statistics(),
+        )
 
 
 def compute_preview(

@@ -22,13 +22,12 @@ import re
 import secrets
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from apex_core import errors
 from apex_core.config import Settings
 from apex_core.errors import (
     ApexError,
@@ -39,9 +38,9 @@ from apex_core.errors import (
     ProjectStoreCorrupt,
     ProjectStoreLocked,
 )
+from apex_core.flow import DERIVED, PERSISTED, Codec, JobOutcome, StateKey, WidgetPrefix
 from apex_core.jobs import Follow, work_folder
-from apex_core.publish import PublishPlan, PublishResult, PublishState
-from apex_core.steps import StateKey, flow_status
+from apex_core.steps import flow_status
 
 __all__ = [
     "DERIVED_KEYS",
@@ -68,96 +67,14 @@ MAX_NAME = 100
 
 # --------------------------------------------------------------------------- what is stored
 
-
-def _publish_run_encode(run: Any) -> Any:
-    """``{"result": PublishResult, "base": str}`` (the Publish page's run) as JSON."""
-    if not isinstance(run, Mapping):
-        return None
-    out: dict[str, Any] = {"base": run.get("base")}
-    result = run.get("result")
-    if isinstance(result, PublishResult):
-        error = result.error
-        out["result"] = {
-            "state": result.state.to_dict(),
-            "plan": result.plan.to_dict(),
-            "notes": list(result.notes),
-            "error": None
-            if error is None
-            else {
-                "type": type(error).__name__,
-                "message": error.message,
-                "code": error.code,
-                "status": error.status,
-                "request_id": error.request_id,
-                "field": error.field,
-            },
-        }
-    return out
-
-
-def _publish_run_decode(data: Any) -> Any:
-    if not isinstance(data, Mapping):
-        return {}
-    run: dict[str, Any] = {}
-    if data.get("base") is not None:
-        run["base"] = data["base"]
-    raw = data.get("result")
-    if isinstance(raw, Mapping):
-        err = raw.get("error")
-        error: ApexError | None = None
-        if isinstance(err, Mapping):
-            cls = getattr(errors, str(err.get("type")), ApexError)
-            cls = cls if isinstance(cls, type) and issubclass(cls, ApexError) else ApexError
-            error = cls(
-                str(err.get("message", "")),
-                code=err.get("code"),
-                status=err.get("status"),
-                request_id=err.get("request_id"),
-                field=err.get("field"),
-            )
-        run["result"] = PublishResult(
-            state=PublishState.from_dict(raw["state"]),
-            plan=PublishPlan.from_dict(raw["plan"]),
-            error=error,
-            notes=tuple(str(n) for n in raw.get("notes", ())),
-        )
-    return run
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
-
-# The session keys a project keeps, each with its (encode, decode) codec. Nothing else is ever stored:
-# not the openEO connection (``apex_job_con`` holds a token), not the catalogue tokens, not widget values
-# (the pages reseed them from these).
-PERSISTED_KEYS: dict[str, Codec] = {
-    StateKey.AOI.value: (_same, _same),
-    "apex_area_place": (_same, _same),
-    "apex_area_date": (_same, _same),
-    "apex_job_choice": (_same, _same),
-    StateKey.JOB.value: (_same, _same),
-    StateKey.PREVIEW.value: (_same, _same),
-    "apex_metadata_draft": (_same, _same),
-    StateKey.METADATA.value: (_same, _same),
-    "apex_publish_run": (_publish_run_encode, _publish_run_decode),
-    StateKey.PUBLISHED.value: (_same, _same),
-}
-
+# The session keys a project keeps (:data:`apex_core.flow.PERSISTED`), each with its (encode, decode)
+# codec. Nothing else is ever stored: not the openEO connection (it holds a token), not the catalogue
+# tokens, not widget values (the pages reseed them from these).
+PERSISTED_KEYS: dict[str, Codec] = {key.value: codec for key, codec in PERSISTED.items()}
 # Session keys derived from the persisted ones (reset when another project is loaded).
-DERIVED_KEYS = (
-    "apex_job_follow",
-    "apex_job_err",
-    "apex_job_recent",
-    "apex_area_error",
-    "apex_area_seen_drawing",
-    "apex_job_session_id",
-    "apex_job_device",  # a running device sign-in: a thread, and the token once approved
-)
+DERIVED_KEYS: tuple[str, ...] = tuple(key.value for key in DERIVED)
 # Widget keys of the pages: dropped when another project is loaded, so they reseed from its state.
-WIDGET_PREFIXES = ("area_", "job_", "preview_", "md_", "pub_")
+WIDGET_PREFIXES: tuple[str, ...] = WidgetPrefix.of_steps()
 
 # Keys whose values are credentials (compared lower-case, '-' as '_').
 SECRET_KEY_NAMES = frozenset(
@@ -246,10 +163,17 @@ class ProjectState:
 
     def to_session(self) -> dict[str, Any]:
         """The session values to restore: decoded, plus the live follow of a job that is not over."""
-        out = {k: PERSISTED_KEYS[k][1](v) for k, v in self.values.items() if k in PERSISTED_KEYS}
-        job = out.get(StateKey.JOB.value)
-        if isinstance(job, Mapping) and job.get("id") and job.get("status") not in (*_FINAL, "created"):
-            out["apex_job_follow"] = Follow()  # the Job page follows it again (after connecting)
+        out: dict[str, Any] = {}
+        for key, value in self.values.items():
+            if key not in PERSISTED_KEYS:
+                continue
+            try:
+                out[key] = PERSISTED_KEYS[key][1](value)
+            except ApexError as exc:  # one unreadable value does not lose the rest of the project
+                logger.warning("Not restoring %s: %s", key, exc.message)
+        job = out.get(StateKey.JOB)
+        if isinstance(job, JobOutcome) and job.status not in (*_FINAL, "created"):
+            out[StateKey.JOB_FOLLOW.value] = Follow()  # the Job page follows it again (after connecting)
         return out
 
     def check(self) -> None:
@@ -268,9 +192,9 @@ class ProjectState:
         done = sum(s.done for s in statuses)
         step = next((s.step.title for s in statuses if not s.done), "Done")
         status = f"{done} of {len(statuses)} steps done"
-        job = session.get(StateKey.JOB.value)
-        if isinstance(job, Mapping) and job.get("status"):
-            status += f" · job {job['status']}"
+        job = session.get(StateKey.JOB)
+        if isinstance(job, JobOutcome) and job.status:
+            status += f" · job {job.status}"
         return step, status
 
 

@@ -1,4 +1,5 @@
-"""The five steps of the flow and which of them are done, computed from the session's state."""
+"""The five steps of the flow and which of them are done, computed from the session's typed outcomes
+(:mod:`apex_core.flow`; :class:`StateKey` is re-exported from there)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from apex_core.flow import JobOutcome, MetadataOutcome, StateKey
+
 __all__ = ["STEPS", "StateKey", "Step", "StepKey", "StepStatus", "flow_status"]
-
-
-class StateKey(StrEnum):
-    """Keys of the per-session state the steps read (the app's own keys, not widget keys)."""
-
-    AOI = "apex_aoi"
-    JOB = "apex_job"
-    PREVIEW = "apex_preview"
-    METADATA = "apex_metadata"
-    PUBLISHED = "apex_published"
 
 
 class StepKey(StrEnum):
@@ -34,12 +27,12 @@ def _present(key: StateKey) -> Callable[[Mapping[str, Any]], bool]:
 
 def _job_finished(state: Mapping[str, Any]) -> bool:
     job = state.get(StateKey.JOB)
-    return isinstance(job, Mapping) and job.get("status") == "finished"
+    return isinstance(job, JobOutcome) and job.finished
 
 
 def _metadata_valid(state: Mapping[str, Any]) -> bool:
     meta = state.get(StateKey.METADATA)
-    return isinstance(meta, Mapping) and meta.get("valid") is True
+    return isinstance(meta, MetadataOutcome) and meta.valid
 
 
 @dataclass(frozen=True)

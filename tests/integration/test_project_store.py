@@ -24,6 +24,7 @@ from apex_core.errors import (
     ProjectStoreLocked,
     user_message,
 )
+from apex_core.flow import JobOutcome, PublishRun
 from apex_core.jobs import Follow
 from apex_core.local.process import free_port
 from apex_core.projects import (
@@ -186,7 +187,7 @@ def test_session_values_are_an_allowlist_and_credentials_are_dropped() -> None:
         "apex_catalogue_tokens": {"http://cat": JWT},
         "job_password": "hunter2",
         "apex_job_choice": {"kind": "token", "url": "http://b", "access_token": "tok-123"},
-        "apex_job": {"id": "j-9", "status": "running", "title": "NDVI"},
+        "apex_job": JobOutcome("j-9", "running", "NDVI"),
     }
     state = ProjectState.from_session(session)
     assert set(state.to_dict()) == {"apex_aoi", "apex_job"}
@@ -215,12 +216,12 @@ def test_publish_run_round_trips_with_its_error_class() -> None:
     result = PublishResult(
         PublishState.start("http://cat", plan), plan, CatalogueConflict("exists", status=409), ("n",)
     )
-    session = {"apex_publish_run": {"result": result, "base": "ndvi-bolzano"}}
+    session = {"apex_publish_run": PublishRun("ndvi-bolzano", result)}
     state = ProjectState.from_session(session)
     back = ProjectState.from_json(state.to_json()).to_session()["apex_publish_run"]
-    assert back["base"] == "ndvi-bolzano"
-    assert isinstance(back["result"].error, CatalogueConflict) and back["result"].error.status == 409
-    assert back["result"].plan.collection_id == "ndvi-bolzano" and back["result"].notes == ("n",)
+    assert isinstance(back, PublishRun) and back.base == "ndvi-bolzano" and back.result is not None
+    assert isinstance(back.result.error, CatalogueConflict) and back.result.error.status == 409
+    assert back.result.plan.collection_id == "ndvi-bolzano" and back.result.notes == ("n",)
     assert ProjectState.from_session({"apex_publish_run": back}).to_json() == state.to_json()
     assert set(PERSISTED_KEYS) >= {"apex_aoi", "apex_job", "apex_metadata_draft", "apex_publish_run"}
 
@@ -371,3 +372,39 @@ def test_every_project_error_has_a_message() -> None:
     ):
         assert isinstance(exc, ApexError) and user_message(exc).title != "Something went wrong"
     assert json.loads(ProjectState().to_json()) == {}
+
+
+def test_a_project_saved_before_the_typed_outcomes_opens_typed() -> None:
+    """The JSON saved projects hold (plain dicts per key) decodes to the flow's typed outcomes."""
+    from apex_core.flow import MetadataOutcome, PreviewOutcome, Published
+
+    old = {
+        "apex_aoi": AOI,
+        "apex_area_place": "Bolzano",
+        "apex_area_date": "2022-06-12",
+        "apex_job": {
+            "status": "finished",
+            "id": "j-1",
+            "title": "NDVI",
+            "assets": [{"key": "a.tif", "path": "/w/j-1/a.tif", "datetime": None}],
+            "metadata_path": "/w/j-1/job-results.json",
+        },
+        "apex_preview": {"job_id": "j-1", "asset_key": "a.tif", "path": "/w/j-1/a.tif", "statistics": {}},
+        "apex_metadata": {"valid": True, "issues": [], "collection": {"id": "c"}, "items": []},
+        "apex_published": {"collection_url": "http://cat/collections/c", "items": []},
+        "apex_publish_run": {"base": "c"},
+    }
+    session = ProjectState.from_json(json.dumps(old)).to_session()
+    assert session["apex_aoi"] == AOI and session["apex_area_date"] == "2022-06-12"
+    assert isinstance(session["apex_job"], JobOutcome) and session["apex_job"].finished
+    assert isinstance(session["apex_preview"], PreviewOutcome)
+    assert isinstance(session["apex_metadata"], MetadataOutcome) and session["apex_metadata"].valid
+    assert isinstance(session["apex_published"], Published)
+    assert session["apex_publish_run"] == PublishRun("c")
+    assert ProjectState.from_session(session).to_dict()["apex_job"] == old["apex_job"]
+    assert ProjectState.from_session(session).summary() == ("Done", "5 of 5 steps done · job finished")
+
+
+def test_an_unreadable_saved_value_is_left_out_not_the_project() -> None:
+    session = ProjectState({"apex_aoi": AOI, "apex_job": {"status": "finished"}}).to_session()
+    assert session == {"apex_aoi": AOI}

@@ -12,6 +12,7 @@ from openeo.rest.connection import Connection
 
 from apex_core.aoi import Aoi, embedded_footprints, embedded_observations, place_name
 from apex_core.errors import BackendError, JobError
+from apex_core.flow import JobOutcome
 from apex_core.jobs import (
     DownloadProgress,
     JobInfo,
@@ -75,20 +76,24 @@ def test_submit_follow_download_and_state(con: Connection, tmp_path: Path) -> No
     assert info.status == "finished", job_logs(con, submitted.id)
     seen: list[DownloadProgress] = []
     state = download_results(con, submitted.id, tmp_path / "work", title=title, on_progress=seen.append)
-    assert state["status"] == "finished"
-    assert (state["id"], state["title"]) == (submitted.id, title)
+    assert state.finished
+    assert (state.id, state.title) == (submitted.id, title)
     assert seen
     assert seen[-1].fraction == 1.0
-    assert len(state["assets"]) >= 1
-    for asset in state["assets"]:
-        path = Path(asset["path"])
+    assert len(state.assets) >= 1
+    for asset in state.assets:
+        path = asset.path
         assert path.is_absolute()
         assert path.parent == (tmp_path / "work" / submitted.id).resolve()
-        assert asset["datetime"].startswith("2022-06-12")
+        assert asset.datetime is not None and asset.datetime.startswith("2022-06-12")
         with rasterio.open(path) as ds:
             assert ds.crs.to_epsg() == 3857
             assert ds.count == 1
-    meta = json.loads(Path(state["metadata_path"]).read_text())
+    assert state.metadata_path is not None
+    meta = json.loads(state.metadata_path.read_text())
+    # The items the results link to came with the download (the Metadata step need not fetch them).
+    assert [i["id"] for i in state.items] and all(i["type"] == "Feature" for i in state.items)
+    assert JobOutcome.from_dict(json.loads(json.dumps(state.to_dict()))) == state
     assert meta["id"] == submitted.id
 
     # Re-attach by id, and find it among the recent jobs.

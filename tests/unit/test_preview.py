@@ -16,11 +16,10 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import from_origin
 
 from apex_core.errors import DataError
+from apex_core.flow import JobOutcome, PreviewOutcome, ResultAsset
 from apex_core.mapview import MapAssets
 from apex_core.preview import (
     NDVI_CLASSES,
-    JobResult,
-    ResultAsset,
     colorize,
     colormap_lut,
     compute_histogram,
@@ -33,6 +32,7 @@ from apex_core.preview import (
     value_at,
     wgs84_bounds,
 )
+from apex_core.statistics import BandStatistics
 from apex_core.steps import StateKey, StepKey, flow_status
 
 # A 10 m UTM 32N grid whose top-left corner is the Bolzano sample's (674990 E, 5154960 N).
@@ -85,7 +85,7 @@ def test_statistics_are_exact_for_a_small_file(known_tif: Path) -> None:
     assert stats.minimum == pytest.approx(-1.0)
     assert stats.maximum == pytest.approx(1.0)
     assert stats.mean == pytest.approx(valid.mean(), abs=1e-6)
-    assert stats.std == pytest.approx(valid.std(), abs=1e-6)
+    assert stats.stddev == pytest.approx(valid.std(), abs=1e-6)
     assert stats.clipped == 0
     # water: -0.5 -0.1 -1.0; bare: 0.0 0.1 0.19 0.05; sparse: 0.2 0.3 0.5 0.25;
     # dense: 0.51 0.9 1.0 0.6 0.7 0.8
@@ -104,9 +104,11 @@ def test_statistics_round_trip_and_raster_band_object(known_tif: Path) -> None:
 
     stats = compute_statistics(read_screen(known_tif))
     assert RasterStatistics.from_dict(stats.to_dict()) == stats
-    band = stats.raster_band_statistics()
+    band = stats.stac_statistics()
     assert band["valid_percent"] == pytest.approx(85.0)
     assert set(band) == {"minimum", "maximum", "mean", "stddev", "valid_percent"}
+    # One band-statistics type: what the preview measured is what the Metadata page writes.
+    assert isinstance(stats, BandStatistics) and BandStatistics.from_dict(band) == BandStatistics(**band)
 
 
 def test_out_of_range_values_are_clipped_and_counted(tmp_path: Path) -> None:
@@ -292,24 +294,23 @@ def _job_state(tmp_path: Path) -> dict[str, Any]:
 
 def test_state_contract_round_trip(tmp_path: Path) -> None:
     raw = _job_state(tmp_path)
-    job = JobResult.from_state({StateKey.JOB.value: raw}, StateKey.JOB)
-    assert job is not None
+    job = JobOutcome.from_dict(raw)
+    assert job.finished
     assert job.to_dict() == raw
-    assert JobResult.from_dict(job.to_dict()) == job
+    assert JobOutcome.from_dict(job.to_dict()) == job
     first = ResultAsset("openEO_2022-06-12Z.tif", Path(raw["assets"][0]["path"]), "2022-06-12T00:00:00Z")
     assert job.assets[0] == first
     assert job.assets[1].label == "openEO_2022-06-17Z.tif (2022-06-17T00:00:00Z)"
-    # The stepper agrees: this mapping marks the Job step done.
-    assert flow_status({StateKey.JOB: raw})[1].done
-    # No job, or one that is not finished: no result.
-    assert JobResult.from_state({}, StateKey.JOB) is None
-    assert JobResult.from_state({StateKey.JOB.value: {**raw, "status": "running"}}, StateKey.JOB) is None
+    # The stepper agrees: this outcome marks the Job step done.
+    assert flow_status({StateKey.JOB: job})[1].done
+    # A job that is not finished: the step is not done.
+    assert not flow_status({StateKey.JOB: JobOutcome.from_dict({**raw, "status": "running"})})[1].done
     with pytest.raises(DataError, match="needs a 'key' and a 'path'"):
-        JobResult.from_dict({**raw, "assets": [{"key": "x"}]})
+        JobOutcome.from_dict({**raw, "assets": [{"key": "x"}]})
 
 
 def test_several_assets_are_selected_by_key(tmp_path: Path) -> None:
-    job = JobResult.from_dict(_job_state(tmp_path))
+    job = JobOutcome.from_dict(_job_state(tmp_path))
     late = job.asset("openEO_2022-06-17Z.tif")
     preview = compute_preview(late.path, late.key)
     assert preview.asset_key == "openEO_2022-06-17Z.tif"
@@ -319,8 +320,9 @@ def test_several_assets_are_selected_by_key(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no result asset"):
         job.asset("missing.tif")
     state = preview.to_state(job.id)
-    assert state["asset_key"] == late.key and state["job_id"] == "j-1234"
-    assert state["statistics"]["mean"] == pytest.approx(0.7)
+    assert state.asset_key == late.key and state.job_id == "j-1234"
+    assert state.statistics["mean"] == pytest.approx(0.7)
+    assert PreviewOutcome.from_dict(state.to_dict()) == state
     done = flow_status({StateKey.PREVIEW: state})
     assert next(s for s in done if s.step.key == StepKey.PREVIEW).done
 

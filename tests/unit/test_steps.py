@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from apex_core.flow import JobOutcome, MetadataOutcome, PreviewOutcome, Published
 from apex_core.steps import STEPS, StateKey, StepKey, flow_status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,16 +22,22 @@ def test_nothing_done_on_a_fresh_session() -> None:
 
 
 def test_done_flags_follow_the_state() -> None:
-    state = {
+    state: dict[str, object] = {
         StateKey.AOI: {"type": "Polygon", "coordinates": []},
-        StateKey.JOB: {"id": "j-1", "status": "running"},
-        StateKey.METADATA: {"valid": False},
+        StateKey.JOB: JobOutcome("j-1", "running"),
+        StateKey.METADATA: MetadataOutcome(valid=False),
     }
     assert [s.done for s in flow_status(state)] == [True, False, False, False, False]
-    state[StateKey.JOB] = {"id": "j-1", "status": "finished"}
-    state[StateKey.PREVIEW] = {"asset": "x.tif"}
-    state[StateKey.METADATA] = {"valid": True}
-    state[StateKey.PUBLISHED] = {"url": "http://x"}
+    state[StateKey.JOB] = JobOutcome("j-1", "finished")
+    state[StateKey.PREVIEW] = PreviewOutcome("x.tif", Path("/w/x.tif"), "j-1")
+    state[StateKey.METADATA] = MetadataOutcome(valid=True, collection={"id": "c"})
+    state[StateKey.PUBLISHED] = Published("http://x/collections/c")
     statuses = flow_status(state, current=StepKey.PUBLISH)
     assert all(s.done for s in statuses)
     assert statuses[-1].to_dict() == {"key": "publish", "number": 5, "done": True, "current": True}
+
+
+def test_done_checks_read_the_typed_outcomes_only() -> None:
+    """A raw dict (another step's JSON) never marks a step done: the session holds typed values."""
+    state = {StateKey.JOB: {"id": "j-1", "status": "finished"}, StateKey.METADATA: {"valid": True}}
+    assert [s.done for s in flow_status(state)] == [False] * 5

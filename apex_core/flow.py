@@ -1,0 +1,468 @@
+"""What each step hands to the next: one frozen, typed value per step outcome, and the session keys.
+
+:class:`StateKey` names every key of the session's state the app uses (the flow's outcomes, what is
+derived from them, and the pages' own state); :class:`WidgetPrefix` names the prefixes of the pages'
+widget keys. The session holds the typed values below, never another step's raw dict:
+
+=============================  =========================================  ============================
+key                            value                                      step
+=============================  =========================================  ============================
+``StateKey.AOI`` (+ place,     the AOI geometry (GeoJSON), place name,    Area (:class:`AreaChoice`
+date)                          day                                        reads the three)
+``StateKey.JOB``               :class:`JobOutcome`                        Job
+``StateKey.PREVIEW``           :class:`PreviewOutcome`                    Preview
+``StateKey.METADATA``          :class:`MetadataOutcome`                   Metadata
+``StateKey.PUBLISH_RUN``       :class:`PublishRun`                        Publish
+``StateKey.PUBLISHED``         :class:`Published`                         Publish
+=============================  =========================================  ============================
+
+Each type has one JSON codec (``to_dict``/``from_dict``); :data:`PERSISTED` pairs each persisted key with
+its codec, and the project store (:mod:`apex_core.projects`) keeps exactly those keys. A codec reads the
+JSON shapes saved projects hold (the old plain dicts) and refuses a value it cannot read with a
+:class:`~apex_core.errors.DataError` that says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from apex_core.errors import DataError
+from apex_core.publish import PublishResult
+
+__all__ = [
+    "DERIVED",
+    "PERSISTED",
+    "AreaChoice",
+    "Codec",
+    "JobOutcome",
+    "MetadataOutcome",
+    "PreviewOutcome",
+    "PublishRun",
+    "Published",
+    "ResultAsset",
+    "StateKey",
+    "WidgetPrefix",
+]
+
+
+class StateKey(StrEnum):
+    """Every key of the session's state the app uses (widget keys are apart: :class:`WidgetPrefix`)."""
+
+    # The flow's outcomes and the choices they came from: persisted in the project (see PERSISTED).
+    AOI = "apex_aoi"  # the AOI geometry (GeoJSON dict)
+    AREA_PLACE = "apex_area_place"  # its place name
+    AREA_DATE = "apex_area_date"  # the observation day (ISO date)
+    JOB_CHOICE = "apex_job_choice"  # the openEO connection choice (ConnectionChoice.to_dict(), no secret)
+    JOB = "apex_job"  # JobOutcome
+    PREVIEW = "apex_preview"  # PreviewOutcome
+    METADATA_DRAFT = "apex_metadata_draft"  # the Metadata page's own state: {"source", "draft", "reach"}
+    METADATA = "apex_metadata"  # MetadataOutcome
+    PUBLISH_RUN = "apex_publish_run"  # PublishRun
+    PUBLISHED = "apex_published"  # Published
+    # Derived from the persisted ones: reset when another project is loaded (see DERIVED).
+    JOB_FOLLOW = "apex_job_follow"  # jobs.Follow: the live follow of the job
+    JOB_ERR = "apex_job_err"  # the Job page's last ApexError
+    JOB_RECENT = "apex_job_recent"  # the backend's recent jobs
+    AREA_ERROR = "apex_area_error"  # why the last area was refused
+    AREA_SEEN_DRAWING = "apex_area_seen_drawing"  # the map drawing already used
+    JOB_SESSION_ID = "apex_job_session_id"  # the work folder's id (the project's, once there is one)
+    JOB_DEVICE = "apex_job_device"  # a running device sign-in: a thread, and the token once approved
+    # The pages' own session state, never persisted.
+    JOB_CON = "apex_job_con"  # the openEO connection (holds a token)
+    JOB_INFO = "apex_job_info"  # jobs.BackendInfo of that connection
+    JOB_RENAME_ERR = "apex_job_rename_err"  # an unusable new title, shown at the rename field
+    JOB_ESTIMATE = "apex_job_estimate"  # (job id, JobEstimate or the ApexError why there is none)
+    JOB_EXPORT = "apex_job_export"  # the session's ExportChoice.to_dict(), or None
+    JOB_EXPORT_OFFERED = "apex_job_export_offered"  # {backend url: bool}
+    AREA_FOOTPRINTS = "apex_area_footprints"  # cache: the backend's data footprints
+    AREA_OBSERVATIONS = "apex_area_observations"  # cache: observations per AOI and day
+    CATALOGUE_TOKENS = "apex_catalogue_tokens"  # {catalogue url: AccessToken}
+    CATALOGUE_DEVICE_FLOW = "apex_catalogue_device_flow"  # a running catalogue device sign-in
+    CATALOGUE_CONFORMANCE = "apex_catalogue_conformance"  # cache: {catalogue url: Conformance}
+    SETTINGS = "apex_settings"  # the session's Settings
+    PROJECT = "apex_project"  # {"id", "name", "version", "saved"}
+    PROJECT_CONFLICT = "apex_project_conflict"  # True while another tab's save is newer
+    PROJECT_FAILED = "apex_project_failed"  # the id in the URL that could not be loaded this run
+
+
+class WidgetPrefix(StrEnum):
+    """The prefixes of the pages' widget keys (``prefix + name``)."""
+
+    AREA = "area_"
+    JOB = "job_"
+    PREVIEW = "preview_"
+    METADATA = "md_"
+    PUBLISH = "pub_"
+    PROJECTS = "projects_"
+    APP = "apex_"  # app.py's and the project notice's own widgets
+
+    @classmethod
+    def of_steps(cls) -> tuple[str, ...]:
+        """The prefixes of the five steps' widgets: dropped when another project is loaded, so the
+        widgets reseed from its state."""
+        return (cls.AREA, cls.JOB, cls.PREVIEW, cls.METADATA, cls.PUBLISH)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _mapping(data: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise DataError(f"{what} must be a JSON object, got {type(data).__name__}.")
+    return data
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _opt_float(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DataError(f"{what} must be a number, got {value!r}.")
+    return float(value)
+
+
+def _list(data: Mapping[str, Any], key: str, what: str) -> Sequence[Any]:
+    raw = data.get(key) or []
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+        raise DataError(f"{what}'s {key!r} must be a list.")
+    return raw
+
+
+def _dicts(data: Mapping[str, Any], key: str, what: str) -> tuple[dict[str, Any], ...]:
+    raw = _list(data, key, what)
+    if not all(isinstance(d, Mapping) for d in raw):
+        raise DataError(f"{what}'s {key!r} must be a list of JSON objects.")
+    return tuple(dict(d) for d in raw)
+
+
+# --------------------------------------------------------------------------- Area
+
+
+@dataclass(frozen=True)
+class AreaChoice:
+    """The Area step's outcome: the AOI geometry (GeoJSON), its place name and the observation day.
+
+    The session keeps the three under their own persisted keys (:attr:`StateKey.AOI`,
+    :attr:`StateKey.AREA_PLACE`, :attr:`StateKey.AREA_DATE`), as saved projects hold them."""
+
+    aoi: dict[str, Any] | None = None
+    place: str | None = None
+    day: str | None = None
+
+    @classmethod
+    def from_state(cls, state: Mapping[Any, Any]) -> AreaChoice:
+        aoi = state.get(StateKey.AOI)
+        return cls(
+            aoi=dict(aoi) if isinstance(aoi, Mapping) else None,
+            place=_opt_str(state.get(StateKey.AREA_PLACE)),
+            day=_opt_str(state.get(StateKey.AREA_DATE)),
+        )
+
+    @property
+    def ready(self) -> bool:
+        """An area and a day: the Job page can build the job."""
+        return self.aoi is not None and bool(self.day)
+
+    def label(self) -> str:
+        """The place and the day, e.g. for a project's default name ("" when neither is chosen)."""
+        return " ".join(p for p in (self.place, self.day) if p)
+
+
+# --------------------------------------------------------------------------- Job
+
+
+@dataclass(frozen=True)
+class ResultAsset:
+    """One downloaded result GeoTIFF: its STAC asset key, local path and (optional) date."""
+
+    key: str
+    path: Path
+    datetime: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResultAsset:
+        data = _mapping(data, "A job result asset")
+        key, path = data.get("key"), data.get("path")
+        if not key or not path:
+            raise DataError(f"A job result asset needs a 'key' and a 'path', got {dict(data)!r}.")
+        return cls(key=str(key), path=Path(str(path)), datetime=_opt_str(data.get("datetime")))
+
+    @property
+    def label(self) -> str:
+        return f"{self.key} ({self.datetime})" if self.datetime else self.key
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"key": self.key, "path": str(self.path), "datetime": self.datetime}
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """The Job step's outcome: the session's batch job and, once it finished, its downloaded results.
+
+    ``assets`` are the downloaded GeoTIFFs (display order), ``metadata_path`` the job's STAC results
+    document saved next to them, ``items`` the STAC items its results linked to (fetched with the
+    download, so the Metadata step need not fetch them again; empty when they were not all fetched).
+    JSON: ``{"status", "id", "title", "progress", "created", "assets": [{"key", "path", "datetime"}],
+    "metadata_path", "items"}`` (saved projects may lack any but ``id``)."""
+
+    id: str
+    status: str = "created"
+    title: str | None = None
+    progress: float | None = None
+    created: str | None = None
+    assets: tuple[ResultAsset, ...] = ()
+    metadata_path: Path | None = None
+    items: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobOutcome:
+        data = _mapping(data, "The job")
+        job_id = data.get("id")
+        if not isinstance(job_id, str) or not job_id:
+            raise DataError(f"The job needs an 'id', got {data.get('id')!r}.")
+        assets = tuple(ResultAsset.from_dict(a) for a in _list(data, "assets", "The job"))
+        meta = _opt_str(data.get("metadata_path"))
+        return cls(
+            id=job_id,
+            status=str(data.get("status") or ""),
+            title=_opt_str(data.get("title")),
+            progress=_opt_float(data.get("progress"), "The job's progress"),
+            created=_opt_str(data.get("created")),
+            assets=assets,
+            metadata_path=Path(meta) if meta else None,
+            items=_dicts(data, "items", "The job"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON saved projects hold (``progress``, ``created`` and ``items`` only when known)."""
+        out: dict[str, Any] = {
+            "status": self.status,
+            "id": self.id,
+            "title": self.title,
+            "assets": [a.to_dict() for a in self.assets],
+            "metadata_path": str(self.metadata_path) if self.metadata_path else None,
+        }
+        if self.progress is not None:
+            out["progress"] = self.progress
+        if self.created is not None:
+            out["created"] = self.created
+        if self.items:
+            out["items"] = [dict(i) for i in self.items]
+        return out
+
+    @property
+    def finished(self) -> bool:
+        """The Job step is done: the job finished (and its results were downloaded)."""
+        return self.status == "finished"
+
+    def asset(self, key: str) -> ResultAsset:
+        for a in self.assets:
+            if a.key == key:
+                return a
+        raise DataError(f"The job {self.id} has no result asset {key!r}.")
+
+
+# --------------------------------------------------------------------------- Preview
+
+
+@dataclass(frozen=True)
+class PreviewOutcome:
+    """The Preview step's outcome: which result GeoTIFF of which job was looked at, and its statistics
+    (``statistics``: ``RasterStatistics.to_dict()``; ``raster_statistics``: the STAC raster extension's
+    ``{minimum, maximum, mean, stddev, valid_percent}`` for the Metadata step's ``raster:bands``)."""
+
+    asset_key: str
+    path: Path
+    job_id: str | None = None
+    statistics: dict[str, Any] = field(default_factory=dict)
+    raster_statistics: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PreviewOutcome:
+        data = _mapping(data, "The preview")
+        key, path = data.get("asset_key"), data.get("path")
+        if not key or not path:
+            raise DataError(f"The preview needs an 'asset_key' and a 'path', got {sorted(data)!r}.")
+        stats, raster = data.get("statistics") or {}, data.get("raster_statistics") or {}
+        if not isinstance(stats, Mapping) or not isinstance(raster, Mapping):
+            raise DataError("The preview's statistics must be JSON objects.")
+        return cls(
+            asset_key=str(key),
+            path=Path(str(path)),
+            job_id=_opt_str(data.get("job_id")),
+            statistics=dict(stats),
+            raster_statistics=dict(raster),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "asset_key": self.asset_key,
+            "path": str(self.path),
+            "statistics": dict(self.statistics),
+            "raster_statistics": dict(self.raster_statistics),
+        }
+
+    def band_statistics(self, job_id: str | None = None) -> dict[str, Any] | None:
+        """The statistics for the Metadata step's ``raster:bands`` (the STAC ones, else the full ones);
+        None when there are none, or when they are of another job than ``job_id``."""
+        if self.job_id and job_id and self.job_id != job_id:
+            return None
+        return self.raster_statistics or self.statistics or None
+
+
+# --------------------------------------------------------------------------- Metadata
+
+
+@dataclass(frozen=True)
+class MetadataOutcome:
+    """The Metadata step's outcome: whether the collection is valid, and the collection and items to
+    publish once it is (``Evaluation.state()``: also its issues, checklist and schema checks)."""
+
+    valid: bool = False
+    collection: dict[str, Any] | None = None
+    items: tuple[dict[str, Any], ...] = ()
+    issues: tuple[dict[str, Any], ...] = ()
+    checklist: tuple[dict[str, Any], ...] = ()
+    schema_checks: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetadataOutcome:
+        data = _mapping(data, "The metadata")
+        collection = data.get("collection")
+        if collection is not None and not isinstance(collection, Mapping):
+            raise DataError("The metadata's 'collection' must be a JSON object.")
+        return cls(
+            valid=data.get("valid") is True,
+            collection=dict(collection) if collection is not None else None,
+            items=_dicts(data, "items", "The metadata"),
+            issues=_dicts(data, "issues", "The metadata"),
+            checklist=_dicts(data, "checklist", "The metadata"),
+            schema_checks=_dicts(data, "schema_checks", "The metadata"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"valid": self.valid, "issues": [dict(i) for i in self.issues]}
+        if self.collection is not None:
+            out.update(
+                collection=dict(self.collection),
+                items=[dict(i) for i in self.items],
+                checklist=[dict(c) for c in self.checklist],
+                schema_checks=[dict(c) for c in self.schema_checks],
+            )
+        return out
+
+
+# --------------------------------------------------------------------------- Publish
+
+
+@dataclass(frozen=True)
+class PublishRun:
+    """The Publish page's run: where publishing got to (``result``), for the collection id the Metadata
+    step named (``base``; a run for another base is forgotten)."""
+
+    base: str | None = None
+    result: PublishResult | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PublishRun:
+        data = _mapping(data, "The publish run")
+        raw = data.get("result")
+        return cls(
+            base=_opt_str(data.get("base")),
+            result=PublishResult.from_dict(_mapping(raw, "The publish result")) if raw is not None else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"base": self.base}
+        if self.result is not None:
+            out["result"] = self.result.to_dict()
+        return out
+
+    def for_base(self, base: str) -> PublishRun:
+        """This run, or a new one when it was for another collection id."""
+        return self if self.base in (None, base) else PublishRun()
+
+
+@dataclass(frozen=True)
+class Published:
+    """The Publish step's outcome: where the collection and its items are (and a STAC Browser link)."""
+
+    collection_url: str
+    items: tuple[str, ...] = ()
+    browser_url: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Published:
+        data = _mapping(data, "The published collection")
+        url = data.get("collection_url")
+        if not isinstance(url, str) or not url:
+            raise DataError(f"The published collection needs a 'collection_url', got {url!r}.")
+        items = _list(data, "items", "The published collection")
+        return cls(url, tuple(str(i) for i in items), _opt_str(data.get("browser_url")))
+
+    @classmethod
+    def of(cls, result: PublishResult, browser_url: str | None = None) -> Published:
+        return cls.from_dict(result.published(browser_url))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"collection_url": self.collection_url, "items": list(self.items)}
+        if self.browser_url:
+            out["browser_url"] = self.browser_url
+        return out
+
+
+# --------------------------------------------------------------------------- what a project keeps
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _codec(cls: Any) -> Codec:
+    """(encode, decode) of a typed outcome: ``to_dict`` of an instance (anything else is not saved),
+    ``from_dict`` of its JSON."""
+
+    def encode(value: Any) -> Any:
+        if not isinstance(value, cls):
+            raise TypeError(f"{cls.__name__} expected, got {type(value).__name__}")
+        return value.to_dict()
+
+    return encode, cls.from_dict
+
+
+Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
+
+# The session keys a project keeps, each with its (encode, decode) codec. Nothing else is ever stored:
+# not the openEO connection (JOB_CON holds a token), not the catalogue tokens, not widget values (the
+# pages reseed them from these).
+PERSISTED: Mapping[StateKey, Codec] = {
+    StateKey.AOI: (_same, _same),
+    StateKey.AREA_PLACE: (_same, _same),
+    StateKey.AREA_DATE: (_same, _same),
+    StateKey.JOB_CHOICE: (_same, _same),
+    StateKey.JOB: _codec(JobOutcome),
+    StateKey.PREVIEW: _codec(PreviewOutcome),
+    StateKey.METADATA_DRAFT: (_same, _same),
+    StateKey.METADATA: _codec(MetadataOutcome),
+    StateKey.PUBLISH_RUN: _codec(PublishRun),
+    StateKey.PUBLISHED: _codec(Published),
+}
+
+# Session keys derived from the persisted ones (reset when another project is loaded).
+DERIVED: tuple[StateKey, ...] = (
+    StateKey.JOB_FOLLOW,
+    StateKey.JOB_ERR,
+    StateKey.JOB_RECENT,
+    StateKey.AREA_ERROR,
+    StateKey.AREA_SEEN_DRAWING,
+    StateKey.JOB_SESSION_ID,
+    StateKey.JOB_DEVICE,
+)

@@ -1,0 +1,185 @@
+"""The flow's typed outcomes: one JSON codec each (round trip, the old saved shapes, clear refusals),
+and the one StateKey naming every session key."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apex_core.errors import CatalogueConflict, DataError
+from apex_core.flow import (
+    DERIVED,
+    PERSISTED,
+    AreaChoice,
+    JobOutcome,
+    MetadataOutcome,
+    PreviewOutcome,
+    Published,
+    PublishRun,
+    ResultAsset,
+    StateKey,
+    WidgetPrefix,
+)
+from apex_core.publish import PublishPlan, PublishResult, PublishState
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FINISHED = {  # the Job page's finished job, as projects saved it before the typed outcomes
+    "status": "finished",
+    "id": "j-1234",
+    "title": "Bolzano NDVI",
+    "assets": [{"key": "openEO.tif", "path": "/w/j-1234/openEO.tif", "datetime": "2022-06-12T00:00:00Z"}],
+    "metadata_path": "/w/j-1234/job-results.json",
+}
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def _result() -> PublishResult:
+    plan = PublishPlan.from_dict(
+        {"collection": {"id": "ndvi", "type": "Collection"}, "items": [{"id": "i1"}]}
+    )
+    state = PublishState.start("http://cat", plan).with_done("collection")
+    return PublishResult(state, plan, CatalogueConflict("exists", status=409, field="id"), ("a note",))
+
+
+OUTCOMES = [
+    JobOutcome.from_dict(FINISHED),
+    JobOutcome("j-1", "running", "NDVI", progress=40.0, created="2026-01-01T12:00:00Z"),
+    JobOutcome(
+        "j-2",
+        "finished",
+        assets=(ResultAsset("a.tif", Path("/w/a.tif")),),
+        metadata_path=Path("/w/job-results.json"),
+        items=({"type": "Feature", "id": "i1", "assets": {}},),
+    ),
+    PreviewOutcome("a.tif", Path("/w/a.tif"), "j-2", {"mean": 0.4, "exact": True}, {"mean": 0.4}),
+    MetadataOutcome(valid=False, issues=({"field": "id", "message": "The id is required."},)),
+    MetadataOutcome(
+        valid=True,
+        collection={"id": "c", "type": "Collection"},
+        items=({"id": "i1"},),
+        checklist=({"label": "x", "ok": True},),
+        schema_checks=({"name": "collection", "ok": True},),
+    ),
+    PublishRun(),
+    PublishRun("ndvi", _result()),
+    Published("http://cat/collections/c", ("http://cat/collections/c/items/i1",), "http://browser/c"),
+]
+
+
+@pytest.mark.parametrize("value", OUTCOMES, ids=lambda v: type(v).__name__)
+def test_each_outcome_round_trips_through_json(value: Any) -> None:
+    back = type(value).from_dict(_json(value.to_dict()))
+    assert back.to_dict() == value.to_dict()
+    if not (isinstance(value, PublishRun) and value.result is not None):  # exceptions compare by identity
+        assert back == value
+
+
+def test_the_publish_run_keeps_the_error_class_and_fields() -> None:
+    back = PublishRun.from_dict(_json(PublishRun("ndvi", _result()).to_dict()))
+    assert back.result is not None
+    error = back.result.error
+    assert isinstance(error, CatalogueConflict) and (error.status, error.field) == (409, "id")
+    assert back.result.state.done == ("collection",) and back.result.plan.item_ids == ("i1",)
+    assert PublishResult.from_dict(_json(_result().to_dict())).to_dict() == _result().to_dict()
+
+
+def test_the_old_saved_shapes_are_read() -> None:
+    job = JobOutcome.from_dict(FINISHED)
+    assert job.finished and job.assets[0].path == Path("/w/j-1234/openEO.tif") and job.items == ()
+    assert job.to_dict() == FINISHED  # the same JSON as before: saved projects compare equal
+    running = {"status": "running", "id": "j-1", "title": "NDVI", "progress": 40, "created": "2026-01-01"}
+    assert JobOutcome.from_dict(running).to_dict() == {**running, "assets": [], "metadata_path": None}
+    assert JobOutcome.from_dict({"id": "j-1"}).status == ""  # a bare id (re-attached, then saved)
+    preview = {"job_id": "j-1", "asset_key": "a.tif", "path": "/w/a.tif", "statistics": {"mean": 0.1}}
+    assert PreviewOutcome.from_dict(preview).band_statistics("j-1") == {"mean": 0.1}
+    assert PreviewOutcome.from_dict(preview).band_statistics("j-other") is None
+    assert MetadataOutcome.from_dict({"valid": False}) == MetadataOutcome()
+    assert Published.from_dict({"collection_url": "http://c", "items": ["http://c/i"]}).items == (
+        "http://c/i",
+    )
+    # The publish run as apex_core.projects wrote it (its own codec, now PublishResult's).
+    result = _result()
+    old_run = {
+        "base": "ndvi",
+        "result": {
+            "state": result.state.to_dict(),
+            "plan": result.plan.to_dict(),
+            "notes": ["a note"],
+            "error": {
+                "type": "CatalogueConflict",
+                "message": "exists",
+                "code": None,
+                "status": 409,
+                "request_id": None,
+                "field": "id",
+            },
+        },
+    }
+    assert PublishRun.from_dict(old_run).to_dict() == {**old_run, "result": result.to_dict()}
+    assert PublishRun.from_dict(old_run).to_dict() == PublishRun("ndvi", result).to_dict()
+    assert PublishRun.from_dict({"base": None}) == PublishRun()
+
+
+@pytest.mark.parametrize(
+    ("cls", "data", "message"),
+    [
+        (JobOutcome, [], "The job must be a JSON object"),
+        (JobOutcome, {"status": "finished"}, "The job needs an 'id'"),
+        (JobOutcome, {"id": "j", "assets": "a.tif"}, "'assets' must be a list"),
+        (JobOutcome, {"id": "j", "assets": [{"key": "a"}]}, "needs a 'key' and a 'path'"),
+        (JobOutcome, {"id": "j", "progress": "half"}, "progress must be a number"),
+        (JobOutcome, {"id": "j", "items": ["not an item"]}, "'items' must be a list of JSON objects"),
+        (PreviewOutcome, {"asset_key": "a.tif"}, "needs an 'asset_key' and a 'path'"),
+        (PreviewOutcome, {"asset_key": "a", "path": "/a", "statistics": [1]}, "statistics must be JSON"),
+        (MetadataOutcome, {"valid": True, "collection": "c"}, "'collection' must be a JSON object"),
+        (Published, {"items": []}, "needs a 'collection_url'"),
+        (PublishRun, {"base": "c", "result": "done"}, "The publish result must be a JSON object"),
+        (PublishRun, {"base": "c", "result": {"plan": {}}}, "saved publish result is not readable"),
+    ],
+)
+def test_bad_shapes_are_refused_with_a_clear_error(cls: Any, data: Any, message: str) -> None:
+    with pytest.raises(DataError, match=re.escape(message)):
+        cls.from_dict(data)
+
+
+def test_the_project_codec_saves_typed_values_only() -> None:
+    encode, decode = PERSISTED[StateKey.JOB]
+    job = JobOutcome.from_dict(FINISHED)
+    assert decode(encode(job)) == job
+    with pytest.raises(TypeError, match="JobOutcome expected"):
+        encode(FINISHED)  # a raw dict in the session is a bug, not something to save
+
+
+def test_the_area_choice_reads_its_three_keys() -> None:
+    aoi = {"type": "Polygon", "coordinates": []}
+    state = {StateKey.AOI: aoi, StateKey.AREA_PLACE: "Bolzano", StateKey.AREA_DATE: "2022-06-12"}
+    choice = AreaChoice.from_state(state)
+    assert choice == AreaChoice(aoi, "Bolzano", "2022-06-12") and choice.ready
+    assert choice.label() == "Bolzano 2022-06-12"
+    assert not AreaChoice.from_state({StateKey.AOI: aoi}).ready and AreaChoice().label() == ""
+
+
+def test_one_state_key_names_every_session_key() -> None:
+    """The keys the project store keeps and resets come from StateKey, and no page or core module
+    spells a session key as a literal."""
+    assert {k.value for k in PERSISTED} >= {"apex_aoi", "apex_job", "apex_area_date", "apex_publish_run"}
+    assert not set(PERSISTED) & set(DERIVED)
+    assert len({k.value for k in StateKey}) == len(StateKey)
+    assert set(WidgetPrefix.of_steps()) == {"area_", "job_", "preview_", "md_", "pub_"}
+    literal = re.compile(r"[\"']apex_[a-z_]+[\"']")
+    spelled = [
+        f"{path.relative_to(ROOT)}: {m.group()}"
+        for path in [*ROOT.glob("apex_core/**/*.py"), *ROOT.glob("pages/**/*.py"), ROOT / "app.py"]
+        if path.name != "flow.py" and "local" not in path.relative_to(ROOT).parts
+        for m in literal.finditer(path.read_text())
+        if m.group().strip("\"'") in {k.value for k in StateKey}
+    ]
+    assert spelled == []
