@@ -28,8 +28,8 @@ import shapely.geometry
 import shapely.validation
 from pyproj import Geod
 
-from apex_core.errors import AoiError, ServiceError
-from apex_core.local.openeo.scenes import search_scenes
+from apex_core.errors import AoiError, BackendError, ServiceError
+from apex_core.local.contract import LocalBackendError, LocalServiceError, Scene, search_scenes
 
 __all__ = [
     "CDSE_STAC_URL",
@@ -266,9 +266,19 @@ def footprints_from_scenes(scenes: Iterable[Any]) -> tuple[Footprint, ...]:
     )
 
 
+def _search_scenes(openeo_url: str, *, bbox: Sequence[float] | None = None, timeout: float) -> list[Scene]:
+    """The embedded backend's scene search, its failures as the app's errors."""
+    try:
+        return search_scenes(openeo_url, bbox=bbox, timeout=timeout)
+    except LocalServiceError as exc:
+        raise ServiceError.carrying(exc) from exc
+    except LocalBackendError as exc:
+        raise BackendError.carrying(exc) from exc
+
+
 def embedded_footprints(openeo_url: str, *, timeout: float = 30.0) -> tuple[Footprint, ...]:
     """The sample areas of the embedded backend, from its scene search (over HTTP)."""
-    return footprints_from_scenes(search_scenes(openeo_url, timeout=timeout))
+    return footprints_from_scenes(_search_scenes(openeo_url, timeout=timeout))
 
 
 def place_name(aoi: Aoi, footprints: Iterable[Footprint]) -> str:
@@ -402,7 +412,7 @@ def observation_index(observations: Sequence[Observation], day: str | None) -> i
 
 def embedded_observations(openeo_url: str, aoi: Aoi, *, timeout: float = 30.0) -> list[Observation]:
     """The days the embedded backend has data for the AOI, newest first."""
-    scenes = search_scenes(openeo_url, bbox=aoi.bbox, timeout=timeout)
+    scenes = _search_scenes(openeo_url, bbox=aoi.bbox, timeout=timeout)
     return _by_day((s.date, s.cloud_cover) for s in scenes)
 
 

@@ -11,7 +11,7 @@ HTTP ``status``, the way openeo-python-client's ``OpenEoApiError`` does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, Self
 
 __all__ = [
     "AoiError",
@@ -47,6 +47,17 @@ __all__ = [
 Severity = Literal["error", "warning", "info"]
 
 
+class Failure(Protocol):
+    """What another exception tree (the embedded services' ``LocalError``) carries, read by
+    :meth:`ApexError.carrying`."""
+
+    message: str
+    code: str | None
+    status: int | None
+    request_id: str | None
+    field: str | None
+
+
 class ApexError(Exception):
     """Base of every error the app explains to its user.
 
@@ -69,6 +80,18 @@ class ApexError(Exception):
         self.status = status
         self.request_id = request_id
         self.field = field
+
+    @classmethod
+    def carrying(cls, failure: Failure) -> Self:
+        """This error with the message, code, status, request id and field of ``failure``: how the app
+        turns an embedded service's error into its own (``raise ServiceError.carrying(exc) from exc``)."""
+        return cls(
+            failure.message,
+            code=failure.code,
+            status=failure.status,
+            request_id=failure.request_id,
+            field=failure.field,
+        )
 
     def __str__(self) -> str:
         parts = [self.message]

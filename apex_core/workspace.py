@@ -23,6 +23,7 @@ from typing import Any
 
 from apex_core.config import Settings
 from apex_core.errors import BackendError
+from apex_core.local.contract import EMBEDDED_WORKSPACE
 
 __all__ = [
     "EMBEDDED_WORKSPACE",
@@ -43,9 +44,6 @@ __all__ = [
 ]
 
 EXPORT_PROCESS = "export_workspace"
-EMBEDDED_WORKSPACE = "local"
-"""The folder workspace the embedded backend offers (``<state dir>/workspace``), used when no
-``APEX_OPENEO_WORKSPACE`` is set and the target is the embedded backend."""
 _SAFE = re.compile(r"[^A-Za-z0-9.]+")  # runs of anything else (dashes too) -> one dash
 _WORKSPACE_ID = re.compile(r"^[\w\-.~]+$")  # the export_workspace spec's pattern
 _SAVE_LINE = re.compile(r"^result = (\w+)\.save_result\(")

@@ -3,10 +3,14 @@
 Starts, in order, the OIDC issuer (``<state dir>/issuer``), the STAC catalogue trusting it
 (``<state dir>/catalogue``) and the openEO backend (``<state dir>/openeo``; basic auth ``demo``/``demo``
 plus the issuer as OIDC provider ``apex-local``). Once every service answers it prints ONE JSON line to
-stdout::
+stdout, written by :meth:`~apex_core.local.contract.EmbeddedEndpoints.to_line` (the codec the app reads
+it with)::
 
     {"openeo_url": ..., "catalogue_url": ..., "assets_url": ..., "oidc_issuer": ..., "token_url": ...,
      "clients": [{"name", "client_id", "client_secret", "roles"}, ...], "pids": {...}, "pid": ...}
+
+Its state and data directories default to the ``APEX_STATE_DIR`` / ``APEX_DATA_DIR`` settings
+(:mod:`apex_core.local.settings`).
 
 The client secrets in that line are the issuer's local test credentials; this line is the one place they
 are printed. It then runs until SIGTERM or SIGINT (or, when its stdin is a pipe from a parent such as the
@@ -18,7 +22,6 @@ service dies, it stops the others and exits 1 naming it on stderr. To add a serv
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import select
@@ -32,9 +35,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from apex_core.config import Settings
-from apex_core.errors import ApexError
+from apex_core.local.contract import DEFAULT_PASSWORD, DEFAULT_USER, EMBEDDED_WORKSPACE, EmbeddedEndpoints
+from apex_core.local.errors import LocalError
 from apex_core.local.process import LocalService
+from apex_core.local.settings import ServeSettings
 
 logger = logging.getLogger("apex_core.local")
 
@@ -135,9 +139,8 @@ def _start_catalogue(args: argparse.Namespace, started: Mapping[str, Started]) -
 
 def _start_openeo(args: argparse.Namespace, started: Mapping[str, Started]) -> Started:
     from apex_core.local.openeo.auth import AuthOptions, OidcProviderOptions
-    from apex_core.local.openeo.service import DEFAULT_PASSWORD, DEFAULT_USER, start_openeo_backend
+    from apex_core.local.openeo.service import start_openeo_backend
     from apex_core.local.openeo.workspaces import WorkspaceSpec
-    from apex_core.workspace import EMBEDDED_WORKSPACE
 
     providers: tuple[OidcProviderOptions, ...] = ()
     if "issuer" in started:
@@ -157,7 +160,6 @@ def _start_openeo(args: argparse.Namespace, started: Mapping[str, Started]) -> S
         alive=lambda: service.running,
         info={
             "openeo_url": service.url,
-            "openeo_pid": _pid(service),
             "openeo_oidc_provider_id": OIDC_PROVIDER_ID if providers else None,
             # the local demo account: the one sanctioned place where local credentials are printed
             "openeo_username": DEFAULT_USER,
@@ -180,7 +182,7 @@ def _stop_all(started: Mapping[str, Started]) -> bool:
     for service in reversed(list(started.values())):
         try:
             service.stop()
-        except (ApexError, OSError) as exc:  # keep stopping the others
+        except (LocalError, OSError) as exc:  # keep stopping the others
             sys.stderr.write(f"apex_core.local: stopping {service.name} failed: {exc}\n")
             ok = False
     return ok
@@ -195,7 +197,7 @@ def _start_and_watch(args: argparse.Namespace, started: dict[str, Started], stop
             return 0
         try:
             service = starter(args, started)
-        except ApexError as exc:
+        except LocalError as exc:
             sys.stderr.write(f"apex_core.local: starting {name} failed: {exc}\n")
             return 1
         started[service.name] = service
@@ -203,7 +205,7 @@ def _start_and_watch(args: argparse.Namespace, started: dict[str, Started], stop
         pids.update(service.pids)
     line["pid"] = os.getpid()
     line["pids"] = pids
-    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.write(EmbeddedEndpoints.from_dict(line).to_line() + "\n")  # the app reads it back
     sys.stdout.flush()
     while not stop.wait(1.0):
         dead = [s.name for s in started.values() if not s.alive()]
@@ -275,12 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        settings = Settings.load()
-    except ApexError as exc:
+        settings = ServeSettings.load()
+    except LocalError as exc:
         sys.stderr.write(f"apex_core.local: {exc}\n")
         return 2
     args.state_dir = (args.state_dir or settings.state_dir).resolve()
-    args.data_dir = (args.data_dir or settings.sample_data_dir).resolve()
+    args.data_dir = (args.data_dir or settings.data_dir).resolve()
     try:
         args.state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

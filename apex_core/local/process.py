@@ -1,4 +1,8 @@
-"""Start, watch and stop one local service process, ready when its health URL answers."""
+"""Start, watch and stop one local service process, ready when its health URL answers.
+
+Every child gets :data:`~apex_core.local.contract.IMPORT_ROOT` first on its ``PYTHONPATH``, so
+``python -m apex_core.local...`` works whatever the working directory.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from apex_core.errors import ServiceError
+from apex_core.local.contract import child_pythonpath
+from apex_core.local.errors import LocalServiceError
 
 __all__ = ["LocalService", "free_port", "wait_for_http"]
 
@@ -58,12 +63,12 @@ def wait_for_http(
         if _answers(url, expect):
             return time.monotonic() - start
         if process is not None and process.poll() is not None:
-            raise ServiceError(
+            raise LocalServiceError(
                 f"The service behind {url} exited with code {process.returncode} before it was ready."
                 + _log_tail(log_path)
             )
         if time.monotonic() > deadline:
-            raise ServiceError(f"{url} did not answer within {timeout:.0f} s." + _log_tail(log_path))
+            raise LocalServiceError(f"{url} did not answer within {timeout:.0f} s." + _log_tail(log_path))
         time.sleep(_POLL_INTERVAL)
 
 
@@ -106,7 +111,7 @@ class LocalService:
         if self.running:
             return self
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **(self.env or {})}
+        env = {**os.environ, "PYTHONPATH": child_pythonpath(), **(self.env or {})}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
@@ -125,7 +130,7 @@ class LocalService:
                 process=self.process,
                 log_path=self.log_path,
             )
-        except ServiceError:
+        except LocalServiceError:
             self.stop()
             raise
         logger.info("%s ready at %s in %.1f s", self.name, self.health_url, self.startup_seconds)

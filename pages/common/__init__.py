@@ -22,14 +22,14 @@ from apex_core.aoi import (
     embedded_footprints,
     embedded_observations,
 )
-from apex_core.errors import ProcessGraphRefused
+from apex_core.errors import ProcessGraphRefused, ServiceError
 from apex_core.jobs import OpenEoTarget
 from apex_core.jobs import openeo_target as openeo_target_for
-from apex_core.local.embedded import EmbeddedServices
+from apex_core.local.contract import EmbeddedServices, LocalError
 from apex_core.mapview import MapAssets
 
 if TYPE_CHECKING:
-    from apex_core.metadata import FormField
+    from pages.common.metadata import FormField
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,10 @@ def embedded_services() -> EmbeddedServices | None:
     cfg = settings()
     if not cfg.embedded_autostart or not (cfg.embedded_openeo or cfg.embedded_catalogue):
         return None
-    return _embedded(str(cfg.state_dir), str(cfg.sample_data_dir)).start()
+    try:
+        return _embedded(str(cfg.state_dir), str(cfg.sample_data_dir)).start()
+    except LocalError as exc:
+        raise ServiceError.carrying(exc) from exc
 
 
 # --- Area and Job pages (issue 5): per-session caches of what apex_core fetched ---------------------------
@@ -157,7 +160,7 @@ def area_observations(
 
 
 def render_field(field: FormField, key: str | None = None) -> Any:
-    """The widget for one :class:`apex_core.metadata.FormField`, in the current container, keyed ``key``
+    """The widget for one :class:`pages.common.metadata.FormField`, in the current container, keyed ``key``
     (default ``field.key``; seed ``st.session_state[key]`` for its value); returns the widget's value."""
     kw: dict[str, Any] = {"key": key or field.key, "help": field.help}
     labels = dict(zip(field.options, field.option_labels, strict=False))

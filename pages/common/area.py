@@ -27,7 +27,7 @@ from apex_core.aoi import (
     validate_aoi,
     view_for_bbox,
 )
-from apex_core.local.embedded import EmbeddedServices
+from apex_core.local.contract import EmbeddedServices
 from apex_core.mapview import base_map
 from apex_core.steps import StateKey
 from pages.common import area_footprints, area_observations, map_assets, settings, show_error

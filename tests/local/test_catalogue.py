@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from apex_core.errors import TokenExpired, UnauthorizedError
 from apex_core.local.catalogue import CatalogueHandle, TokenValidator, start_catalogue
+from apex_core.local.errors import LocalTokenExpired, LocalUnauthorizedError
 from apex_core.local.issuer import IssuerHandle, IssuerState
 from tests.stacdocs import canary_collection as collection
 from tests.stacdocs import canary_item as item
@@ -126,12 +126,12 @@ def test_token_validator_in_process(issuer: IssuerHandle, token_for: Any) -> Non
     assert principal.roles == {"apex-editor"}
     assert principal.client_id == issuer.client("editor").client_id
     assert TokenValidator(issuer.issuer_url, audience=issuer.audience).validate(token).subject == "editor"
-    with pytest.raises(UnauthorizedError, match=r"(?i)audience"):
+    with pytest.raises(LocalUnauthorizedError, match=r"(?i)audience"):
         TokenValidator(issuer.issuer_url, audience="someone-else").validate(token)
-    with pytest.raises(UnauthorizedError):
+    with pytest.raises(LocalUnauthorizedError):
         TokenValidator(issuer.issuer_url).validate(None)
     expired = issuer.state().sign(issuer=issuer.issuer_url, subject="s", roles=[], azp="c", lifetime=-1)
-    with pytest.raises(TokenExpired):
+    with pytest.raises(LocalTokenExpired):
         TokenValidator(issuer.issuer_url).validate(f"Bearer {expired}")
 
 

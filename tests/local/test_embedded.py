@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from apex_core import ServiceError
-from apex_core.local.embedded import EmbeddedEndpoints, EmbeddedServices
+from apex_core.local.contract import EmbeddedEndpoints, EmbeddedServices
+from apex_core.local.errors import LocalServiceError
 
 from ..conftest import traversable_tmpdir
 
@@ -54,7 +54,7 @@ def test_starts_in_the_background_and_announces_its_endpoints(state_dir: Path, o
 def test_a_failing_start_is_reported_not_hung(state_dir: Path, openeo_data_dir: Path) -> None:
     services = EmbeddedServices(state_dir, openeo_data_dir, extra_args=["--no-such-option"])
     services.start()
-    with pytest.raises(ServiceError, match="stopped before they were ready"):
+    with pytest.raises(LocalServiceError, match="stopped before they were ready"):
         services.wait(timeout=60)
     assert services.status == "failed"
     assert "embedded-services.log" in (services.error or "")
@@ -73,7 +73,7 @@ def test_announcement_parsing_keeps_secrets_out_of_display() -> None:
     assert endpoints.client("apex-local-admin").roles == ("a",)
     assert "s3cr3t" not in repr(endpoints)
     assert "demo-password" not in str(endpoints.to_dict())
-    with pytest.raises(ServiceError, match="no client"):
+    with pytest.raises(LocalServiceError, match="no client"):
         endpoints.client("nobody")
-    with pytest.raises(ServiceError, match="no openEO URL"):
+    with pytest.raises(LocalServiceError, match="no openEO URL"):
         EmbeddedEndpoints.from_dict({"pid": 1})

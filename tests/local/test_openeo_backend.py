@@ -20,8 +20,8 @@ from openeo.rest import OpenEoApiError
 from openeo.rest.job import BatchJob
 from rio_cogeo.cogeo import cog_validate
 
-from apex_core.errors import BackendError
-from apex_core.local.openeo.scenes import search_scenes
+from apex_core.local.contract import search_scenes
+from apex_core.local.errors import LocalBackendError
 from apex_core.local.openeo.service import OpenEoBackendService, start_openeo_backend
 from tests.services import wait_for_workers, wait_until
 
@@ -213,7 +213,7 @@ def test_scene_search_romania(openeo_backend: OpenEoBackendService) -> None:
 
 
 def test_scene_search_errors(openeo_backend: OpenEoBackendService) -> None:
-    with pytest.raises(BackendError) as bad:
+    with pytest.raises(LocalBackendError) as bad:
         search_scenes(openeo_backend.url + "/nothing-here", timeout=10)
     assert bad.value.status == 404
 

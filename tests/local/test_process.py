@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from apex_core import ServiceError
+from apex_core.local.errors import LocalServiceError
 from apex_core.local.process import LocalService, free_port
 
 
@@ -32,7 +32,7 @@ def test_a_crashing_service_fails_fast_with_its_log(tmp_path: Path) -> None:
     service = LocalService(
         "bad", argv, health_url=f"http://127.0.0.1:{free_port()}/", log_path=tmp_path / "l"
     )
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(LocalServiceError) as info:
         service.start(timeout=30)
     assert "exited with code 3" in str(info.value)
     assert "boom: bad config" in str(info.value)
@@ -43,6 +43,6 @@ def test_a_silent_service_times_out_and_is_stopped(tmp_path: Path) -> None:
     service = LocalService(
         "mute", argv, health_url=f"http://127.0.0.1:{free_port()}/", log_path=tmp_path / "l"
     )
-    with pytest.raises(ServiceError, match="did not answer within 1 s"):
+    with pytest.raises(LocalServiceError, match="did not answer within 1 s"):
         service.start(timeout=1)
     assert not service.running

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,8 +21,7 @@ from apex_core.catalogue import (
     CatalogueClient,
     CatalogueTarget,
     client_credentials_token,
-    poll_device_flow,
-    start_device_flow,
+    device_sign_in,
 )
 from apex_core.config import Settings
 from apex_core.errors import AuthError, CatalogueConflict, ForbiddenError, TokenExpired, UnauthorizedError
@@ -396,28 +394,40 @@ def test_client_credentials_token(issuer: IssuerHandle, catalogue: CatalogueHand
         assert publish(c, plan_of(new_id(), 1)).ok
 
 
-def test_device_flow_against_the_local_issuer(issuer: IssuerHandle, catalogue: CatalogueHandle) -> None:
-    flow = start_device_flow(issuer.issuer_url, PUBLIC_CLIENT_ID, timeout=T)
-    assert flow.code_verifier and flow.user_code in flow.link
-    assert flow.device_code not in repr(flow)
-    assert poll_device_flow(flow, timeout=T) is None  # pending until approved
+def test_device_flow_against_the_local_issuer(
+    issuer: IssuerHandle, catalogue: CatalogueHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalogue's device sign-in: the openeo client's flow (with PKCE) in the background."""
+    sent: list[tuple[str, dict[str, Any], requests.Response]] = []
+    request = requests.Session.request
 
-    def approve() -> None:
-        page = requests.get(flow.link, timeout=T)
-        action = re.search(r'<form method="post" action="([^"]+)"', page.text)
-        assert action is not None
-        requests.post(
-            action.group(1),
-            data={"user_code": flow.user_code, "account": "editor", "action": "approve"},
-            timeout=T,
-        )
+    def spy(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        resp = request(self, method, url, *args, **kwargs)
+        sent.append((str(url), dict(kwargs.get("data") or {}), resp))
+        return resp
 
-    approver = threading.Thread(target=approve)
-    approver.start()
-    token = wait_until(
-        lambda: poll_device_flow(flow, timeout=T), 20, every=flow.interval, what="the device flow approved"
+    monkeypatch.setattr(requests.Session, "request", spy)
+    flow = device_sign_in(issuer.issuer_url, PUBLIC_CLIENT_ID, timeout=T)
+    assert flow.wait(T).status == "waiting"
+    assert flow.user_code and flow.link and flow.user_code in flow.link
+    form, answer = next((data, resp) for url, data, resp in sent if url.endswith("/device/authorize"))
+    assert form["code_challenge"] and form["code_challenge_method"] == "S256"  # PKCE
+    device_code = answer.json()["device_code"]
+    assert device_code not in repr(flow) and device_code not in repr(flow.state())
+    assert device_code not in str(flow.state().to_dict())
+    assert flow.wait(T, answered=True).status == "waiting"  # pending until approved
+    assert flow.result() is None
+
+    page = requests.get(flow.link, timeout=T)
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert action is not None
+    requests.post(
+        action.group(1),
+        data={"user_code": flow.user_code, "account": "editor", "action": "approve"},
+        timeout=T,
     )
-    approver.join(timeout=T)
+    token = wait_until(flow.result, 20, every=0.2, what=lambda: flow.state())
+    assert flow.state().status == "connected" and token.source == f"device flow ({PUBLIC_CLIENT_ID})"
     with client(catalogue, token.access_token) as c:
         assert publish(c, plan_of(new_id(), 1)).ok
 

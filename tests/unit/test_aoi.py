@@ -25,7 +25,7 @@ from apex_core.aoi import (
     validate_aoi,
 )
 from apex_core.errors import AoiError
-from apex_core.local.openeo.model import Scene
+from apex_core.local.contract import Scene
 
 BOLZANO = Footprint("bolzano", "Bolzano", (11.279, 46.4596, 11.4034, 46.5254), 1)
 KEMPEN = Footprint("kempen", "Kempen", (5.2245, 51.2146, 5.3023, 51.3052), 1)

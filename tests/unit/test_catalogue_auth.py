@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from apex_core.errors import ForbiddenError, MetadataError, ServiceError, UnauthorizedError
 from apex_core.local.catalogue.app import DEFAULT_AUDIENCE, CatalogueSettings, safe_asset_path
 from apex_core.local.catalogue.auth import (
     CollectionAuth,
@@ -16,6 +15,12 @@ from apex_core.local.catalogue.auth import (
     check_collection_write,
     check_new_auth,
     roles_from_claims,
+)
+from apex_core.local.errors import (
+    LocalForbiddenError,
+    LocalMetadataError,
+    LocalServiceError,
+    LocalUnauthorizedError,
 )
 from apex_core.local.process import free_port
 
@@ -41,7 +46,7 @@ nobody = Principal("nobody", frozenset())
     ],
 )
 def test_malformed_auth_is_a_metadata_error(value: Any) -> None:
-    with pytest.raises(MetadataError) as err:
+    with pytest.raises(LocalMetadataError) as err:
         CollectionAuth.from_dict(value)
     assert (err.value.field or "").startswith("_auth")
 
@@ -55,7 +60,7 @@ def test_auth_round_trip_and_dedup() -> None:
 
 def test_only_admin_makes_public() -> None:
     public = CollectionAuth(read=("anonymous",), write=("apex-editor",))
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(LocalForbiddenError):
         check_new_auth(public, editor, ADMIN)
     check_new_auth(public, admin, ADMIN)
 
@@ -63,7 +68,7 @@ def test_only_admin_makes_public() -> None:
 def test_creator_must_keep_write_access() -> None:
     private = CollectionAuth(read=("apex-editor",), write=("apex-editor",))
     check_new_auth(private, editor, ADMIN)
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(LocalForbiddenError):
         check_new_auth(private, nobody, ADMIN)
 
 
@@ -71,11 +76,11 @@ def test_collection_write() -> None:
     rules = CollectionAuth(read=("anonymous",), write=("team",))
     check_collection_write("c", rules, admin, ADMIN)
     check_collection_write("c", rules, Principal("t", frozenset({"team"})), ADMIN)
-    with pytest.raises(ForbiddenError, match="team"):
+    with pytest.raises(LocalForbiddenError, match="team"):
         check_collection_write("c", rules, editor, ADMIN)
     # no rules: admin only
     check_collection_write("c", None, admin, ADMIN)
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(LocalForbiddenError):
         check_collection_write("c", None, editor, ADMIN)
 
 
@@ -133,12 +138,12 @@ def test_the_catalogue_always_has_an_audience(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("header", [None, "", "Basic dXNlcjpwdw==", "Bearer", "Bearer  "])
 def test_validator_needs_a_bearer_token(header: str | None) -> None:
-    with pytest.raises(UnauthorizedError) as err:
+    with pytest.raises(LocalUnauthorizedError) as err:
         TokenValidator("http://127.0.0.1:9").validate(header)
     assert err.value.status == 401
 
 
 def test_validator_reports_an_unreachable_issuer() -> None:
     validator = TokenValidator(f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(ServiceError, match="discovery"):
+    with pytest.raises(LocalServiceError, match="discovery"):
         validator.validate("Bearer a.b.c")

@@ -19,8 +19,8 @@ from typing import Any
 
 import anyio.to_thread
 
-from apex_core.errors import ApexError
 from apex_core.local.catalogue.auth import ANONYMOUS, CollectionAuth, Principal, TokenValidator
+from apex_core.local.errors import LocalError
 
 __all__ = ["CollectionRules", "ReadRules", "ids_matching", "token_collection"]
 
@@ -70,7 +70,7 @@ class ReadRules:
             return None
         try:  # PyJWKClient blocks on its first fetch: run it in a thread
             return await anyio.to_thread.run_sync(self.validator.validate, value.decode("latin-1"))
-        except ApexError:
+        except LocalError:
             return None
 
     async def readable(self, pool: Any, headers: Sequence[tuple[bytes, bytes]], collection_id: str) -> bool:

@@ -39,7 +39,6 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from apex_core.errors import ApexError, ForbiddenError, MetadataError, ServiceError, UnauthorizedError
 from apex_core.local.catalogue.access import CollectionRules, ReadRules, ids_matching, token_collection
 from apex_core.local.catalogue.auth import (
     CollectionAuth,
@@ -61,6 +60,13 @@ from apex_core.local.catalogue.validation import (
     install_input_checks,
     is_read,
     model_problem,
+)
+from apex_core.local.errors import (
+    LocalError,
+    LocalForbiddenError,
+    LocalMetadataError,
+    LocalServiceError,
+    LocalUnauthorizedError,
 )
 
 __all__ = ["CatalogueSettings", "create_app", "safe_asset_path"]
@@ -96,7 +102,7 @@ class CatalogueSettings:
             issuer = env["APEX_CATALOGUE_ISSUER"]
             asset_dir = Path(env["APEX_CATALOGUE_ASSET_DIR"])
         except KeyError as exc:
-            raise ServiceError(f"The catalogue needs the environment variable {exc}.") from exc
+            raise LocalServiceError(f"The catalogue needs the environment variable {exc}.") from exc
         roles = env.get("APEX_CATALOGUE_ASSET_ROLES")
         return cls(
             issuer_url=issuer.rstrip("/"),
@@ -140,15 +146,15 @@ class CatalogueSettings:
         }
 
 
-def _http_error(exc: ApexError) -> HTTPException:
-    status = exc.status or (403 if isinstance(exc, ForbiddenError) else 400)
+def _http_error(exc: LocalError) -> HTTPException:
+    status = exc.status or (403 if isinstance(exc, LocalForbiddenError) else 400)
     headers = None
-    if isinstance(exc, UnauthorizedError):
+    if isinstance(exc, LocalUnauthorizedError):
         status = 401
         headers = {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.message}"'}
-    elif isinstance(exc, MetadataError):
+    elif isinstance(exc, LocalMetadataError):
         status = 400
-    elif isinstance(exc, ServiceError):
+    elif isinstance(exc, LocalServiceError):
         status = 503
     return HTTPException(status_code=status, detail=exc.message, headers=headers)
 
@@ -391,7 +397,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             raise NotFoundError(f"Collection {collection_id} does not exist.")
         try:
             check_collection_write(collection_id, auth, principal, admin)
-        except ApexError as exc:
+        except LocalError as exc:
             raise _http_error(exc) from exc
 
     def remove_files_of(collection_id: str) -> None:
@@ -415,7 +421,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         try:
             new = CollectionAuth.from_dict(raw["_auth"] if present else None)  # None: 400, as production
             check_new_auth(new, principal_of(request), admin)
-        except ApexError as exc:
+        except LocalError as exc:
             raise _http_error(exc) from exc
         return new
 
@@ -636,7 +642,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         """Route dependency: a valid bearer token, else 401 (sync: PyJWKClient blocks, runs in a thread)."""
         try:
             principal = validator.validate(request.headers.get("authorization"))
-        except ApexError as exc:
+        except LocalError as exc:
             raise _http_error(exc) from exc
         setattr(request.state, _PRINCIPAL, principal)
 

@@ -4,8 +4,8 @@
   discovery document); roles are read from ``realm_access.roles`` as Keycloak issues them.
 - A collection carries ``"_auth": {"read": [...], "write": [...]}`` (lists of role names, where
   ``anonymous`` means everyone). It is required when creating or replacing a collection; a missing or
-  malformed one, or ``anonymous`` in ``write``, is a 400 (:class:`MetadataError`). Only the admin
-  role may put ``anonymous`` in ``read`` (else 403, :class:`ForbiddenError`).
+  malformed one, or ``anonymous`` in ``write``, is a 400 (:class:`LocalMetadataError`). Only the admin
+  role may put ``anonymous`` in ``read`` (else 403, :class:`LocalForbiddenError`).
 - Writing a collection's items, or replacing/patching/deleting the collection, needs a role in its
   ``_auth.write``; the admin role always passes. Creating a collection needs a role in the new
   ``_auth.write`` (nobody can create a collection they could not write to themselves).
@@ -25,12 +25,12 @@ from typing import Any
 import jwt
 import requests
 
-from apex_core.errors import (
-    ForbiddenError,
-    MetadataError,
-    ServiceError,
-    TokenExpired,
-    UnauthorizedError,
+from apex_core.local.errors import (
+    LocalForbiddenError,
+    LocalMetadataError,
+    LocalServiceError,
+    LocalTokenExpired,
+    LocalUnauthorizedError,
 )
 
 __all__ = [
@@ -82,7 +82,7 @@ def roles_from_claims(claims: Mapping[str, Any]) -> frozenset[str]:
 
 def _role_list(value: Any, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(r, str) and r.strip() for r in value):
-        raise MetadataError(
+        raise LocalMetadataError(
             f'`_auth.{key}` must be a list of role names (strings), e.g. ["{ANONYMOUS}"].',
             field=f"_auth.{key}",
         )
@@ -98,24 +98,26 @@ class CollectionAuth:
 
     @classmethod
     def from_dict(cls, data: Any) -> CollectionAuth:
-        """Validate an ``_auth`` value from a request body; :class:`MetadataError` (400) if malformed."""
+        """Validate an ``_auth`` value from a request body; :class:`LocalMetadataError` (400) if malformed."""
         if data is None:
-            raise MetadataError(
+            raise LocalMetadataError(
                 "The collection must carry `_auth` with `read` and `write` role lists, e.g. "
                 '{"_auth": {"read": ["anonymous"], "write": ["my-role"]}}.',
                 field="_auth",
             )
         if not isinstance(data, Mapping):
-            raise MetadataError("`_auth` must be an object with `read` and `write` lists.", field="_auth")
+            raise LocalMetadataError(
+                "`_auth` must be an object with `read` and `write` lists.", field="_auth"
+            )
         missing = [k for k in ("read", "write") if k not in data]
         if missing:
-            raise MetadataError(f"`_auth` lacks {' and '.join(missing)}.", field="_auth")
+            raise LocalMetadataError(f"`_auth` lacks {' and '.join(missing)}.", field="_auth")
         extra = sorted(set(data) - {"read", "write"})
         if extra:
-            raise MetadataError(f"`_auth` has unknown keys: {', '.join(extra)}.", field="_auth")
+            raise LocalMetadataError(f"`_auth` has unknown keys: {', '.join(extra)}.", field="_auth")
         auth = cls(read=_role_list(data["read"], "read"), write=_role_list(data["write"], "write"))
         if ANONYMOUS in auth.write:
-            raise MetadataError("`anonymous` may never be in `_auth.write`.", field="_auth.write")
+            raise LocalMetadataError("`anonymous` may never be in `_auth.write`.", field="_auth.write")
         return auth
 
     def to_dict(self) -> dict[str, list[str]]:
@@ -137,15 +139,15 @@ class CollectionAuth:
 
 
 def check_new_auth(auth: CollectionAuth, principal: Principal, admin_role: str) -> None:
-    """May ``principal`` set these rules on a collection? :class:`ForbiddenError` (403) if not."""
+    """May ``principal`` set these rules on a collection? :class:`LocalForbiddenError` (403) if not."""
     if auth.public and not principal.is_admin(admin_role):
-        raise ForbiddenError(
+        raise LocalForbiddenError(
             f"Only the catalogue administrators (role {admin_role}) may make a collection readable by "
             "`anonymous`. Ask an administrator, or list the roles that may read it.",
             status=403,
         )
     if not auth.can_write(principal, admin_role):
-        raise ForbiddenError(
+        raise LocalForbiddenError(
             "None of your roles is in the collection's `_auth.write`: you could not manage it afterwards. "
             f"Your roles: {', '.join(sorted(principal.roles)) or 'none'}.",
             status=403,
@@ -160,7 +162,7 @@ def check_collection_write(
         return
     if auth is None or not auth.can_write(principal, admin_role):
         allowed = ", ".join(auth.write) if auth else admin_role
-        raise ForbiddenError(
+        raise LocalForbiddenError(
             f"Writing to collection {collection_id!r} needs one of the roles: {allowed}. "
             f"Your roles: {', '.join(sorted(principal.roles)) or 'none'}.",
             status=403,
@@ -190,7 +192,7 @@ class TokenValidator:
                     resp.raise_for_status()
                     jwks_uri = str(resp.json()["jwks_uri"])
                 except (requests.RequestException, ValueError, KeyError) as exc:
-                    raise ServiceError(
+                    raise LocalServiceError(
                         f"The token issuer's discovery document at {url} is unusable: {exc}"
                     ) from exc
                 self._jwks = jwt.PyJWKClient(
@@ -199,15 +201,15 @@ class TokenValidator:
             return self._jwks
 
     def validate(self, authorization: str | None) -> Principal:
-        """The principal behind an ``Authorization`` header; :class:`UnauthorizedError` (401) if none."""
+        """The principal behind an ``Authorization`` header; :class:`LocalUnauthorizedError` (401) if none."""
         if not authorization:
-            raise UnauthorizedError(
+            raise LocalUnauthorizedError(
                 "This request needs a bearer token (Authorization: Bearer ...).", status=401
             )
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise UnauthorizedError("The Authorization header must be 'Bearer <token>'.", status=401)
+            raise LocalUnauthorizedError("The Authorization header must be 'Bearer <token>'.", status=401)
         try:
             key = self._jwks_client().get_signing_key_from_jwt(token)
             claims: dict[str, Any] = jwt.decode(
@@ -223,13 +225,13 @@ class TokenValidator:
                 },
             )
         except jwt.ExpiredSignatureError as exc:
-            raise TokenExpired("The access token has expired; sign in again.", status=401) from exc
+            raise LocalTokenExpired("The access token has expired; sign in again.", status=401) from exc
         except jwt.PyJWKClientConnectionError as exc:
-            raise ServiceError(f"The token issuer's keys could not be fetched: {exc}") from exc
+            raise LocalServiceError(f"The token issuer's keys could not be fetched: {exc}") from exc
         except jwt.PyJWKClientError as exc:
-            raise UnauthorizedError(
+            raise LocalUnauthorizedError(
                 "The access token is not signed by a key of the configured issuer.", status=401
             ) from exc
         except jwt.InvalidTokenError as exc:
-            raise UnauthorizedError(f"The access token is not valid: {exc}.", status=401) from exc
+            raise LocalUnauthorizedError(f"The access token is not valid: {exc}.", status=401) from exc
         return Principal.from_claims(claims)

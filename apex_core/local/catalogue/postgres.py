@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apex_core.errors import ServiceError
+from apex_core.local.errors import LocalServiceError
 from apex_core.local.issuer.state import write_private_file
 
 __all__ = ["DATABASE", "PostgresCluster", "find_pg_bin"]
@@ -56,7 +56,7 @@ def find_pg_bin() -> Path:
     on_path = shutil.which("pg_ctl")
     if on_path:
         return Path(on_path).parent
-    raise ServiceError(
+    raise LocalServiceError(
         "PostgreSQL server binaries (initdb, pg_ctl) were not found. Install postgresql-15 and "
         "postgresql-15-postgis-3, or set APEX_PG_BIN."
     )
@@ -94,14 +94,14 @@ class PostgresCluster:
                 argv, capture_output=True, text=True, timeout=timeout, check=False, cwd=self.root
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ServiceError(f"Running {Path(argv[0]).name} failed: {exc}") from exc
+            raise LocalServiceError(f"Running {Path(argv[0]).name} failed: {exc}") from exc
         return result
 
     def _check(self, argv: list[str], what: str, *, timeout: float = 120.0) -> None:
         result = self._run(argv, timeout=timeout)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-            raise ServiceError(f"{what} failed (exit {result.returncode}):\n{tail}")
+            raise LocalServiceError(f"{what} failed (exit {result.returncode}):\n{tail}")
 
     @property
     def password(self) -> str:
@@ -109,7 +109,7 @@ class PostgresCluster:
             data = json.loads(self._secret_path.read_text())
             return str(data["password"])
         except (OSError, ValueError, KeyError) as exc:
-            raise ServiceError(
+            raise LocalServiceError(
                 f"The database secret in {self._secret_path} is missing or unreadable."
             ) from exc
 
@@ -131,7 +131,7 @@ class PostgresCluster:
             timeout=30,
         )
         if check.returncode != 0:
-            raise ServiceError(
+            raise LocalServiceError(
                 f"The postgres user cannot reach {self.root}: a parent directory is not searchable "
                 "by other users (mode 0700). Choose a state directory under a world-searchable path."
             )
@@ -221,13 +221,13 @@ class PostgresCluster:
 
     def dsn(self, database: str = DATABASE) -> str:
         if self.port is None:
-            raise ServiceError("PostgreSQL is not started.")
+            raise LocalServiceError("PostgreSQL is not started.")
         return f"postgresql://{_SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def env(self) -> dict[str, str]:
         """The ``PG*`` variables stac-fastapi-pgstac reads."""
         if self.port is None:
-            raise ServiceError("PostgreSQL is not started.")
+            raise LocalServiceError("PostgreSQL is not started.")
         return {
             "PGHOST": "127.0.0.1",
             "PGPORT": str(self.port),
@@ -252,5 +252,5 @@ class PostgresCluster:
             with psycopg.connect(self.dsn(), autocommit=True, connect_timeout=10) as conn:
                 conn.execute(_AUTH_SCHEMA_SQL)
         except psycopg.Error as exc:
-            raise ServiceError(f"Preparing the catalogue database failed: {exc}") from exc
+            raise LocalServiceError(f"Preparing the catalogue database failed: {exc}") from exc
         logger.info("pgstac schema at version %s", version)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apex_core.errors import ServiceError
 from apex_core.local.catalogue.app import (
     DEFAULT_ADMIN_ROLE,
     DEFAULT_ASSET_ROLES,
@@ -24,7 +23,7 @@ from apex_core.local.catalogue.app import (
     CatalogueSettings,
 )
 from apex_core.local.catalogue.postgres import PostgresCluster
-from apex_core.local.issuer.service import project_pythonpath
+from apex_core.local.errors import LocalServiceError
 from apex_core.local.process import LocalService, free_port
 
 __all__ = ["CatalogueHandle", "start_catalogue"]
@@ -118,7 +117,6 @@ def start_catalogue(
             **cluster.env(),
             **settings.to_env(),
             "ENABLE_TRANSACTIONS_EXTENSIONS": "TRUE",
-            "PYTHONPATH": project_pythonpath(),
             "STAC_FASTAPI_TITLE": "APEx local Product Catalogue",
             "STAC_FASTAPI_DESCRIPTION": "Embedded STAC API with the APEx _auth rules (loopback only).",
         }
@@ -130,7 +128,7 @@ def start_catalogue(
             env=env,
             cwd=state_dir,  # stac-fastapi reads a .env from its working directory
         ).start(timeout=timeout)
-    except (ServiceError, OSError):
+    except (LocalServiceError, OSError):
         cluster.stop()
         raise
     elapsed = time.monotonic() - started

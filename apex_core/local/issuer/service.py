@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,16 +11,9 @@ from typing import Any
 from apex_core.local.issuer.state import DEFAULT_AUDIENCE, PUBLIC_CLIENT_ID, IssuerClient, IssuerState
 from apex_core.local.process import LocalService, free_port
 
-__all__ = ["IssuerHandle", "project_pythonpath", "start_issuer"]
+__all__ = ["IssuerHandle", "start_issuer"]
 
 logger = logging.getLogger(__name__)
-
-
-def project_pythonpath() -> str:
-    """PYTHONPATH for a child process started from anywhere: the folder holding ``apex_core`` first."""
-    root = str(Path(__file__).resolve().parents[3])
-    existing = os.environ.get("PYTHONPATH")
-    return f"{root}{os.pathsep}{existing}" if existing else root
 
 
 @dataclass(frozen=True)
@@ -141,7 +133,6 @@ def start_issuer(
         argv,
         health_url=f"{base}/health",
         log_path=state_dir / "issuer.log",
-        env={"PYTHONPATH": project_pythonpath()},
     ).start(timeout=timeout)
     return IssuerHandle(
         issuer_url=base,

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from apex_core.errors import ConfigError
+from apex_core.local.errors import LocalConfigError
 from apex_core.local.files import write_private_file
 
 __all__ = [
@@ -76,7 +76,7 @@ class IssuerClient:
                 roles=tuple(str(r) for r in data.get("roles", ())),
             )
         except (KeyError, TypeError) as exc:
-            raise ConfigError(f"Malformed issuer client entry: missing {exc}.") from exc
+            raise LocalConfigError(f"Malformed issuer client entry: missing {exc}.") from exc
 
     def to_dict(self, *, include_secret: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "client_id": self.client_id, "roles": list(self.roles)}
@@ -118,7 +118,7 @@ class IssuerState:
         if key_path.exists():
             loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
             if not isinstance(loaded, rsa.RSAPrivateKey):
-                raise ConfigError(f"{key_path} does not hold an RSA private key.")
+                raise LocalConfigError(f"{key_path} does not hold an RSA private key.")
             private_key = loaded
         else:
             private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -134,7 +134,7 @@ class IssuerState:
             try:
                 raw = json.loads(clients_path.read_text())
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"{clients_path} is not valid JSON.") from exc
+                raise LocalConfigError(f"{clients_path} is not valid JSON.") from exc
             clients = tuple(IssuerClient.from_dict(entry) for entry in raw["clients"])
         else:
             clients = tuple(

@@ -8,16 +8,14 @@ execute the process graphs. The adapters live here:
 * :mod:`.engine` - process registry, ``save_result`` to Cloud Optimized GeoTIFF;
 * :mod:`.jobs` - persistent batch jobs, run in worker processes (:mod:`.worker`) by a supervisor;
 * :mod:`.backend` - the openeo-driver implementation classes; :mod:`.server` - the HTTP server;
-* :mod:`.service` - :func:`start_openeo_backend`, to start it as a child process;
-* :mod:`.scenes` - :func:`search_scenes`, the app-side client of the observation search.
+* :mod:`.service` - :func:`start_openeo_backend`, to start it as a child process.
 
-Importing this package is light (no openeo-driver, no raster libraries): the app process only
-needs :func:`start_openeo_backend` and :func:`search_scenes`.
+The app's client of the observation search (``search_scenes``) is in :mod:`apex_core.local.contract`.
+Importing this package is light (no openeo-driver, no raster libraries).
 """
 
 from apex_core.local.openeo.auth import AuthOptions, OidcProviderOptions
 from apex_core.local.openeo.model import COLLECTION_ID, Scene
-from apex_core.local.openeo.scenes import search_scenes
 from apex_core.local.openeo.service import (
     DEFAULT_PASSWORD,
     DEFAULT_USER,
@@ -33,6 +31,5 @@ __all__ = [
     "OidcProviderOptions",
     "OpenEoBackendService",
     "Scene",
-    "search_scenes",
     "start_openeo_backend",
 ]

@@ -1,7 +1,7 @@
 """Light domain values of the embedded backend's collection (no raster libraries are imported here).
 
-Shared by the server (:mod:`~apex_core.local.openeo.data`) and the app-side client
-(:mod:`~apex_core.local.openeo.scenes`).
+What the app reads too (:class:`Scene`, :data:`COLLECTION_ID`, :func:`parse_datetime`) is defined in
+:mod:`apex_core.local.contract` and re-exported here for the server's modules.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from apex_core.local.contract import COLLECTION_ID, Scene, parse_datetime
 
 __all__ = [
     "BANDS",
@@ -34,7 +36,6 @@ __all__ = [
     "parse_datetime",
 ]
 
-COLLECTION_ID = "SENTINEL2_L2A"
 # Sen2Cor scene classes counted as cloudy: cloud shadow, cloud medium / high probability, thin cirrus.
 CLOUD_CLASSES = (3, 8, 9, 10)
 # Sen2Cor scene classes not counted at all: no data, saturated or defective.
@@ -170,14 +171,6 @@ def failure_of(exc: BaseException) -> tuple[str, int, str]:
     return "Internal", 500, f"{kind}: {exc}"
 
 
-def parse_datetime(value: str) -> dt.datetime:
-    """An ISO 8601 date or datetime as an aware UTC datetime (naive values are taken as UTC)."""
-    parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
-
-
 @dataclass(frozen=True)
 class Band:
     name: str
@@ -243,98 +236,6 @@ class TimeRange:
     def from_dict(cls, d: Mapping[str, Any]) -> TimeRange:
         start, end = d.get("start"), d.get("end")
         return cls(parse_datetime(str(start)) if start else None, parse_datetime(str(end)) if end else None)
-
-
-@dataclass(frozen=True)
-class Scene:
-    """One acquisition of one area: what the scene search returns as a STAC item."""
-
-    area_id: str
-    datetime: dt.datetime
-    bbox: tuple[float, float, float, float]
-    epsg: int
-    shape: tuple[int, int]
-    cloud_cover: float | None = None
-
-    @property
-    def id(self) -> str:
-        return f"{COLLECTION_ID}_{self.area_id}_{self.datetime:%Y%m%d}"
-
-    @property
-    def date(self) -> dt.date:
-        return self.datetime.date()
-
-    @property
-    def geometry(self) -> dict[str, Any]:
-        w, s, e, n = self.bbox
-        return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
-
-    def to_stac_item(self) -> dict[str, Any]:
-        props: dict[str, Any] = {
-            "datetime": self.datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "proj:code": f"EPSG:{self.epsg}",
-            "proj:shape": list(self.shape),
-            "apex:area": self.area_id,
-            "platform": "sentinel-2",
-            "constellation": "sentinel-2",
-        }
-        if self.cloud_cover is not None:
-            props["eo:cloud_cover"] = round(self.cloud_cover, 2)
-        return {
-            "type": "Feature",
-            "stac_version": "1.1.0",
-            "stac_extensions": [
-                "https://stac-extensions.github.io/eo/v2.0.0/schema.json",
-                "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
-            ],
-            "id": self.id,
-            "collection": COLLECTION_ID,
-            "bbox": list(self.bbox),
-            "geometry": self.geometry,
-            "properties": props,
-            "links": [],
-            "assets": {},
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "area_id": self.area_id,
-            "datetime": self.datetime.isoformat(),
-            "bbox": list(self.bbox),
-            "epsg": self.epsg,
-            "shape": list(self.shape),
-            "cloud_cover": self.cloud_cover,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Scene:
-        bbox = [float(v) for v in d["bbox"]]
-        shape = [int(v) for v in d["shape"]]
-        cover = d.get("cloud_cover")
-        return cls(
-            area_id=str(d["area_id"]),
-            datetime=parse_datetime(str(d["datetime"])),
-            bbox=(bbox[0], bbox[1], bbox[2], bbox[3]),
-            epsg=int(d["epsg"]),
-            shape=(shape[0], shape[1]),
-            cloud_cover=float(cover) if cover is not None else None,
-        )
-
-    @classmethod
-    def from_stac_item(cls, item: Mapping[str, Any]) -> Scene:
-        props = item["properties"]
-        code = str(props.get("proj:code", "EPSG:4326"))
-        bbox = [float(v) for v in item["bbox"]]
-        shape = [int(v) for v in props.get("proj:shape", (0, 0))]
-        cover = props.get("eo:cloud_cover")
-        return cls(
-            area_id=str(props.get("apex:area", "")),
-            datetime=parse_datetime(str(props["datetime"])),
-            bbox=(bbox[0], bbox[1], bbox[2], bbox[3]),
-            epsg=int(code.split(":")[-1]),
-            shape=(shape[0], shape[1]),
-            cloud_cover=float(cover) if cover is not None else None,
-        )
 
 
 @dataclass(frozen=True)

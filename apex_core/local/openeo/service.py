@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from apex_core.local.contract import DEFAULT_PASSWORD, DEFAULT_USER
 from apex_core.local.files import write_private_file
 from apex_core.local.openeo.auth import AuthOptions
 from apex_core.local.openeo.workspaces import WorkspaceSpec, write_workspaces_file
@@ -16,9 +17,6 @@ from apex_core.local.process import LocalService, free_port
 __all__ = ["DEFAULT_PASSWORD", "DEFAULT_USER", "OpenEoBackendService", "start_openeo_backend"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_USER = "demo"
-DEFAULT_PASSWORD = "demo"  # noqa: S105 - the documented demo account of the offline backend
 
 
 class OpenEoBackendService(LocalService):
@@ -60,7 +58,6 @@ class OpenEoBackendService(LocalService):
             health_url=f"{self.url}/health",
             log_path=state_dir / "logs" / "openeo.log",
             expect=b'"OK"',
-            cwd=Path(__file__).resolve().parents[3],
         )
 
 
@@ -83,8 +80,8 @@ def start_openeo_backend(
     ``auth`` defaults to the demo account ``demo``/``demo``; credentials reach the child through a
     0600 file in the state directory, never its command line. ``workspaces`` (S3 buckets or folders)
     make it offer ``export_workspace``; their credentials travel the same way. Stop it with
-    ``.stop()`` (or use it as a context manager). Raises :class:`~apex_core.errors.ServiceError` if it
-    does not come up.
+    ``.stop()`` (or use it as a context manager). Raises
+    :class:`~apex_core.local.errors.LocalServiceError` if it does not come up.
     """
     state_dir = state_dir.resolve()
     auth_file = state_dir / "openeo" / "auth.json"
