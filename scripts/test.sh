@@ -11,11 +11,8 @@ step "ruff"
 .venv/bin/ruff format --check .
 step "mypy --strict apex_core"
 .venv/bin/mypy apex_core
-step "apex_core never imports streamlit"
-if grep -rnE '^\s*(import|from) streamlit' apex_core; then
-  echo "apex_core must not import streamlit" >&2
-  exit 1
-fi
+step "import-linter (pyproject.toml: apex_core.local behind its contract; apex_core without streamlit)"
+.venv/bin/lint-imports --no-logo
 step "pytest"
 mkdir -p test-output
 exec .venv/bin/pytest --junitxml=test-output/junit.xml "$@"
