@@ -24,9 +24,13 @@ from apex_core.errors import AoiError
 __all__ = [
     "BANDS",
     "COLLECTION",
+    "NAME",
+    "RENDER_COLORMAP",
+    "RENDER_KEY",
     "REQUIRED_PROCESSES",
     "RESAMPLE_PROJECTION",
     "RESAMPLE_RESOLUTION",
+    "VALUE_RANGE",
     "NdviRequest",
     "build_ndvi_cube",
     "default_title",
@@ -39,6 +43,16 @@ BANDS = ("B04", "B08")
 RESAMPLE_RESOLUTION = 38.21851414258813
 RESAMPLE_PROJECTION = "EPSG:3857"
 REQUIRED_PROCESSES = ("load_collection", "ndvi", "resample_spatial", "save_result")
+
+# What the published collection says about the product (the metadata code itself is not NDVI's):
+NAME = "NDVI"
+"""The product's name: the render hints' title, the readiness check's wording."""
+VALUE_RANGE: tuple[float, float] = (-1.0, 1.0)
+"""The index's range: what the render hints rescale to, what the band statistics should stay within."""
+RENDER_KEY = "ndvi"
+"""The key of the collection's entry in ``renders`` (render extension)."""
+RENDER_COLORMAP = "rdylgn"
+"""The render hints' default colormap (red: bare, green: vegetation)."""
 
 
 def default_title(place: str) -> str:

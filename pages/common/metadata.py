@@ -1,16 +1,300 @@
-"""Streamlit helpers of the Metadata page: the form, drawn from :mod:`apex_core.metadata`'s field list."""
+"""The Metadata page's own helpers: its form described as data (drawn by one generic loop), the page's
+state in the session (:class:`MetadataSession`), and the Streamlit code that draws the form.
+
+The logic (the draft, its checks, the build, readiness) is :mod:`apex_core.metadata`'s; this module only
+knows widgets: which field is which widget, and the widget keys the form's values live under.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, MutableMapping, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import streamlit as st
 
 from apex_core import metadata as md
+from apex_core.licences import LICENCES, OTHER, licence_label
 from pages.common import render_field
 
-__all__ = ["edit_form", "notes"]
+__all__ = [
+    "FORM_SECTIONS",
+    "FieldKind",
+    "FormField",
+    "FormSection",
+    "FormState",
+    "MetadataSession",
+    "edit_form",
+    "form_fields",
+    "form_rows",
+    "notes",
+]
+
+# --------------------------------------------------------------------------------------------------
+# The form, described as data (the page renders it with one generic loop)
+# --------------------------------------------------------------------------------------------------
+
+
+# "live_text": a text the app gets while the person types (``st.text_input(live=True)``), not on Enter
+FieldKind = Literal[
+    "text", "live_text", "textarea", "select", "multiselect", "number", "checkbox", "list", "radio"
+]
+
+
+@dataclass(frozen=True)
+class FormSection:
+    """A group of fields, with the heading (markdown) and caption shown above it."""
+
+    name: str
+    heading: str = ""
+    caption: str = ""
+
+
+FORM_SECTIONS = (
+    FormSection("main"),
+    FormSection("providers", "**Providers**"),
+    FormSection("extent", "**Extent** (prefilled from the job)"),
+    FormSection(
+        "access",
+        "**Access rules** (`_auth`, required by the catalogue)",
+        "Both lists are required. `anonymous` (everyone) may never write; "
+        "only catalogue administrators may put `anonymous` in read.",
+    ),
+    FormSection("render"),
+    FormSection("links"),
+)
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One widget of the metadata form. ``key`` is the form field name (:meth:`CollectionDraft.form_values`),
+    ``list`` a comma-separated text, ``option_labels`` what to show for each option, ``row`` groups
+    consecutive fields side by side (``width`` their relative widths), ``markdown`` a text area with a
+    preview, ``caption`` a line under the widget, ``issues`` what :func:`check_draft` says about it."""
+
+    key: str
+    label: str
+    kind: FieldKind = "text"
+    help: str | None = None
+    options: tuple[str, ...] = ()
+    section: str = "main"
+    option_labels: tuple[str, ...] = ()
+    row: str | None = None
+    width: int = 1
+    number_format: str | None = None
+    markdown: bool = False
+    caption: str | None = None
+    issues: tuple[md.FieldIssue, ...] = ()
+
+
+def form_fields(
+    draft: md.CollectionDraft,
+    statistics: md.BandStatistics | None = None,
+    issues: Sequence[md.FieldIssue] | None = None,
+) -> tuple[FormField, ...]:
+    """The form for ``draft``, in order: fields that do not apply (the licence link unless the licence
+    is ``other``, the render settings while render hints are off, the statistics box without
+    ``statistics``, the /eodata base unless links are made absolute) are left out. Each field carries
+    its issues (``issues``, else :func:`check_draft`'s)."""
+    licences = tuple(dict.fromkeys([*LICENCES, draft.license]))
+    fields: list[FormField] = [
+        FormField(
+            "id",
+            "Id",
+            "live_text",
+            help="Lowercase letters, digits, '-' and '_'; 3 to 64 characters; starts with a letter.",
+        ),
+        FormField("title", "Title"),
+        FormField("description", "Description", "textarea", markdown=True),
+        FormField(
+            "license",
+            "Licence (type to search)",
+            "select",
+            options=licences,
+            option_labels=tuple(licence_label(lic) for lic in licences),
+        ),
+    ]
+    if draft.license == OTHER:
+        fields.append(FormField("license_url", "Link to the licence terms"))
+    fields.append(FormField("keywords", "Keywords (comma-separated)", "list"))
+    for i in range(len(draft.providers)):
+        fields += [
+            FormField(f"provider_{i}_name", "Name", section="providers", row=f"provider_{i}", width=4),
+            FormField(
+                f"provider_{i}_roles",
+                "Roles",
+                "multiselect",
+                options=md.PROVIDER_ROLES,
+                section="providers",
+                row=f"provider_{i}",
+                width=4,
+            ),
+            FormField(f"provider_{i}_url", "URL", section="providers", row=f"provider_{i}", width=5),
+        ]
+    for name in ("west", "south", "east", "north"):
+        fields.append(
+            FormField(name, name.capitalize(), "number", section="extent", row="bbox", number_format="%.6f")
+        )
+    fields += [
+        FormField("start", "Start (ISO 8601)", section="extent", row="interval"),
+        FormField("end", "End (ISO 8601)", section="extent", row="interval"),
+        FormField("auth_read", "Read roles (comma-separated)", "list", section="access", row="auth"),
+        FormField("auth_write", "Write roles (comma-separated)", "list", section="access", row="auth"),
+        FormField("render_on", "Render hints (render extension v2.0.0)", "checkbox", section="render"),
+    ]
+    if draft.render is not None:
+        fields += [
+            FormField("render_min", "Rescale min", "number", section="render", row="render"),
+            FormField("render_max", "Rescale max", "number", section="render", row="render"),
+            FormField("colormap", "Colormap", "select", options=md.COLORMAPS, section="render", row="render"),
+        ]
+    if statistics is not None:
+        fields.append(
+            FormField(
+                "stats_on",
+                f"raster:bands statistics from the {statistics.source}",
+                "checkbox",
+                section="render",
+                caption=", ".join(f"{k} {v:g}" for k, v in statistics.stac_statistics().items()),
+            )
+        )
+    fields.append(
+        FormField(
+            "derived_from",
+            "Bare `/eodata/...` derived_from links",
+            "radio",
+            options=("drop", "absolute"),
+            section="links",
+        )
+    )
+    if draft.derived_from == "absolute":
+        fields.append(FormField("eodata_base", "Absolute base for /eodata", section="links"))
+    found = tuple(md.check_draft(draft) if issues is None else issues)
+    return tuple(replace(f, issues=tuple(i for i in found if i.field == f.key)) for f in fields)
+
+
+def form_rows(fields: Iterable[FormField], section: str) -> tuple[tuple[FormField, ...], ...]:
+    """The fields of ``section``, grouped into rows (consecutive fields with the same ``row``)."""
+    mine = [f for f in fields if f.section == section]
+    return tuple(tuple(group) for _row, group in itertools.groupby(mine, key=lambda f: f.row or f.key))
+
+
+# --------------------------------------------------------------------------------------------------
+# The Metadata page's state: its own dict in the session, and the form's widget values
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormState:
+    """One run of the Metadata page: the loaded source, the draft with the form's values, the statistics
+    to offer (the Preview page's for this job, else the saved ones), the draft's :func:`md.evaluate` and
+    the form's fields with their issues. Made once per run (:meth:`MetadataSession.current`): what the
+    page draws is read from it, never computed again."""
+
+    source: md.LoadedResults
+    draft: md.CollectionDraft
+    statistics: md.BandStatistics | None
+    evaluation: md.Evaluation
+    fields: tuple[FormField, ...]
+
+    @property
+    def caption(self) -> str:
+        """Where the source came from, its item count and what was wrong with it."""
+        return f"From {self.source.origin}: {len(self.source.items)} item(s). " + " ".join(
+            self.source.problems
+        )
+
+
+@dataclass(frozen=True)
+class MetadataSession:
+    """The Metadata page's state, in two mappings of the session (plain mappings: no Streamlit call).
+
+    ``store`` is the page's own dict: ``source`` (a :class:`LoadedResults` dict), ``draft`` (a
+    :class:`CollectionDraft` dict), ``statistics``, ``reach`` (the last asset check), ``loaded`` (the
+    fingerprints of the sources loaded so far) and ``seen``. ``widgets`` holds the form's widget values
+    under ``prefix`` (the session itself); they are dropped on a page change, the draft in ``store`` is
+    not, and they are seeded from it. ``keep`` are the widgets under ``prefix`` that are not the form's.
+    """
+
+    store: MutableMapping[str, Any]
+    widgets: MutableMapping[Any, Any]
+    prefix: str = "md_"
+    keep: frozenset[str] = frozenset({"upload", "diff"})
+
+    @property
+    def loaded(self) -> bool:
+        return "source" in self.store
+
+    def remember(self, fingerprint: str | None) -> bool:
+        """True the first time ``fingerprint`` (a finished job, a set of uploaded files) comes; it is
+        remembered, so the same source is not loaded again over the person's edits."""
+        if not fingerprint or fingerprint in self.store.get("loaded", ()):
+            return False
+        self.store["loaded"] = [*self.store.get("loaded", ()), fingerprint]
+        return True
+
+    def load_job(self, job: Any, timeout: float, preview: Any = None) -> None:
+        """The Job page's finished results (:func:`md.results_from_job`), unless they were loaded already."""
+        if self.remember(md.job_fingerprint(job)):
+            self.load(md.results_from_job(job, timeout), preview)
+
+    def load_upload(self, files: Sequence[tuple[str, bytes]], timeout: float, preview: Any = None) -> None:
+        """Uploaded documents (:func:`md.results_from_upload`), unless these files were loaded already."""
+        if files and self.remember(md.upload_fingerprint(files)):
+            self.load(md.results_from_upload(files, timeout), preview)
+
+    def load(self, loaded: md.LoadedResults, preview: Any = None) -> None:
+        """A new source: a fresh draft from it, its statistics, no asset check yet, the form reseeded."""
+        draft = md.CollectionDraft.from_results(loaded.results, loaded.items, preview=preview)
+        self.store.update(source=loaded.to_dict(), draft=draft.to_dict(), reach=None, seen=loaded.fingerprint)
+        self.store["statistics"] = draft.statistics.to_dict() if draft.statistics else None
+        self._forget("")
+
+    def reset(self, preview: Any = None) -> None:
+        """The form back to the loaded source."""
+        self.load(md.LoadedResults.from_dict(self.store["source"]), preview)
+
+    def edit_providers(self, remove: int | None = None) -> None:
+        """A provider added (``remove`` None), or the one at index ``remove`` removed."""
+        draft = md.CollectionDraft.from_dict(self.store["draft"])
+        draft = draft.with_provider_added() if remove is None else draft.with_provider_removed(remove)
+        self.store["draft"] = draft.to_dict()
+        self._forget("provider")
+
+    def check_assets(self, publishable: md.PublishableCollection, timeout: float) -> None:
+        """Check every asset link now (:func:`md.check_reachable`); the checklist shows the answers."""
+        hrefs = [href for _owner, _key, href in md.asset_hrefs(publishable.collection, publishable.items)]
+        self.store["reach"] = [r.to_dict() for r in md.check_reachable(hrefs, timeout)]
+
+    def current(self, preview: Any = None) -> FormState:
+        """The stored draft with the form's values (widgets seeded from it first), kept in ``store``."""
+        source = md.LoadedResults.from_dict(self.store["source"])
+        saved = md.CollectionDraft.from_dict(self.store["draft"])
+        stats = md.pick_statistics(preview, self.store.get("statistics"), source.results.get("id"))
+        for key, value in saved.form_values().items():
+            self.widgets.setdefault(self.prefix + key, value)
+        n = len(self.prefix)
+        values = {str(k)[n:]: v for k, v in self.widgets.items() if str(k).startswith(self.prefix)}
+        draft = saved.with_form(values, statistics=stats)
+        self.store["draft"] = draft.to_dict()
+        raw = self.store.get("reach")
+        reach = [md.Reachability.from_dict(r) for r in raw] if raw is not None else None
+        evaluation = md.evaluate(draft, source.results, source.items, reachability=reach)
+        return FormState(source, draft, stats, evaluation, form_fields(draft, stats, evaluation.issues))
+
+    def _forget(self, start: str) -> None:
+        """Drop the form's widget values whose name starts with ``start``: they reseed from the draft."""
+        n = len(self.prefix)
+        names = [k for k in self.widgets if str(k).startswith(self.prefix + start)]
+        for key in [k for k in names if str(k)[n:] not in self.keep]:
+            del self.widgets[key]
+
+
+# --------------------------------------------------------------------------------------------------
+# Drawing the form
+# --------------------------------------------------------------------------------------------------
 
 
 def notes(issues: Iterable[md.FieldIssue], *names: str) -> None:
@@ -19,16 +303,16 @@ def notes(issues: Iterable[md.FieldIssue], *names: str) -> None:
         (st.error if issue.severity == "error" else st.warning)(issue.message, icon=":material/error:")
 
 
-def edit_form(now: md.FormState, session: md.MetadataSession, prefix: str) -> None:
+def edit_form(now: FormState, session: MetadataSession, prefix: str) -> None:
     """The form's sections, each field under ``prefix + field.key``, with its messages under it."""
-    for section in md.FORM_SECTIONS:
+    for section in FORM_SECTIONS:
         if section.heading:
             st.markdown(section.heading)
         if section.caption:
             st.caption(section.caption)
         providers = section.name == "providers"  # a provider's row ends with its delete button
         align = "bottom" if providers else "top"
-        for n, row in enumerate(md.form_rows(now.fields, section.name)):
+        for n, row in enumerate(form_rows(now.fields, section.name)):
             widths = [f.width for f in row] + [1] * providers
             cols = st.columns(widths, vertical_alignment=align) if len(widths) > 1 else [nullcontext()]
             for col, field in zip(cols, row, strict=False):

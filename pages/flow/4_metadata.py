@@ -1,14 +1,22 @@
-"""Step 4, Metadata: a clean, valid STAC Collection from the job's results, edited in a form."""
+"""Step 4, Metadata: a clean, valid STAC Collection from the job's results, edited in a form.
+
+Each rerun does each thing once: :meth:`MetadataSession.current` checks the draft and builds the
+collection once, and everything below is drawn from its answer; the diff is made only while its
+expander is open, the zip only when the person downloads it.
+"""
 
 from __future__ import annotations
+
+from functools import partial
 
 import streamlit as st
 
 from apex_core import ApexError
 from apex_core import metadata as md
 from apex_core.steps import StateKey
-from pages.common import settings, show_error
-from pages.common.metadata import edit_form, notes
+from pages.common.errors import show_error
+from pages.common.metadata import FormState, MetadataSession, edit_form, notes
+from pages.common.session import settings
 
 STORE = "apex_metadata_draft"  # this page's own state: {"source": ..., "draft": ..., "reach": ...}
 W = "md_"  # widget key prefix; widget values are dropped on page change, the draft in STORE is not
@@ -16,7 +24,7 @@ OK, WARN, UNKNOWN = ":green[:material/check_circle:]", ":orange[:material/warnin
 MARKS = {True: OK, False: WARN, None: UNKNOWN}
 
 st.title("Metadata")
-session = md.MetadataSession(st.session_state.setdefault(STORE, {}), st.session_state, W)
+session = MetadataSession(st.session_state.setdefault(STORE, {}), st.session_state, W)
 timeout = min(settings().http_timeout, 10.0)
 preview = st.session_state.get(StateKey.PREVIEW)
 try:
@@ -34,7 +42,7 @@ except ApexError as exc:
     show_error(exc)
 
 
-def results(now: md.FormState) -> None:
+def results(now: FormState) -> None:
     draft, ev, source = now.draft, now.evaluation, now.source
     ok, headline = ev.headline(draft.id)
     (st.success if ok else st.error)(headline)
@@ -47,17 +55,19 @@ def results(now: md.FormState) -> None:
     st.subheader("Readiness")
     for c in ev.checklist:
         st.markdown(f"{MARKS[c.ok]} **{c.label}**: {c.detail}")
-    st.dataframe([e.to_dict() for e in md.asset_expiries(pub.collection, pub.items)], hide_index=True)
+    st.dataframe([e.to_dict() for e in ev.expiries], hide_index=True)
     if st.button("Check assets", help="HEAD/GET each asset link (only now, with a timeout)."):
         session.check_assets(pub, timeout)
         st.rerun()
     for note in pub.notes:
         st.caption(note)
-    with st.expander("Changes against the openEO results"):
-        st.code(md.diff_against_results(source.results, pub) or "(no change)", language="diff")
+    # Made only when asked: the diff while its expander is open, the zip when the button is clicked.
+    with st.expander("Changes against the openEO results", key=W + "diff", on_change="rerun") as changes:
+        if changes.open:
+            st.code(md.diff_against_results(source.results, pub) or "(no change)", language="diff")
     st.download_button(
         "Download as a static catalogue (zip)",
-        md.catalogue_zip(draft, source.results, source.items),
+        partial(md.catalogue_zip, draft, source.results, source.items),
         file_name=f"{draft.id}.zip",
         mime="application/zip",
         icon=":material/download:",

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apex_core import metadata as md
 from apex_core.steps import StateKey
 from tests.apptest import open_page
 from tests.services import shared_fixture
@@ -151,3 +155,47 @@ def test_add_and_remove_a_provider(job: dict[str, Any]) -> None:
         "ESA"
     ]
     assert at.text_input(key="md_provider_0_name").value == "ESA"
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, names: tuple[str, ...]) -> Counter[str]:
+    """Count calls of the metadata functions ``names`` wherever the app's modules bound them, and of
+    pystac's ``Collection.from_dict`` as ``"build"`` (each build of the collection makes one)."""
+    import pystac
+
+    calls: Counter[str] = Counter()
+
+    def counted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    originals = {name: getattr(md, name) for name in names}
+    wrappers = {name: counted(name, fn) for name, fn in originals.items()}
+    for module in [m for n, m in sys.modules.items() if n.startswith(("apex_core", "pages"))]:
+        for name, fn in originals.items():
+            if getattr(module, name, None) is fn:
+                monkeypatch.setattr(module, name, wrappers[name])
+    build = counted("build", pystac.Collection.from_dict.__func__)  # type: ignore[attr-defined]
+    monkeypatch.setattr(pystac.Collection, "from_dict", classmethod(build))
+    return calls
+
+
+def test_each_rerun_checks_and_builds_once(job: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """One keystroke reruns the page: the draft is checked once and the collection built once; the diff
+    is made only while its expander is open, the zip only when the download is clicked."""
+    at = _open(**{StateKey.JOB.value: job})
+    calls = _count_calls(
+        monkeypatch, ("check_draft", "validate_stac", "diff_against_results", "catalogue_zip")
+    )
+    at.text_input(key="md_title").set_value("NDVI over Gran Canaria").run()
+    _ok(at)
+    assert at.session_state[StateKey.METADATA.value]["collection"]["title"] == "NDVI over Gran Canaria"
+    assert dict(calls) == {"check_draft": 1, "build": 1, "validate_stac": 1}
+    calls.clear()
+    at.session_state["md_diff"] = True  # the person opens "Changes against the openEO results"
+    at.run()
+    _ok(at)
+    assert dict(calls) == {"check_draft": 1, "build": 1, "validate_stac": 1, "diff_against_results": 1}
+    assert any('+  "title": "NDVI over Gran Canaria",' in str(c.value) for c in at.code)

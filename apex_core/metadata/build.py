@@ -1,0 +1,225 @@
+"""The pystac build: a draft applied to the job results gives the collection and items to publish.
+
+The link rels a STAC API generates itself and openEO's signed ``canonical`` link are stripped *before*
+pystac sees them (it would otherwise try to resolve the remote ``root``); bare ``/eodata/...``
+``derived_from`` links are dropped or made absolute; STAC 1.0 fields are moved to their 1.1 names;
+statistics go into ``raster:bands`` and the render hints into ``renders``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pystac
+from pystac.extensions.raster import RasterBand, RasterExtension, Statistics
+from pystac.extensions.render import Render, RenderExtension
+
+from apex_core import ndvi
+from apex_core.errors import MetadataError
+from apex_core.licences import OTHER
+from apex_core.metadata.results import require_results
+from apex_core.metadata.values import parse_time
+
+if TYPE_CHECKING:
+    from apex_core.metadata.draft import CollectionDraft
+
+__all__ = [
+    "PROJECTION_V2",
+    "SERVER_RELS",
+    "PublishableCollection",
+    "absolute_eodata_href",
+    "build_collection",
+    "publishable",
+]
+
+# Rels a STAC API regenerates itself, plus openEO's signed canonical link: never POSTed.
+SERVER_RELS = frozenset({"self", "root", "parent", "item", "items", "collection", "canonical"})
+PROJECTION_V2 = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
+
+
+@dataclass(frozen=True)
+class PublishableCollection:
+    """What the Publish page POSTs: the collection (with ``_auth``), then each item to its items endpoint."""
+
+    collection: dict[str, Any]
+    items: tuple[dict[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"collection": self.collection, "items": list(self.items), "notes": list(self.notes)}
+
+
+_DERIVED_TITLE = re.compile(r"^Derived from (/\S+)$")
+
+
+def _bare_path(link: Mapping[str, Any]) -> str | None:
+    """The bare path of a ``derived_from`` link: ``/eodata/...`` as openEO writes it, or as a catalogue
+    resolved it against its own URL (the title still says ``Derived from /eodata/...``)."""
+    href = str(link["href"])
+    parts = urlsplit(href)
+    if not parts.scheme:
+        return href
+    match = _DERIVED_TITLE.match(str(link.get("title") or ""))
+    if match and parts.path == match.group(1):
+        return match.group(1)
+    return None
+
+
+def absolute_eodata_href(path: str, base: str) -> str:
+    """``/eodata/Sentinel-2/x.SAFE`` with base ``s3://eodata`` -> ``s3://eodata/Sentinel-2/x.SAFE``.
+
+    The base stands for the ``/eodata`` root; other bare paths are appended to it unchanged.
+    """
+    rest = path[len("/eodata") :] if path.startswith("/eodata/") else path
+    return base.rstrip("/") + "/" + rest.lstrip("/")
+
+
+def _normalise(obj: dict[str, Any]) -> None:
+    """STAC 1.1 fields: ``proj:epsg`` -> ``proj:code``, ``bands`` next to ``eo:bands``."""
+    places: list[dict[str, Any]] = [a for a in (obj.get("assets") or {}).values() if isinstance(a, dict)]
+    if isinstance(obj.get("properties"), dict):
+        places.append(obj["properties"])
+    uses_code = False
+    for place in places:
+        if "proj:epsg" in place:
+            epsg = place.pop("proj:epsg")
+            place.setdefault("proj:code", f"EPSG:{epsg}" if epsg is not None else None)
+        uses_code = uses_code or "proj:code" in place
+        eo = place.get("eo:bands")
+        if isinstance(eo, list) and "bands" not in place:
+            place["bands"] = [
+                {k: v for k, v in b.items() if k in ("name", "description")}
+                for b in eo
+                if isinstance(b, dict)
+            ]
+    exts = [e for e in obj.get("stac_extensions") or [] if isinstance(e, str)]
+    if uses_code:
+        exts = [e for e in exts if "/projection/" not in e] + [PROJECTION_V2]
+    obj["stac_extensions"] = list(dict.fromkeys(exts))
+
+
+def _asset_keys(collection: pystac.Collection) -> list[tuple[str, pystac.Asset]]:
+    pairs = list(collection.assets.items())
+    for item in collection.get_items(recursive=False):
+        pairs.extend(item.assets.items())
+    return pairs
+
+
+def _data_assets(collection: pystac.Collection) -> list[pystac.Asset]:
+    return [a for _k, a in _asset_keys(collection) if "data" in (a.roles or [])]
+
+
+def build_collection(
+    draft: CollectionDraft, results: Mapping[str, Any], items: Sequence[Mapping[str, Any]] = ()
+) -> tuple[pystac.Collection, list[str]]:
+    """The pystac collection (its items added) for ``draft`` over ``results``, and notes on the links
+    it removed. Does not check the draft's fields (:func:`~apex_core.metadata.checks.check_draft`)."""
+    notes: list[str] = []
+    require_results(results)
+    raw = copy.deepcopy(dict(results))
+    raw["id"] = draft.id
+    raw.pop("openeo:status", None)
+    raw.pop("_auth", None)
+    raw["links"] = _clean_links(draft, raw.get("links") or [], notes, where="collection")
+    _normalise(raw)
+    collection = pystac.Collection.from_dict(raw, migrate=True, preserve_dict=False)
+    collection.license = draft.license
+    collection.title = draft.title or None
+    collection.description = draft.description
+    collection.keywords = list(draft.keywords) or None
+    collection.providers = [pystac.Provider.from_dict(p.to_dict()) for p in draft.providers] or None
+    start, end = (parse_time(t) for t in draft.interval)
+    collection.extent = pystac.Extent(
+        pystac.SpatialExtent([list(draft.bbox)]), pystac.TemporalExtent([[start, end]])
+    )
+    if draft.license == OTHER and draft.license_url:
+        collection.add_link(pystac.Link("license", draft.license_url, media_type="text/html"))
+    for i, item_doc in enumerate(items):
+        doc = copy.deepcopy(dict(item_doc))
+        if doc.get("type") != "Feature":
+            raise MetadataError(f"Item {i + 1} is not a STAC Item.", field=f"items[{i}]")
+        doc["links"] = _clean_links(draft, doc.get("links") or [], notes, where=f"item {doc.get('id')}")
+        doc["collection"] = draft.id
+        _normalise(doc)
+        try:
+            item = pystac.Item.from_dict(doc, migrate=True, preserve_dict=False)
+        except (KeyError, TypeError, ValueError, pystac.STACError) as exc:
+            raise MetadataError(
+                f"Item {i + 1} is not a valid STAC Item: {exc}.", field=f"items[{i}]"
+            ) from exc
+        collection.add_item(item)
+    data_assets = _data_assets(collection)
+    if draft.statistics is not None and data_assets:
+        for asset in data_assets:
+            old = asset.extra_fields.get("raster:bands") or asset.extra_fields.get("bands") or []
+            names = [b.get("name") for b in old if isinstance(b, dict)]
+            band = RasterBand.create(statistics=Statistics.create(**draft.statistics.stac_statistics()))
+            if names and names[0]:
+                band.properties["name"] = names[0]
+            RasterExtension.ext(asset, add_if_missing=True).apply([band])
+    if draft.render is not None and data_assets:
+        keys = list(dict.fromkeys(k for k, a in _asset_keys(collection) if "data" in (a.roles or [])))
+        RenderExtension.ext(collection, add_if_missing=True).apply(
+            {
+                ndvi.RENDER_KEY: Render.create(
+                    assets=keys[:1],
+                    title=draft.render.title,
+                    rescale=[list(draft.render.rescale)],
+                    colormap_name=draft.render.colormap_name,
+                )
+            }
+        )
+    return collection, notes
+
+
+def publishable(
+    draft: CollectionDraft, results: Mapping[str, Any], items: Sequence[Mapping[str, Any]] = ()
+) -> PublishableCollection:
+    """The final collection dict (STAC 1.1.0, with ``_auth``) and its items, ready to POST. Does not
+    check the draft's fields: :meth:`~apex_core.metadata.CollectionDraft.apply` does, then this."""
+    collection, notes = build_collection(draft, results, items)
+    col = collection.to_dict(include_self_link=False, transform_hrefs=False)
+    col["links"] = [link for link in col.get("links", []) if link.get("rel") not in SERVER_RELS]
+    col["_auth"] = {"read": list(draft.auth_read), "write": list(draft.auth_write)}
+    out_items = []
+    for item in collection.get_items(recursive=False):
+        d = item.to_dict(include_self_link=False, transform_hrefs=False)
+        d["links"] = [link for link in d.get("links", []) if link.get("rel") not in SERVER_RELS]
+        d["collection"] = draft.id
+        out_items.append(d)
+    return PublishableCollection(collection=col, items=tuple(out_items), notes=tuple(notes))
+
+
+def _clean_links(
+    draft: CollectionDraft, links: list[Any], notes: list[str], where: str
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    stripped: dict[str, int] = {}
+    for link in links:
+        if not isinstance(link, Mapping) or "href" not in link:
+            continue
+        rel = str(link.get("rel"))
+        if rel in SERVER_RELS:
+            stripped[rel] = stripped.get(rel, 0) + 1
+            continue
+        if rel == "derived_from":
+            path = _bare_path(link)
+            if path is not None:
+                if draft.derived_from == "drop":
+                    stripped["derived_from (bare /eodata path)"] = (
+                        stripped.get("derived_from (bare /eodata path)", 0) + 1
+                    )
+                    continue
+                link = {**link, "href": absolute_eodata_href(path, draft.eodata_base)}
+        out.append(dict(link))
+    if stripped:
+        notes.append(
+            f"{where}: removed "
+            + ", ".join(f"{n} `{rel}` link{'s' if n > 1 else ''}" for rel, n in sorted(stripped.items()))
+        )
+    return out

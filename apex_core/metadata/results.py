@@ -1,0 +1,228 @@
+"""The job results to start from: the Job page's saved document or uploaded files, and their items
+(fetched over HTTP from the signed ``item`` links when they did not come along)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from apex_core.errors import MetadataError
+from apex_core.metadata.links import short_href
+
+__all__ = [
+    "LoadedResults",
+    "as_bbox",
+    "fetch_items",
+    "item_links",
+    "job_fingerprint",
+    "parse_json",
+    "read_documents",
+    "require_results",
+    "results_from_job",
+    "results_from_upload",
+    "upload_fingerprint",
+]
+
+
+def parse_json(name: str, data: bytes | str) -> Any:
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MetadataError(f"{name} is not a JSON document: {exc}.", field="document") from exc
+
+
+def read_documents(files: Sequence[tuple[str, bytes | str]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The job-results Collection and any Item documents among uploaded ``(name, content)`` files.
+
+    A file may also hold a FeatureCollection of items. Raises :class:`MetadataError` when no file or
+    more than one file is a STAC Collection, or a file is not JSON.
+    """
+    collections: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    for name, content in files:
+        doc = parse_json(name, content)
+        kind = doc.get("type") if isinstance(doc, dict) else None
+        if kind == "Collection":
+            collections.append(doc)
+        elif kind == "Feature":
+            items.append(doc)
+        elif kind == "FeatureCollection" and isinstance(doc.get("features"), list):
+            items.extend(f for f in doc["features"] if isinstance(f, dict))
+        else:
+            raise MetadataError(
+                f"{name} is neither a STAC Collection (job results) nor a STAC Item (type {kind!r}).",
+                field="document",
+            )
+    if len(collections) != 1:
+        raise MetadataError(
+            "Upload exactly one job-results document (a STAC Collection, what "
+            f"`job.get_results().get_metadata()` returns); got {len(collections)}.",
+            field="document",
+        )
+    return collections[0], items
+
+
+def as_bbox(value: Any, where: str) -> tuple[float, float, float, float]:
+    if not isinstance(value, list | tuple) or len(value) not in (4, 6):
+        raise MetadataError(f"`{where}` must be a list of 4 (or 6) numbers.", field=where)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        raise MetadataError(f"`{where}` must contain numbers only.", field=where)
+    nums = [float(v) for v in value]
+    if len(nums) == 6:
+        return nums[0], nums[1], nums[3], nums[4]
+    return nums[0], nums[1], nums[2], nums[3]
+
+
+def require_results(results: Any) -> Mapping[str, Any]:
+    if not isinstance(results, Mapping):
+        raise MetadataError("The job results are not a JSON object.", field="document")
+    if results.get("type") != "Collection":
+        raise MetadataError(
+            f"The job results must be a STAC Collection (`type` is {results.get('type')!r}).", field="type"
+        )
+    extent = results.get("extent")
+    if not isinstance(extent, Mapping):
+        raise MetadataError("The job results have no `extent`.", field="extent")
+    spatial = extent.get("spatial")
+    bboxes = spatial.get("bbox") if isinstance(spatial, Mapping) else None
+    if not isinstance(bboxes, list) or not bboxes:
+        raise MetadataError("`extent.spatial.bbox` is missing or empty.", field="extent.spatial.bbox")
+    as_bbox(bboxes[0], "extent.spatial.bbox")
+    temporal = extent.get("temporal")
+    intervals = temporal.get("interval") if isinstance(temporal, Mapping) else None
+    if (
+        not isinstance(intervals, list)
+        or not intervals
+        or not isinstance(intervals[0], list)
+        or len(intervals[0]) != 2
+    ):
+        raise MetadataError(
+            "`extent.temporal.interval` must be a list of [start, end] pairs.",
+            field="extent.temporal.interval",
+        )
+    for key in ("links", "stac_extensions", "keywords", "providers"):
+        if key in results and not isinstance(results[key], list):
+            raise MetadataError(f"`{key}` must be a list.", field=key)
+    if "assets" in results and not isinstance(results["assets"], Mapping):
+        raise MetadataError("`assets` must be an object keyed by asset name.", field="assets")
+    return results
+
+
+def item_links(results: Mapping[str, Any]) -> list[str]:
+    """The hrefs of the results' ``item`` links (openEO signs them: no login needed)."""
+    return [
+        str(link["href"])
+        for link in results.get("links") or []
+        if isinstance(link, Mapping) and link.get("rel") == "item" and link.get("href")
+    ]
+
+
+def fetch_items(
+    results: Mapping[str, Any], timeout: float, session: requests.Session | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """GET each ``item`` link of the results (http/https only): the items, and one sentence per failure."""
+    http = session or requests.Session()
+    items: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for href in item_links(results):
+        if urlsplit(href).scheme not in ("http", "https"):
+            problems.append(f"Item link {short_href(href)} is not an http(s) URL: not fetched.")
+            continue
+        try:
+            resp = http.get(href, timeout=timeout)
+            resp.raise_for_status()
+            doc = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            problems.append(f"Item {short_href(href)} could not be fetched: {type(exc).__name__}.")
+            continue
+        if isinstance(doc, dict) and doc.get("type") == "Feature":
+            items.append(doc)
+        else:
+            problems.append(f"Item link {short_href(href)} did not return a STAC Item.")
+    return items, problems
+
+
+@dataclass(frozen=True)
+class LoadedResults:
+    """A job-results document and its items, with where they came from (for the page to show)."""
+
+    origin: str
+    fingerprint: str
+    results: dict[str, Any]
+    items: tuple[dict[str, Any], ...] = ()
+    problems: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LoadedResults:
+        return cls(
+            origin=str(data["origin"]),
+            fingerprint=str(data["fingerprint"]),
+            results=dict(data["results"]),
+            items=tuple(data.get("items") or ()),
+            problems=tuple(data.get("problems") or ()),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "fingerprint": self.fingerprint,
+            "results": self.results,
+            "items": list(self.items),
+            "problems": list(self.problems),
+        }
+
+
+def job_fingerprint(job: Any) -> str | None:
+    """Identifies the Job page's finished result (None when there is none to load)."""
+    if not isinstance(job, Mapping) or job.get("status") != "finished":
+        return None
+    if not job.get("metadata_path") and not isinstance(job.get("metadata"), Mapping):
+        return None
+    return f"job:{job.get('id')}:{job.get('metadata_path') or ''}"
+
+
+def results_from_job(job: Mapping[str, Any], timeout: float) -> LoadedResults:
+    """The results document the Job page saved (``metadata_path``, or ``metadata`` itself) and its items
+    (``items`` when the Job page kept them, else fetched from the signed ``item`` links)."""
+    fingerprint = job_fingerprint(job)
+    if fingerprint is None:
+        raise MetadataError("The job has no finished results to load.", field="document")
+    if isinstance(job.get("metadata"), Mapping):
+        results = dict(job["metadata"])
+    else:
+        path = Path(str(job["metadata_path"]))
+        try:
+            results = parse_json(path.name, path.read_bytes())
+        except OSError as exc:
+            raise MetadataError(
+                f"Cannot read the job results {path}: {exc.strerror}.", field="document"
+            ) from exc
+    require_results(results)
+    items: list[dict[str, Any]] = [dict(i) for i in job.get("items") or [] if isinstance(i, Mapping)]
+    problems: list[str] = []
+    if not items:
+        items, problems = fetch_items(results, timeout)
+    return LoadedResults(f"job {job.get('id')}", fingerprint, results, tuple(items), tuple(problems))
+
+
+def upload_fingerprint(files: Sequence[tuple[str, bytes]]) -> str:
+    """Identifies a set of uploaded files (names and sizes), to load each set once."""
+    return "upload:" + ",".join(f"{name}:{len(data)}" for name, data in files)
+
+
+def results_from_upload(files: Sequence[tuple[str, bytes]], timeout: float) -> LoadedResults:
+    """Uploaded documents: one job-results Collection, optionally its Items (else fetched from its links)."""
+    results, items = read_documents(files)
+    require_results(results)
+    problems: list[str] = []
+    if not items:
+        items, problems = fetch_items(results, timeout)
+    fingerprint = upload_fingerprint(files)
+    names = ", ".join(name for name, _ in files)
+    return LoadedResults(f"upload {names}", fingerprint, results, tuple(items), tuple(problems))
