@@ -10,10 +10,13 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from apex_core import ConfigError
+from apex_core.flow import WidgetPrefix
 from apex_core.logs import configure_logging
 from apex_core.steps import STEPS, flow_status
-from pages.common import embedded_services, load_settings, show_error
+from pages.common.errors import show_error
 from pages.common.projects import autosave, conflict_notice, project_query, sync_from_url
+from pages.common.services import embedded_services
+from pages.common.session import load_settings
 
 ATTRIBUTION = "Contains modified Copernicus Sentinel data 2022, processed by openEO Platform"
 
@@ -75,7 +78,7 @@ with st.sidebar:
     service_status()
     st.caption(ATTRIBUTION)
 
-stepper = st.container(border=True, key="apex_stepper")
+stepper = st.container(border=True, key=WidgetPrefix.APP + "stepper")
 notice = st.container()  # above the page: "changed in another tab", when a save finds that
 try:
     current.run()

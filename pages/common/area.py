@@ -1,4 +1,5 @@
-"""Streamlit rendering for the Area page (step 1): map, footprints, bbox form, upload, observation day.
+"""Streamlit rendering for the Area page (step 1): map, footprints, bbox form, upload, observation day;
+the per-session caches of the footprints and observations apex_core fetched.
 
 The logic (parsing, validation, place names, footprints, observations) is in :mod:`apex_core.aoi`;
 this module keeps the page's widgets and session-state keys in one place.
@@ -16,10 +17,14 @@ from apex_core.aoi import (
     NOTEBOOK_DATE,
     Aoi,
     Footprint,
+    Observation,
     accept_aoi,
     aoi_layer,
+    cdse_observations,
     default_aoi,
     drawn_geometry,
+    embedded_footprints,
+    embedded_observations,
     observation_index,
     parse_bbox,
     parse_geojson,
@@ -27,10 +32,11 @@ from apex_core.aoi import (
     validate_aoi,
     view_for_bbox,
 )
+from apex_core.flow import StateKey
 from apex_core.local.contract import EmbeddedServices
 from apex_core.mapview import base_map
-from apex_core.steps import StateKey
-from pages.common import area_footprints, area_observations, map_assets, settings, show_error
+from pages.common.errors import show_error
+from pages.common.session import map_assets, settings
 
 __all__ = [
     "BBOX_KEYS",
@@ -38,7 +44,9 @@ __all__ = [
     "ERROR",
     "PLACE",
     "SEEN",
+    "area_footprints",
     "area_map",
+    "area_observations",
     "area_status",
     "bbox_and_upload",
     "current_aoi",
@@ -48,8 +56,55 @@ __all__ = [
     "use",
 ]
 
-PLACE, DAY, SEEN, ERROR = "apex_area_place", "apex_area_date", "apex_area_seen_drawing", "apex_area_error"
+PLACE, DAY, SEEN, ERROR = (
+    StateKey.AREA_PLACE,
+    StateKey.AREA_DATE,
+    StateKey.AREA_SEEN_DRAWING,
+    StateKey.AREA_ERROR,
+)
 BBOX_KEYS = ("area_w", "area_s", "area_e", "area_n")
+
+
+def area_footprints(url: str | None) -> tuple[tuple[Footprint, ...], ApexError | None]:
+    """The backend's data footprints (embedded scene search), cached per session and URL. A backend
+    without scene search (CDSE) has none; its error is cached too so it is asked only once."""
+    if url is None:
+        return (), None
+    cache = st.session_state.setdefault(StateKey.AREA_FOOTPRINTS, {})
+    if url not in cache:
+        try:
+            cache[url] = (embedded_footprints(url, timeout=min(settings().http_timeout, 10.0)), None)
+        except ApexError as exc:
+            if settings().openeo_url is None:
+                return (), exc  # the embedded backend: retry on the next run
+            cache[url] = ((), exc)
+    found: tuple[tuple[Footprint, ...], ApexError | None] = cache[url]
+    return found
+
+
+def area_observations(
+    url: str | None, aoi: Aoi, footprints: tuple[Footprint, ...], around: str | None
+) -> tuple[list[Observation], ApexError | None]:
+    """Observation days for the AOI: the embedded scene search, else the CDSE STAC catalogue around
+    the day ``around`` (ISO; the notebook's day when None); cached per session, errors included."""
+    if footprints and url:
+        key = ("embedded", url, aoi.bbox)
+    else:
+        day = dt.date.fromisoformat(around) if around else NOTEBOOK_DATE
+        key = ("cdse", day.isoformat(), aoi.bbox)
+    cache = st.session_state.setdefault(StateKey.AREA_OBSERVATIONS, {})
+    if key not in cache:
+        try:
+            if key[0] == "embedded" and url:
+                cache[key] = (embedded_observations(url, aoi, timeout=settings().http_timeout), None)
+            else:
+                day = dt.date.fromisoformat(key[1])
+                span = dt.timedelta(days=20)
+                cache[key] = (cdse_observations(aoi, day - span, day + span, timeout=5.0), None)
+        except ApexError as exc:
+            cache[key] = ([], exc)
+    found: tuple[list[Observation], ApexError | None] = cache[key]
+    return found
 
 
 def use(aoi: Aoi, place: str | None = None, footprints: tuple[Footprint, ...] = ()) -> None:

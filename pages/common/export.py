@@ -9,19 +9,19 @@ in :mod:`apex_core.workspace`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
 from apex_core import ApexError, Settings
+from apex_core.flow import JobOutcome, StateKey
 from apex_core.workspace import ExportChoice, backend_offers_export, default_prefix, saved_export_outcome
-from pages.common import show_error
+from pages.common.errors import show_error
 
 __all__ = ["EXPORT", "ExportChoice", "export_option", "export_outcome_panel"]
 
-EXPORT = "apex_job_export"  # the session's ExportChoice.to_dict(), or None
-_OFFERS = "apex_job_export_offered"  # {backend url: bool}, asked once per session and backend
+EXPORT = StateKey.JOB_EXPORT  # the session's ExportChoice.to_dict(), or None
+_OFFERS = StateKey.JOB_EXPORT_OFFERED  # {backend url: bool}, asked once per session and backend
 
 
 def _offered(con: Any, url: str) -> bool:
@@ -75,9 +75,9 @@ def export_option(con: Any, url: str, cfg: Settings, *, title: str, day: str | N
     return choice
 
 
-def export_outcome_panel(job: Mapping[str, Any] | None) -> None:
+def export_outcome_panel(job: JobOutcome | None) -> None:
     """After the download: which files went to a workspace (from the saved results metadata)."""
-    outcome = saved_export_outcome((job or {}).get("metadata_path"))
+    outcome = saved_export_outcome(job.metadata_path if job is not None else None)
     if outcome is None:
         return
     if outcome.exported:

@@ -1,26 +1,29 @@
 """Streamlit rendering for the Job page (step 2): sign-in, graph, submit (or create, see the estimate,
 then start), live follow, rename, re-attach.
 
-The logic (connections, device sign-in thread, jobs, logs, downloads) is in :mod:`apex_core.jobs` and
-:mod:`apex_core.ndvi`. The connection (it holds the token) and a running device sign-in live in this
-session's ``st.session_state`` only; the connection *choice* kept across pages never holds a secret.
+The logic (connections, jobs, logs, downloads) is in :mod:`apex_core.jobs` and :mod:`apex_core.ndvi`;
+a running device sign-in is shown by :mod:`pages.common.signin`, as on the Publish page. The connection
+(it holds the token) and a running device sign-in live in this session's ``st.session_state`` only; the
+connection *choice* kept across pages never holds a secret.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import streamlit as st
 
 from apex_core import ApexError, UnauthorizedError
+from apex_core.device import DeviceSignIn
+from apex_core.flow import AreaChoice, JobOutcome, StateKey
 from apex_core.jobs import (
     FINAL_STATUSES,
     LOG_LEVELS,
     BackendInfo,
     ConnectionChoice,
-    DeviceSignIn,
     Follow,
     JobEstimate,
     JobInfo,
@@ -28,6 +31,7 @@ from apex_core.jobs import (
     cancel_job,
     connect,
     create_job,
+    device_sign_in,
     filter_logs,
     follow_job,
     job_estimate,
@@ -41,16 +45,19 @@ from apex_core.jobs import (
     work_folder,
 )
 from apex_core.ndvi import NdviRequest, build_ndvi_cube, default_title, python_snippet
-from apex_core.steps import StateKey
 from apex_core.workspace import ExportChoice, effective_workspace, snippet_with_export, with_export
-from pages.common import openeo_target, settings, show_error
+from pages.common.errors import show_error
 from pages.common.export import EXPORT, export_option, export_outcome_panel
 from pages.common.projects import autosave
+from pages.common.services import openeo_target
+from pages.common.session import settings
+from pages.common.signin import DeviceSignInUi, show_sign_in, start_sign_in
 
 __all__ = [
     "CHOICE",
     "CON",
     "DEVICE",
+    "DEVICE_UI",
     "ERR",
     "ESTIMATE",
     "FOLLOW",
@@ -67,15 +74,22 @@ __all__ = [
 ]
 
 CON, INFO, CHOICE, FOLLOW, ERR = (
-    "apex_job_con",
-    "apex_job_info",
-    "apex_job_choice",
-    "apex_job_follow",
-    "apex_job_err",
+    StateKey.JOB_CON,
+    StateKey.JOB_INFO,
+    StateKey.JOB_CHOICE,
+    StateKey.JOB_FOLLOW,
+    StateKey.JOB_ERR,
 )
-DEVICE = "apex_job_device"  # the running DeviceSignIn of this session (holds the token once approved)
-RENAME_ERR = "apex_job_rename_err"  # an unusable new title (InputError), shown at the rename field
-ESTIMATE = "apex_job_estimate"  # (job id, JobEstimate or the ApexError that explains why there is none)
+DEVICE = StateKey.JOB_DEVICE  # the running DeviceSignIn of this session (holds the token once approved)
+DEVICE_UI = DeviceSignInUi(
+    DEVICE,
+    " to sign in; this page continues by itself once you have approved.",
+    "Cancel sign-in",
+    "job_device_cancel",
+    icon=":material/key:",
+)
+RENAME_ERR = StateKey.JOB_RENAME_ERR  # an unusable new title (InputError), shown at the rename field
+ESTIMATE = StateKey.JOB_ESTIMATE  # (job id, JobEstimate or the ApexError that explains why there is none)
 KINDS = {
     "basic": "User name and password",
     "oidc_device": "Sign in in the browser (OIDC device flow)",
@@ -85,7 +99,7 @@ KINDS = {
 
 
 def place() -> str:
-    return str(st.session_state.get("apex_area_place") or "custom area")
+    return AreaChoice.from_state(st.session_state).place or "custom area"
 
 
 def _keep(con: object, info: BackendInfo, choice: ConnectionChoice) -> None:
@@ -118,39 +132,14 @@ def _starting() -> None:
     st.info("Embedded backend starting…", icon=":material/hourglass:")
 
 
-def _cancel_device() -> None:
-    flow = st.session_state.pop(DEVICE, None)
-    if isinstance(flow, DeviceSignIn):
-        flow.cancel()
+def _device_approved(flow: DeviceSignIn[tuple[Any, BackendInfo]]) -> None:
+    result = flow.result()
+    assert result is not None
+    _keep(result[0], result[1], ConnectionChoice("oidc_device", flow.url))
 
 
-@st.fragment(run_every=1.0)
-def _device_wait() -> None:
-    """The device sign-in running in the background: link and code, its status, cancel."""
-    flow = st.session_state.get(DEVICE)
-    if not isinstance(flow, DeviceSignIn):  # cancelled (a fragment-only run): show the form again
-        st.rerun(scope="app")
-    state, result = flow.state(), flow.result()
-    if result is not None:
-        st.session_state.pop(DEVICE, None)
-        _keep(result[0], result[1], ConnectionChoice("oidc_device", flow.url))
-        st.rerun(scope="app")
-    if state.status in ("failed", "cancelled"):
-        st.session_state.pop(DEVICE, None)
-        if state.error is not None:
-            st.session_state[ERR] = state.error
-        st.rerun(scope="app")
-    how = state.instructions
-    if how is None:
-        st.info("Asking the sign-in service for a code…", icon=":material/hourglass:")
-    else:
-        st.info(
-            f"Open [{how.verification_uri or how.link}]({how.link}) and enter the code **{how.user_code}** "
-            "to sign in; this page continues by itself once you have approved.",
-            icon=":material/key:",
-        )
-        st.caption(f"{state.progress or 'Waiting for approval'} · {state.elapsed:.0f} s")
-    st.button("Cancel sign-in", key="job_device_cancel", on_click=_cancel_device)
+def _device_failed(exc: ApexError) -> None:
+    st.session_state[ERR] = exc
 
 
 def _sign_in_form(default_url: str | None) -> None:
@@ -178,10 +167,15 @@ def _sign_in_form(default_url: str | None) -> None:
     if kind == "oidc_device":
         st.session_state[ERR] = None
         st.session_state[CHOICE] = choice.to_dict()
-        st.session_state[DEVICE] = DeviceSignIn.start(
-            url, client_id=cfg.oidc_client_id, client_secret=cfg.oidc_client_secret, timeout=cfg.http_timeout
+        start_sign_in(
+            DEVICE_UI,
+            device_sign_in(
+                url,
+                client_id=cfg.oidc_client_id,
+                client_secret=cfg.oidc_client_secret,
+                timeout=cfg.http_timeout,
+            ),
         )
-        st.rerun()
     _login(url, choice, password=password, access_token=token)
     if st.session_state.get(CON) is not None:
         st.rerun()
@@ -201,12 +195,10 @@ def connected() -> bool:
         return True
     if st.session_state.get(ERR) is not None:
         show_error(st.session_state[ERR])
-    job = st.session_state.get(StateKey.JOB)
-    if job:
-        st.caption(f"Your job `{job['id']}` is kept: sign in again to follow it.")
-    if isinstance(st.session_state.get(DEVICE), DeviceSignIn):
-        _device_wait()
-    else:
+    job: JobOutcome | None = st.session_state.get(StateKey.JOB)
+    if job is not None:
+        st.caption(f"Your job `{job.id}` is kept: sign in again to follow it.")
+    if not show_sign_in(DEVICE_UI, _device_approved, _device_failed):
         _sign_in_form(target.url)
     return False
 
@@ -261,7 +253,7 @@ def _use_job(get: Callable[[Any, str], JobInfo], *, follow: bool) -> None:
     con, title = st.session_state[CON], st.session_state.get("job_title") or default_title(place())
     try:
         job = get(con, title)
-        st.session_state[StateKey.JOB] = {"status": job.status, "id": job.id, "title": job.title or title}
+        st.session_state[StateKey.JOB] = JobOutcome(job.id, job.status, job.title or title)
         st.session_state[FOLLOW], st.session_state[ERR] = (Follow() if follow else None), None
         st.session_state[RENAME_ERR] = None
     except ApexError as exc:
@@ -282,21 +274,21 @@ def create(request: NdviRequest) -> None:
 
 
 def _start() -> None:
-    job = st.session_state[StateKey.JOB]
+    job: JobOutcome = st.session_state[StateKey.JOB]
     try:
-        info = start_job(st.session_state[CON], job["id"])
-        st.session_state[StateKey.JOB] = {**job, "status": info.status}
+        info = start_job(st.session_state[CON], job.id)
+        st.session_state[StateKey.JOB] = replace(job, status=info.status)
         st.session_state[FOLLOW], st.session_state[ERR] = Follow(), None
     except ApexError as exc:
         st.session_state[ERR] = exc
 
 
 def _rename() -> None:
-    job = st.session_state[StateKey.JOB]
+    job: JobOutcome = st.session_state[StateKey.JOB]
     st.session_state[RENAME_ERR] = None
     try:
-        info = rename_job(st.session_state[CON], job["id"], st.session_state.get("job_rename_title") or "")
-        st.session_state[StateKey.JOB] = {**job, "title": info.title}
+        info = rename_job(st.session_state[CON], job.id, st.session_state.get("job_rename_title") or "")
+        st.session_state[StateKey.JOB] = replace(job, title=info.title)
         st.session_state[ERR] = None
     except ApexError as exc:
         # A title that cannot be used is shown at its field; what the backend says, above the job.
@@ -307,15 +299,15 @@ def _forget_estimate() -> None:
     st.session_state.pop(ESTIMATE, None)
 
 
-def _estimate_panel(job: dict[str, Any]) -> None:
+def _estimate_panel(job: JobOutcome) -> None:
     """A created job: the backend's estimate (asked once per job; a failure can be asked again), then
     the button that starts it."""
     cached = st.session_state.get(ESTIMATE)
-    if not (isinstance(cached, tuple) and cached[0] == job["id"]):
+    if not (isinstance(cached, tuple) and cached[0] == job.id):
         try:
-            cached = (job["id"], job_estimate(st.session_state[CON], job["id"]))
+            cached = (job.id, job_estimate(st.session_state[CON], job.id))
         except ApexError as exc:
-            cached = (job["id"], exc)
+            cached = (job.id, exc)
         st.session_state[ESTIMATE] = cached
     if isinstance(cached[1], JobEstimate):
         st.info(f"Estimate: {cached[1].summary()}.", icon=":material/timer:")
@@ -327,11 +319,11 @@ def _estimate_panel(job: dict[str, Any]) -> None:
     st.button("Start the job", type="primary", key="job_start", on_click=_start)
 
 
-def _rename_panel(job: dict[str, Any]) -> None:
+def _rename_panel(job: JobOutcome) -> None:
     """Rename the job (the backend refuses it while the job is queued or running)."""
     problem = st.session_state.get(RENAME_ERR)
     with st.expander("Rename the job", expanded=problem is not None):
-        st.text_input("New title", value=job.get("title") or "", key="job_rename_title")
+        st.text_input("New title", value=job.title or "", key="job_rename_title")
         if problem is not None:
             show_error(problem)
         st.button("Rename", key="job_rename", on_click=_rename)
@@ -339,14 +331,14 @@ def _rename_panel(job: dict[str, Any]) -> None:
 
 def _cancel() -> None:
     try:
-        cancel_job(st.session_state[CON], st.session_state[StateKey.JOB]["id"])
+        cancel_job(st.session_state[CON], st.session_state[StateKey.JOB].id)
     except ApexError as exc:
         st.session_state[ERR] = exc
 
 
 def _list_recent() -> None:
     try:
-        st.session_state["apex_job_recent"] = recent_jobs(st.session_state[CON])
+        st.session_state[StateKey.JOB_RECENT] = recent_jobs(st.session_state[CON])
     except ApexError as exc:
         st.session_state[ERR] = exc
 
@@ -356,16 +348,16 @@ def reattach_panel() -> None:
         st.text_input("Job id", key="job_attach_id")
         st.button("Attach", key="job_attach", on_click=lambda: attach(st.session_state.get("job_attach_id")))
         st.button("List my recent jobs", key="job_list", on_click=_list_recent)
-        if recent := st.session_state.get("apex_job_recent"):
+        if recent := st.session_state.get(StateKey.JOB_RECENT):
             pick = st.selectbox("Recent jobs", recent, format_func=lambda j: j.label(), key="job_recent_pick")
             st.button("Attach to the selected job", key="job_attach_recent", on_click=attach, args=(pick.id,))
 
 
-def _poll(job: dict[str, Any], state: Follow) -> tuple[dict[str, Any], Follow]:
+def _poll(job: JobOutcome, state: Follow) -> tuple[JobOutcome, Follow]:
     """One step of the live follow (back-off in apex_core); a refused token drops the connection."""
     cfg, bar = settings(), st.empty()
-    folder, sid = work_folder(cfg.state_dir, st.session_state.get("apex_job_session_id"))
-    st.session_state["apex_job_session_id"] = sid
+    folder, sid = work_folder(cfg.state_dir, st.session_state.get(StateKey.JOB_SESSION_ID))
+    st.session_state[StateKey.JOB_SESSION_ID] = sid
     job, state = follow_job(
         st.session_state[CON],
         job,
@@ -393,17 +385,17 @@ def _follow() -> None:
     st.markdown(job_headline(job))
     if (progress := job_progress(job)) is not None:
         st.progress(progress, text=f"{progress * 100:.0f} %")
-    if job.get("status") == "created":
+    if job.status == "created":
         _estimate_panel(job)
     elif running:
         st.button("Cancel the job", key="job_cancel", on_click=_cancel)
-    elif job.get("status") not in FINAL_STATUSES:
-        st.button("Follow this job again", key="job_resume", on_click=attach, args=(job["id"],))
-    if job.get("status") not in ("queued", "running"):
+    elif job.status not in FINAL_STATUSES:
+        st.button("Follow this job again", key="job_resume", on_click=attach, args=(job.id,))
+    if job.status not in ("queued", "running"):
         _rename_panel(job)
-    if job["status"] == "finished" and job.get("assets"):
-        files = ", ".join(f"`{a['path']}`" for a in job["assets"])
-        st.success(f"Job finished; {len(job['assets'])} result file(s) downloaded: {files}")
+    if job.finished and job.assets:
+        files = ", ".join(f"`{a.path}`" for a in job.assets)
+        st.success(f"Job finished; {len(job.assets)} result file(s) downloaded: {files}")
         export_outcome_panel(job)
     if isinstance(state, Follow) and state.logs:
         level = st.selectbox("Log level", LOG_LEVELS, index=1, key="job_log_level")
@@ -414,6 +406,6 @@ def job_panel() -> None:
     """The last error, then the session's job, polled live in a fragment while it runs."""
     if st.session_state.get(ERR) is not None:
         show_error(st.session_state[ERR])
-    if st.session_state.get(StateKey.JOB):
+    if st.session_state.get(StateKey.JOB) is not None:
         state = st.session_state.get(FOLLOW)
         (st.fragment(run_every=1.0)(_follow) if isinstance(state, Follow) and not state.done else _follow)()

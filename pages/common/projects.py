@@ -18,6 +18,7 @@ import streamlit as st
 
 from apex_core import ApexError
 from apex_core.errors import ProjectConflict, ProjectError, ProjectNotFound
+from apex_core.flow import AreaChoice, StateKey, WidgetPrefix
 from apex_core.projects import (
     DERIVED_KEYS,
     PERSISTED_KEYS,
@@ -29,7 +30,8 @@ from apex_core.projects import (
     project_work_folder,
 )
 from apex_core.steps import STEPS
-from pages.common import settings, show_error
+from pages.common.errors import show_error
+from pages.common.session import settings
 
 __all__ = [
     "autosave",
@@ -48,9 +50,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PROJECT = "apex_project"  # {"id", "name", "version", "saved": the JSON last saved or loaded}
-CONFLICT = "apex_project_conflict"  # True while another tab's save is newer than this session's
-FAILED = "apex_project_failed"  # the id in the URL that could not be loaded this run (nothing is saved)
+PROJECT = StateKey.PROJECT  # {"id", "name", "version", "saved": the JSON last saved or loaded}
+CONFLICT = StateKey.PROJECT_CONFLICT  # True while another tab's save is newer than this session's
+FAILED = StateKey.PROJECT_FAILED  # the id in the URL that could not be loaded this run (nothing is saved)
 PARAM = "project"
 
 
@@ -127,7 +129,7 @@ def open_project(project_id: str) -> Project:
     project, state = store().get(project_id)
     _clear_work()
     st.session_state.update(state.to_session())
-    st.session_state["apex_job_session_id"] = project.id  # the Job page downloads into its work folder
+    st.session_state[StateKey.JOB_SESSION_ID] = project.id  # the Job page downloads into its work folder
     _remember(project, state.to_json())
     logger.info("Opened project %s (version %d)", project.id, project.version)
     return project
@@ -137,7 +139,7 @@ def new_project(name: str) -> Project:
     """A new, empty project, now the session's."""
     project = store().create(name)
     _clear_work()
-    st.session_state["apex_job_session_id"] = project.id
+    st.session_state[StateKey.JOB_SESSION_ID] = project.id
     _remember(project, ProjectState().to_json())
     return project
 
@@ -172,15 +174,14 @@ def sync_from_url() -> None:
 
 def _adopt_work_folder(project_id: str) -> None:
     """Downloads go to the project's work folder from now on, unless this session already has files."""
-    sid = st.session_state.get("apex_job_session_id")
+    sid = st.session_state.get(StateKey.JOB_SESSION_ID)
     if not sid or not project_work_folder(settings().state_dir, str(sid)).exists():
-        st.session_state["apex_job_session_id"] = project_id
+        st.session_state[StateKey.JOB_SESSION_ID] = project_id
 
 
 def _default_name() -> str:
-    place, day = st.session_state.get("apex_area_place"), st.session_state.get("apex_area_date")
-    if place or day:
-        return " ".join(str(p) for p in (place, day) if p)
+    if label := AreaChoice.from_state(st.session_state).label():
+        return label
     return "Project of " + dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -217,13 +218,13 @@ def conflict_notice() -> None:
     show_error(ProjectConflict(f"The project {cur['name']!r} was saved meanwhile in another tab or session."))
     keep, load = st.columns(2)
     try:
-        if keep.button("Keep my version", key="apex_project_keep_mine"):
+        if keep.button("Keep my version", key=WidgetPrefix.APP + "project_keep_mine"):
             project, _ = store().get(cur["id"])
             cur.update(version=project.version, saved="")
             st.session_state.pop(CONFLICT, None)
             autosave()  # this session's values, over the other tab's
             st.rerun()
-        if load.button("Load the saved version", key="apex_project_load_saved"):
+        if load.button("Load the saved version", key=WidgetPrefix.APP + "project_load_saved"):
             open_project(cur["id"])
             st.rerun()
     except ApexError as exc:

@@ -1,32 +1,149 @@
-"""Streamlit helpers of the Publish page: asset hosting choice, publish/resume, conflict answer, delete.
+"""Streamlit helpers of the Publish page: the catalogue's conformance, signing in to the catalogue,
+asset hosting choice, publish/resume, conflict answer, the result, delete.
 
 No logic here: :mod:`apex_core.publish`, :mod:`apex_core.assets` and :mod:`apex_core.storage` decide.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from apex_core import ApexError, CatalogueConflict
 from apex_core import publish as pub
 from apex_core.assets import local_asset_files
-from apex_core.catalogue import AccessToken, CatalogueClient, CatalogueTarget, Conformance
-from apex_core.steps import StateKey
+from apex_core.catalogue import (
+    AccessToken,
+    CatalogueClient,
+    CatalogueTarget,
+    Conformance,
+    device_sign_in,
+)
+from apex_core.device import DeviceSignIn
+from apex_core.flow import Published, PublishRun, StateKey
+from apex_core.metadata import format_time_left
 from apex_core.storage import S3AssetStore, asset_store
-from pages.common import settings, show_error
+from pages.common.errors import show_error
+from pages.common.session import settings
+from pages.common.signin import DeviceSignInUi, cancel_sign_in, show_sign_in, start_sign_in
 
-__all__ = ["RUN", "conflict_or_resume", "delete_section", "publish_run", "rehost_choice", "run_publish"]
+__all__ = [
+    "RUN",
+    "catalogue_conformance",
+    "catalogue_sign_in",
+    "catalogue_token",
+    "conflict_or_resume",
+    "delete_section",
+    "publish_run",
+    "rehost_choice",
+    "run_publish",
+    "show_publish_result",
+]
 
-RUN = "apex_publish_run"  # this page's state: {"result": PublishResult, "base": metadata's collection id}
+RUN = StateKey.PUBLISH_RUN  # this page's state: a PublishRun (result, and the metadata's collection id)
+_TOKENS_KEY = StateKey.CATALOGUE_TOKENS  # {catalogue url: AccessToken}; only ever in session state
+_DEVICE_KEY = StateKey.CATALOGUE_DEVICE_FLOW  # the running DeviceSignIn at the catalogue's issuer
+_DEVICE_UI = DeviceSignInUi(_DEVICE_KEY, ".", "Cancel", "pub_device_cancel", continue_key="pub_device_poll")
 
 
-def publish_run(base: pub.PublishPlan) -> dict[str, Any]:
+def catalogue_conformance(url: str) -> tuple[Conformance | None, ApexError | None]:
+    """The catalogue's conformance (transactions, bulk), asked once per session and URL."""
+    cache = st.session_state.setdefault(StateKey.CATALOGUE_CONFORMANCE, {})
+    if url not in cache:
+        try:
+            with CatalogueClient(url, timeout=min(settings().http_timeout, 10.0)) as client:
+                cache[url] = (client.conformance(), None)
+        except ApexError as exc:
+            return None, exc  # not cached: retried on the next run
+    found: tuple[Conformance | None, ApexError | None] = cache[url]
+    return found
+
+
+def catalogue_token(target: CatalogueTarget) -> AccessToken | None:
+    """The session's token for ``target``, or None (signed out)."""
+    token = st.session_state.get(_TOKENS_KEY, {}).get(target.url)
+    return token if isinstance(token, AccessToken) else None
+
+
+def _keep_token(target: CatalogueTarget, token: AccessToken | None) -> None:
+    tokens = st.session_state.setdefault(_TOKENS_KEY, {})
+    if token is None:
+        tokens.pop(target.url, None)
+    else:
+        tokens[target.url] = token
+    cancel_sign_in(_DEVICE_KEY)
+
+
+def catalogue_sign_in(target: CatalogueTarget) -> AccessToken | None:
+    """Sign-in widgets for ``target``; returns the session's token. Tokens stay in session state."""
+    token = catalogue_token(target)
+    left = token.seconds_left() if token is not None else None
+    if token is not None and left is not None and left <= 0:
+        _keep_token(target, None)
+        st.warning("Your session has expired: sign in again; your work is kept.", icon=":material/key_off:")
+        token = None
+    if token is not None:
+        when = format_time_left(left) if left is not None else "no expiry known"
+        st.success(f"Signed in ({token.source}); token {when}.", icon=":material/key:")
+        st.button("Sign out", key="pub_sign_out", on_click=_keep_token, args=(target, None))
+        return token
+    timeout = settings().http_timeout
+    method = st.radio("Sign in with", target.sign_in_methods, horizontal=True, key="pub_sign_in_method")
+    try:
+        if method == "local account":
+            names = [c.name for c in target.local_clients]
+            name = st.selectbox(
+                "Local account",
+                names,
+                index=names.index("editor") if "editor" in names else 0,
+                format_func=lambda n: (
+                    f"{n} (roles: {', '.join(target.local_clients[names.index(n)].roles) or 'none'})"
+                ),
+                key="pub_local_account",
+            )
+            if st.button("Sign in", key="pub_sign_in_local"):
+                _keep_token(target, target.local_token(name, timeout=timeout))
+                st.rerun()
+        elif method == "client credentials":
+            st.caption(f"Client `{settings().oidc_client_id}` from the settings, at {target.oidc_issuer}.")
+            if st.button("Sign in", key="pub_sign_in_client"):
+                _keep_token(target, target.settings_token(settings(), timeout=timeout))
+                st.rerun()
+        elif method == "device sign-in":
+            _device_sign_in(target, timeout)
+        else:
+            pasted = st.text_input("Access token", type="password", key="pub_pasted_token")
+            if st.button("Use this token", key="pub_use_token", disabled=not pasted):
+                _keep_token(target, AccessToken.pasted(pasted))
+                st.session_state.pop("pub_pasted_token", None)
+                st.rerun()
+    except ApexError as exc:
+        show_error(exc)
+    return None
+
+
+def _device_sign_in(target: CatalogueTarget, timeout: float) -> None:
+    assert target.oidc_issuer is not None
+    client_id = st.text_input(
+        "Client id",
+        value=target.device_client_id or "",
+        help="For APEx: <project>-catalogue-prod.",
+        key="pub_device_client",
+    )
+
+    def approved(flow: DeviceSignIn[AccessToken]) -> None:
+        _keep_token(target, flow.result())
+
+    if show_sign_in(_DEVICE_UI, approved, wait=timeout):
+        return
+    if st.button("Start sign-in", key="pub_device_start", disabled=not client_id):
+        flow = device_sign_in(target.oidc_issuer, client_id, timeout=timeout)
+        start_sign_in(_DEVICE_UI, flow, wait=timeout)
+
+
+def publish_run(base: pub.PublishPlan) -> PublishRun:
     """This session's publish run for ``base`` (forgotten when the metadata names another collection)."""
-    run: dict[str, Any] = st.session_state.setdefault(RUN, {})
-    if run.get("base") not in (None, base.collection_id):
-        run.clear()
+    run: PublishRun = st.session_state.get(RUN) or PublishRun()
+    st.session_state[RUN] = run = run.for_base(base.collection_id)
     return run
 
 
@@ -59,10 +176,10 @@ def run_publish(
     state: pub.PublishState | None,
     *,
     rehost: bool,
-    run: dict[str, Any],
     base_id: str,
 ) -> None:
-    """Publish (or resume) with a progress bar; keeps the result in ``run`` and the published URLs."""
+    """Publish (or resume) with a progress bar; keeps the run (its result, for ``base_id``) and the
+    published URLs."""
     bar = st.progress(0.0, text="Starting…")
     with CatalogueClient(target.url, token.access_token, timeout=settings().http_timeout) as client:
         done = pub.publish(
@@ -74,9 +191,9 @@ def run_publish(
             rehost_to=asset_store(settings(), client, target.assets_url) if rehost else None,
             local_files=local_asset_files((plan.collection, *plan.items), st.session_state.get(StateKey.JOB)),
         )
-    run.update(result=done, base=base_id)
+    st.session_state[RUN] = PublishRun(base_id, done)
     if done.ok:
-        st.session_state[StateKey.PUBLISHED] = done.published(settings().stac_browser_url)
+        st.session_state[StateKey.PUBLISHED] = Published.of(done, settings().stac_browser_url)
 
 
 def conflict_or_resume(result: pub.PublishResult) -> tuple[pub.PublishPlan, pub.PublishState | None] | None:
@@ -99,9 +216,7 @@ def conflict_or_resume(result: pub.PublishResult) -> tuple[pub.PublishPlan, pub.
     return result.plan.with_conflict("update", "put" if "PUT" in choice else "patch"), result.state
 
 
-def delete_section(
-    target: CatalogueTarget, token: AccessToken | None, current: pub.PublishPlan, run: dict[str, Any]
-) -> None:
+def delete_section(target: CatalogueTarget, token: AccessToken | None, current: pub.PublishPlan) -> None:
     """The notebook's clean-up, behind typing the collection id."""
     with st.expander("Delete from the catalogue"):
         st.caption("Deletes the collection's items and then the collection (the notebook's clean-up).")
@@ -115,6 +230,28 @@ def delete_section(
                     gone = pub.delete_published(client, current.collection_id, list(current.item_ids))
                 st.success(gone.message)
                 st.session_state.pop(StateKey.PUBLISHED, None)
-                run.pop("result", None)
+                st.session_state[RUN] = PublishRun(st.session_state[RUN].base)
             except ApexError as exc:
                 show_error(exc)
+
+
+def show_publish_result(result: pub.PublishResult, browser_url: str | None) -> None:
+    """Where a publish got to: the URLs when done, else the error and the steps done; notes, the log."""
+    if result.ok:
+        published = Published.of(result, browser_url)
+        st.success(
+            f"Published: [{result.collection_url}]({result.collection_url})", icon=":material/done_all:"
+        )
+        if published.browser_url:
+            st.markdown(f"[Open in the STAC Browser]({published.browser_url})")
+        with st.expander(f"{len(result.item_urls)} item URLs"):
+            st.markdown("\n".join(f"- {u}" for u in result.item_urls))
+    elif result.error is not None:
+        show_error(result.error)
+        st.caption(f"Done so far: {', '.join(result.state.done) or 'nothing'}.")
+    for note in result.notes:
+        st.caption(note)
+    st.dataframe([e.to_dict() for e in result.state.log], hide_index=True, key="pub_log")
+    st.download_button(
+        "Download the publish log (JSON)", pub.log_json(result.state), "publish-log.json", "application/json"
+    )

@@ -6,12 +6,13 @@ import datetime as dt
 
 import streamlit as st
 
+from apex_core.flow import AreaChoice
 from apex_core.ndvi import NdviRequest, default_title
-from apex_core.steps import StateKey
 from pages.common import job as ui
 
 st.title("Job")
-aoi, day = st.session_state.get(StateKey.AOI), st.session_state.get("apex_area_date")
+area = AreaChoice.from_state(st.session_state)
+aoi, day = area.aoi, area.day
 if aoi is None or not day:
     st.warning("Choose the area and the day on the Area page first.", icon=":material/map:")
 elif ui.connected():

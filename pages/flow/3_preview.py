@@ -8,11 +8,12 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from apex_core import ApexError, DataError
+from apex_core.flow import JobOutcome, StateKey
 from apex_core.mapview import check_assets
-from apex_core.preview import JobResult, Preview, compute_preview, preview_map, value_at
-from apex_core.steps import StateKey
-from pages.common import map_assets, save_upload, settings, show_error
-from pages.common.preview import statistics_panel, upload_folder
+from apex_core.preview import Preview, compute_preview, preview_map, value_at
+from pages.common.errors import show_error
+from pages.common.preview import save_upload, statistics_panel, upload_folder
+from pages.common.session import map_assets, settings
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the GeoTIFF at screen resolution…")
@@ -20,7 +21,7 @@ def _preview(path: Path, asset_key: str, _mtime: float) -> Preview:
     return compute_preview(path, asset_key)
 
 
-def _source(job: JobResult | None) -> tuple[Path, str] | None:
+def _source(job: JobOutcome | None) -> tuple[Path, str] | None:
     """The GeoTIFF to show: a result asset of the finished job, else an uploaded file (or none)."""
     if job is not None and job.assets:
         st.caption(f"Results of job `{job.id}`" + (f": {job.title}" if job.title else ""))
@@ -62,7 +63,8 @@ def main() -> None:
     st.title("Preview")
     try:
         check_assets()
-        job = JobResult.from_state(st.session_state, StateKey.JOB)
+        job: JobOutcome | None = st.session_state.get(StateKey.JOB)
+        job = job if job is not None and job.finished else None
         source = _source(job)
         if source is None:
             return

@@ -7,15 +7,19 @@ import streamlit as st
 from apex_core import MetadataError
 from apex_core import publish as pub
 from apex_core.steps import StateKey
-from pages.common import (
+from pages.common.errors import show_error
+from pages.common.publish import (
     catalogue_conformance,
     catalogue_sign_in,
-    catalogue_target,
-    settings,
-    show_error,
+    conflict_or_resume,
+    delete_section,
+    publish_run,
+    rehost_choice,
+    run_publish,
     show_publish_result,
 )
-from pages.common.publish import conflict_or_resume, delete_section, publish_run, rehost_choice, run_publish
+from pages.common.services import catalogue_target
+from pages.common.session import settings
 
 st.title("Publish")
 # No st.stop() in pages: it would also stop app.py from drawing the stepper after the page.
@@ -41,27 +45,24 @@ if base is not None and target is not None:
     elif conformance is not None:
         (st.caption if conformance.transactions else st.error)(conformance.message)
     token = catalogue_sign_in(target)
-    run = publish_run(base)
     can_publish = token is not None and conformance is not None and conformance.transactions
     rehost = rehost_choice(target, base)
 
     def go(plan: pub.PublishPlan, state: pub.PublishState | None) -> None:
         assert token is not None and base is not None and target is not None
-        run_publish(
-            target, token, conformance, plan, state, rehost=rehost, run=run, base_id=base.collection_id
-        )
+        run_publish(target, token, conformance, plan, state, rehost=rehost, base_id=base.collection_id)
 
     if st.button("Publish", type="primary", disabled=not can_publish, key="pub_go"):
         go(base, None)
-    result: pub.PublishResult | None = run.get("result")
+    result = publish_run(base).result
     if result is not None and not result.ok and can_publish:
         chosen = conflict_or_resume(result)
         if chosen is not None:
             go(*chosen)
             st.rerun()
 
-    result = run.get("result")
+    result = publish_run(base).result  # the run the buttons above made, if they did
     if result is not None:
         show_publish_result(result, settings().stac_browser_url)
     current = result.plan if result is not None else base  # a new id, once chosen, is what exists
-    delete_section(target, token, current, run)
+    delete_section(target, token, current)

@@ -16,7 +16,8 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from apex_core.jobs import DeviceSignIn
+from apex_core.device import DeviceSignIn
+from apex_core.flow import JobOutcome
 from apex_core.local.issuer import IssuerHandle
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
@@ -150,7 +151,7 @@ def test_device_flow_shows_the_code_without_blocking_then_connects(page: AppTest
     assert not [p for p in client_dirs.rglob("*") if p.is_file()]
     # The connection works for the job: submit and see it listed.
     at.button(key="job_submit").click().run()
-    assert _ok(at).session_state[StateKey.JOB]["title"] == "APEx Demo - Bolzano - NDVI"
+    assert _ok(at).session_state[StateKey.JOB].title == "APEx Demo - Bolzano - NDVI"
 
 
 def test_cancelling_the_device_flow_stops_it(page: AppTest) -> None:
@@ -201,7 +202,7 @@ def test_client_credentials_without_settings_is_a_clear_message(page: AppTest) -
 
 
 def test_bad_or_expired_token_keeps_the_area_and_the_job(page: AppTest, issuer: IssuerHandle) -> None:
-    kept = {"id": "j-kept-123", "status": "running", "title": "kept"}
+    kept = JobOutcome("j-kept-123", "running", "kept")
     page.session_state[StateKey.JOB] = kept
     page.run()
     for token in (_signed_token(issuer), "not-a-token"):
@@ -231,7 +232,7 @@ def _workers_stopped(url: str) -> Iterator[None]:
 
 
 def _status(at: AppTest) -> str:
-    return str(at.session_state[StateKey.JOB]["status"])
+    return str(at.session_state[StateKey.JOB].status)
 
 
 def test_cancel_a_running_job(
@@ -259,16 +260,16 @@ def test_token_expiring_while_following_keeps_the_job(
     assert _user(at) == "editor"
     with _workers_stopped(openeo_backend_oidc.url):
         at.button(key="job_submit").click().run()
-        job_id = _ok(at).session_state[StateKey.JOB]["id"]
+        job_id = _ok(at).session_state[StateKey.JOB].id
         _rerun_until(at, lambda a: _state(a, "apex_job_con") is None, "the expired token is noticed")
         text = _texts(at)
         assert "Your session has expired" in text and f"Your job `{job_id}` is kept" in text, text
-        assert at.session_state[StateKey.JOB]["id"] == job_id
+        assert at.session_state[StateKey.JOB].id == job_id
         assert at.session_state[StateKey.AOI] == BOLZANO
         # Sign in again, follow the same job again, and cancel it.
         _sign_in(at, "token", job_token=token_for("editor"))
         _ok(at.button(key="job_resume").click().run())
-        assert at.session_state[StateKey.JOB]["id"] == job_id
+        assert at.session_state[StateKey.JOB].id == job_id
         at.button(key="job_cancel").click().run()
         _rerun_until(at, lambda a: a.session_state["apex_job_follow"].done, "the follow ends")
     assert _status(at) == "canceled"

@@ -43,8 +43,8 @@ def test_create_see_the_estimate_rename_then_start(
     at.text_input(key="job_title").set_value("Bolzano, estimated first")
     ok(at.button(key="job_create").click().run())
     job = at.session_state[StateKey.JOB]
-    assert job["status"] == "created"
-    assert _backend_job(openeo_backend, openeo_credentials, job["id"])["status"] == "created"
+    assert job.status == "created"
+    assert _backend_job(openeo_backend, openeo_credentials, job.id)["status"] == "created"
     estimates = [i.value for i in at.info if str(i.value).startswith("Estimate:")]
     assert len(estimates) == 1, [i.value for i in at.info]
     assert "about " in estimates[0]
@@ -61,13 +61,13 @@ def test_create_see_the_estimate_rename_then_start(
     assert "This value cannot be used" in at_field
     assert "A job title cannot be empty" in at_field
     assert "The processing job failed" not in at_field
-    assert _backend_job(openeo_backend, openeo_credentials, job["id"])["title"] == "Bolzano, estimated first"
+    assert _backend_job(openeo_backend, openeo_credentials, job.id)["title"] == "Bolzano, estimated first"
 
     at.text_input(key="job_rename_title").set_value("Bolzano, renamed before the start")
     ok(at.button(key="job_rename").click().run())
-    assert at.session_state[StateKey.JOB]["title"] == "Bolzano, renamed before the start"
+    assert at.session_state[StateKey.JOB].title == "Bolzano, renamed before the start"
     assert (
-        _backend_job(openeo_backend, openeo_credentials, job["id"])["title"]
+        _backend_job(openeo_backend, openeo_credentials, job.id)["title"]
         == "Bolzano, renamed before the start"
     )
     assert not [w for e in at.expander if e.label == "Rename the job" for w in e.warning]
@@ -82,8 +82,8 @@ def test_create_see_the_estimate_rename_then_start(
 
     wait_until(followed, timeout=120, every=0.3, what=lambda: at.session_state[StateKey.JOB])
     finished = at.session_state[StateKey.JOB]
-    assert (finished["id"], finished["status"]) == (job["id"], "finished")
-    assert finished["title"] == "Bolzano, renamed before the start"
+    assert (finished.id, finished.status) == (job.id, "finished")
+    assert finished.title == "Bolzano, renamed before the start"
 
 
 def test_a_job_without_data_says_why_it_has_no_estimate(
@@ -92,7 +92,7 @@ def test_a_job_without_data_says_why_it_has_no_estimate(
     monkeypatch.setenv("APEX_OPENEO_URL", openeo_backend.url)
     at = _connected(openeo_backend, openeo_credentials, apex_area_date="2021-01-05")
     ok(at.button(key="job_create").click().run())
-    assert at.session_state[StateKey.JOB]["status"] == "created"
+    assert at.session_state[StateKey.JOB].status == "created"
     assert not [i for i in at.info if str(i.value).startswith("Estimate:")]
     errors = "\n".join(str(e.value) for e in at.error)
     assert "NoDataAvailable" in errors
@@ -100,7 +100,7 @@ def test_a_job_without_data_says_why_it_has_no_estimate(
     assert at.button(key="job_start")  # it can still be started (and will fail the same way)
     # The failure is not kept forever: once the job is changed (to a day with data), asking again
     # gives its estimate.
-    job_id = at.session_state[StateKey.JOB]["id"]
+    job_id = at.session_state[StateKey.JOB].id
     con = openeo.connect(openeo_backend.url).authenticate_basic(*openeo_credentials)
     process = con.job(job_id).describe()["process"]
     load = next(n for n in process["process_graph"].values() if n["process_id"] == "load_collection")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apex_core.flow import JobOutcome
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
 from tests.apptest import open_page
@@ -38,7 +39,7 @@ def _connect(at: AppTest, user: str, password: str) -> AppTest:
     return at
 
 
-def _run_until_settled(at: AppTest, deadline_s: float = 120.0) -> dict:
+def _run_until_settled(at: AppTest, deadline_s: float = 120.0) -> JobOutcome:
     """Rerun the page (AppTest does not run run_every fragments) until the job is over and handled."""
 
     def settled() -> bool:
@@ -50,7 +51,7 @@ def _run_until_settled(at: AppTest, deadline_s: float = 120.0) -> dict:
         return False
 
     wait_until(settled, deadline_s, every=0.3, what=lambda: f"job {at.session_state[StateKey.JOB]}")
-    job: dict = at.session_state[StateKey.JOB]  # type: ignore[type-arg]
+    job: JobOutcome = at.session_state[StateKey.JOB]
     return job
 
 
@@ -84,13 +85,13 @@ def test_connect_submit_follow_download(page: AppTest, openeo_credentials: tuple
     at.button(key="job_submit").click().run()
     assert not at.exception, [e.message for e in at.exception]
     running = at.session_state[StateKey.JOB]
-    assert set(running) >= {"status", "id", "title"}
+    assert isinstance(running, JobOutcome) and running.id and running.status and running.title
     job = _run_until_settled(at)
-    assert job["status"] == "finished", _texts(at)
-    assert job["title"] == "APEx Demo - Bolzano - NDVI"
-    assert [Path(a["path"]).is_file() for a in job["assets"]] == [True]
-    assert job["assets"][0]["datetime"].startswith("2022-06-12")
-    assert Path(job["metadata_path"]).is_file()
+    assert job.status == "finished", _texts(at)
+    assert job.title == "APEx Demo - Bolzano - NDVI"
+    assert [a.path.is_file() for a in job.assets] == [True]
+    assert str(job.assets[0].datetime).startswith("2022-06-12")
+    assert job.metadata_path is not None and job.metadata_path.is_file()
     assert "2 of 5 steps done" in at.get("progress")[0].proto.text
     assert "Job finished; 1 result file(s) downloaded" in _texts(at)
 
@@ -103,14 +104,14 @@ def test_connect_submit_follow_download(page: AppTest, openeo_credentials: tuple
 
     # The job is among the account's recent jobs.
     at.button(key="job_list").click().run()
-    assert any(job["id"] in o for o in at.selectbox(key="job_recent_pick").options)
+    assert any(job.id in o for o in at.selectbox(key="job_recent_pick").options)
 
     # Re-attach by id.
-    at.text_input(key="job_attach_id").set_value(job["id"])
+    at.text_input(key="job_attach_id").set_value(job.id)
     at.button(key="job_attach").click().run()
     again = _run_until_settled(at)
-    assert again["status"] == "finished"
-    assert again["id"] == job["id"]
+    assert again.status == "finished"
+    assert again.id == job.id
 
 
 @pytest.mark.services
@@ -134,6 +135,6 @@ def test_failing_job_shows_the_backend_code(
     at = _connect(_job_page(**{**SEEDED, StateKey.AOI.value: outside}), *openeo_credentials)
     at.button(key="job_submit").click().run()
     job = _run_until_settled(at)
-    assert job["status"] == "error"
+    assert job.status == "error"
     assert "NoDataAvailable" in _texts(at)
     assert "1 of 5 steps done" in at.get("progress")[0].proto.text

@@ -329,8 +329,8 @@ def test_a_valid_graph_is_validated_then_created(
     ok(at.button(key="job_create").click().run())
     assert len(validations) == 1
     job = at.session_state[StateKey.JOB]
-    assert job["status"] == "created"
+    assert job.status == "created"
     assert not at.error
     con = openeo.connect(openeo_backend.url).authenticate_basic(*openeo_credentials)
-    created = con.job(job["id"]).describe()["process"]["process_graph"]
+    created = con.job(job.id).describe()["process"]["process_graph"]
     assert created == validations[0]  # the graph validated is the graph created

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apex_core.flow import JobOutcome
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.projects import SqliteProjectStore, project_work_folder
 from apex_core.steps import StateKey
@@ -86,11 +87,11 @@ def _connect(at: AppTest, user: str, password: str) -> str:
 def _submit(at: AppTest) -> str:
     _ok(_button(at, "Submit the NDVI job").click().run())
     job = at.session_state[StateKey.JOB]
-    assert job["id"], _texts(at)
-    return str(job["id"])
+    assert job.id, _texts(at)
+    return str(job.id)
 
 
-def _follow_until_finished(at: AppTest, deadline_s: float = 180.0) -> dict:  # type: ignore[type-arg]
+def _follow_until_finished(at: AppTest, deadline_s: float = 180.0) -> JobOutcome:
     """Rerun the Job page (AppTest runs no run_every fragment) until the follow is over."""
 
     def over() -> bool:
@@ -100,10 +101,8 @@ def _follow_until_finished(at: AppTest, deadline_s: float = 180.0) -> dict:  # t
         _ok(at.run())
         return False
 
-    wait_until(
-        over, deadline_s, every=0.5, what=lambda: f"job still {at.session_state[StateKey.JOB]['status']}"
-    )
-    job: dict = at.session_state[StateKey.JOB]  # type: ignore[type-arg]
+    wait_until(over, deadline_s, every=0.5, what=lambda: f"job still {at.session_state[StateKey.JOB].status}")
+    job: JobOutcome = at.session_state[StateKey.JOB]
     return job
 
 
@@ -179,9 +178,9 @@ def test_reopen_in_fresh_sessions_finds_the_work_and_no_token(
     assert _button(at, "Connect")  # asked to authenticate again: no token was stored
     tokens.append(_connect(at, *openeo_credentials))
     job = _follow_until_finished(at)
-    assert job["id"] == job_id and job["status"] == "finished", job
+    assert job.id == job_id and job.status == "finished", job
     folder = project_work_folder(state_dir, project)
-    assert all(Path(a["path"]).is_relative_to(folder) for a in job["assets"]), job["assets"]
+    assert all(a.path.is_relative_to(folder) for a in job.assets), job.assets
     _ok(at.switch_page(METADATA).run())
     at.text_input(key="md_title").set_value("Bolzano NDVI, reopened")
     _ok(at.run())
@@ -189,8 +188,8 @@ def test_reopen_in_fresh_sessions_finds_the_work_and_no_token(
 
     # Session 3: everything is back, down to the metadata edit; the stepper counts the done steps.
     at = _app(project)
-    assert at.session_state[StateKey.AOI] == aoi and at.session_state[StateKey.JOB]["id"] == job_id
-    assert at.session_state[StateKey.JOB]["status"] == "finished"
+    assert at.session_state[StateKey.AOI] == aoi and at.session_state[StateKey.JOB].id == job_id
+    assert at.session_state[StateKey.JOB].status == "finished"
     _ok(at.switch_page(METADATA).run())
     assert at.text_input(key="md_title").value == "Bolzano NDVI, reopened"
     assert at.query_params["project"] == project

@@ -122,7 +122,7 @@ def test_ten_sessions_at_once_do_not_cross_talk(
         store = SqliteProjectStore.in_state_dir(state_dir)
         for s in sessions:
             assert s.state["apex_project"]["name"] == s.name
-            assert s.state[StateKey.JOB.value]["id"] == s.job_id
+            assert s.state[StateKey.JOB.value].id == s.job_id
             _, saved = store.get(s.project)
             assert saved.to_dict()[StateKey.JOB.value]["id"] == s.job_id  # its own job, saved in its project
             text = repr(s.state) + saved.to_json()

@@ -298,11 +298,11 @@ def test_job_page_submits_the_export_and_explains_it(
         at.run()
         assert not at.exception, [e.message for e in at.exception]
     job = at.session_state[StateKey.JOB]
-    assert job["status"] == "finished", job
+    assert job.status == "finished", job
     # the file went to the workspace, and the page still downloaded it through the alternate link
     exported = sorted(folder.rglob(f"APEx-Demo-Bolzano-NDVI_{DAY}*.tif"))
     assert exported, list(folder.rglob("*"))
-    local = [Path(a["path"]) for a in job["assets"]]
+    local = [a.path for a in job.assets]
     assert local and all(p.is_file() for p in local)
     digest = hashlib.sha256(exported[-1].read_bytes()).hexdigest()
     assert hashlib.sha256(local[0].read_bytes()).hexdigest() == digest
