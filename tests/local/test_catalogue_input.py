@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from apex_core.local.catalogue import CatalogueHandle
-from apex_core.local.catalogue.app import CatalogueSettings
+from apex_core.local.catalogue.settings import CatalogueSettings
 from apex_core.local.catalogue.validation import DEFAULT_MAX_BULK_BYTES, DEFAULT_MAX_DOCUMENT_BYTES
 from tests.stacdocs import canary_collection, canary_item
 

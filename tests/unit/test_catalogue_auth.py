@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from apex_core.local.catalogue.app import DEFAULT_AUDIENCE, CatalogueSettings, safe_asset_path
 from apex_core.local.catalogue.auth import (
     CollectionAuth,
     Principal,
@@ -16,6 +15,7 @@ from apex_core.local.catalogue.auth import (
     check_new_auth,
     roles_from_claims,
 )
+from apex_core.local.catalogue.settings import DEFAULT_AUDIENCE, CatalogueSettings, safe_asset_path
 from apex_core.local.errors import (
     LocalForbiddenError,
     LocalMetadataError,

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apex_core.local.catalogue.app import (
+from apex_core.local.catalogue.postgres import PostgresCluster
+from apex_core.local.catalogue.settings import (
     DEFAULT_ADMIN_ROLE,
     DEFAULT_ASSET_ROLES,
     DEFAULT_AUDIENCE,
     CatalogueSettings,
 )
-from apex_core.local.catalogue.postgres import PostgresCluster
 from apex_core.local.errors import LocalServiceError
 from apex_core.local.process import LocalService, free_port
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import uvicorn
 
-from apex_core.local.issuer.app import IssuerConfig, create_app
+from apex_core.local.issuer.app import create_app
+from apex_core.local.issuer.oauth import IssuerConfig
 from apex_core.local.issuer.state import IssuerState
 
 
