@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from apex_core import errors
 from apex_core.assets import rehost_assets
@@ -34,6 +34,9 @@ from apex_core.errors import ApexError, CatalogueConflict, CatalogueError, DataE
 from apex_core.metadata import ADMIN_ONLY_READ_ROLE, asset_expiries, format_time_left
 from apex_core.progress import Progress, no_progress
 from apex_core.storage import AssetStore
+
+if TYPE_CHECKING:
+    from apex_core.flow import MetadataOutcome
 
 __all__ = [
     "ASSETS_STEP",
@@ -90,14 +93,13 @@ class PublishPlan:
             raise MetadataError("Two items share an id.", field="items")
 
     @classmethod
-    def from_metadata(cls, state: Mapping[str, Any] | None) -> PublishPlan:
-        """From the Metadata page's state (``Evaluation.state()``); :class:`MetadataError` if not valid."""
-        if not isinstance(state, Mapping) or state.get("valid") is not True:
+    def from_metadata(cls, outcome: MetadataOutcome | None) -> PublishPlan:
+        """From the Metadata step's outcome; :class:`MetadataError` if it is not valid."""
+        if outcome is None or not outcome.valid:
             raise MetadataError("The metadata is not valid yet: finish the Metadata step first.")
-        collection = state.get("collection")
-        if not isinstance(collection, Mapping):
+        if outcome.collection is None:
             raise MetadataError("The metadata has no collection.")
-        return cls.from_dict({"collection": collection, "items": state.get("items") or []})
+        return cls.from_dict({"collection": outcome.collection, "items": list(outcome.items)})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PublishPlan:

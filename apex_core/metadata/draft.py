@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from apex_core.licences import DEFAULT_LICENCE
 from apex_core.metadata.build import PublishableCollection, publishable
@@ -14,24 +14,20 @@ from apex_core.metadata.results import as_bbox, require_results
 from apex_core.metadata.values import DEFAULT_ROLE, Provider, RenderHints
 from apex_core.statistics import BandStatistics
 
+if TYPE_CHECKING:
+    from apex_core.flow import PreviewOutcome
+
 __all__ = ["CollectionDraft", "pick_statistics"]
 
 
 def pick_statistics(
-    preview: Any, saved: Mapping[str, Any] | None, job_id: Any = None
+    preview: PreviewOutcome | None, saved: Mapping[str, Any] | None, job_id: Any = None
 ) -> BandStatistics | None:
-    """The Preview page's statistics when it has some for this job, else ``saved``.
-
-    The Preview page stores ``{"job_id", "raster_statistics": {minimum, maximum, mean, stddev,
-    valid_percent}, "statistics": {...}}``; a preview of another job than ``job_id`` is ignored.
-    """
-    if isinstance(preview, Mapping):
-        pjob = preview.get("job_id")
-        if not (pjob and job_id and pjob != job_id):
-            for key in ("raster_statistics", "statistics"):
-                pstats = preview.get(key)
-                if isinstance(pstats, Mapping) and pstats:
-                    return BandStatistics.from_dict(pstats, source="preview")
+    """The Preview step's statistics when it has some for this job (a preview of another job than
+    ``job_id`` is ignored: :meth:`PreviewOutcome.band_statistics`), else ``saved``."""
+    stats = preview.band_statistics(str(job_id) if job_id else None) if preview is not None else None
+    if stats:
+        return BandStatistics.from_dict(stats, source="preview")
     return BandStatistics.from_dict(saved) if saved else None
 
 
@@ -76,7 +72,7 @@ class CollectionDraft:
         results: Mapping[str, Any],
         items: Sequence[Mapping[str, Any]] = (),
         *,
-        preview: Mapping[str, Any] | None = None,
+        preview: PreviewOutcome | None = None,
         new_id: str | None = None,
     ) -> CollectionDraft:
         """Prefill from the job results (and the Preview page's statistics, when there are some).

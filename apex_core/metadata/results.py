@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 
 from apex_core.errors import MetadataError
 from apex_core.metadata.links import short_href
+
+if TYPE_CHECKING:
+    from apex_core.flow import JobOutcome
 
 __all__ = [
     "LoadedResults",
@@ -178,37 +180,30 @@ class LoadedResults:
         }
 
 
-def job_fingerprint(job: Any) -> str | None:
-    """Identifies the Job page's finished result (None when there is none to load)."""
-    if not isinstance(job, Mapping) or job.get("status") != "finished":
+def job_fingerprint(job: JobOutcome | None) -> str | None:
+    """Identifies the Job step's finished result (None when there is none to load)."""
+    if job is None or not job.finished or job.metadata_path is None:
         return None
-    if not job.get("metadata_path") and not isinstance(job.get("metadata"), Mapping):
-        return None
-    return f"job:{job.get('id')}:{job.get('metadata_path') or ''}"
+    return f"job:{job.id}:{job.metadata_path}"
 
 
-def results_from_job(job: Mapping[str, Any], timeout: float) -> LoadedResults:
-    """The results document the Job page saved (``metadata_path``, or ``metadata`` itself) and its items
-    (``items`` when the Job page kept them, else fetched from the signed ``item`` links)."""
+def results_from_job(job: JobOutcome | None, timeout: float) -> LoadedResults:
+    """The results document the Job step saved (``metadata_path``) and its items (those the download
+    fetched, else fetched now from the signed ``item`` links)."""
     fingerprint = job_fingerprint(job)
-    if fingerprint is None:
+    if job is None or job.metadata_path is None or fingerprint is None:
         raise MetadataError("The job has no finished results to load.", field="document")
-    if isinstance(job.get("metadata"), Mapping):
-        results = dict(job["metadata"])
-    else:
-        path = Path(str(job["metadata_path"]))
-        try:
-            results = parse_json(path.name, path.read_bytes())
-        except OSError as exc:
-            raise MetadataError(
-                f"Cannot read the job results {path}: {exc.strerror}.", field="document"
-            ) from exc
+    path = job.metadata_path
+    try:
+        results = parse_json(path.name, path.read_bytes())
+    except OSError as exc:
+        raise MetadataError(f"Cannot read the job results {path}: {exc.strerror}.", field="document") from exc
     require_results(results)
-    items: list[dict[str, Any]] = [dict(i) for i in job.get("items") or [] if isinstance(i, Mapping)]
+    items: list[dict[str, Any]] = [dict(i) for i in job.items]
     problems: list[str] = []
     if not items:
         items, problems = fetch_items(results, timeout)
-    return LoadedResults(f"job {job.get('id')}", fingerprint, results, tuple(items), tuple(problems))
+    return LoadedResults(f"job {job.id}", fingerprint, results, tuple(items), tuple(problems))
 
 
 def upload_fingerprint(files: Sequence[tuple[str, bytes]]) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import streamlit as st
 
 from apex_core import metadata as md
+from apex_core.flow import JobOutcome, PreviewOutcome
 from apex_core.licences import LICENCES, OTHER, licence_label
 from pages.common import render_field
 
@@ -235,24 +236,26 @@ class MetadataSession:
         self.store["loaded"] = [*self.store.get("loaded", ()), fingerprint]
         return True
 
-    def load_job(self, job: Any, timeout: float, preview: Any = None) -> None:
+    def load_job(self, job: JobOutcome | None, timeout: float, preview: PreviewOutcome | None = None) -> None:
         """The Job page's finished results (:func:`md.results_from_job`), unless they were loaded already."""
         if self.remember(md.job_fingerprint(job)):
             self.load(md.results_from_job(job, timeout), preview)
 
-    def load_upload(self, files: Sequence[tuple[str, bytes]], timeout: float, preview: Any = None) -> None:
+    def load_upload(
+        self, files: Sequence[tuple[str, bytes]], timeout: float, preview: PreviewOutcome | None = None
+    ) -> None:
         """Uploaded documents (:func:`md.results_from_upload`), unless these files were loaded already."""
         if files and self.remember(md.upload_fingerprint(files)):
             self.load(md.results_from_upload(files, timeout), preview)
 
-    def load(self, loaded: md.LoadedResults, preview: Any = None) -> None:
+    def load(self, loaded: md.LoadedResults, preview: PreviewOutcome | None = None) -> None:
         """A new source: a fresh draft from it, its statistics, no asset check yet, the form reseeded."""
         draft = md.CollectionDraft.from_results(loaded.results, loaded.items, preview=preview)
         self.store.update(source=loaded.to_dict(), draft=draft.to_dict(), reach=None, seen=loaded.fingerprint)
         self.store["statistics"] = draft.statistics.to_dict() if draft.statistics else None
         self._forget("")
 
-    def reset(self, preview: Any = None) -> None:
+    def reset(self, preview: PreviewOutcome | None = None) -> None:
         """The form back to the loaded source."""
         self.load(md.LoadedResults.from_dict(self.store["source"]), preview)
 
@@ -268,7 +271,7 @@ class MetadataSession:
         hrefs = [href for _owner, _key, href in md.asset_hrefs(publishable.collection, publishable.items)]
         self.store["reach"] = [r.to_dict() for r in md.check_reachable(hrefs, timeout)]
 
-    def current(self, preview: Any = None) -> FormState:
+    def current(self, preview: PreviewOutcome | None = None) -> FormState:
         """The stored draft with the form's values (widgets seeded from it first), kept in ``store``."""
         source = md.LoadedResults.from_dict(self.store["source"])
         saved = md.CollectionDraft.from_dict(self.store["draft"])

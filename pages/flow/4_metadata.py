@@ -13,13 +13,13 @@ import streamlit as st
 
 from apex_core import ApexError
 from apex_core import metadata as md
-from apex_core.steps import StateKey
+from apex_core.flow import MetadataOutcome, StateKey, WidgetPrefix
 from pages.common.errors import show_error
 from pages.common.metadata import FormState, MetadataSession, edit_form, notes
 from pages.common.session import settings
 
-STORE = "apex_metadata_draft"  # this page's own state: {"source": ..., "draft": ..., "reach": ...}
-W = "md_"  # widget key prefix; widget values are dropped on page change, the draft in STORE is not
+STORE = StateKey.METADATA_DRAFT  # this page's own state: {"source": ..., "draft": ..., "reach": ...}
+W = WidgetPrefix.METADATA  # widget values are dropped on page change, the draft in STORE is not
 OK, WARN, UNKNOWN = ":green[:material/check_circle:]", ":orange[:material/warning:]", ":material/help:"
 MARKS = {True: OK, False: WARN, None: UNKNOWN}
 
@@ -79,7 +79,7 @@ if not session.loaded:
 else:
     now = session.current(preview)
     st.caption(now.caption)
-    st.session_state[StateKey.METADATA] = now.evaluation.state()
+    st.session_state[StateKey.METADATA] = MetadataOutcome.from_dict(now.evaluation.state())
     form, side = st.columns([5, 4], gap="large")
     with form:
         edit_form(now, session, W)

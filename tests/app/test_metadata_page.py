@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apex_core import metadata as md
+from apex_core.flow import JobOutcome, PreviewOutcome
 from apex_core.steps import StateKey
 from tests.apptest import open_page
 from tests.services import shared_fixture
@@ -25,12 +26,11 @@ AREA = "pages/flow/1_area.py"
 
 
 @pytest.fixture
-def job(tmp_path: Path) -> dict[str, Any]:
-    """The Job page's state contract: the results document on disk in the work folder."""
+def job(tmp_path: Path) -> JobOutcome:
+    """The Job step's outcome: the results document on disk in the work folder."""
     path = tmp_path / "job-results.json"
     path.write_text(RECORDED.read_text())
-    job_id = "j-250313110405469ea3095a5b2b06ce85"
-    return {"status": "finished", "id": job_id, "metadata_path": str(path), "assets": {}}
+    return JobOutcome("j-250313110405469ea3095a5b2b06ce85", "finished", metadata_path=path)
 
 
 def _open(**state: Any) -> AppTest:
@@ -60,7 +60,7 @@ def test_without_results_the_page_says_so() -> None:
     assert StateKey.METADATA.value not in at.session_state
 
 
-def test_form_round_trip_survives_a_page_change(job: dict[str, Any]) -> None:
+def test_form_round_trip_survives_a_page_change(job: JobOutcome) -> None:
     at = _open(**{StateKey.JOB.value: job})
     assert at.text_input(key="md_title").value == "APEx Demo - Gran Canaria - NDVI"
     assert "2 of 5 steps done" in _progress(at)  # job finished + metadata valid as prefilled
@@ -72,14 +72,14 @@ def test_form_round_trip_survives_a_page_change(job: dict[str, Any]) -> None:
     _ok(at)
     assert any("Valid STAC 1.1.0 collection" in str(s.value) for s in at.success)
     meta = at.session_state[StateKey.METADATA.value]
-    assert meta["valid"] is True
-    col = meta["collection"]
+    assert meta.valid is True
+    col = meta.collection
     assert (col["title"], col["license"]) == ("NDVI over Gran Canaria, 19 August 2019", "CC0-1.0")
     assert col["keywords"] == ["NDVI", "Sentinel-2", "Gran Canaria"]
     assert col["id"] == "gran_canaria_ndvi_2019"
     assert col["_auth"]["write"]
-    assert meta["items"] == []
-    assert {c["key"] for c in meta["checklist"]} >= {"licence", "description", "expiry", "providers"}
+    assert meta.items == ()
+    assert {c["key"] for c in meta.checklist} >= {"licence", "description", "expiry", "providers"}
 
     at.switch_page(AREA).run()
     assert [t.value for t in at.title] == ["Area"]
@@ -90,11 +90,11 @@ def test_form_round_trip_survives_a_page_change(job: dict[str, Any]) -> None:
     assert at.selectbox(key="md_license").value == "CC0-1.0"
     assert at.text_input(key="md_keywords").value == "NDVI, Sentinel-2, Gran Canaria"
     assert at.text_input(key="md_id").value == "gran_canaria_ndvi_2019"
-    assert at.session_state[StateKey.METADATA.value]["collection"]["license"] == "CC0-1.0"
-    assert at.session_state[StateKey.METADATA.value]["collection"]["id"] == "gran_canaria_ndvi_2019"
+    assert at.session_state[StateKey.METADATA.value].collection["license"] == "CC0-1.0"
+    assert at.session_state[StateKey.METADATA.value].collection["id"] == "gran_canaria_ndvi_2019"
 
 
-def test_field_errors_show_next_to_the_field_and_block(job: dict[str, Any]) -> None:
+def test_field_errors_show_next_to_the_field_and_block(job: JobOutcome) -> None:
     at = _open(**{StateKey.JOB.value: job})
     assert at.text_input(key="md_id").value == "apex_demo_gran_canaria_ndvi"
     _type_id(at, "gran canaria")
@@ -103,57 +103,54 @@ def test_field_errors_show_next_to_the_field_and_block(job: dict[str, Any]) -> N
     errors = [str(e.value) for e in at.error]
     assert any("lowercase letters, digits" in e for e in errors)
     assert any("`anonymous` may never be in `_auth.write`" in e for e in errors)
-    assert at.session_state[StateKey.METADATA.value]["valid"] is False
+    assert at.session_state[StateKey.METADATA.value].valid is False
     assert "1 of 5 steps done" in _progress(at)
     _type_id(at, "gran_canaria_ndvi")
     at.text_input(key="md_auth_write").set_value("apex-editor").run()
-    assert at.session_state[StateKey.METADATA.value]["valid"] is True
-    assert at.session_state[StateKey.METADATA.value]["collection"]["id"] == "gran_canaria_ndvi"
+    assert at.session_state[StateKey.METADATA.value].valid is True
+    assert at.session_state[StateKey.METADATA.value].collection["id"] == "gran_canaria_ndvi"
 
 
-def test_reset_shows_the_loaded_id_again(job: dict[str, Any]) -> None:
+def test_reset_shows_the_loaded_id_again(job: JobOutcome) -> None:
     at = _open(**{StateKey.JOB.value: job})
     _type_id(at, "x")
     assert any("3 to 64 characters" in str(e.value) for e in at.error)
     next(b for b in at.button if b.label == "Reset the form to the loaded results").click().run()
     _ok(at)
     assert at.text_input(key="md_id").value == "apex_demo_gran_canaria_ndvi"
-    assert at.session_state[StateKey.METADATA.value]["valid"] is True
+    assert at.session_state[StateKey.METADATA.value].valid is True
     assert not any("3 to 64 characters" in str(e.value) for e in at.error)
 
 
-def test_preview_statistics_are_used(job: dict[str, Any]) -> None:
-    preview = {
-        "statistics": {"minimum": -0.3, "maximum": 0.9, "mean": 0.35, "stddev": 0.2, "valid_percent": 99.0}
-    }
+def test_preview_statistics_are_used(job: JobOutcome) -> None:
+    stats = {"minimum": -0.3, "maximum": 0.9, "mean": 0.35, "stddev": 0.2, "valid_percent": 99.0}
+    preview = PreviewOutcome("openEO.tif", Path("/w/openEO.tif"), statistics=stats)
     at = _open(**{StateKey.JOB.value: job, StateKey.PREVIEW.value: preview})
-    col = at.session_state[StateKey.METADATA.value]["collection"]
+    col = at.session_state[StateKey.METADATA.value].collection
     (asset,) = col["assets"].values()
-    assert asset["raster:bands"][0]["statistics"] == {k: v for k, v in preview["statistics"].items()}
+    assert asset["raster:bands"][0]["statistics"] == {k: v for k, v in preview.statistics.items()}
     assert json.dumps(col).count("-161") == 0
 
 
-def test_add_and_remove_a_provider(job: dict[str, Any]) -> None:
+def test_add_and_remove_a_provider(job: JobOutcome) -> None:
     at = _open(**{StateKey.JOB.value: job})
     next(b for b in at.button if b.label == "Add provider").click().run()
     _ok(at)
     assert any("A provider needs a name" in str(e.value) for e in at.error)
-    assert at.session_state[StateKey.METADATA.value]["valid"] is False
+    assert at.session_state[StateKey.METADATA.value].valid is False
     at.text_input(key="md_provider_1_name").set_value("ESA").run()
     at.multiselect(key="md_provider_1_roles").set_value(["host", "licensor"]).run()
     at.text_input(key="md_provider_1_url").set_value("https://www.esa.int").run()
     meta = at.session_state[StateKey.METADATA.value]
-    assert meta["valid"] is True
-    assert meta["collection"]["providers"][1] == {
+    assert meta.valid is True
+    assert meta.collection["providers"][1] == {
         "name": "ESA",
         "roles": ["host", "licensor"],
         "url": "https://www.esa.int",
     }
     at.button(key="md_remove_0").click().run()
     _ok(at)
-    assert [p["name"] for p in at.session_state[StateKey.METADATA.value]["collection"]["providers"]] == [
-        "ESA"
-    ]
+    assert [p["name"] for p in at.session_state[StateKey.METADATA.value].collection["providers"]] == ["ESA"]
     assert at.text_input(key="md_provider_0_name").value == "ESA"
 
 
@@ -182,7 +179,7 @@ def _count_calls(monkeypatch: pytest.MonkeyPatch, names: tuple[str, ...]) -> Cou
     return calls
 
 
-def test_each_rerun_checks_and_builds_once(job: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_rerun_checks_and_builds_once(job: JobOutcome, monkeypatch: pytest.MonkeyPatch) -> None:
     """One keystroke reruns the page: the draft is checked once and the collection built once; the diff
     is made only while its expander is open, the zip only when the download is clicked."""
     at = _open(**{StateKey.JOB.value: job})
@@ -191,7 +188,7 @@ def test_each_rerun_checks_and_builds_once(job: dict[str, Any], monkeypatch: pyt
     )
     at.text_input(key="md_title").set_value("NDVI over Gran Canaria").run()
     _ok(at)
-    assert at.session_state[StateKey.METADATA.value]["collection"]["title"] == "NDVI over Gran Canaria"
+    assert at.session_state[StateKey.METADATA.value].collection["title"] == "NDVI over Gran Canaria"
     assert dict(calls) == {"check_draft": 1, "build": 1, "validate_stac": 1}
     calls.clear()
     at.session_state["md_diff"] = True  # the person opens "Changes against the openEO results"

@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from apex_core.assets import multihash_sha256
 from apex_core.catalogue import AccessToken
+from apex_core.flow import JobOutcome, MetadataOutcome, ResultAsset
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle
 from apex_core.steps import StateKey
@@ -32,9 +33,9 @@ APP = str(ROOT / "app.py")
 PUBLISH = "pages/flow/5_publish.py"
 
 
-def metadata(cid: str, title: str = "NDVI") -> dict[str, Any]:
+def metadata(cid: str, title: str = "NDVI") -> MetadataOutcome:
     collection = collection_doc(cid, "AppTest collection", title=title)
-    return {"valid": True, "collection": collection, "items": [item_doc("ndvi-1", cid)]}
+    return MetadataOutcome(valid=True, collection=collection, items=(item_doc("ndvi-1", cid),))
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def _button(at: AppTest, key: str) -> None:
 
 
 def test_without_valid_metadata_the_page_says_so() -> None:
-    at = _open(**{StateKey.METADATA.value: {"valid": False}})
+    at = _open(**{StateKey.METADATA.value: MetadataOutcome(valid=False)})
     assert any("Metadata step has no valid collection" in str(w.value) for w in at.warning)
     assert not [b for b in at.button if b.key == "pub_go"]
 
@@ -79,11 +80,11 @@ def test_sign_in_publish_conflict_update_and_delete(remote_env: str, catalogue: 
 
     _button(at, "pub_go")
     published = at.session_state[StateKey.PUBLISHED.value]
-    assert published["collection_url"] == f"{catalogue.url}/collections/{cid}"
-    assert published["items"] == [f"{catalogue.url}/collections/{cid}/items/ndvi-1"]
+    assert published.collection_url == f"{catalogue.url}/collections/{cid}"
+    assert published.items == (f"{catalogue.url}/collections/{cid}/items/ndvi-1",)
     assert any("Published" in str(s.value) for s in at.success)
     assert any("2 of 5 steps done" in str(p.proto.text) for p in at.get("progress"))  # the stepper
-    log = at.session_state["apex_publish_run"]["result"].state.log
+    log = at.session_state["apex_publish_run"].result.state.log
     text = json.dumps([e.to_dict() for e in log])
     assert remote_env not in text and "eyJ" not in text and "Bearer" not in text
 
@@ -93,7 +94,7 @@ def test_sign_in_publish_conflict_update_and_delete(remote_env: str, catalogue: 
     assert any("Already exists" in str(w.value) for w in at.warning)
     at.radio(key="pub_conflict").set_value("update (PATCH)").run()
     _button(at, "pub_conflict_go")
-    assert at.session_state["apex_publish_run"]["result"].ok
+    assert at.session_state["apex_publish_run"].result.ok
 
     at.session_state[StateKey.METADATA.value] = metadata(cid, title="Changed again")
     at.run()
@@ -101,7 +102,7 @@ def test_sign_in_publish_conflict_update_and_delete(remote_env: str, catalogue: 
     at.radio(key="pub_conflict").set_value("publish under a new id").run()
     assert at.text_input(key="pub_new_id").value == f"{cid}-2"
     _button(at, "pub_conflict_go")
-    assert at.session_state[StateKey.PUBLISHED.value]["collection_url"].endswith(f"/collections/{cid}-2")
+    assert at.session_state[StateKey.PUBLISHED.value].collection_url.endswith(f"/collections/{cid}-2")
 
     at.text_input(key="pub_delete_confirm").set_value(f"{cid}-2").run()
     _button(at, "pub_delete")
@@ -183,14 +184,14 @@ def test_rehosting_on_an_s3_bucket_from_the_settings(
         cid = f"app-{uuid.uuid4().hex[:8]}"
         meta = metadata(cid)
         href = "https://openeo.example/jobs/j-1/results/assets/openEO.tif?expires=1"
-        meta["items"][0]["assets"] = {"openEO.tif": {"href": href, "type": "image/tiff; application=geotiff"}}
-        job = {"status": "finished", "id": "j-1", "assets": [{"key": "openEO.tif", "path": str(tif)}]}
+        meta.items[0]["assets"] = {"openEO.tif": {"href": href, "type": "image/tiff; application=geotiff"}}
+        job = JobOutcome("j-1", "finished", assets=(ResultAsset("openEO.tif", tif),))
         at = _open(**{StateKey.METADATA.value: meta, StateKey.JOB.value: job})
         rehost = at.checkbox(key="pub_rehost")
         assert rehost.value is True and f"s3://{bucket}" in str(rehost.label)
         _button(at, "pub_sign_in_client")
         _button(at, "pub_go")
-        result = at.session_state["apex_publish_run"]["result"]
+        result = at.session_state["apex_publish_run"].result
         assert result.ok, result.error
         asset = result.plan.items[0]["assets"]["openEO.tif"]
         assert asset["href"].startswith(f"{s3_server.endpoint_url}/{bucket}/{cid}/")

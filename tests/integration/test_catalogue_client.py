@@ -35,6 +35,7 @@ from apex_core.errors import (
     UnauthorizedError,
     user_message,
 )
+from apex_core.flow import MetadataOutcome
 from apex_core.publish import (
     COLLECTION_STEP,
     VERIFY_STEP,
@@ -153,10 +154,10 @@ def test_conformance_transactions() -> None:
 # --- plan and state ----------------------------------------------------------------------------------
 
 
-def metadata_state() -> dict[str, Any]:
+def metadata_state() -> MetadataOutcome:
     collection = {"id": "ndvi", "type": "Collection", "_auth": {"read": ["a"], "write": ["a"]}, "links": []}
-    items = [{"id": "x", "collection": "job-1"}, {"id": "y"}]
-    return {"valid": True, "collection": collection, "items": items}
+    items = ({"id": "x", "collection": "job-1"}, {"id": "y"})
+    return MetadataOutcome(valid=True, collection=collection, items=items)
 
 
 def test_plan_from_metadata_and_new_id() -> None:
@@ -169,7 +170,9 @@ def test_plan_from_metadata_and_new_id() -> None:
     assert plan.collection_id == "ndvi"  # unchanged
     assert PublishPlan.from_dict(plan.with_conflict("update", "put").to_dict()).update_method == "put"
     with pytest.raises(MetadataError):
-        PublishPlan.from_metadata({"valid": False})
+        PublishPlan.from_metadata(MetadataOutcome(valid=False))
+    with pytest.raises(MetadataError, match="not valid yet"):
+        PublishPlan.from_metadata(None)
     with pytest.raises(MetadataError):
         PublishPlan.from_dict({"collection": {"id": "c"}, "items": [{"id": "a"}, {"id": "a"}]})
     with pytest.raises(MetadataError):

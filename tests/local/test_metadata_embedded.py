@@ -17,6 +17,7 @@ import pytest
 
 from apex_core import metadata as md
 from apex_core.config import Settings
+from apex_core.flow import JobOutcome
 from apex_core.local.openeo.service import (
     DEFAULT_PASSWORD,
     DEFAULT_USER,
@@ -51,7 +52,7 @@ def test_live_job_results_to_a_valid_collection(backend: OpenEoBackendService, t
     # The Job page's contract: the results document on disk, the rest fetched from its signed links.
     path = tmp_path / "job-results.json"
     path.write_text(json.dumps(job.get_results().get_metadata()))
-    state = {"status": "finished", "id": job.job_id, "metadata_path": str(path), "assets": {}}
+    state = JobOutcome(job.job_id, "finished", metadata_path=path)
     loaded = md.results_from_job(state, timeout=10)
     assert loaded.problems == ()
     assert [i["type"] for i in loaded.items] == ["Feature"]

@@ -25,6 +25,7 @@ from apex_core.catalogue import (
 )
 from apex_core.config import Settings
 from apex_core.errors import AuthError, CatalogueConflict, ForbiddenError, TokenExpired, UnauthorizedError
+from apex_core.flow import MetadataOutcome
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.contract import EmbeddedEndpoints
 from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle
@@ -491,7 +492,7 @@ def test_the_metadata_pages_collection_publishes_twice_without_conflict(
     job_item = json.loads((fixtures / "embedded_job_item.json").read_text())
     draft = md.CollectionDraft.from_results(results, [job_item], new_id=new_id("ndvi"))
     state = md.evaluate(draft, results, [job_item]).state()
-    plan = PublishPlan.from_metadata(state)
+    plan = PublishPlan.from_metadata(MetadataOutcome.from_dict(state))
     assert plan.items and plan.collection["_auth"]
     with client(catalogue, token_for("editor")) as c:
         assert publish(c, plan).ok

@@ -20,6 +20,7 @@ import pytest
 
 from apex_core import MetadataError, user_message
 from apex_core import metadata as md
+from apex_core.flow import JobOutcome, PreviewOutcome
 from apex_core.licences import OTHER
 from tests.services import shared_fixture
 
@@ -206,7 +207,8 @@ def test_eo_bands_only_gets_stac_11_bands(embedded: dict[str, Any]) -> None:
 
 def test_item_level_assets_only(embedded: dict[str, Any], embedded_item: dict[str, Any]) -> None:
     del embedded["assets"]
-    preview = {"statistics": {"min": -0.21, "max": 0.93, "mean": 0.41, "valid_percent": 98.5}}
+    stats = {"min": -0.21, "max": 0.93, "mean": 0.41, "valid_percent": 98.5}
+    preview = PreviewOutcome("openEO.tif", Path("/w/openEO.tif"), statistics=stats)
     draft = md.CollectionDraft.from_results(embedded, [embedded_item], preview=preview)
     assert draft.statistics is not None
     assert draft.statistics.source == "preview"
@@ -321,21 +323,20 @@ def test_results_from_job_reads_the_saved_document(
 ) -> None:
     path = tmp_path / "job-results.json"
     path.write_text(json.dumps(embedded))
-    job = {
-        "status": "finished",
-        "id": "j-1",
-        "metadata_path": str(path),
-        "assets": {},
-        "items": [embedded_item],
-    }
+    # The items came with the download: none is fetched (the item link of the fixture is not served).
+    job = JobOutcome("j-1", "finished", metadata_path=path, items=(embedded_item,))
     loaded = md.results_from_job(job, timeout=1)
     assert loaded.results == embedded
-    assert [i["id"] for i in loaded.items] == ["openEO"]
+    assert [i["id"] for i in loaded.items] == ["openEO"] and loaded.problems == ()
     assert md.LoadedResults.from_dict(loaded.to_dict()) == loaded
-    assert md.job_fingerprint({**job, "status": "running"}) is None
+    assert md.job_fingerprint(job) == f"job:j-1:{path}"
+    assert md.job_fingerprint(replace(job, status="running")) is None
+    assert md.job_fingerprint(None) is None
     with pytest.raises(MetadataError) as missing:
-        md.results_from_job({**job, "metadata_path": str(tmp_path / "nope.json")}, timeout=1)
+        md.results_from_job(replace(job, metadata_path=tmp_path / "nope.json"), timeout=1)
     assert missing.value.field == "document"
+    with pytest.raises(MetadataError, match="no finished results"):
+        md.results_from_job(replace(job, metadata_path=None), timeout=1)
 
 
 # --- broken documents and field checks ---------------------------------------------------------------------
@@ -478,24 +479,26 @@ def test_schema_summary_says_what_was_not_validated(
 
 def test_preview_statistics_of_this_job_only(embedded: dict[str, Any]) -> None:
     """The Preview page's state: exact STAC statistics in ``raster_statistics``, for ``job_id``."""
-    preview = {
-        "job_id": embedded["id"],
-        "raster_statistics": {
+    preview = PreviewOutcome(
+        "openEO.tif",
+        Path("/w/openEO.tif"),
+        embedded["id"],
+        statistics={"minimum": -0.2, "maximum": 0.8, "std": 0.1, "classes": []},
+        raster_statistics={
             "minimum": -0.2,
             "maximum": 0.8,
             "mean": 0.4,
             "stddev": 0.1,
             "valid_percent": 97.0,
         },
-        "statistics": {"minimum": -0.2, "maximum": 0.8, "std": 0.1, "classes": []},
-    }
+    )
     stats = md.pick_statistics(preview, None, embedded["id"])
     assert stats == md.BandStatistics(-0.2, 0.8, 0.4, 0.1, 97.0, source="preview")
     assert md.pick_statistics(
-        {**preview, "raster_statistics": None}, None, embedded["id"]
+        replace(preview, raster_statistics={}), None, embedded["id"]
     ) == md.BandStatistics(minimum=-0.2, maximum=0.8, stddev=0.1, source="preview")
     saved = {"minimum": -161.0, "maximum": 73.0, "source": "job results"}
-    assert md.pick_statistics({**preview, "job_id": "j-other"}, saved, embedded["id"]) == md.BandStatistics(
+    assert md.pick_statistics(replace(preview, job_id="j-other"), saved, embedded["id"]) == md.BandStatistics(
         minimum=-161.0, maximum=73.0, source="job results"
     )
     draft = md.CollectionDraft.from_results(embedded, preview=preview)
