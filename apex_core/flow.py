@@ -116,6 +116,15 @@ def _mapping(data: Any, what: str) -> Mapping[str, Any]:
     return data
 
 
+def _required(data: Mapping[str, Any], what: str, *keys: str) -> tuple[str, ...]:
+    """The values of ``keys`` (as text), or a :class:`DataError` naming them when one is missing."""
+    values = tuple(data.get(k) for k in keys)
+    if not all(values):
+        names = " and ".join(f"{'an' if k[0] in 'aeiou' else 'a'} {k!r}" for k in keys)
+        raise DataError(f"{what} needs {names}, got {dict(data)!r}.")
+    return tuple(str(v) for v in values)
+
+
 def _opt_str(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
@@ -189,10 +198,8 @@ class ResultAsset:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResultAsset:
         data = _mapping(data, "A job result asset")
-        key, path = data.get("key"), data.get("path")
-        if not key or not path:
-            raise DataError(f"A job result asset needs a 'key' and a 'path', got {dict(data)!r}.")
-        return cls(key=str(key), path=Path(str(path)), datetime=_opt_str(data.get("datetime")))
+        key, path = _required(data, "A job result asset", "key", "path")
+        return cls(key=key, path=Path(path), datetime=_opt_str(data.get("datetime")))
 
     @property
     def label(self) -> str:
@@ -224,9 +231,7 @@ class JobOutcome:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JobOutcome:
         data = _mapping(data, "The job")
-        job_id = data.get("id")
-        if not isinstance(job_id, str) or not job_id:
-            raise DataError(f"The job needs an 'id', got {data.get('id')!r}.")
+        (job_id,) = _required(data, "The job", "id")
         assets = tuple(ResultAsset.from_dict(a) for a in _list(data, "assets", "The job"))
         meta = _opt_str(data.get("metadata_path"))
         return cls(
@@ -287,15 +292,13 @@ class PreviewOutcome:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PreviewOutcome:
         data = _mapping(data, "The preview")
-        key, path = data.get("asset_key"), data.get("path")
-        if not key or not path:
-            raise DataError(f"The preview needs an 'asset_key' and a 'path', got {sorted(data)!r}.")
+        key, path = _required(data, "The preview", "asset_key", "path")
         stats, raster = data.get("statistics") or {}, data.get("raster_statistics") or {}
         if not isinstance(stats, Mapping) or not isinstance(raster, Mapping):
             raise DataError("The preview's statistics must be JSON objects.")
         return cls(
-            asset_key=str(key),
-            path=Path(str(path)),
+            asset_key=key,
+            path=Path(path),
             job_id=_opt_str(data.get("job_id")),
             statistics=dict(stats),
             raster_statistics=dict(raster),
@@ -402,9 +405,7 @@ class Published:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Published:
         data = _mapping(data, "The published collection")
-        url = data.get("collection_url")
-        if not isinstance(url, str) or not url:
-            raise DataError(f"The published collection needs a 'collection_url', got {url!r}.")
+        (url,) = _required(data, "The published collection", "collection_url")
         items = _list(data, "items", "The published collection")
         return cls(url, tuple(str(i) for i in items), _opt_str(data.get("browser_url")))
 
