@@ -5,8 +5,9 @@ Everything goes through the stock openeo client (``openeo.rest.connection.Connec
 the backend's ``code``, ``request_id`` and HTTP ``status``. The connection holds the credentials: the
 caller keeps it per session and never persists it. Nothing here logs a token or password.
 
-Downloads stream asset by asset with :mod:`requests` and report progress through a callback; the
-backend's credentials are only sent to the backend's own host (signed or third-party hrefs get none).
+Downloads stream asset by asset through the connection (``con.get``) and report progress through a
+callback; the client sends the backend's credentials only to the backend's API (signed or third-party
+hrefs get none).
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import pendulum
 import requests
-from openeo.rest import OpenEoApiError, OpenEoClientException
+from openeo.rest import OpenEoApiError, OpenEoApiPlainError, OpenEoClientException
 from openeo.rest.auth.config import RefreshTokenStore
 from openeo.rest.connection import Connection
 from openeo.rest.models.logs import normalize_log_level
@@ -745,15 +745,12 @@ def download_results(
         for k, a in raw_assets.items()
         if isinstance(a, Mapping) and (href := download_href(a))  # exported: s3:// href, http alternate
     ]
-    backend_host = urlsplit(con.root_url).netloc
     out = []
-    with requests.Session() as http:
-        for index, asset in enumerate(assets):
-            path = target / _safe_name(asset.key)
-            auth = con.auth if urlsplit(asset.href).netloc == backend_host else None
-            _stream(http, asset, path, auth, index, len(assets), on_progress, timeout, chunk_size)
-            out.append(ResultAsset(asset.key, path.resolve(), asset.datetime))
-        items, problems = fetch_items(meta, timeout, session=http)
+    for index, asset in enumerate(assets):
+        path = target / _safe_name(asset.key)
+        _stream(con, asset, path, index, len(assets), on_progress, timeout, chunk_size)
+        out.append(ResultAsset(asset.key, path.resolve(), asset.datetime))
+    items, problems = fetch_items(meta, timeout, session=con.session)
     if on_progress is not None:
         on_progress(DownloadProgress("", 0, None, len(assets), len(assets)))
     logger.info("downloaded %d asset(s) of job %s into %s", len(out), job_id, target)
@@ -768,23 +765,25 @@ def download_results(
 
 
 def _stream(
-    http: requests.Session,
+    con: Connection,
     asset: _Asset,
     path: Path,
-    auth: Any,
     index: int,
     count: int,
     on_progress: Callable[[DownloadProgress], None] | None,
     timeout: float,
     chunk_size: int,
 ) -> None:
+    """Download one asset into ``path`` (through ``path.part``), reporting progress.
+
+    The request is the client's own (``con.get``: its session and retries, an expired token
+    refreshed, the credentials sent only to the backend's API, never to a signed or third-party
+    href). The writing is ours: openeo's ``ResultAsset.download`` (``Connection.download_url``) has no
+    progress hook, writes straight into the target and only knows the asset's ``href`` (``s3://``
+    for an exported asset, downloaded here through its http alternate)."""
     part = path.with_suffix(path.suffix + ".part")
     try:
-        with http.get(asset.href, stream=True, timeout=timeout, auth=auth) as resp:
-            if resp.status_code >= 400:
-                raise BackendError(
-                    f"Downloading {asset.key} failed: HTTP {resp.status_code}.", status=resp.status_code
-                )
+        with con.get(asset.href, stream=True, timeout=timeout) as resp:
             total = asset.size or int(resp.headers.get("Content-Length") or 0) or None
             done = 0
             last = 0.0
@@ -797,12 +796,13 @@ def _stream(
                         last = now
                         on_progress(DownloadProgress(asset.key, done, total, index, count))
         part.replace(path)
+    except OpenEoApiPlainError as exc:  # the client raises on an HTTP error status
+        part.unlink(missing_ok=True)
+        status = exc.http_status_code
+        raise BackendError(f"Downloading {asset.key} failed: HTTP {status}.", status=status) from exc
     except requests.RequestException as exc:
         part.unlink(missing_ok=True)
         raise BackendError(f"Downloading {asset.key} failed: {exc}") from exc
-    except ApexError:
-        part.unlink(missing_ok=True)
-        raise
 
 
 def elapsed_seconds(created: str | None, now: dt.datetime | None = None) -> float | None:
@@ -821,9 +821,8 @@ def elapsed_seconds(created: str | None, now: dt.datetime | None = None) -> floa
 def job_headline(job: JobOutcome, now: dt.datetime | None = None) -> str:
     """One markdown line for the session's job: title, id, status, time since it was created."""
     elapsed = elapsed_seconds(job.created, now)
-    return (
-        f"**{job.title or job.id}** · `{job.id}` · status **{job.status or 'unknown'}**"
-        + (f" · {elapsed:.0f} s since created" if elapsed is not None else "")
+    return f"**{job.title or job.id}** · `{job.id}` · status **{job.status or 'unknown'}**" + (
+        f" · {elapsed:.0f} s since created" if elapsed is not None else ""
     )
 
 
