@@ -137,8 +137,8 @@ class ProjectState:
             try:
                 encoded = encode(session[key])
                 json.dumps(encoded)
-            except (TypeError, ValueError) as exc:
-                logger.warning("Not saving %s: not JSON (%s)", key, type(exc).__name__)
+            except (TypeError, ValueError) as exc:  # not its outcome type, or not JSON
+                logger.warning("Not saving %s: %s", key, type(exc).__name__)
                 continue
             if find_secrets(encoded, key):
                 logger.warning("Not saving %s: it looks like it holds a credential", key)

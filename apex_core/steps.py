@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from apex_core.flow import JobOutcome, MetadataOutcome, StateKey
+from apex_core.flow import JobOutcome, MetadataOutcome, PreviewOutcome, Published, StateKey
 
 __all__ = ["STEPS", "StateKey", "Step", "StepKey", "StepStatus", "flow_status"]
 
@@ -23,6 +23,10 @@ class StepKey(StrEnum):
 
 def _present(key: StateKey) -> Callable[[Mapping[str, Any]], bool]:
     return lambda state: state.get(key) is not None
+
+
+def _holds(key: StateKey, outcome: type) -> Callable[[Mapping[str, Any]], bool]:
+    return lambda state: isinstance(state.get(key), outcome)
 
 
 def _job_finished(state: Mapping[str, Any]) -> bool:
@@ -72,7 +76,7 @@ STEPS: tuple[Step, ...] = (
         "Preview",
         ":material/image:",
         "Inspect the NDVI result on the map.",
-        _present(StateKey.PREVIEW),
+        _holds(StateKey.PREVIEW, PreviewOutcome),
     ),
     Step(
         StepKey.METADATA,
@@ -86,7 +90,7 @@ STEPS: tuple[Step, ...] = (
         "Publish",
         ":material/publish:",
         "Write the collection to the STAC catalogue.",
-        _present(StateKey.PUBLISHED),
+        _holds(StateKey.PUBLISHED, Published),
     ),
 )
 

@@ -39,5 +39,10 @@ def test_done_flags_follow_the_state() -> None:
 
 def test_done_checks_read_the_typed_outcomes_only() -> None:
     """A raw dict (another step's JSON) never marks a step done: the session holds typed values."""
-    state = {StateKey.JOB: {"id": "j-1", "status": "finished"}, StateKey.METADATA: {"valid": True}}
+    state = {
+        StateKey.JOB: {"id": "j-1", "status": "finished"},
+        StateKey.PREVIEW: {"asset_key": "x.tif", "path": "/w/x.tif"},
+        StateKey.METADATA: {"valid": True},
+        StateKey.PUBLISHED: {"collection_url": "http://x/collections/c"},
+    }
     assert [s.done for s in flow_status(state)] == [False] * 5
