@@ -157,7 +157,8 @@ class ProcessGraphRefused(BackendError):
     """The backend's ``POST /validation`` found problems in the process graph, so no job was created.
 
     ``problems`` holds each one as the backend said it: ``(code, message)``; pages list them (see
-    ``pages.common.show_error``), ``str()`` names them too (logs, notebooks). ``message`` says how many.
+    ``pages.common.errors.show_error``), ``str()`` names them too (logs, notebooks). ``message`` says how
+    many.
     """
 
     def __init__(self, message: str, problems: tuple[tuple[str, str], ...] = (), **kwargs: Any) -> None:

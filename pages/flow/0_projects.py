@@ -7,7 +7,7 @@ import streamlit as st
 from apex_core import ApexError
 from apex_core.projects import Project
 from apex_core.steps import STEPS
-from pages.common import show_error
+from pages.common.errors import show_error
 from pages.common.projects import (
     close_project,
     current_project,

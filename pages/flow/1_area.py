@@ -6,7 +6,10 @@ import streamlit as st
 
 from apex_core import ApexError
 from apex_core.mapview import check_assets
-from pages.common import area, embedded_services, openeo_backend_url, settings, show_error
+from pages.common import area
+from pages.common.errors import show_error
+from pages.common.services import embedded_services, openeo_backend_url
+from pages.common.session import settings
 
 st.title("Area")
 st.caption(
