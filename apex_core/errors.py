@@ -25,6 +25,7 @@ __all__ = [
     "ChecksumMismatch",
     "ConfigError",
     "DataError",
+    "Failure",
     "ForbiddenError",
     "InputError",
     "JobError",

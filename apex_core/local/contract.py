@@ -124,7 +124,7 @@ class EmbeddedEndpoints:
     openeo_password: str | None = field(default=None, repr=False)
     clients: tuple[LocalClient, ...] = ()
     pid: int | None = None
-    pids: Mapping[str, int | None] = field(default_factory=dict)
+    pids: Mapping[str, int | None] = field(default_factory=dict, hash=False)  # a mapping: not hashed
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmbeddedEndpoints:
