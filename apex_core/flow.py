@@ -220,7 +220,7 @@ class JobOutcome:
     "metadata_path", "items"}`` (saved projects may lack any but ``id``)."""
 
     id: str
-    status: str = "created"
+    status: str = ""  # the backend's status ("" when a saved project did not say)
     title: str | None = None
     progress: float | None = None
     created: str | None = None
