@@ -68,6 +68,8 @@ PAGES: tuple[tuple[str, str | None, bool], ...] = (
     ("4_metadata", "pages/flow/4_metadata.py", False),
     ("5_publish", "pages/flow/5_publish.py", False),
 )
+# what a page shows, counted after its last rerun, to see that both trees render the same project
+SHOWN = ("title", "button", "text_input", "selectbox", "markdown", "error", "warning", "info", "success")
 USER_ENV, PASSWORD_ENV = "BENCH_RERUN_OPENEO_USER", "BENCH_RERUN_OPENEO_PASSWORD"
 
 
@@ -220,7 +222,8 @@ def measure(tree: Path, fixture: Path, runs: int, out: Path) -> None:
                 "runs_ms": times,
                 "cpu_ms": cpu,
                 "saves": store.get(made.id)[0].version - version,
-                "titles": [str(t.value) for t in at.title],
+                "shown": {kind: len(getattr(at, kind)) for kind in SHOWN},
+                "errors": [str(m.value)[:160] for m in (*at.error, *at.warning)],
             }
         except Exception as exc:
             results[label] = {"error": f"{type(exc).__name__}: {exc}"[:400]}
@@ -299,12 +302,13 @@ def _runner(tree: Path, state_dir: Path, services: dict[str, Any], args: list[st
 
 
 def pool(rounds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per page: the reruns of every round together; an error in any round is the page's error."""
+    """Per page: the reruns of the rounds that measured it, together (else the first round's error)."""
     out: dict[str, dict[str, Any]] = {}
     for label, _, _ in PAGES:
         found = [r.get(label) or {"error": "not measured"} for r in rounds] or [{"error": "not measured"}]
         errors = [r["error"] for r in found if "error" in r]
-        if errors:
+        found = [r for r in found if "error" not in r]
+        if not found:
             out[label] = {"error": errors[0]}
             continue
         runs = [t for r in found for t in r["runs_ms"]]
@@ -314,6 +318,9 @@ def pool(rounds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "p90_ms": _p90(runs),
             "cpu_ms": statistics.median(t for r in found for t in r["cpu_ms"]),
             "saves": sum(r["saves"] for r in found),
+            "rounds_measured": len(found),
+            "shown": found[-1]["shown"],
+            "errors": found[-1]["errors"],
             "rounds": found,
         }
     return out
@@ -355,10 +362,26 @@ def report(base: dict[str, Any], cur: dict[str, Any], base_rev: str, runs: int, 
             print(
                 f"  {label:<14} wall {wall} {GOAL_MS:.0f} ms (median {c['median_ms']:.0f}), "
                 f"cpu {cpu} {GOAL_MS:.0f} ms (median {c['cpu_ms']:.0f})"
+                + (f"; {c['rounds_measured']} of {rounds} rounds" if c["rounds_measured"] < rounds else "")
             )
     for label, r in base.items():
         if "error" in r:
             print(f"  baseline {label}: {r['error']}")
+    print("\nWhat the pages show (element counts after the last rerun), where the trees differ:")
+    same = True
+    for label, _, _ in PAGES:
+        b, c = base.get(label) or {}, cur.get(label) or {}
+        if "shown" not in b or "shown" not in c:
+            continue
+        diff = [
+            f"{k} {b['shown'][k]}->{c['shown'].get(k)}" for k in SHOWN if b["shown"][k] != c["shown"].get(k)
+        ]
+        errors = [e for e in c["errors"] if e not in b["errors"]]
+        if diff or errors:
+            same = False
+            print(f"  {label:<14} {', '.join(diff)}" + "".join(f"\n    current shows: {e}" for e in errors))
+    if same:
+        print("  none: the same titles, widgets, texts, errors and warnings")
 
 
 def main() -> int:
