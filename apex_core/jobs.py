@@ -796,13 +796,18 @@ def _stream(
                         last = now
                         on_progress(DownloadProgress(asset.key, done, total, index, count))
         part.replace(path)
-    except OpenEoApiPlainError as exc:  # the client raises on an HTTP error status
+    except (OpenEoApiPlainError, requests.RequestException) as exc:
         part.unlink(missing_ok=True)
+        raise _download_failed(asset.key, exc) from exc
+
+
+def _download_failed(key: str, exc: Exception) -> BackendError:
+    if isinstance(exc, OpenEoApiPlainError):  # the client raises on an HTTP error status
         status = exc.http_status_code
-        raise BackendError(f"Downloading {asset.key} failed: HTTP {status}.", status=status) from exc
-    except requests.RequestException as exc:
-        part.unlink(missing_ok=True)
-        raise BackendError(f"Downloading {asset.key} failed: {exc}") from exc
+        return BackendError(f"Downloading {key} failed: HTTP {status}.", status=status)
+    if isinstance(exc, requests.exceptions.RetryError) and exc.args:  # its retries (429, 502-504) ran out
+        return BackendError(f"Downloading {key} failed: {getattr(exc.args[0], 'reason', exc)}.")
+    return BackendError(f"Downloading {key} failed: {exc}")
 
 
 def elapsed_seconds(created: str | None, now: dt.datetime | None = None) -> float | None:
