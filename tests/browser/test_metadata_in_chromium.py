@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,11 @@ def test_upload_edit_and_validate(app_url: str, offline_page: tuple[Page, list[s
     diff.get_by_text('+    "Gran Canaria"').wait_for()
     diff.get_by_text(f'+  "id": "{NEW_ID}",').wait_for()
     page.get_by_text("extension schema not available offline: not validated").first.wait_for()
+    with page.expect_download() as download:  # the zip is made only now, when it is asked for
+        page.get_by_role("button", name="Download as a static catalogue (zip)").click()
+    assert download.value.suggested_filename == f"{NEW_ID}.zip"
+    with zipfile.ZipFile(download.value.path()) as zipped:
+        assert f"{NEW_ID}/collection.json" in zipped.namelist()
     page.get_by_role("heading", name="Metadata").scroll_into_view_if_needed()
     shot = screenshot(page, "page-4-metadata-validated")
     assert shot.stat().st_size > 10_000
