@@ -176,6 +176,7 @@ def _sign_in_form(default_url: str | None) -> None:
                 timeout=cfg.http_timeout,
             ),
         )
+        return  # it failed at once (shown): the form again
     _login(url, choice, password=password, access_token=token)
     if st.session_state.get(CON) is not None:
         st.rerun()
