@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from apex_core.catalogue import CatalogueClient
@@ -28,12 +28,11 @@ from apex_core.errors import ApexError, AssetError
 from apex_core.progress import Progress, no_progress
 from apex_core.storage import AssetStore, CatalogueAssetStore
 
-if TYPE_CHECKING:
-    from apex_core.flow import JobOutcome
-
 __all__ = [
     "COG_MEDIA_TYPE",
     "FILE_EXTENSION",
+    "DownloadedFile",
+    "Downloads",
     "HostedAsset",
     "RehostResult",
     "is_geotiff",
@@ -60,9 +59,26 @@ def is_geotiff(asset: Mapping[str, Any]) -> bool:
     return "image/tiff" in media or path.endswith((".tif", ".tiff"))
 
 
-def local_asset_files(documents: Iterable[Mapping[str, Any]], job: JobOutcome | None) -> dict[str, Path]:
-    """href -> the file the Job step downloaded for that asset (:attr:`JobOutcome.assets`, matched on the
-    asset key), for the assets of ``documents`` (the collection and its items) whose file exists."""
+class DownloadedFile(Protocol):
+    """A file the Job step downloaded (:class:`apex_core.flow.ResultAsset`): its asset key and path."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+
+class Downloads(Protocol):
+    """What the Job step downloaded (:class:`apex_core.flow.JobOutcome`; assets sits below the flow)."""
+
+    @property
+    def assets(self) -> Sequence[DownloadedFile]: ...
+
+
+def local_asset_files(documents: Iterable[Mapping[str, Any]], job: Downloads | None) -> dict[str, Path]:
+    """href -> the file the Job step downloaded for that asset (``job.assets``, matched on the asset
+    key), for the assets of ``documents`` (the collection and its items) whose file exists."""
     if job is None:
         return {}
     paths = {a.key: a.path for a in job.assets}
