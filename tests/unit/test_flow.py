@@ -183,3 +183,18 @@ def test_one_state_key_names_every_session_key() -> None:
         if m.group().strip("\"'") in {k.value for k in StateKey}
     ]
     assert spelled == []
+
+
+def test_every_widget_key_starts_with_a_widget_prefix() -> None:
+    """Widget keys may be spelled out, but each starts with its page's WidgetPrefix (so a project load
+    drops the steps' widgets and nothing else), and none is a StateKey."""
+    where = r"(?:\bkey=f?|st\.form\(|session_state\.get\(|session_state\[)"
+    literal = re.compile(where + r"""["']([a-z][a-z0-9_]*)""")
+    keys = {
+        m.group(1)
+        for path in [*ROOT.glob("pages/**/*.py"), ROOT / "app.py"]
+        for m in literal.finditer(path.read_text())
+    }
+    assert keys, "no widget key found: the pattern is stale"
+    assert [k for k in keys if not k.startswith(tuple(WidgetPrefix))] == []
+    assert not keys & {k.value for k in StateKey}
