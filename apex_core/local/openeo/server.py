@@ -37,13 +37,13 @@ from apex_core.local.openeo.auth import AuthOptions, auth_options_from_dict
 from apex_core.local.openeo.backend import (
     LocalBackend,
     build_driver_config,
-    install_api_extensions,
     install_bearer_cache_bound,
     install_signed_basic_tokens,
     scene_search,
     set_active_config,
 )
 from apex_core.local.openeo.data import DataCatalogue
+from apex_core.local.openeo.routes import install_api_extensions
 
 __all__ = ["API_PREFIX", "ServerOptions", "create_app", "main"]
 
