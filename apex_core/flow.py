@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from apex_core.errors import DataError
-from apex_core.publish import PublishResult
+from apex_core.publish import PublishResult, browser_link
 
 __all__ = [
     "DERIVED",
@@ -411,7 +411,11 @@ class Published:
 
     @classmethod
     def of(cls, result: PublishResult, browser_url: str | None = None) -> Published:
-        return cls.from_dict(result.published(browser_url))
+        """Where ``result`` put the collection and its items; the collection in the STAC Browser at
+        ``browser_url`` (``Settings.stac_browser_url``), when there is one."""
+        return cls(
+            result.collection_url, result.item_urls, browser_link(browser_url, result.plan.collection_id)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"collection_url": self.collection_url, "items": list(self.items)}

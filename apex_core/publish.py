@@ -232,14 +232,6 @@ class PublishResult:
     def item_urls(self) -> tuple[str, ...]:
         return tuple(f"{self.collection_url}/items/{i}" for i in self.plan.item_ids)
 
-    def published(self, browser_url: str | None = None) -> dict[str, Any]:
-        """What the page stores under ``StateKey.PUBLISHED``."""
-        out: dict[str, Any] = {"collection_url": self.collection_url, "items": list(self.item_urls)}
-        link = browser_link(browser_url, self.plan.collection_id)
-        if link:
-            out["browser_url"] = link
-        return out
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PublishResult:
         """The result :meth:`to_dict` wrote (the error keeps its class and fields)."""

@@ -25,7 +25,7 @@ from apex_core.catalogue import (
 )
 from apex_core.config import Settings
 from apex_core.errors import AuthError, CatalogueConflict, ForbiddenError, TokenExpired, UnauthorizedError
-from apex_core.flow import MetadataOutcome
+from apex_core.flow import MetadataOutcome, Published
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.contract import EmbeddedEndpoints
 from apex_core.local.issuer import PUBLIC_CLIENT_ID, IssuerHandle
@@ -136,7 +136,7 @@ def test_first_and_repeat_publish_never_duplicate(catalogue: CatalogueHandle, to
     assert seen[-1][0] == seen[-1][1] == len(plan.steps)
     assert first.collection_url == f"{catalogue.url}/collections/{cid}"
     assert first.item_urls[0] == f"{catalogue.url}/collections/{cid}/items/i0"
-    assert first.published("https://browser.example")["browser_url"].endswith(f"/collections/{cid}")
+    assert str(Published.of(first, "https://browser.example").browser_url).endswith(f"/collections/{cid}")
     assert item_ids(catalogue, cid, token) == ["i0", "i1", "i2"]
     bulk_posts = [e for e in first.state.log if e.url.endswith("/bulk_items")]
     assert [e.status for e in bulk_posts] == [200]

@@ -198,3 +198,9 @@ def test_every_widget_key_starts_with_a_widget_prefix() -> None:
     assert keys, "no widget key found: the pattern is stale"
     assert [k for k in keys if not k.startswith(tuple(WidgetPrefix))] == []
     assert not keys & {k.value for k in StateKey}
+
+
+def test_published_is_where_the_result_put_the_collection() -> None:
+    urls = ("http://cat/collections/ndvi", ("http://cat/collections/ndvi/items/i1",))
+    assert Published.of(_result(), "http://browser/") == Published(*urls, "http://browser/collections/ndvi")
+    assert Published.of(_result()) == Published(*urls) and "browser_url" not in Published(*urls).to_dict()
