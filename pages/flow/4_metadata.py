@@ -56,9 +56,12 @@ def results(now: FormState) -> None:
     for c in ev.checklist:
         st.markdown(f"{MARKS[c.ok]} **{c.label}**: {c.detail}")
     st.dataframe([e.to_dict() for e in ev.expiries], hide_index=True)
-    if st.button("Check assets", help="HEAD/GET each asset link (only now, with a timeout)."):
-        session.check_assets(pub, timeout)
-        st.rerun()
+    st.button(  # checked before the rerun it starts, so that rerun shows the answers
+        "Check assets",
+        help="HEAD/GET each asset link (only now, with a timeout).",
+        on_click=session.check_assets,
+        args=(pub, timeout),
+    )
     for note in pub.notes:
         st.caption(note)
     # Made only when asked: the diff while its expander is open, the zip when the button is clicked.
@@ -71,6 +74,7 @@ def results(now: FormState) -> None:
         file_name=f"{draft.id}.zip",
         mime="application/zip",
         icon=":material/download:",
+        on_click="ignore",  # a download changes nothing on the page
     )
 
 

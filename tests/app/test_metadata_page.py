@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +196,14 @@ def test_each_rerun_checks_and_builds_once(job: JobOutcome, monkeypatch: pytest.
     _ok(at)
     assert dict(calls) == {"check_draft": 1, "build": 1, "validate_stac": 1, "diff_against_results": 1}
     assert any('+  "title": "NDVI over Gran Canaria",' in str(c.value) for c in at.code)
+    calls.clear()
+    at.session_state["md_diff"] = False
+
+    def answered(hrefs: Iterable[str], timeout: float) -> tuple[md.Reachability, ...]:
+        return tuple(md.Reachability(href, True, 200, "reachable") for href in hrefs)
+
+    monkeypatch.setattr(md, "check_reachable", answered)
+    next(b for b in at.button if b.label == "Check assets").click().run()  # one rerun shows the answers
+    _ok(at)
+    assert dict(calls) == {"check_draft": 1, "build": 1, "validate_stac": 1}
+    assert any("**Assets reachable**: All assets answered." in str(m.value) for m in at.markdown)
