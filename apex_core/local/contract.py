@@ -166,7 +166,10 @@ class EmbeddedEndpoints:
             raise LocalServiceError(f"The embedded services announced an unreadable line: {exc}") from exc
         if not isinstance(data, Mapping):
             raise LocalServiceError("The embedded services announced no JSON object.")
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError, AttributeError) as exc:  # a pid that is no number, clients no list
+            raise LocalServiceError(f"The embedded services announced an unreadable line: {exc}") from exc
 
     def to_line(self) -> str:
         """The one line ``serve`` prints, WITH the local secrets (the one place they are printed)."""

@@ -44,6 +44,8 @@ def test_the_serve_line_reads_back_as_written() -> None:
         EmbeddedEndpoints.from_line("not json")
     with pytest.raises(LocalServiceError, match="no JSON object"):
         EmbeddedEndpoints.from_line("[1]")
+    with pytest.raises(LocalServiceError, match="unreadable"):
+        EmbeddedEndpoints.from_line('{"openeo_url": "http://x", "pid": "not a number"}')
 
 
 def test_serve_settings_environment_over_secrets_over_defaults(tmp_path: Path) -> None:
