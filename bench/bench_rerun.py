@@ -30,7 +30,8 @@ Publish pages ask them once per session). The runner code (``--make``/``--measur
 same for both trees: AppTest, ``apex_core.projects`` and ``APEX_*`` settings only.
 
 Run: ``.venv/bin/python bench/bench_rerun.py [--runs 15] [--rounds 2] [--baseline REV] [--json FILE]``
-(``--keep``: keep the temporary folder with the logs). About 5 to 8 minutes.
+(``--keep``: keep the temporary folder with the logs; ``--profile``: then sample where the current
+tree's pages over the goal spend their reruns, in extra reruns after the timed ones). About 5 to 8 minutes.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +183,41 @@ def _p90(values: list[float]) -> float:
     return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
 
-def measure(tree: Path, fixture: Path, runs: int, out: Path) -> None:
+def _sampled(at: Any, runs: int, tree: Path) -> dict[str, float]:
+    """``runs`` more reruns, sampling the script thread's stack every ~2 ms: per function of the tree, the
+    share of the samples it is on the stack in (a poor man's cumulative profile across threads)."""
+    counts: Counter[str] = Counter()
+    total = 0
+    stop = threading.Event()
+    prefix, main = str(tree) + "/", threading.get_ident()
+
+    def sample() -> None:
+        nonlocal total
+        me = threading.get_ident()
+        while not stop.wait(0.002):
+            for ident, frame in sys._current_frames().items():
+                seen, f = set(), frame if ident not in (main, me) else None
+                while f is not None:
+                    path = f.f_code.co_filename
+                    if path.startswith(prefix) and "/.venv/" not in path:
+                        seen.add(f"{path[len(prefix) :]}:{f.f_code.co_name}")
+                    f = f.f_back
+                if seen:
+                    total += 1
+                    counts.update(seen)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        for _ in range(runs):
+            _ok(at.run(), "sampled rerun")
+    finally:
+        stop.set()
+        sampler.join()
+    return {name: n / total for name, n in counts.most_common(40)} if total else {}
+
+
+def measure(tree: Path, fixture: Path, runs: int, out: Path, profile: bool = False) -> None:
     """Load the fixture into a fresh store of this tree, then time the reruns of each page."""
     _use_tree(tree)
     from streamlit.testing.v1 import AppTest
@@ -225,6 +262,8 @@ def measure(tree: Path, fixture: Path, runs: int, out: Path) -> None:
                 "shown": {kind: len(getattr(at, kind)) for kind in SHOWN},
                 "errors": [str(m.value)[:160] for m in (*at.error, *at.warning)],
             }
+            if profile:
+                results[label]["profile"] = _sampled(at, runs, tree)
         except Exception as exc:
             results[label] = {"error": f"{type(exc).__name__}: {exc}"[:400]}
     out.write_text(json.dumps(results))
@@ -321,6 +360,7 @@ def pool(rounds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "rounds_measured": len(found),
             "shown": found[-1]["shown"],
             "errors": found[-1]["errors"],
+            "profile": found[-1].get("profile") or {},
             "rounds": found,
         }
     return out
@@ -382,6 +422,15 @@ def report(base: dict[str, Any], cur: dict[str, Any], base_rev: str, runs: int, 
             print(f"  {label:<14} {', '.join(diff)}" + "".join(f"\n    current shows: {e}" for e in errors))
     if same:
         print("  none: the same titles, widgets, texts, errors and warnings")
+    over = [(label, c) for label, c in cur.items() if c.get("profile") and c["median_ms"] >= GOAL_MS]
+    if over:
+        print(
+            "\nWhere the current tree's reruns of the pages over the goal go (sampled: share of the script "
+            "run a function of the tree is on the stack in, app.py and page bodies left out):"
+        )
+    for label, c in over:
+        top = [(n, share) for n, share in c["profile"].items() if share < 0.97][:6]
+        print(f"  {label}: " + "; ".join(f"{n} {share:.0%}" for n, share in top))
 
 
 def main() -> int:
@@ -390,6 +439,7 @@ def main() -> int:
     parser.add_argument("--baseline", default=BASELINE, help=f"compare with this commit ({BASELINE})")
     parser.add_argument("--json", type=Path, default=None, help="also write all numbers to this file")
     parser.add_argument("--rounds", type=int, default=2, help="measurements per tree, alternating (2)")
+    parser.add_argument("--profile", action="store_true", help="also sample where pages over the goal spend")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, stores)")
     parser.add_argument("--job-timeout", type=float, default=300.0, help="seconds the NDVI job may take")
     # runner modes (this file re-run in one tree)
@@ -403,7 +453,7 @@ def main() -> int:
         make_project(args.tree.resolve(), args.project_state, args.job_timeout)
         return 0
     if args.measure:
-        measure(args.tree.resolve(), args.project_state, args.runs, args.out)
+        measure(args.tree.resolve(), args.project_state, args.runs, args.out, args.profile)
         return 0
 
     t_start = time.monotonic()
@@ -448,7 +498,7 @@ def main() -> int:
                     seconds = _runner(
                         tree, root / f"{name}-state-{n}", services,
                         ["--measure", "--project-state", str(fixture), "--runs", str(args.runs),
-                         "--out", str(out)],
+                         "--out", str(out), *(["--profile"] if args.profile else [])],
                         root / f"{name}-{n}.log",
                     )  # fmt: skip
                     raw[name].append(json.loads(out.read_text()))
