@@ -19,6 +19,7 @@ import requests
 from openeo.rest.job import BatchJob
 
 from apex_core.config import Settings
+from apex_core.flow import JobOutcome
 from apex_core.local.openeo.service import OpenEoBackendService, start_openeo_backend
 from apex_core.local.openeo.workspaces import WorkspaceSpec, load_workspaces
 from apex_core.workspace import (
@@ -233,7 +234,8 @@ def test_job_page_export_option(
     assert job.status() == "finished"
     meta = tmp_path / "job-results.json"
     meta.write_text(json.dumps(job.get_results().get_metadata()))
-    at = _app(backend.url, test_workspace="apex-folder", test_job={"metadata_path": str(meta)})
+    outcome = JobOutcome(job.job_id, "finished", metadata_path=meta)
+    at = _app(backend.url, test_workspace="apex-folder", test_job=outcome)
     assert any("1 file(s) exported to the workspace" in str(i.value) for i in at.info)
     assert any("file:" in str(m.value) and "APEx-Demo-Bolzano-NDVI" in str(m.value) for m in at.markdown)
 
