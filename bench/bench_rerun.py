@@ -185,8 +185,10 @@ def _p90(values: list[float]) -> float:
 
 def _sampled(at: Any, runs: int, tree: Path) -> dict[str, float]:
     """``runs`` more reruns, sampling the script thread's stack every ~2 ms: per function of the tree, the
-    share of the samples it is on the stack in (a poor man's cumulative profile across threads)."""
+    share of the samples it is on the stack in (a poor man's cumulative profile across threads); and, as
+    ``self:`` entries, the innermost function of the tree with the library it was in (its own time)."""
     counts: Counter[str] = Counter()
+    inner: Counter[str] = Counter()
     total = 0
     stop = threading.Event()
     prefix, main = str(tree) + "/", threading.get_ident()
@@ -196,15 +198,23 @@ def _sampled(at: Any, runs: int, tree: Path) -> dict[str, float]:
         me = threading.get_ident()
         while not stop.wait(0.002):
             for ident, frame in sys._current_frames().items():
-                seen, f = set(), frame if ident not in (main, me) else None
+                seen, f, callee = set(), frame if ident not in (main, me) else None, None
+                innermost = ""
                 while f is not None:
                     path = f.f_code.co_filename
                     if path.startswith(prefix) and "/.venv/" not in path:
-                        seen.add(f"{path[len(prefix) :]}:{f.f_code.co_name}")
+                        name = f"{path[len(prefix) :]}:{f.f_code.co_name}"
+                        seen.add(name)
+                        if not innermost:
+                            lib = _library(callee.f_code.co_filename) if callee is not None else "itself"
+                            innermost = f"self: {name} in {lib}"
+                    elif not innermost:
+                        callee = f
                     f = f.f_back
                 if seen:
                     total += 1
                     counts.update(seen)
+                    inner[innermost] += 1
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -214,7 +224,16 @@ def _sampled(at: Any, runs: int, tree: Path) -> dict[str, float]:
     finally:
         stop.set()
         sampler.join()
-    return {name: n / total for name, n in counts.most_common(40)} if total else {}
+    if not total:
+        return {}
+    return {name: n / total for name, n in (*counts.most_common(40), *inner.most_common(20))}
+
+
+def _library(path: str) -> str:
+    """The package a source file belongs to (``streamlit``, ``folium``…), ``stdlib`` or ``other``."""
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    return "stdlib" if "/lib/python3" in path else "other"
 
 
 def measure(tree: Path, fixture: Path, runs: int, out: Path, profile: bool = False) -> None:
@@ -426,11 +445,16 @@ def report(base: dict[str, Any], cur: dict[str, Any], base_rev: str, runs: int, 
     if over:
         print(
             "\nWhere the current tree's reruns of the pages over the goal go (sampled: share of the script "
-            "run a function of the tree is on the stack in, app.py and page bodies left out):"
+            "run a function of the tree is on the stack in, the ever-present app.py left out; innermost: "
+            "where the time itself goes):"
         )
     for label, c in over:
-        top = [(n, share) for n, share in c["profile"].items() if share < 0.97][:6]
-        print(f"  {label}: " + "; ".join(f"{n} {share:.0%}" for n, share in top))
+        calls = [
+            (n, share) for n, share in c["profile"].items() if share < 0.97 and not n.startswith("self:")
+        ]
+        own = [(n[6:], share) for n, share in c["profile"].items() if n.startswith("self:")]
+        print(f"  {label}, on the stack: " + "; ".join(f"{n} {share:.0%}" for n, share in calls[:6]))
+        print(f"  {'':<{len(label)}}  innermost: " + "; ".join(f"{n} {share:.0%}" for n, share in own[:5]))
 
 
 def main() -> int:
