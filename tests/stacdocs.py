@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,18 @@ def write_ndvi_geotiff(path: Path, size: int = 256) -> Path:
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
     return path
+
+
+OWN_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def embedded_job_results() -> dict[str, Any]:
+    """The embedded backend's recorded job results document (``tests/fixtures/README.md``)."""
+    doc: dict[str, Any] = json.loads((OWN_FIXTURES / "embedded_job_results.json").read_text())
+    return doc
+
+
+def embedded_job_item() -> dict[str, Any]:
+    """The item the recorded job results' signed ``item`` link returned."""
+    doc: dict[str, Any] = json.loads((OWN_FIXTURES / "embedded_job_item.json").read_text())
+    return doc

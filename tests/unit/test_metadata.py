@@ -6,12 +6,8 @@ import copy
 import datetime as dt
 import io
 import json
-import threading
 import zipfile
-from collections.abc import Iterator
 from dataclasses import replace
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +19,7 @@ from apex_core import metadata as md
 from apex_core.flow import JobOutcome, PreviewOutcome
 from apex_core.licences import OTHER
 from tests.services import shared_fixture
+from tests.stacdocs import embedded_job_item, embedded_job_results
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "fixtures"
@@ -39,12 +36,12 @@ def recorded() -> dict[str, Any]:
 
 @pytest.fixture
 def embedded() -> dict[str, Any]:
-    return json.loads((OWN / "embedded_job_results.json").read_text())
+    return embedded_job_results()
 
 
 @pytest.fixture
 def embedded_item() -> dict[str, Any]:
-    return json.loads((OWN / "embedded_job_item.json").read_text())
+    return embedded_job_item()
 
 
 def _draft(
@@ -279,43 +276,6 @@ def test_readiness_checklist(recorded: dict[str, Any]) -> None:
     better = replace(draft, description="NDVI over Gran Canaria.", license="proprietary", providers=())
     checks = {c.key: c for c in md.readiness(better, draft.apply(recorded), now=NOW)}
     assert (checks["description"].ok, checks["licence"].ok, checks["providers"].ok) == (True, False, False)
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def loopback(tmp_path: Path) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(tmp_path)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def test_items_fetched_and_assets_checked_over_http(
-    loopback: str, tmp_path: Path, embedded: dict[str, Any], embedded_item: dict[str, Any]
-) -> None:
-    (tmp_path / "item.json").write_text(json.dumps(embedded_item))
-    (tmp_path / "openEO.tif").write_bytes(b"II*\x00" + bytes(100))
-    for link in embedded["links"]:
-        if link["rel"] == "item":
-            link["href"] = f"{loopback}/item.json?expires=1796074525"
-    embedded["links"].append(
-        {"rel": "item", "href": f"{loopback}/missing.json", "type": "application/geo+json"}
-    )
-    items, problems = md.fetch_items(embedded, timeout=5)
-    assert [i["id"] for i in items] == ["openEO"]
-    assert len(problems) == 1
-    assert "missing.json" in problems[0]
-    reach = md.check_reachable([f"{loopback}/openEO.tif", f"{loopback}/gone.tif", "s3://eodata/x"], timeout=5)
-    assert [(r.ok, r.status) for r in reach] == [(True, 200), (False, 404), (False, None)]
-    draft = _draft(embedded)
-    checks = {c.key: c for c in md.readiness(draft, draft.apply(embedded), reachability=reach[:1], now=NOW)}
-    assert checks["reachable"].ok is True
 
 
 def test_results_from_job_reads_the_saved_document(
