@@ -37,6 +37,16 @@ def save_upload(upload: UploadedFile, folder: Path) -> Path:
     return path
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _classes_and_histogram(
+    classes: tuple[tuple[str, float, int], ...], histogram: tuple[tuple[float | int, float | int], ...]
+) -> None:
+    """The NDVI classes table and the histogram chart: their elements are built (the chart's
+    Vega-Lite spec made and validated) once per preview's numbers, then replayed by the cache."""
+    st.dataframe([{"class": c, "share %": p, "pixels": n} for c, p, n in classes], hide_index=True)
+    st.bar_chart([{"ndvi": x, "pixels": n} for x, n in histogram], x="ndvi", y="pixels", height=220)
+
+
 def statistics_panel(preview: Preview, job: JobOutcome | None) -> None:
     """The pixel statistics, NDVI classes and histogram of ``preview``; downloads of the file and metadata."""
     stats, (rows, cols) = preview.statistics, preview.source_shape
@@ -47,9 +57,10 @@ def statistics_panel(preview: Preview, job: JobOutcome | None) -> None:
                "Std dev": f"{stats.stddev:.3f}", "Outside -1…1": f"{stats.clipped_percent:.2f}%"}  # fmt: skip
     for col, (label, value) in zip(st.columns(2) * 3, metrics.items(), strict=True):
         col.metric(label, value)
-    classes = [{"class": c.label, "share %": round(c.percent, 2), "pixels": c.pixels} for c in stats.classes]
-    st.dataframe(classes, hide_index=True)
-    st.bar_chart(preview.histogram.rows(), x="ndvi", y="pixels", height=220)
+    _classes_and_histogram(
+        tuple((c.label, round(c.percent, 2), c.pixels) for c in stats.classes),
+        tuple((row["ndvi"], row["pixels"]) for row in preview.histogram.rows()),
+    )
     st.caption("Histogram of the valid values, clipped to -1…1 (outside values are drawn at the ends).")
     st.download_button("Download the GeoTIFF", data=preview.path.read_bytes, file_name=preview.path.name,
                        mime="image/tiff", icon=":material/download:")  # fmt: skip

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from apex_core import ApexError, DataError
 from apex_core.flow import JobOutcome, StateKey
 from apex_core.mapview import check_assets
 from apex_core.preview import Preview, compute_preview, preview_map, value_at
 from pages.common.errors import show_error
+from pages.common.foliummap import cached_st_folium
 from pages.common.preview import save_upload, statistics_panel, upload_folder
 from pages.common.session import map_assets, settings
 
@@ -37,12 +37,16 @@ def _source(job: JobOutcome | None) -> tuple[Path, str] | None:
 
 def _map(preview: Preview) -> None:
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.8, 0.05, key="preview_opacity")
-    cfg = settings()
-    fmap = preview_map(
-        map_assets(), preview, opacity=opacity, tiles=cfg.basemap_url, attribution=cfg.basemap_attribution
+    cfg, assets = settings(), map_assets()
+    tiles, attribution = cfg.basemap_url, cfg.basemap_attribution
+    event = cached_st_folium(  # the map is built and rendered once per preview, opacity and basemap
+        lambda: preview_map(assets, preview, opacity=opacity, tiles=tiles, attribution=attribution),
+        (preview, opacity, tiles, attribution, assets),
+        state_key="preview_map_rendered",
+        key=f"preview_map_{preview.asset_key}",
+        height=520,
+        returned_objects=["last_clicked"],
     )
-    key = f"preview_map_{preview.asset_key}"
-    event = st_folium(fmap, key=key, height=520, use_container_width=True, returned_objects=["last_clicked"])
     clicked = (event or {}).get("last_clicked")
     if not (isinstance(clicked, dict) and {"lat", "lng"} <= clicked.keys()):
         st.caption("Click the map to read the full-resolution NDVI value at a point.")
