@@ -7,8 +7,7 @@ widget keys. The session holds the typed values below, never another step's raw 
 =============================  =========================================  ============================
 key                            value                                      step
 =============================  =========================================  ============================
-``StateKey.AOI`` (+ place,     the AOI geometry (GeoJSON), place name,    Area (:class:`AreaChoice`
-date)                          day                                        reads the three)
+``StateKey.AREA``              :class:`AreaChoice`                        Area
 ``StateKey.JOB``               :class:`JobOutcome`                        Job
 ``StateKey.PREVIEW``           :class:`PreviewOutcome`                    Preview
 ``StateKey.METADATA``          :class:`MetadataOutcome`                   Metadata
@@ -19,11 +18,13 @@ date)                          day                                        reads 
 Each type has one JSON codec (``to_dict``/``from_dict``); :data:`PERSISTED` pairs each persisted key with
 its codec, and the project store (:mod:`apex_core.projects`) keeps exactly those keys. A codec reads the
 JSON shapes saved projects hold (the old plain dicts) and refuses a value it cannot read with a
-:class:`~apex_core.errors.DataError` that says why.
+:class:`~apex_core.errors.DataError` that says why. (Projects saved when the area's three parts had keys
+of their own are read as one :class:`AreaChoice` by :meth:`apex_core.projects.ProjectState.from_json`.)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -53,9 +54,7 @@ class StateKey(StrEnum):
     """Every key of the session's state the app uses (widget keys are apart: :class:`WidgetPrefix`)."""
 
     # The flow's outcomes and the choices they came from: persisted in the project (see PERSISTED).
-    AOI = "apex_aoi"  # the AOI geometry (GeoJSON dict)
-    AREA_PLACE = "apex_area_place"  # its place name
-    AREA_DATE = "apex_area_date"  # the observation day (ISO date)
+    AREA = "apex_area"  # AreaChoice (the AOI geometry, its place name, the observation day)
     JOB_CHOICE = "apex_job_choice"  # the openEO connection choice (ConnectionChoice.to_dict(), no secret)
     JOB = "apex_job"  # JobOutcome
     PREVIEW = "apex_preview"  # PreviewOutcome
@@ -156,10 +155,10 @@ def _dicts(data: Mapping[str, Any], key: str, what: str) -> tuple[dict[str, Any]
 
 @dataclass(frozen=True)
 class AreaChoice:
-    """The Area step's outcome: the AOI geometry (GeoJSON), its place name and the observation day.
+    """The Area step's outcome: the AOI geometry (a GeoJSON Polygon, what the process graph uses), its
+    place name and the observation day (ISO date). JSON: ``{"aoi", "place", "day"}`` (each may be null).
 
-    The session keeps the three under their own persisted keys (:attr:`StateKey.AOI`,
-    :attr:`StateKey.AREA_PLACE`, :attr:`StateKey.AREA_DATE`), as saved projects hold them."""
+    The Area page replaces it (:func:`dataclasses.replace`) when one part changes."""
 
     aoi: dict[str, Any] | None = None
     place: str | None = None
@@ -167,12 +166,30 @@ class AreaChoice:
 
     @classmethod
     def from_state(cls, state: Mapping[Any, Any]) -> AreaChoice:
-        aoi = state.get(StateKey.AOI)
-        return cls(
-            aoi=dict(aoi) if isinstance(aoi, Mapping) else None,
-            place=_opt_str(state.get(StateKey.AREA_PLACE)),
-            day=_opt_str(state.get(StateKey.AREA_DATE)),
-        )
+        """The session's choice (an empty one when there is none yet)."""
+        area = state.get(StateKey.AREA)
+        return area if isinstance(area, AreaChoice) else cls()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AreaChoice:
+        data = _mapping(data, "The area")
+        aoi = data.get("aoi")
+        if aoi is not None:
+            aoi = _mapping(aoi, "The area's 'aoi'")
+            if not isinstance(aoi.get("type"), str) or "coordinates" not in aoi:
+                raise DataError(f"The area's 'aoi' must be a GeoJSON geometry, got {dict(aoi)!r}.")
+        place, day = data.get("place"), data.get("day")
+        if place is not None and not isinstance(place, str):
+            raise DataError(f"The area's 'place' must be text, got {place!r}.")
+        if day not in (None, ""):
+            try:
+                dt.date.fromisoformat(day)
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"The area's 'day' must be an ISO date, got {day!r}.") from exc
+        return cls(aoi=dict(aoi) if aoi is not None else None, place=place or None, day=day or None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"aoi": dict(self.aoi) if self.aoi is not None else None, "place": self.place, "day": self.day}
 
     @property
     def ready(self) -> bool:
@@ -449,9 +466,7 @@ Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 # not the openEO connection (JOB_CON holds a token), not the catalogue tokens, not widget values (the
 # pages reseed them from these).
 PERSISTED: Mapping[StateKey, Codec] = {
-    StateKey.AOI: (_same, _same),
-    StateKey.AREA_PLACE: (_same, _same),
-    StateKey.AREA_DATE: (_same, _same),
+    StateKey.AREA: _codec(AreaChoice),
     StateKey.JOB_CHOICE: (_same, _same),
     StateKey.JOB: _codec(JobOutcome),
     StateKey.PREVIEW: _codec(PreviewOutcome),

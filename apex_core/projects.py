@@ -76,6 +76,20 @@ DERIVED_KEYS: tuple[str, ...] = tuple(key.value for key in DERIVED)
 # Widget keys of the pages: dropped when another project is loaded, so they reseed from its state.
 WIDGET_PREFIXES: tuple[str, ...] = WidgetPrefix.of_steps()
 
+# Projects saved before the Area step had one outcome (:class:`~apex_core.flow.AreaChoice`) hold its
+# three parts under their own keys: the old key of each part of the area's JSON.
+_OLD_AREA_KEYS = {"apex_aoi": "aoi", "apex_area_place": "place", "apex_area_date": "day"}
+
+
+def _upgraded(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (a saved project's state) with the old three area keys as the one area value."""
+    out = {k: v for k, v in data.items() if k not in _OLD_AREA_KEYS}
+    old = {part: data[key] for key, part in _OLD_AREA_KEYS.items() if data.get(key) is not None}
+    if old and StateKey.AREA.value not in out:
+        out[StateKey.AREA.value] = old
+    return out
+
+
 # Keys whose values are credentials (compared lower-case, '-' as '_').
 SECRET_KEY_NAMES = frozenset(
     {
@@ -152,7 +166,7 @@ class ProjectState:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("a project's state must be a JSON object")
-        return cls({k: v for k, v in data.items() if k in PERSISTED_KEYS})
+        return cls({k: v for k, v in _upgraded(data).items() if k in PERSISTED_KEYS})
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys): equal states give equal text."""

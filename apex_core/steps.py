@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from apex_core.flow import JobOutcome, MetadataOutcome, PreviewOutcome, Published, StateKey
+from apex_core.flow import AreaChoice, JobOutcome, MetadataOutcome, PreviewOutcome, Published, StateKey
 
 __all__ = ["STEPS", "StateKey", "Step", "StepKey", "StepStatus", "flow_status"]
 
@@ -21,8 +21,8 @@ class StepKey(StrEnum):
     PUBLISH = "publish"
 
 
-def _present(key: StateKey) -> Callable[[Mapping[str, Any]], bool]:
-    return lambda state: state.get(key) is not None
+def _area_chosen(state: Mapping[str, Any]) -> bool:
+    return AreaChoice.from_state(state).aoi is not None
 
 
 def _holds(key: StateKey, outcome: type) -> Callable[[Mapping[str, Any]], bool]:
@@ -62,7 +62,7 @@ STEPS: tuple[Step, ...] = (
         "Area",
         ":material/map:",
         "Choose the area of interest and the date.",
-        _present(StateKey.AOI),
+        _area_chosen,
     ),
     Step(
         StepKey.JOB,

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-__all__ = ["APP", "ok", "open_page"]
+from apex_core.flow import AreaChoice, StateKey
+
+__all__ = ["APP", "area_of", "ok", "open_page"]
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -26,3 +28,10 @@ def open_page(page: str | None = None, /, **state: object) -> AppTest:
     if page is not None:
         at.switch_page(page).run()
     return ok(at)
+
+
+def area_of(at: AppTest) -> AreaChoice:
+    """The session's area choice (it must be there, and typed)."""
+    area = at.session_state[StateKey.AREA]
+    assert isinstance(area, AreaChoice), area
+    return area

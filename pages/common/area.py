@@ -7,7 +7,9 @@ this module keeps the page's widgets and session-state keys in one place.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from typing import Any
 
 import streamlit as st
 from streamlit_folium import st_folium
@@ -32,7 +34,7 @@ from apex_core.aoi import (
     validate_aoi,
     view_for_bbox,
 )
-from apex_core.flow import StateKey
+from apex_core.flow import AreaChoice, StateKey
 from apex_core.local.contract import EmbeddedServices
 from apex_core.mapview import base_map
 from pages.common.errors import show_error
@@ -40,10 +42,9 @@ from pages.common.session import map_assets, settings
 
 __all__ = [
     "BBOX_KEYS",
-    "DAY",
     "ERROR",
-    "PLACE",
     "SEEN",
+    "area_choice",
     "area_footprints",
     "area_map",
     "area_observations",
@@ -56,13 +57,18 @@ __all__ = [
     "use",
 ]
 
-PLACE, DAY, SEEN, ERROR = (
-    StateKey.AREA_PLACE,
-    StateKey.AREA_DATE,
-    StateKey.AREA_SEEN_DRAWING,
-    StateKey.AREA_ERROR,
-)
+SEEN, ERROR = StateKey.AREA_SEEN_DRAWING, StateKey.AREA_ERROR
 BBOX_KEYS = ("area_w", "area_s", "area_e", "area_n")
+
+
+def area_choice() -> AreaChoice:
+    """The session's area choice (:attr:`StateKey.AREA`; an empty one before any)."""
+    return AreaChoice.from_state(st.session_state)
+
+
+def _choose(**parts: Any) -> None:
+    """Keep the area choice with ``parts`` (aoi, place, day) replaced."""
+    st.session_state[StateKey.AREA] = dataclasses.replace(area_choice(), **parts)
 
 
 def area_footprints(url: str | None) -> tuple[tuple[Footprint, ...], ApexError | None]:
@@ -115,8 +121,7 @@ def use(aoi: Aoi, place: str | None = None, footprints: tuple[Footprint, ...] = 
         st.session_state[ERROR] = exc
         return
     st.session_state.pop(ERROR, None)
-    st.session_state[StateKey.AOI] = aoi.to_dict()
-    st.session_state[PLACE] = name
+    _choose(aoi=aoi.to_dict(), place=name)
     st.session_state.update(dict(zip(BBOX_KEYS, aoi.bbox, strict=True)))
 
 
@@ -156,10 +161,11 @@ def footprints_and_default(url: str | None, cfg: Settings) -> tuple[Footprint, .
     """The backend's data footprints, each offered as a starting AOI; with a remote backend and no
     area yet, the notebook's Gran Canaria rectangle and day."""
     footprints, fp_error = area_footprints(url)
-    if st.session_state.get(StateKey.AOI) is None and cfg.openeo_url and not footprints:
+    if area_choice().aoi is None and cfg.openeo_url and not footprints:
         aoi0, place0, day0 = default_aoi(cfg.openeo_url, footprints)
         use(aoi0, place0)
-        st.session_state.setdefault(DAY, day0.isoformat() if day0 else None)
+        if area_choice().day is None and day0 is not None:
+            _choose(day=day0.isoformat())
     if footprints:
         cols = st.columns(len(footprints) + 1)
         cols[0].caption("Data footprints of the embedded backend:")
@@ -172,7 +178,7 @@ def footprints_and_default(url: str | None, cfg: Settings) -> tuple[Footprint, .
 
 
 def current_aoi() -> Aoi | None:
-    current = st.session_state.get(StateKey.AOI)
+    current = area_choice().aoi
     return Aoi.from_dict(current) if current else None
 
 
@@ -214,12 +220,12 @@ def area_status(aoi: Aoi | None, footprints: tuple[Footprint, ...], cfg: Setting
     if aoi is not None and footprints:
         try:
             validate_aoi(aoi, max_km2=cfg.max_aoi_km2, footprints=footprints)
-            if st.session_state.get(PLACE) in (None, "custom area"):
-                st.session_state[PLACE] = place_name(aoi, footprints)
+            if area_choice().place in (None, "custom area"):
+                _choose(place=place_name(aoi, footprints))
         except ApexError as exc:
             show_error(exc)
     if aoi is not None:
-        st.success(f"Area drawn: {aoi.describe()} ({st.session_state.get(PLACE, 'custom area')}).")
+        st.success(f"Area drawn: {aoi.describe()} ({area_choice().place or 'custom area'}).")
 
 
 def bbox_and_upload(aoi: Aoi | None, footprints: tuple[Footprint, ...]) -> None:
@@ -241,7 +247,7 @@ def bbox_and_upload(aoi: Aoi | None, footprints: tuple[Footprint, ...]) -> None:
 
 
 def _stored_day() -> dt.date | None:
-    stored = st.session_state.get(DAY)
+    stored = area_choice().day
     return dt.date.fromisoformat(stored) if stored else None
 
 
@@ -256,15 +262,15 @@ def observation_day(url: str | None, aoi: Aoi, footprints: tuple[Footprint, ...]
     observations, obs_error = area_observations(url, aoi, footprints, around)
     if observations:
         labels = [o.label() for o in observations]
-        index = observation_index(observations, st.session_state.get(DAY))
+        index = observation_index(observations, area_choice().day)
         choice = st.selectbox(
             "Day with data for this area (cloud cover)", labels, index=index, key="area_day_pick"
         )
-        st.session_state[DAY] = observations[labels.index(choice)].date.isoformat()
+        _choose(day=observations[labels.index(choice)].date.isoformat())
     else:
         if obs_error is not None:
             st.caption(f"No observation list: {obs_error}. Type the day instead.")
         day = st.date_input("Day", value=_stored_day(), key="area_day_free")
-        st.session_state[DAY] = day.isoformat() if isinstance(day, dt.date) else None
-    if st.session_state.get(DAY):
-        st.caption(f"The job will use {st.session_state[DAY]} (one day, as in the notebook).")
+        _choose(day=day.isoformat() if isinstance(day, dt.date) else None)
+    if chosen := area_choice().day:
+        st.caption(f"The job will use {chosen} (one day, as in the notebook).")

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
-from tests.apptest import open_page
+from tests.apptest import area_of, open_page
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 AREA = "pages/flow/1_area.py"
@@ -46,15 +46,15 @@ def backend_env(openeo_backend: OpenEoBackendService, monkeypatch: pytest.Monkey
 @pytest.mark.services
 def test_footprint_button_sets_the_aoi_and_offers_real_dates(backend_env: str) -> None:
     at = _area()
-    assert at.session_state[StateKey.AOI] is None if StateKey.AOI in at.session_state else True
+    assert StateKey.AREA not in at.session_state or area_of(at).aoi is None
     labels = [b.label for b in at.button]
     assert {"Start from Bolzano", "Start from Kempen", "Start from Romania"} <= set(labels)
     _button(at, "Start from Bolzano").click().run()
-    assert at.session_state[StateKey.AOI]["type"] == "Polygon"
-    assert at.session_state["apex_area_place"] == "Bolzano"
+    assert area_of(at).aoi["type"] == "Polygon"
+    assert area_of(at).place == "Bolzano"
     pick = at.selectbox(key="area_day_pick")
     assert pick.options[0].startswith("2022-06-12")
-    assert at.session_state["apex_area_date"] == "2022-06-12"
+    assert area_of(at).day == "2022-06-12"
     assert "km²" in _texts(at)
     assert "1 of 5 steps done" in at.get("progress")[0].proto.text
 
@@ -62,35 +62,35 @@ def test_footprint_button_sets_the_aoi_and_offers_real_dates(backend_env: str) -
 @pytest.mark.services
 def test_typed_bbox_and_rejections_keep_the_previous_area(backend_env: str) -> None:
     at = _type_bbox(_area(), 22.146, 45.202, 22.158, 45.208)  # inside the Romanian footprint
-    good = at.session_state[StateKey.AOI]
-    assert at.session_state["apex_area_place"] == "Romania"
+    good = area_of(at).aoi
+    assert area_of(at).place == "Romania"
     options = at.selectbox(key="area_day_pick").options
     assert len(options) > 100
     assert any("% cloud" in o for o in options)
     at.selectbox(key="area_day_pick").set_value(options[3]).run()
-    assert at.session_state["apex_area_date"] == options[3][:10]
+    assert area_of(at).day == options[3][:10]
 
     _type_bbox(at, -15.6, 27.9, -15.5, 28.0)  # no embedded data there
     assert "outside the embedded backend's data" in _texts(at)
-    assert at.session_state[StateKey.AOI] == good
+    assert area_of(at).aoi == good
     _type_bbox(at, 5.0, 45.0, 12.0, 52.0)
     assert "larger than the 2,500 km²" in _texts(at)
     _type_bbox(at, 12.0, 45.0, 11.0, 46.0)
     assert "West (12.0) must be less than East (11.0)" in _texts(at)
-    assert at.session_state[StateKey.AOI] == good
-    assert at.session_state["apex_area_date"] == options[3][:10]
+    assert area_of(at).aoi == good
+    assert area_of(at).day == options[3][:10]
 
 
 @pytest.mark.services
 def test_area_and_date_survive_moving_between_pages(backend_env: str) -> None:
     at = _area()
     _button(at, "Start from Kempen").click().run()
-    aoi = at.session_state[StateKey.AOI]
+    aoi = area_of(at).aoi
     at.switch_page("pages/flow/5_publish.py").run()
     at.switch_page(AREA).run()
     assert not at.exception
-    assert at.session_state[StateKey.AOI] == aoi
-    assert at.session_state["apex_area_date"] == "2019-04-11"
+    assert area_of(at).aoi == aoi
+    assert area_of(at).day == "2019-04-11"
     assert at.number_input(key="area_w").value == pytest.approx(aoi["coordinates"][0][0][0])
 
 
@@ -99,18 +99,18 @@ def test_remote_backend_defaults_to_the_notebooks_gran_canaria_day(monkeypatch: 
     # and day are the defaults, whether or not the public CDSE STAC catalogue answers the date search.
     monkeypatch.setenv("APEX_OPENEO_URL", "http://127.0.0.1:9/openeo/1.2")
     at = _area()
-    assert at.session_state["apex_area_place"] == "Gran Canaria"
-    assert at.session_state["apex_area_date"] == "2019-08-19"
-    w, s = at.session_state[StateKey.AOI]["coordinates"][0][0]
+    assert area_of(at).place == "Gran Canaria"
+    assert area_of(at).day == "2019-08-19"
+    w, s = area_of(at).aoi["coordinates"][0][0]
     assert (round(w, 2), round(s, 2)) == (-15.83, 27.73)
     assert "Gran Canaria" in _texts(at)
 
 
 def test_no_backend_yet_still_takes_a_typed_area() -> None:
     at = _area()  # embedded, not auto-started in tests: no footprints, no dates yet
-    assert StateKey.AOI not in at.session_state or at.session_state[StateKey.AOI] is None
+    assert StateKey.AREA not in at.session_state or area_of(at).aoi is None
     _type_bbox(at, 11.30, 46.47, 11.38, 46.51)
-    assert at.session_state[StateKey.AOI]["coordinates"][0][0] == [11.30, 46.47]
+    assert area_of(at).aoi["coordinates"][0][0] == [11.30, 46.47]
     assert "Polygon with 4 vertices" in _texts(at)
 
 
@@ -134,11 +134,11 @@ def test_geojson_upload_sets_the_area_and_a_bad_file_loses_nothing() -> None:
     )
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    good = at.session_state[StateKey.AOI]
+    good = area_of(at).aoi
     assert good["coordinates"][0][0] == [5.25, 51.25]
     assert "Polygon with 3 vertices" in _texts(at)
 
     at.file_uploader(key="area_upload").set_value(("broken.geojson", b"{nope", "application/json"))
     at.run()
     assert "not valid JSON" in _texts(at)
-    assert at.session_state[StateKey.AOI] == good
+    assert area_of(at).aoi == good

@@ -22,7 +22,7 @@ from apex_core.local.issuer import IssuerHandle
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
 from tests.app.test_job_page import BOLZANO, JOB, SEEDED
-from tests.apptest import open_page
+from tests.apptest import area_of, open_page
 from tests.services import wait_for_workers, wait_until
 
 pytestmark = pytest.mark.services
@@ -212,7 +212,7 @@ def test_bad_or_expired_token_keeps_the_area_and_the_job(page: AppTest, issuer: 
         assert "Your session has expired" in text and "has expired or is not valid" in text, text
         assert "Sign in again; your work is kept" in text
         assert "Your job `j-kept-123` is kept" in text
-        assert at.session_state[StateKey.AOI] == BOLZANO
+        assert area_of(at).aoi == BOLZANO
         assert at.session_state[StateKey.JOB] == kept
         assert token not in text
 
@@ -265,7 +265,7 @@ def test_token_expiring_while_following_keeps_the_job(
         text = _texts(at)
         assert "Your session has expired" in text and f"Your job `{job_id}` is kept" in text, text
         assert at.session_state[StateKey.JOB].id == job_id
-        assert at.session_state[StateKey.AOI] == BOLZANO
+        assert area_of(at).aoi == BOLZANO
         # Sign in again, follow the same job again, and cancel it.
         _sign_in(at, "token", job_token=token_for("editor"))
         _ok(at.button(key="job_resume").click().run())

@@ -6,6 +6,7 @@ import openeo
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apex_core.flow import AreaChoice
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
 from tests.apptest import ok, open_page
@@ -18,7 +19,7 @@ BOLZANO = {
     "type": "Polygon",
     "coordinates": [[[11.3, 46.47], [11.38, 46.47], [11.38, 46.51], [11.3, 46.51], [11.3, 46.47]]],
 }
-SEEDED = {StateKey.AOI.value: BOLZANO, "apex_area_date": "2022-06-12", "apex_area_place": "Bolzano"}
+SEEDED = {StateKey.AREA.value: AreaChoice(BOLZANO, "Bolzano", "2022-06-12")}
 
 
 def _connected(
@@ -90,7 +91,9 @@ def test_a_job_without_data_says_why_it_has_no_estimate(
     openeo_backend: OpenEoBackendService, openeo_credentials: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("APEX_OPENEO_URL", openeo_backend.url)
-    at = _connected(openeo_backend, openeo_credentials, apex_area_date="2021-01-05")
+    at = _connected(
+        openeo_backend, openeo_credentials, apex_area=AreaChoice(BOLZANO, "Bolzano", "2021-01-05")
+    )
     ok(at.button(key="job_create").click().run())
     assert at.session_state[StateKey.JOB].status == "created"
     assert not [i for i in at.info if str(i.value).startswith("Estimate:")]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apex_core.flow import JobOutcome
+from apex_core.flow import AreaChoice, JobOutcome
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.steps import StateKey
 from tests.apptest import open_page
@@ -19,7 +19,7 @@ BOLZANO = {
     "type": "Polygon",
     "coordinates": [[[11.3, 46.47], [11.38, 46.47], [11.38, 46.51], [11.3, 46.51], [11.3, 46.47]]],
 }
-SEEDED = {StateKey.AOI.value: BOLZANO, "apex_area_date": "2022-06-12", "apex_area_place": "Bolzano"}
+SEEDED = {StateKey.AREA.value: AreaChoice(BOLZANO, "Bolzano", "2022-06-12")}
 
 
 def _job_page(**state: object) -> AppTest:
@@ -132,7 +132,9 @@ def test_failing_job_shows_the_backend_code(
         "type": "Polygon",
         "coordinates": [[[-15.6, 27.9], [-15.5, 27.9], [-15.5, 28.0], [-15.6, 27.9]]],
     }
-    at = _connect(_job_page(**{**SEEDED, StateKey.AOI.value: outside}), *openeo_credentials)
+    at = _connect(
+        _job_page(**{StateKey.AREA.value: AreaChoice(outside, "Bolzano", "2022-06-12")}), *openeo_credentials
+    )
     at.button(key="job_submit").click().run()
     job = _run_until_settled(at)
     assert job.status == "error"

@@ -26,6 +26,7 @@ from openeo.rest.connection import Connection
 from streamlit.testing.v1 import AppTest
 
 from apex_core.errors import ProcessGraphRefused, user_message
+from apex_core.flow import AreaChoice
 from apex_core.jobs import (
     check_graph,
     connect,
@@ -76,7 +77,7 @@ def _jobs(openeo_backend: OpenEoBackendService, credentials: tuple[str, str]) ->
 
 
 def _connected(credentials: tuple[str, str], aoi: dict[str, Any]) -> AppTest:
-    at = open_page(JOB, **{StateKey.AOI.value: aoi, "apex_area_date": DAY, "apex_area_place": "Bolzano"})
+    at = open_page(JOB, **{StateKey.AREA.value: AreaChoice(aoi, "Bolzano", DAY)})
     at.text_input(key="job_user").set_value(credentials[0])
     at.text_input(key="job_password").set_value(credentials[1])
     return ok(next(b for b in at.button if b.label == "Connect").click().run())

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apex_core.flow import AreaChoice
 from apex_core.steps import STEPS, StateKey, Step
 from tests.apptest import open_page
 
@@ -45,13 +46,13 @@ def test_the_start_screen_runs_as_a_page() -> None:
 
 def test_stepper_marks_done_steps_from_session_state() -> None:
     aoi = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]]}
-    at = _run(STEPS[1].page, **{StateKey.AOI.value: aoi})
+    at = _run(STEPS[1].page, **{StateKey.AREA.value: AreaChoice(aoi)})
     assert "1 of 5 steps done" in at.get("progress")[0].proto.text
 
 
 def test_area_page_reports_a_drawn_area() -> None:
     aoi = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]]}
-    at = _run(STEPS[0].page, **{StateKey.AOI.value: aoi})
+    at = _run(STEPS[0].page, **{StateKey.AREA.value: AreaChoice(aoi)})
     assert "3 vertices" in _texts(at)
     assert "W 11.3000, S 46.4700, E 11.3500, N 46.5000" in _texts(at)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from collections.abc import Iterator
@@ -11,10 +12,11 @@ import psycopg
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apex_core.flow import JobOutcome
+from apex_core.flow import AreaChoice, JobOutcome
 from apex_core.local.openeo.service import OpenEoBackendService
 from apex_core.projects import SqliteProjectStore, project_work_folder
 from apex_core.steps import StateKey
+from tests.apptest import area_of
 from tests.conftest import traversable_tmpdir
 from tests.services import wait_until
 
@@ -69,8 +71,8 @@ def _new_project(at: AppTest, name: str) -> str:
 
 def _start_from_bolzano(at: AppTest) -> None:
     _ok(_button(at, "Start from Bolzano").click().run())
-    assert at.session_state["apex_area_place"] == "Bolzano"
-    assert at.session_state["apex_area_date"] == "2022-06-12"
+    assert area_of(at).place == "Bolzano"
+    assert area_of(at).day == "2022-06-12"
 
 
 def _connect(at: AppTest, user: str, password: str) -> str:
@@ -142,14 +144,13 @@ def test_an_unknown_project_id_is_a_clear_message(state_dir: Path) -> None:
 
 def test_work_without_a_project_gets_one(state_dir: Path) -> None:
     at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state[StateKey.AOI] = {
-        "type": "Polygon",
-        "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]],
-    }
+    at.session_state[StateKey.AREA] = AreaChoice(
+        {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]]}
+    )
     _ok(at.run())
     _ok(at.switch_page(AREA).run())
     project = at.query_params["project"]
-    assert _app(project).session_state[StateKey.AOI] == at.session_state[StateKey.AOI]
+    assert area_of(_app(project)).aoi == area_of(at).aoi is not None
 
 
 @pytest.mark.services
@@ -165,14 +166,14 @@ def test_reopen_in_fresh_sessions_finds_the_work_and_no_token(
     at = _app()
     project = _new_project(at, "Bolzano NDVI")
     _start_from_bolzano(at)
-    aoi = at.session_state[StateKey.AOI]
+    aoi = area_of(at).aoi
     _ok(at.switch_page(JOB).run())
     tokens = [_connect(at, *openeo_credentials)]
     job_id = _submit(at)
 
     # Session 2 (a reload while the job runs): the work is back; it signs in again and follows the job.
     at = _app(project)
-    assert at.session_state[StateKey.AOI] == aoi and at.session_state["apex_area_date"] == "2022-06-12"
+    assert area_of(at).aoi == aoi and area_of(at).day == "2022-06-12"
     assert "apex_job_con" not in at.session_state
     _ok(at.switch_page(JOB).run())
     assert _button(at, "Connect")  # asked to authenticate again: no token was stored
@@ -188,7 +189,7 @@ def test_reopen_in_fresh_sessions_finds_the_work_and_no_token(
 
     # Session 3: everything is back, down to the metadata edit; the stepper counts the done steps.
     at = _app(project)
-    assert at.session_state[StateKey.AOI] == aoi and at.session_state[StateKey.JOB].id == job_id
+    assert area_of(at).aoi == aoi and at.session_state[StateKey.JOB].id == job_id
     assert at.session_state[StateKey.JOB].status == "finished"
     _ok(at.switch_page(METADATA).run())
     assert at.text_input(key="md_title").value == "Bolzano NDVI, reopened"
@@ -208,24 +209,25 @@ def test_two_tabs_on_one_project_do_not_overwrite_each_other(state_dir: Path) ->
     project = _new_project(first, "Shared")
     second = _app(project)  # the same project in another tab
     aoi = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35, 46.5], [11.3, 46.47]]]}
-    first.session_state["apex_area_date"] = "2022-06-12"
+    first.session_state[StateKey.AREA] = AreaChoice(day="2022-06-12")
     _ok(first.run())
-    second.session_state[StateKey.AOI] = aoi
+    second.session_state[StateKey.AREA] = AreaChoice(aoi)
     _ok(second.run())  # its save is refused: the first tab saved meanwhile
     assert "Changed in another tab" in _texts(second)
     _, saved = SqliteProjectStore.in_state_dir(state_dir).get(project)
-    assert saved.to_dict() == {"apex_area_date": "2022-06-12"}
+    assert saved.to_dict() == {StateKey.AREA.value: {"aoi": None, "place": None, "day": "2022-06-12"}}
     _ok(_button(second, "Keep my version").click().run())
     _, saved = SqliteProjectStore.in_state_dir(state_dir).get(project)
-    assert saved.to_dict() == {StateKey.AOI.value: aoi}  # this tab's values, as it chose
+    # this tab's values, as it chose
+    assert saved.to_dict() == {StateKey.AREA.value: {"aoi": aoi, "place": None, "day": None}}
     assert "Changed in another tab" not in _texts(second)
 
-    first.session_state["apex_area_place"] = "Bolzano"
+    first.session_state[StateKey.AREA] = dataclasses.replace(area_of(first), place="Bolzano")
     _ok(first.run())
     assert "Changed in another tab" in _texts(first)
     _ok(_button(first, "Load the saved version").click().run())
-    assert first.session_state[StateKey.AOI] == aoi  # the other tab's values replaced this one's
-    assert first.session_state["apex_area_date"] != "2022-06-12"
+    assert area_of(first).aoi == aoi  # the other tab's values replaced this one's
+    assert area_of(first).day != "2022-06-12" and area_of(first).place != "Bolzano"
 
 
 def test_a_damaged_store_is_a_clear_message_and_the_work_stays(state_dir: Path) -> None:
@@ -234,10 +236,10 @@ def test_a_damaged_store_is_a_clear_message_and_the_work_stays(state_dir: Path) 
     (state_dir / "projects.sqlite3").write_bytes(b"this is not a database" * 100)
     for suffix in ("-wal", "-shm"):
         (state_dir / f"projects.sqlite3{suffix}").unlink(missing_ok=True)
-    at.session_state["apex_area_date"] = "2022-06-12"
+    at.session_state[StateKey.AREA] = AreaChoice(day="2022-06-12")
     _ok(at.run())
     assert "Saved work is damaged" in _texts(at)
-    assert at.session_state["apex_area_date"] == "2022-06-12"  # kept in the session
+    assert area_of(at).day == "2022-06-12"  # kept in the session
     fresh = _app(project)
     assert "Saved work is damaged" in _texts(fresh) and fresh.query_params["project"] == project
     assert (state_dir / "projects.sqlite3").read_bytes() == b"this is not a database" * 100
@@ -254,11 +256,11 @@ def test_two_replicas_share_projects_through_postgres(pg_url: str, monkeypatch: 
         monkeypatch.setenv("APEX_STATE_DIR", str(replicas[0]))
         at = _app()
         project = _new_project(at, "Scaled out")
-        at.session_state["apex_area_date"] = "2022-06-12"
+        at.session_state[StateKey.AREA] = AreaChoice(day="2022-06-12")
         _ok(at.run())
         monkeypatch.setenv("APEX_STATE_DIR", str(replicas[1]))
         other = _app(project)
-        assert other.session_state["apex_area_date"] == "2022-06-12"
+        assert area_of(other).day == "2022-06-12"
         assert "**Scaled out** (open now)" in _texts(other)
         assert not [p for r in replicas for p in r.rglob("*.sqlite3")]  # no SQLite store was used
     finally:

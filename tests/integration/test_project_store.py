@@ -24,7 +24,7 @@ from apex_core.errors import (
     ProjectStoreLocked,
     user_message,
 )
-from apex_core.flow import JobOutcome, PublishRun
+from apex_core.flow import AreaChoice, JobOutcome, PublishRun
 from apex_core.jobs import Follow
 from apex_core.local.process import free_port
 from apex_core.projects import (
@@ -43,14 +43,21 @@ AOI = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.35, 46.47], [11.35
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJlZGl0b3IifQ.c2lnbmF0dXJlLXBhcnQ"
 
 
-def _state(**extra: object) -> ProjectState:
-    values: dict[str, object] = {
-        "apex_aoi": AOI,
-        "apex_area_date": "2022-06-12",
-        "apex_area_place": "Bolzano",
-    }
+def _state(day: str = "2022-06-12", **extra: object) -> ProjectState:
+    values: dict[str, object] = {"apex_area": {"aoi": AOI, "place": "Bolzano", "day": day}}
     values.update(extra)
     return ProjectState(values)
+
+
+def _set_saved_state(store: ProjectStore, project_id: str, text: str) -> None:
+    """Write a project's saved state as it is in the database, past the store's own encoding."""
+    if isinstance(store, SqliteProjectStore):
+        with sqlite3.connect(store.path) as con:
+            con.execute("UPDATE apex_projects SET state = ? WHERE id = ?", (text, project_id))
+    else:
+        assert isinstance(store, PostgresProjectStore)
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            conn.execute("UPDATE apex_projects SET state = %s WHERE id = %s", (text, project_id))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -87,11 +94,11 @@ def test_save_bumps_the_version_and_a_stale_save_is_a_conflict(store: ProjectSto
     tab_a = store.save(project.id, _state(apex_job={"id": "j-1", "status": "running"}), project.version)
     assert tab_a.version == 2 and "job running" in tab_a.status
     with pytest.raises(ProjectConflict) as caught:  # tab B still has version 1
-        store.save(project.id, _state(apex_area_date="2022-06-13"), project.version)
+        store.save(project.id, _state(day="2022-06-13"), project.version)
     assert user_message(caught.value).title == "Changed in another tab"
     _, state = store.get(project.id)
     assert state.to_dict()["apex_job"]["id"] == "j-1"  # tab A's work, not overwritten
-    assert state.to_dict()["apex_area_date"] == "2022-06-12"
+    assert state.to_dict()["apex_area"]["day"] == "2022-06-12"
 
 
 def test_concurrent_saves_of_one_version_let_exactly_one_win(make_store: Callable[..., ProjectStore]) -> None:
@@ -100,7 +107,7 @@ def test_concurrent_saves_of_one_version_let_exactly_one_win(make_store: Callabl
 
     def save(day: str) -> None:
         try:
-            make_store().save(project.id, _state(apex_area_date=day), project.version)
+            make_store().save(project.id, _state(day=day), project.version)
             outcomes.append(day)
         except ProjectConflict:
             outcomes.append("conflict")
@@ -113,7 +120,7 @@ def test_concurrent_saves_of_one_version_let_exactly_one_win(make_store: Callabl
     winners = [o for o in outcomes if o != "conflict"]
     assert len(winners) == 1 and outcomes.count("conflict") == 5
     saved, state = make_store().get(project.id)
-    assert saved.version == 2 and state.to_dict()["apex_area_date"] == winners[0]
+    assert saved.version == 2 and state.to_dict()["apex_area"]["day"] == winners[0]
 
 
 def test_a_refused_save_changes_nothing(store: ProjectStore) -> None:
@@ -182,7 +189,7 @@ def test_secrets_are_refused_by_the_store(store: ProjectStore) -> None:
 
 def test_session_values_are_an_allowlist_and_credentials_are_dropped() -> None:
     session = {
-        "apex_aoi": AOI,
+        "apex_area": AreaChoice(AOI),
         "apex_job_con": object(),  # the openEO connection: it holds a token
         "apex_catalogue_tokens": {"http://cat": JWT},
         "job_password": "hunter2",
@@ -190,7 +197,7 @@ def test_session_values_are_an_allowlist_and_credentials_are_dropped() -> None:
         "apex_job": JobOutcome("j-9", "running", "NDVI"),
     }
     state = ProjectState.from_session(session)
-    assert set(state.to_dict()) == {"apex_aoi", "apex_job"}
+    assert set(state.to_dict()) == {"apex_area", "apex_job"}
     text = state.to_json()
     assert "hunter2" not in text and "tok-123" not in text and JWT not in text
     assert find_secrets({"flows": {"authorizationCode": {"tokenUrl": "https://x"}}}) == []
@@ -223,18 +230,12 @@ def test_publish_run_round_trips_with_its_error_class() -> None:
     assert isinstance(back.result.error, CatalogueConflict) and back.result.error.status == 409
     assert back.result.plan.collection_id == "ndvi-bolzano" and back.result.notes == ("n",)
     assert ProjectState.from_session({"apex_publish_run": back}).to_json() == state.to_json()
-    assert set(PERSISTED_KEYS) >= {"apex_aoi", "apex_job", "apex_metadata_draft", "apex_publish_run"}
+    assert set(PERSISTED_KEYS) >= {"apex_area", "apex_job", "apex_metadata_draft", "apex_publish_run"}
 
 
 def test_a_damaged_row_fails_alone(store: ProjectStore, make_store: Callable[..., ProjectStore]) -> None:
     good, bad = store.create("good", _state()), store.create("bad", _state())
-    if isinstance(store, SqliteProjectStore):
-        with sqlite3.connect(store.path) as con:
-            con.execute("UPDATE apex_projects SET state = '{not json' WHERE id = ?", (bad.id,))
-    else:
-        assert isinstance(store, PostgresProjectStore)
-        with psycopg.connect(store.url, autocommit=True) as conn:
-            conn.execute("UPDATE apex_projects SET state = '{not json' WHERE id = %s", (bad.id,))
+    _set_saved_state(store, bad.id, "{not json")
     with pytest.raises(ProjectStoreCorrupt) as caught:
         store.get(bad.id)
     assert "bad" in str(caught.value) and user_message(caught.value).title == "Saved work is damaged"
@@ -278,7 +279,7 @@ def test_a_locked_sqlite_file_is_a_clear_error_and_loses_nothing(tmp_path: Path)
     try:
         holder.execute("BEGIN EXCLUSIVE")
         with pytest.raises(ProjectStoreLocked) as caught:
-            store.save(project.id, _state(apex_area_date="2022-06-13"), project.version)
+            store.save(project.id, _state(day="2022-06-13"), project.version)
         assert user_message(caught.value).title == "Saved work is busy"
         with pytest.raises(ProjectStoreLocked):
             store.create("two")
@@ -286,7 +287,7 @@ def test_a_locked_sqlite_file_is_a_clear_error_and_loses_nothing(tmp_path: Path)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    saved = store.save(project.id, _state(apex_area_date="2022-06-13"), project.version)
+    saved = store.save(project.id, _state(day="2022-06-13"), project.version)
     assert saved.version == 2 and [p.id for p in store.list_recent()] == [project.id]
 
 
@@ -298,9 +299,9 @@ def test_a_locked_postgres_row_is_a_clear_error(pg_url: str, tmp_path: Path) -> 
     with psycopg.connect(pg_url) as holder:
         holder.execute("SELECT 1 FROM apex_projects WHERE id = %s FOR UPDATE", (project.id,))
         with pytest.raises(ProjectStoreLocked):
-            store.save(project.id, _state(apex_area_date="2022-06-13"), project.version)
+            store.save(project.id, _state(day="2022-06-13"), project.version)
         holder.rollback()
-    assert store.save(project.id, _state(apex_area_date="2022-06-13"), project.version).version == 2
+    assert store.save(project.id, _state(day="2022-06-13"), project.version).version == 2
 
 
 def test_an_unreachable_postgres_is_a_clear_error_without_the_password(tmp_path: Path) -> None:
@@ -395,7 +396,8 @@ def test_a_project_saved_before_the_typed_outcomes_opens_typed() -> None:
         "apex_publish_run": {"base": "c"},
     }
     session = ProjectState.from_json(json.dumps(old)).to_session()
-    assert session["apex_aoi"] == AOI and session["apex_area_date"] == "2022-06-12"
+    assert session["apex_area"] == AreaChoice(AOI, "Bolzano", "2022-06-12")
+    assert not {"apex_aoi", "apex_area_place", "apex_area_date"} & set(session)
     assert isinstance(session["apex_job"], JobOutcome) and session["apex_job"].finished
     assert isinstance(session["apex_preview"], PreviewOutcome)
     assert isinstance(session["apex_metadata"], MetadataOutcome) and session["apex_metadata"].valid
@@ -406,5 +408,31 @@ def test_a_project_saved_before_the_typed_outcomes_opens_typed() -> None:
 
 
 def test_an_unreadable_saved_value_is_left_out_not_the_project() -> None:
-    session = ProjectState({"apex_aoi": AOI, "apex_job": {"status": "finished"}}).to_session()
-    assert session == {"apex_aoi": AOI}
+    session = ProjectState({"apex_area": {"aoi": AOI}, "apex_job": {"status": "finished"}}).to_session()
+    assert session == {"apex_area": AreaChoice(AOI)}
+    session = ProjectState(
+        {"apex_area": {"aoi": AOI, "day": "June"}, "apex_job": {"id": "j", "status": "finished"}}
+    ).to_session()
+    assert set(session) == {"apex_job"}
+
+
+def test_a_project_saved_with_the_three_old_area_keys_opens_with_its_area(store: ProjectStore) -> None:
+    """Before the Area step had one outcome, a project kept the AOI, place and day under three keys."""
+    project = store.create("Bolzano June")
+    old = {"apex_aoi": AOI, "apex_area_place": "Bolzano", "apex_area_date": "2022-06-12"}
+    _set_saved_state(store, project.id, json.dumps({**old, "apex_job": {"id": "j-1", "status": "finished"}}))
+    _, state = store.get(project.id)
+    assert state.to_dict()["apex_area"] == {"aoi": AOI, "place": "Bolzano", "day": "2022-06-12"}
+    session = state.to_session()
+    assert session["apex_area"] == AreaChoice(AOI, "Bolzano", "2022-06-12") and session["apex_area"].ready
+    assert not set(old) & set(session) and session["apex_job"].finished
+    assert state.summary()[1].startswith("2 of 5 steps done")
+    saved = store.save(project.id, ProjectState.from_session(session), project.version)  # saved anew
+    assert saved.version == 2
+    assert store.get(project.id)[1].to_dict()["apex_area"] == state.to_dict()["apex_area"]
+    # Only some of the old keys (a day chosen, no area yet); the new key wins over old ones beside it.
+    _set_saved_state(store, project.id, json.dumps({"apex_area_date": "2022-06-13"}))
+    assert store.get(project.id)[1].to_session() == {"apex_area": AreaChoice(day="2022-06-13")}
+    new = {"aoi": None, "place": None, "day": "2022-06-14"}
+    _set_saved_state(store, project.id, json.dumps({"apex_area": new, "apex_area_date": "2022-06-13"}))
+    assert store.get(project.id)[1].to_dict() == {"apex_area": new}

@@ -262,13 +262,14 @@ def test_job_page_submits_the_export_and_explains_it(
 
     from streamlit.testing.v1 import AppTest
 
+    from apex_core.flow import AreaChoice
     from apex_core.steps import StateKey
 
     monkeypatch.setenv("APEX_OPENEO_URL", backend.url)
     monkeypatch.setenv("APEX_OPENEO_WORKSPACE", "apex-folder")
     at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60)
     box = AOI
-    at.session_state[StateKey.AOI.value] = {
+    aoi = {
         "type": "Polygon",
         "coordinates": [
             [
@@ -280,7 +281,7 @@ def test_job_page_submits_the_export_and_explains_it(
             ]
         ],
     }
-    at.session_state["apex_area_date"], at.session_state["apex_area_place"] = DAY, "Bolzano"
+    at.session_state[StateKey.AREA.value] = AreaChoice(aoi, "Bolzano", DAY)
     at.run()
     at.switch_page("pages/flow/2_job.py").run()
     at.text_input(key="job_user").set_value(openeo_credentials[0])

@@ -49,7 +49,11 @@ def _result() -> PublishResult:
     return PublishResult(state, plan, CatalogueConflict("exists", status=409, field="id"), ("a note",))
 
 
+BOLZANO = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.37, 46.47], [11.37, 46.52], [11.3, 46.47]]]}
+
 OUTCOMES = [
+    AreaChoice(BOLZANO, "Bolzano", "2022-06-12"),
+    AreaChoice(),
     JobOutcome.from_dict(FINISHED),
     JobOutcome("j-1", "running", "NDVI", progress=40.0, created="2026-01-01T12:00:00Z"),
     JobOutcome(
@@ -131,6 +135,12 @@ def test_the_old_saved_shapes_are_read() -> None:
 @pytest.mark.parametrize(
     ("cls", "data", "message"),
     [
+        (AreaChoice, "Bolzano", "The area must be a JSON object"),
+        (AreaChoice, {"aoi": [11.3, 46.47]}, "The area's 'aoi' must be a JSON object"),
+        (AreaChoice, {"aoi": {"place": "Bolzano"}}, "The area's 'aoi' must be a GeoJSON geometry"),
+        (AreaChoice, {"place": 7}, "The area's 'place' must be text"),
+        (AreaChoice, {"day": "12 June 2022"}, "The area's 'day' must be an ISO date"),
+        (AreaChoice, {"day": 20220612}, "The area's 'day' must be an ISO date"),
         (JobOutcome, [], "The job must be a JSON object"),
         (JobOutcome, {"status": "finished"}, "The job needs an 'id'"),
         (JobOutcome, {"id": "j", "assets": "a.tif"}, "'assets' must be a list"),
@@ -158,19 +168,25 @@ def test_the_project_codec_saves_typed_values_only() -> None:
         encode(FINISHED)  # a raw dict in the session is a bug, not something to save
 
 
-def test_the_area_choice_reads_its_three_keys() -> None:
+def test_the_area_choice_is_one_typed_value_under_one_key() -> None:
     aoi = {"type": "Polygon", "coordinates": []}
-    state = {StateKey.AOI: aoi, StateKey.AREA_PLACE: "Bolzano", StateKey.AREA_DATE: "2022-06-12"}
+    state = {StateKey.AREA: AreaChoice(aoi, "Bolzano", "2022-06-12")}
     choice = AreaChoice.from_state(state)
     assert choice == AreaChoice(aoi, "Bolzano", "2022-06-12") and choice.ready
     assert choice.label() == "Bolzano 2022-06-12"
-    assert not AreaChoice.from_state({StateKey.AOI: aoi}).ready and AreaChoice().label() == ""
+    assert not AreaChoice.from_state({StateKey.AREA: AreaChoice(aoi)}).ready and AreaChoice().label() == ""
+    assert AreaChoice.from_state({}) == AreaChoice()
+    assert AreaChoice.from_state({StateKey.AREA: choice.to_dict()}) == AreaChoice()  # a raw dict is no choice
+    assert choice.to_dict() == {"aoi": aoi, "place": "Bolzano", "day": "2022-06-12"}
+    assert AreaChoice.from_dict({"place": "", "day": ""}) == AreaChoice()
+    encode, decode = PERSISTED[StateKey.AREA]
+    assert decode(_json(encode(choice))) == choice
 
 
 def test_one_state_key_names_every_session_key() -> None:
     """The keys the project store keeps and resets come from StateKey, and no page or core module
     spells a session key as a literal."""
-    assert {k.value for k in PERSISTED} >= {"apex_aoi", "apex_job", "apex_area_date", "apex_publish_run"}
+    assert {k.value for k in PERSISTED} >= {"apex_area", "apex_job", "apex_publish_run"}
     assert not set(PERSISTED) & set(DERIVED)
     assert len({k.value for k in StateKey}) == len(StateKey)
     assert set(WidgetPrefix.of_steps()) == {"area_", "job_", "preview_", "md_", "pub_"}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apex_core.flow import JobOutcome, MetadataOutcome, PreviewOutcome, Published
+from apex_core.flow import AreaChoice, JobOutcome, MetadataOutcome, PreviewOutcome, Published
 from apex_core.steps import STEPS, StateKey, StepKey, flow_status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ def test_nothing_done_on_a_fresh_session() -> None:
 
 def test_done_flags_follow_the_state() -> None:
     state: dict[str, object] = {
-        StateKey.AOI: {"type": "Polygon", "coordinates": []},
+        StateKey.AREA: AreaChoice({"type": "Polygon", "coordinates": []}),
         StateKey.JOB: JobOutcome("j-1", "running"),
         StateKey.METADATA: MetadataOutcome(valid=False),
     }
@@ -40,6 +40,7 @@ def test_done_flags_follow_the_state() -> None:
 def test_done_checks_read_the_typed_outcomes_only() -> None:
     """A raw dict (another step's JSON) never marks a step done: the session holds typed values."""
     state = {
+        StateKey.AREA: {"aoi": {"type": "Polygon", "coordinates": []}, "day": "2022-06-12"},
         StateKey.JOB: {"id": "j-1", "status": "finished"},
         StateKey.PREVIEW: {"asset_key": "x.tif", "path": "/w/x.tif"},
         StateKey.METADATA: {"valid": True},
