@@ -31,19 +31,8 @@ def loopback(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def embedded() -> dict[str, Any]:
-    return embedded_job_results()
-
-
-@pytest.fixture
-def embedded_item() -> dict[str, Any]:
-    return embedded_job_item()
-
-
-def test_items_fetched_and_assets_checked_over_http(
-    loopback: str, tmp_path: Path, embedded: dict[str, Any], embedded_item: dict[str, Any]
-) -> None:
+def test_items_fetched_and_assets_checked_over_http(loopback: str, tmp_path: Path) -> None:
+    embedded, embedded_item = embedded_job_results(), embedded_job_item()
     (tmp_path / "item.json").write_text(json.dumps(embedded_item))
     (tmp_path / "openEO.tif").write_bytes(b"II*\x00" + bytes(100))
     for link in embedded["links"]:
