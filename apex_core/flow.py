@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from apex_core.errors import DataError
+from apex_core.metadata import Evaluation
 from apex_core.publish import PublishResult, browser_link
 
 __all__ = [
@@ -344,7 +345,7 @@ class PreviewOutcome:
 @dataclass(frozen=True)
 class MetadataOutcome:
     """The Metadata step's outcome: whether the collection is valid, and the collection and items to
-    publish once it is (``Evaluation.state()``: also its issues, checklist and schema checks)."""
+    publish once it is (:meth:`of` an ``Evaluation``: also its issues, checklist and schema checks)."""
 
     valid: bool = False
     collection: dict[str, Any] | None = None
@@ -352,6 +353,19 @@ class MetadataOutcome:
     issues: tuple[dict[str, Any], ...] = ()
     checklist: tuple[dict[str, Any], ...] = ()
     schema_checks: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, evaluation: Evaluation) -> MetadataOutcome:
+        """The outcome of one evaluation of the Metadata page's draft."""
+        pub = evaluation.publishable
+        return cls(
+            valid=evaluation.valid,
+            collection=dict(pub.collection) if pub is not None else None,
+            items=tuple(dict(i) for i in pub.items) if pub is not None else (),
+            issues=tuple(i.to_dict() for i in evaluation.issues),
+            checklist=tuple(c.to_dict() for c in evaluation.checklist) if pub is not None else (),
+            schema_checks=tuple(c.to_dict() for c in evaluation.checks) if pub is not None else (),
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetadataOutcome:

@@ -138,18 +138,6 @@ class Evaluation:
         n = len(self.publishable.items)
         return True, f"**Valid STAC {STAC_VERSION} collection** `{collection_id}` with {n} item(s)."
 
-    def state(self) -> dict[str, Any]:
-        """What the Publish page reads from ``StateKey.METADATA`` (``valid`` True marks the step done)."""
-        out: dict[str, Any] = {"valid": self.valid, "issues": [i.to_dict() for i in self.issues]}
-        if self.publishable is not None:
-            out.update(
-                collection=self.publishable.collection,
-                items=list(self.publishable.items),
-                checklist=[c.to_dict() for c in self.checklist],
-                schema_checks=[c.to_dict() for c in self.checks],
-            )
-        return out
-
 
 def evaluate(
     draft: CollectionDraft,

@@ -83,7 +83,7 @@ if not session.loaded:
 else:
     now = session.current(preview)
     st.caption(now.caption)
-    st.session_state[StateKey.METADATA] = MetadataOutcome.from_dict(now.evaluation.state())
+    st.session_state[StateKey.METADATA] = MetadataOutcome.of(now.evaluation)
     form, side = st.columns([5, 4], gap="large")
     with form:
         edit_form(now, session, W)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from apex_core import metadata as md
+from apex_core.flow import MetadataOutcome
 from apex_core.licences import OTHER
 from pages.common.metadata import FORM_SECTIONS, MetadataSession, form_fields, form_rows
 
@@ -87,7 +88,7 @@ def test_metadata_session_keeps_the_draft_when_widgets_go(embedded: dict[str, An
     title = now.draft.title
     assert widgets["md_title"] == title and widgets["md_upload"] == ["a file"] and widgets["other"] == 1
     assert now.caption.startswith("From upload results.json: 0 item(s).")
-    assert now.evaluation.state()["valid"] is now.evaluation.valid
+    assert MetadataOutcome.of(now.evaluation).valid is now.evaluation.valid
     assert {f.key for f in now.fields} >= {"id", "title"}
     widgets["md_title"] = "Bolzano NDVI"
     assert session.current().draft.title == store["draft"]["title"] == "Bolzano NDVI"

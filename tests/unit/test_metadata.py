@@ -16,7 +16,7 @@ import pytest
 
 from apex_core import MetadataError, user_message
 from apex_core import metadata as md
-from apex_core.flow import JobOutcome, PreviewOutcome
+from apex_core.flow import JobOutcome, MetadataOutcome, PreviewOutcome
 from apex_core.licences import OTHER
 from tests.services import shared_fixture
 from tests.stacdocs import embedded_job_item, embedded_job_results
@@ -470,7 +470,7 @@ def test_preview_statistics_of_this_job_only(embedded: dict[str, Any]) -> None:
 def test_evaluate_gives_the_publish_state(embedded: dict[str, Any], embedded_item: dict[str, Any]) -> None:
     draft = _draft(embedded, [embedded_item])
     ev = md.evaluate(draft, embedded, [embedded_item], now=NOW)
-    state = ev.state()
+    state = MetadataOutcome.of(ev).to_dict()
     assert state["valid"] is True
     assert state["collection"]["id"] == draft.id
     assert [i["collection"] for i in state["items"]] == [draft.id]
@@ -481,7 +481,9 @@ def test_evaluate_gives_the_publish_state(embedded: dict[str, Any], embedded_ite
         "expiry",
         "reachable",
     }
-    blocked = md.evaluate(replace(draft, auth_write=()), embedded, [embedded_item]).state()
+    blocked = MetadataOutcome.of(
+        md.evaluate(replace(draft, auth_write=()), embedded, [embedded_item])
+    ).to_dict()
     assert blocked == {
         "valid": False,
         "issues": [i.to_dict() for i in md.check_draft(replace(draft, auth_write=()))],
