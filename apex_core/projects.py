@@ -47,6 +47,7 @@ __all__ = [
     "PERSISTED_KEYS",
     "SECRET_KEY_NAMES",
     "WIDGET_PREFIXES",
+    "OpenProject",
     "PostgresProjectStore",
     "Project",
     "ProjectState",
@@ -275,6 +276,20 @@ class Project:
             "step": self.step,
             "status": self.status,
         }
+
+
+@dataclass(frozen=True)
+class OpenProject:
+    """The project open in a session (``StateKey.PROJECT``): which one, and what was last saved or loaded."""
+
+    id: str
+    name: str
+    version: int
+    saved: str  # the state's canonical JSON last saved or loaded: a rerun with the same state saves nothing
+
+    @classmethod
+    def of(cls, project: Project, saved: str) -> OpenProject:
+        return cls(project.id, project.name, project.version, saved)
 
 
 class ProjectStore(Protocol):

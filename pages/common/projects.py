@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from dataclasses import replace
 
 import streamlit as st
 
@@ -23,6 +23,7 @@ from apex_core.projects import (
     DERIVED_KEYS,
     PERSISTED_KEYS,
     WIDGET_PREFIXES,
+    OpenProject,
     Project,
     ProjectState,
     ProjectStore,
@@ -43,6 +44,7 @@ __all__ = [
     "owner",
     "project_page",
     "project_query",
+    "rename_project",
     "store",
     "sync_from_url",
     "whose",
@@ -50,7 +52,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PROJECT = StateKey.PROJECT  # {"id", "name", "version", "saved": the JSON last saved or loaded}
+PROJECT = StateKey.PROJECT  # OpenProject
 CONFLICT = StateKey.PROJECT_CONFLICT  # True while another tab's save is newer than this session's
 FAILED = StateKey.PROJECT_FAILED  # the id in the URL that could not be loaded this run (nothing is saved)
 PARAM = "project"
@@ -89,15 +91,24 @@ def store() -> ProjectStore:
     return open_store(settings(), owner())
 
 
-def current_project() -> dict[str, Any] | None:
+def current_project() -> OpenProject | None:
     cur = st.session_state.get(PROJECT)
-    return cur if isinstance(cur, dict) else None
+    return cur if isinstance(cur, OpenProject) else None
+
+
+def rename_project(project_id: str, name: str) -> Project:
+    """Rename a project (the open one keeps its new name too)."""
+    renamed = store().rename(project_id, name)
+    cur = current_project()
+    if cur is not None and cur.id == project_id:
+        st.session_state[PROJECT] = replace(cur, name=renamed.name)
+    return renamed
 
 
 def project_query() -> dict[str, str] | None:
     """Query parameters that keep the project in a page link."""
     cur = current_project()
-    return {PARAM: cur["id"]} if cur else None
+    return {PARAM: cur.id} if cur else None
 
 
 def project_page(project: Project) -> str:
@@ -115,12 +126,7 @@ def _clear_work() -> None:
 
 
 def _remember(project: Project, saved: str) -> None:
-    st.session_state[PROJECT] = {
-        "id": project.id,
-        "name": project.name,
-        "version": project.version,
-        "saved": saved,
-    }
+    st.session_state[PROJECT] = OpenProject.of(project, saved)
     st.query_params[PARAM] = project.id
 
 
@@ -157,19 +163,19 @@ def sync_from_url() -> None:
     st.session_state.pop(FAILED, None)
     wanted = st.query_params.get(PARAM)
     cur = current_project()
-    if wanted and (cur is None or cur["id"] != wanted):
+    if wanted and (cur is None or cur.id != wanted):
         try:
             open_project(wanted)
         except ProjectNotFound as exc:
             show_error(exc)
             st.query_params.pop(PARAM, None)
             if cur is not None:
-                st.query_params[PARAM] = cur["id"]
+                st.query_params[PARAM] = cur.id
         except ApexError as exc:
             show_error(exc)  # damaged or locked: the URL keeps the id, the next run retries
             st.session_state[FAILED] = wanted
     elif not wanted and cur is not None:
-        st.query_params[PARAM] = cur["id"]
+        st.query_params[PARAM] = cur.id
 
 
 def _adopt_work_folder(project_id: str) -> None:
@@ -200,10 +206,10 @@ def autosave() -> None:
                 _remember(project, state.to_json())
             return
         text = state.to_json()
-        if text == cur["saved"]:
+        if text == cur.saved:
             return
-        project = store().save(cur["id"], state, cur["version"])
-        cur.update(version=project.version, saved=text, name=project.name)
+        project = store().save(cur.id, state, cur.version)
+        st.session_state[PROJECT] = OpenProject.of(project, text)
     except ProjectConflict:
         st.session_state[CONFLICT] = True
     except ApexError as exc:
@@ -215,17 +221,17 @@ def conflict_notice() -> None:
     cur = current_project()
     if not st.session_state.get(CONFLICT) or cur is None:
         return
-    show_error(ProjectConflict(f"The project {cur['name']!r} was saved meanwhile in another tab or session."))
+    show_error(ProjectConflict(f"The project {cur.name!r} was saved meanwhile in another tab or session."))
     keep, load = st.columns(2)
     try:
         if keep.button("Keep my version", key=WidgetPrefix.APP + "project_keep_mine"):
-            project, _ = store().get(cur["id"])
-            cur.update(version=project.version, saved="")
+            project, _ = store().get(cur.id)
+            st.session_state[PROJECT] = replace(cur, version=project.version, saved="")
             st.session_state.pop(CONFLICT, None)
             autosave()  # this session's values, over the other tab's
             st.rerun()
         if load.button("Load the saved version", key=WidgetPrefix.APP + "project_load_saved"):
-            open_project(cur["id"])
+            open_project(cur.id)
             st.rerun()
     except ApexError as exc:
         show_error(exc)

@@ -14,6 +14,7 @@ from pages.common.projects import (
     new_project,
     open_project,
     project_page,
+    rename_project,
     store,
     whose,
 )
@@ -29,7 +30,7 @@ go: tuple[str, str] | None = None  # (page, project id) to switch to after the b
 cur = current_project()
 if cur is not None:
     cols = st.columns([5, 1], vertical_alignment="center")
-    cols[0].info(f"Open now: **{cur['name']}**", icon=":material/folder_open:")
+    cols[0].info(f"Open now: **{cur.name}**", icon=":material/folder_open:")
     if cols[1].button("Close", key="projects_close", help="Leave it (it stays saved) and start afresh."):
         close_project()
         st.rerun()
@@ -49,7 +50,7 @@ def row(project: Project) -> tuple[str, str] | None:
     with st.container(border=True):
         widths = [4, 1, 1.4, 1.4, 1.3]  # wide enough for "Duplicate" and "Rename" in full
         info, open_col, dup_col, ren_col, del_col = st.columns(widths, vertical_alignment="center")
-        here = " (open now)" if cur is not None and cur["id"] == project.id else ""
+        here = " (open now)" if cur is not None and cur.id == project.id else ""
         info.markdown(f"**{project.name}**{here}  \nNext: {project.step} · {project.status}")
         info.caption(f"Updated {project.updated[:16].replace('T', ' ')} UTC · id `{project.id}`")
         if project.status == "damaged":
@@ -64,15 +65,13 @@ def row(project: Project) -> tuple[str, str] | None:
         with ren_col.popover("Rename"):
             new = st.text_input("New name", value=project.name, key=f"projects_name_{project.id}")
             if st.button("Save the name", key=f"projects_rename_{project.id}"):
-                renamed = store().rename(project.id, new)
-                if cur is not None and cur["id"] == project.id:
-                    cur["name"] = renamed.name
+                rename_project(project.id, new)
                 st.rerun()
         with del_col.popover("Delete"):
             st.warning(f"Delete **{project.name}** and its downloaded files? This cannot be undone.")
             if st.button("Delete for good", key=f"projects_delete_{project.id}", type="primary"):
                 store().delete(project.id)
-                if cur is not None and cur["id"] == project.id:
+                if cur is not None and cur.id == project.id:
                     close_project()
                 st.rerun()
     return None

@@ -64,7 +64,7 @@ def _new_project(at: AppTest, name: str) -> str:
     at.text_input(key="projects_new_name").set_value(name)
     _ok(_button(at, "New project").click().run())
     assert _titles(at) == ["Area"]
-    project = str(at.session_state["apex_project"]["id"])
+    project = str(at.session_state[StateKey.PROJECT].id)
     assert at.query_params["project"] == project
     return project
 

@@ -89,7 +89,7 @@ def _session(at: AppTest, user: str, found: dict[str, str]) -> Session:
     state = {str(k): at.session_state[k] for k in at.session_state}
     return Session(
         f"project of {user}",
-        str(at.session_state["apex_project"]["id"]),
+        str(at.session_state[StateKey.PROJECT].id),
         found["job_id"],
         found["token"],
         state,
@@ -121,7 +121,7 @@ def test_ten_sessions_at_once_do_not_cross_talk(
         assert len({id(s.con) for s in sessions}) == SESSIONS, "each session has its own connection"
         store = SqliteProjectStore.in_state_dir(state_dir)
         for s in sessions:
-            assert s.state["apex_project"]["name"] == s.name
+            assert s.state[StateKey.PROJECT].name == s.name
             assert s.state[StateKey.JOB.value].id == s.job_id
             _, saved = store.get(s.project)
             assert saved.to_dict()[StateKey.JOB.value]["id"] == s.job_id  # its own job, saved in its project
