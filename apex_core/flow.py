@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from apex_core.errors import DataError
-from apex_core.metadata import Evaluation
+from apex_core.metadata import CollectionDraft, Evaluation, LoadedResults, Reachability
 from apex_core.publish import PublishResult, browser_link
+from apex_core.statistics import BandStatistics
 
 __all__ = [
     "DERIVED",
@@ -42,6 +43,7 @@ __all__ = [
     "Codec",
     "JobOutcome",
     "MetadataOutcome",
+    "MetadataWork",
     "PreviewOutcome",
     "PublishRun",
     "Published",
@@ -59,7 +61,7 @@ class StateKey(StrEnum):
     JOB_CHOICE = "apex_job_choice"  # the openEO connection choice (ConnectionChoice.to_dict(), no secret)
     JOB = "apex_job"  # JobOutcome
     PREVIEW = "apex_preview"  # PreviewOutcome
-    METADATA_DRAFT = "apex_metadata_draft"  # the Metadata page's own state: {"source", "draft", "reach"}
+    METADATA_DRAFT = "apex_metadata_draft"  # MetadataWork: the Metadata page's work in progress
     METADATA = "apex_metadata"  # MetadataOutcome
     PUBLISH_RUN = "apex_publish_run"  # PublishRun
     PUBLISHED = "apex_published"  # Published
@@ -343,6 +345,48 @@ class PreviewOutcome:
 
 
 @dataclass(frozen=True)
+class MetadataWork:
+    """The Metadata page's work in progress (``StateKey.METADATA_DRAFT``): the loaded source, the draft
+    being edited, the statistics it carries, the last asset check, and which sources were loaded."""
+
+    source: LoadedResults | None = None
+    draft: CollectionDraft | None = None
+    statistics: BandStatistics | None = None
+    reach: tuple[Reachability, ...] | None = None  # None: the assets were not checked yet
+    loaded: tuple[str, ...] = ()  # fingerprints of the sources loaded so far (never loaded twice)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetadataWork:
+        data = _mapping(data, "The metadata draft")
+        try:
+            source, draft = data.get("source"), data.get("draft")
+            stats, reach = data.get("statistics"), data.get("reach")
+            return cls(
+                source=LoadedResults.from_dict(_mapping(source, "Its source"))
+                if source is not None
+                else None,
+                draft=CollectionDraft.from_dict(_mapping(draft, "Its draft")) if draft is not None else None,
+                statistics=BandStatistics.from_dict(_mapping(stats, "Its statistics")) if stats else None,
+                reach=None
+                if reach is None
+                else tuple(Reachability.from_dict(r) for r in _dicts(data, "reach", "It")),
+                loaded=tuple(str(f) for f in _list(data, "loaded", "The metadata draft")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"The metadata draft cannot be read ({type(exc).__name__}: {exc}).") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"loaded": list(self.loaded)}
+        if self.source is not None:
+            out["source"] = self.source.to_dict()
+        if self.draft is not None:
+            out["draft"] = self.draft.to_dict()
+        out["statistics"] = self.statistics.to_dict() if self.statistics is not None else None
+        out["reach"] = None if self.reach is None else [r.to_dict() for r in self.reach]
+        return out
+
+
+@dataclass(frozen=True)
 class MetadataOutcome:
     """The Metadata step's outcome: whether the collection is valid, and the collection and items to
     publish once it is (:meth:`of` an ``Evaluation``: also its issues, checklist and schema checks)."""
@@ -484,7 +528,7 @@ PERSISTED: Mapping[StateKey, Codec] = {
     StateKey.JOB_CHOICE: (_same, _same),
     StateKey.JOB: _codec(JobOutcome),
     StateKey.PREVIEW: _codec(PreviewOutcome),
-    StateKey.METADATA_DRAFT: (_same, _same),
+    StateKey.METADATA_DRAFT: _codec(MetadataWork),
     StateKey.METADATA: _codec(MetadataOutcome),
     StateKey.PUBLISH_RUN: _codec(PublishRun),
     StateKey.PUBLISHED: _codec(Published),

@@ -21,14 +21,14 @@ __all__ = ["CollectionDraft", "pick_statistics"]
 
 
 def pick_statistics(
-    preview: PreviewOutcome | None, saved: Mapping[str, Any] | None, job_id: Any = None
+    preview: PreviewOutcome | None, saved: BandStatistics | None, job_id: Any = None
 ) -> BandStatistics | None:
     """The Preview step's statistics when it has some for this job (a preview of another job than
     ``job_id`` is ignored: :meth:`PreviewOutcome.band_statistics`), else ``saved``."""
     stats = preview.band_statistics(str(job_id) if job_id else None) if preview is not None else None
     if stats:
         return BandStatistics.from_dict(stats, source="preview")
-    return BandStatistics.from_dict(saved) if saved else None
+    return saved
 
 
 def _roles(text: str) -> tuple[str, ...]:

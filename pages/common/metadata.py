@@ -16,7 +16,8 @@ from typing import Any, Literal
 import streamlit as st
 
 from apex_core import metadata as md
-from apex_core.flow import JobOutcome, PreviewOutcome
+from apex_core.errors import MetadataError
+from apex_core.flow import JobOutcome, MetadataWork, PreviewOutcome, StateKey
 from apex_core.licences import LICENCES, OTHER, licence_label
 
 __all__ = [
@@ -210,30 +211,37 @@ class FormState:
 
 @dataclass(frozen=True)
 class MetadataSession:
-    """The Metadata page's state, in two mappings of the session (plain mappings: no Streamlit call).
+    """The Metadata page's state in the session (a plain mapping: no Streamlit call).
 
-    ``store`` is the page's own dict: ``source`` (a :class:`LoadedResults` dict), ``draft`` (a
-    :class:`CollectionDraft` dict), ``statistics``, ``reach`` (the last asset check), ``loaded`` (the
-    fingerprints of the sources loaded so far) and ``seen``. ``widgets`` holds the form's widget values
-    under ``prefix`` (the session itself); they are dropped on a page change, the draft in ``store`` is
-    not, and they are seeded from it. ``keep`` are the widgets under ``prefix`` that are not the form's.
+    Its work in progress is one :class:`~apex_core.flow.MetadataWork` under ``key`` (replaced, never
+    mutated); the form's widget values live under ``prefix``: they are dropped on a page change, the
+    draft is not, and they are seeded from it. ``keep`` are the widgets under ``prefix`` that are not
+    the form's.
     """
 
-    store: MutableMapping[str, Any]
-    widgets: MutableMapping[Any, Any]
+    state: MutableMapping[Any, Any]
+    key: str = StateKey.METADATA_DRAFT
     prefix: str = "md_"
     keep: frozenset[str] = frozenset({"upload", "diff"})
 
     @property
+    def work(self) -> MetadataWork:
+        work = self.state.get(self.key)
+        return work if isinstance(work, MetadataWork) else MetadataWork()
+
+    def _save(self, **changes: Any) -> None:
+        self.state[self.key] = replace(self.work, **changes)
+
+    @property
     def loaded(self) -> bool:
-        return "source" in self.store
+        return self.work.source is not None and self.work.draft is not None
 
     def remember(self, fingerprint: str | None) -> bool:
         """True the first time ``fingerprint`` (a finished job, a set of uploaded files) comes; it is
         remembered, so the same source is not loaded again over the person's edits."""
-        if not fingerprint or fingerprint in self.store.get("loaded", ()):
+        if not fingerprint or fingerprint in self.work.loaded:
             return False
-        self.store["loaded"] = [*self.store.get("loaded", ()), fingerprint]
+        self._save(loaded=(*self.work.loaded, fingerprint))
         return True
 
     def load_job(self, job: JobOutcome | None, timeout: float, preview: PreviewOutcome | None = None) -> None:
@@ -251,48 +259,52 @@ class MetadataSession:
     def load(self, loaded: md.LoadedResults, preview: PreviewOutcome | None = None) -> None:
         """A new source: a fresh draft from it, its statistics, no asset check yet, the form reseeded."""
         draft = md.CollectionDraft.from_results(loaded.results, loaded.items, preview=preview)
-        self.store.update(source=loaded.to_dict(), draft=draft.to_dict(), reach=None, seen=loaded.fingerprint)
-        self.store["statistics"] = draft.statistics.to_dict() if draft.statistics else None
+        self._save(source=loaded, draft=draft, statistics=draft.statistics, reach=None)
         self._forget("")
 
     def reset(self, preview: PreviewOutcome | None = None) -> None:
         """The form back to the loaded source."""
-        self.load(md.LoadedResults.from_dict(self.store["source"]), preview)
+        if (source := self.work.source) is not None:
+            self.load(source, preview)
 
     def edit_providers(self, remove: int | None = None) -> None:
         """A provider added (``remove`` None), or the one at index ``remove`` removed."""
-        draft = md.CollectionDraft.from_dict(self.store["draft"])
-        draft = draft.with_provider_added() if remove is None else draft.with_provider_removed(remove)
-        self.store["draft"] = draft.to_dict()
+        if (draft := self.work.draft) is None:
+            return
+        self._save(
+            draft=draft.with_provider_added() if remove is None else draft.with_provider_removed(remove)
+        )
         self._forget("provider")
 
     def check_assets(self, publishable: md.PublishableCollection, timeout: float) -> None:
         """Check every asset link now (:func:`md.check_reachable`); the checklist shows the answers."""
         hrefs = [href for _owner, _key, href in md.asset_hrefs(publishable.collection, publishable.items)]
-        self.store["reach"] = [r.to_dict() for r in md.check_reachable(hrefs, timeout)]
+        self._save(reach=tuple(md.check_reachable(hrefs, timeout)))
 
     def current(self, preview: PreviewOutcome | None = None) -> FormState:
-        """The stored draft with the form's values (widgets seeded from it first), kept in ``store``."""
-        source = md.LoadedResults.from_dict(self.store["source"])
-        saved = md.CollectionDraft.from_dict(self.store["draft"])
-        stats = md.pick_statistics(preview, self.store.get("statistics"), source.results.get("id"))
+        """The stored draft with the form's values (widgets seeded from it first), kept in the work."""
+        work = self.work
+        source, saved = work.source, work.draft
+        if source is None or saved is None:
+            raise MetadataError("No job results are loaded yet.")
+        stats = md.pick_statistics(preview, work.statistics, source.results.get("id"))
         for key, value in saved.form_values().items():
-            self.widgets.setdefault(self.prefix + key, value)
+            self.state.setdefault(self.prefix + key, value)
         n = len(self.prefix)
-        values = {str(k)[n:]: v for k, v in self.widgets.items() if str(k).startswith(self.prefix)}
+        values = {str(k)[n:]: v for k, v in self.state.items() if str(k).startswith(self.prefix)}
         draft = saved.with_form(values, statistics=stats)
-        self.store["draft"] = draft.to_dict()
-        raw = self.store.get("reach")
-        reach = [md.Reachability.from_dict(r) for r in raw] if raw is not None else None
+        if draft != saved:
+            self._save(draft=draft)
+        reach = list(work.reach) if work.reach is not None else None
         evaluation = md.evaluate(draft, source.results, source.items, reachability=reach)
         return FormState(source, draft, stats, evaluation, form_fields(draft, stats, evaluation.issues))
 
     def _forget(self, start: str) -> None:
         """Drop the form's widget values whose name starts with ``start``: they reseed from the draft."""
         n = len(self.prefix)
-        names = [k for k in self.widgets if str(k).startswith(self.prefix + start)]
+        names = [k for k in self.state if str(k).startswith(self.prefix + start)]
         for key in [k for k in names if str(k)[n:] not in self.keep]:
-            del self.widgets[key]
+            del self.state[key]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,13 +18,12 @@ from pages.common.errors import show_error
 from pages.common.metadata import FormState, MetadataSession, edit_form, notes
 from pages.common.session import settings
 
-STORE = StateKey.METADATA_DRAFT  # this page's own state: {"source": ..., "draft": ..., "reach": ...}
-W = WidgetPrefix.METADATA  # widget values are dropped on page change, the draft in STORE is not
+W = WidgetPrefix.METADATA  # widget values are dropped on page change, the draft (MetadataWork) is not
 OK, WARN, UNKNOWN = ":green[:material/check_circle:]", ":orange[:material/warning:]", ":material/help:"
 MARKS = {True: OK, False: WARN, None: UNKNOWN}
 
 st.title("Metadata")
-session = MetadataSession(st.session_state.setdefault(STORE, {}), st.session_state, W)
+session = MetadataSession(st.session_state, StateKey.METADATA_DRAFT, W)
 timeout = min(settings().http_timeout, 10.0)
 preview = st.session_state.get(StateKey.PREVIEW)
 try:

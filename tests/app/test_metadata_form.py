@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from apex_core import metadata as md
-from apex_core.flow import MetadataOutcome
+from apex_core.flow import MetadataOutcome, StateKey
 from apex_core.licences import OTHER
 from pages.common.metadata import FORM_SECTIONS, MetadataSession, form_fields, form_rows
 
@@ -77,13 +77,12 @@ def test_form_fields_carry_their_issues(embedded: dict[str, Any]) -> None:
 
 
 def test_metadata_session_keeps_the_draft_when_widgets_go(embedded: dict[str, Any]) -> None:
-    store: dict[str, Any] = {}
     widgets: dict[str, Any] = {"md_upload": ["a file"], "other": 1}
-    session = MetadataSession(store, widgets, "md_")
+    session = MetadataSession(widgets, StateKey.METADATA_DRAFT, "md_")
     assert not session.loaded
     assert session.remember("fp-1") and not session.remember("fp-1") and not session.remember(None)
     session.load(md.LoadedResults("upload results.json", "fp-1", embedded))
-    assert session.loaded and store["reach"] is None
+    assert session.loaded and session.work.reach is None
     now = session.current()
     title = now.draft.title
     assert widgets["md_title"] == title and widgets["md_upload"] == ["a file"] and widgets["other"] == 1
@@ -91,17 +90,17 @@ def test_metadata_session_keeps_the_draft_when_widgets_go(embedded: dict[str, An
     assert MetadataOutcome.of(now.evaluation).valid is now.evaluation.valid
     assert {f.key for f in now.fields} >= {"id", "title"}
     widgets["md_title"] = "Bolzano NDVI"
-    assert session.current().draft.title == store["draft"]["title"] == "Bolzano NDVI"
+    assert session.current().draft.title == session.work.draft.title == "Bolzano NDVI"
     for key in [k for k in widgets if k.startswith("md_")]:  # a page change drops the widget values
         del widgets[key]
     assert session.current().draft.title == "Bolzano NDVI" == widgets["md_title"]
-    count = len(store["draft"]["providers"])
+    count = len(session.work.draft.providers)
     session.edit_providers()
-    assert len(store["draft"]["providers"]) == count + 1 and "md_provider_0_name" not in widgets
+    assert len(session.work.draft.providers) == count + 1 and "md_provider_0_name" not in widgets
     assert widgets["md_title"] == "Bolzano NDVI"
     session.current()
     session.edit_providers(remove=count)
-    assert len(store["draft"]["providers"]) == count
+    assert len(session.work.draft.providers) == count
     widgets["md_upload"] = ["a file"]
     session.reset()
     assert session.current().draft.title == title and widgets["md_upload"] == ["a file"]
@@ -110,9 +109,8 @@ def test_metadata_session_keeps_the_draft_when_widgets_go(embedded: dict[str, An
 def test_id_is_checked_at_each_keystroke(embedded: dict[str, Any]) -> None:
     """The id is a ``live_text`` field: the page gets its value while the person types, and each value
     gives the field's issue (or none) at once, next to the field, and is kept in the draft."""
-    store: dict[str, Any] = {}
     widgets: dict[str, Any] = {}
-    session = MetadataSession(store, widgets, "md_")
+    session = MetadataSession(widgets, StateKey.METADATA_DRAFT, "md_")
     session.load(md.LoadedResults("upload results.json", "fp-1", embedded))
     suggested = session.current().draft.id
     messages = []
@@ -122,7 +120,7 @@ def test_id_is_checked_at_each_keystroke(embedded: dict[str, Any]) -> None:
         (field,) = [f for f in now.fields if f.key == "id"]
         assert field.kind == "live_text"
         messages.append([i.message for i in field.issues])
-        assert now.draft.id == store["draft"]["id"] == typed
+        assert now.draft.id == session.work.draft.id == typed
         assert now.evaluation.valid is (not messages[-1])
     assert "3 to 64 characters long (it has 1)" in messages[0][0]
     assert "3 to 64 characters long (it has 2)" in messages[1][0]

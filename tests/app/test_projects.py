@@ -185,7 +185,7 @@ def test_reopen_in_fresh_sessions_finds_the_work_and_no_token(
     _ok(at.switch_page(METADATA).run())
     at.text_input(key="md_title").set_value("Bolzano NDVI, reopened")
     _ok(at.run())
-    assert at.session_state["apex_metadata_draft"]["draft"]["title"] == "Bolzano NDVI, reopened"
+    assert at.session_state[StateKey.METADATA_DRAFT].draft.title == "Bolzano NDVI, reopened"
 
     # Session 3: everything is back, down to the metadata edit; the stepper counts the done steps.
     at = _app(project)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from apex_core import metadata as md
 from apex_core.errors import CatalogueConflict, DataError
 from apex_core.flow import (
     DERIVED,
@@ -17,6 +18,7 @@ from apex_core.flow import (
     AreaChoice,
     JobOutcome,
     MetadataOutcome,
+    MetadataWork,
     PreviewOutcome,
     Published,
     PublishRun,
@@ -25,6 +27,7 @@ from apex_core.flow import (
     WidgetPrefix,
 )
 from apex_core.publish import PublishPlan, PublishResult, PublishState
+from tests.stacdocs import embedded_job_item, embedded_job_results
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -220,3 +223,33 @@ def test_published_is_where_the_result_put_the_collection() -> None:
     urls = ("http://cat/collections/ndvi", ("http://cat/collections/ndvi/items/i1",))
     assert Published.of(_result(), "http://browser/") == Published(*urls, "http://browser/collections/ndvi")
     assert Published.of(_result()) == Published(*urls) and "browser_url" not in Published(*urls).to_dict()
+
+
+def test_the_metadata_work_is_one_typed_value_with_its_codec() -> None:
+    results = embedded_job_results()
+    source = md.LoadedResults("upload results.json", "fp-1", results, (embedded_job_item(),))
+    draft = md.CollectionDraft.from_results(results, list(source.items))
+    reach = (md.Reachability("http://x/a.tif", True, 200, ""),)
+    work = MetadataWork(source, draft, md.BandStatistics(-0.2, 0.8, source="preview"), reach, ("fp-1",))
+    assert MetadataWork.from_dict(_json(work.to_dict())) == work
+    assert MetadataWork.from_dict(_json(MetadataWork().to_dict())) == MetadataWork()
+    encode, decode = PERSISTED[StateKey.METADATA_DRAFT]
+    assert decode(_json(encode(work))) == work
+    # what projects saved before: the page's plain dict, with its write-only "seen"
+    old = {
+        "source": source.to_dict(),
+        "draft": draft.to_dict(),
+        "reach": None,
+        "seen": "fp-1",
+        "loaded": ["fp-1"],
+    }
+    assert MetadataWork.from_dict(_json(old)) == MetadataWork(source, draft, None, None, ("fp-1",))
+    for bad, message in [
+        ("draft", "The metadata draft must be a JSON object"),
+        ({"source": "results.json"}, "Its source must be a JSON object"),
+        ({"source": {"origin": "x"}}, "The metadata draft cannot be read"),
+        ({"loaded": "fp-1"}, "'loaded' must be a list"),
+        ({"reach": [1]}, "'reach' must be a list of JSON objects"),
+    ]:
+        with pytest.raises(DataError, match=re.escape(message)):
+            MetadataWork.from_dict(bad)

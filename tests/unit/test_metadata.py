@@ -457,7 +457,7 @@ def test_preview_statistics_of_this_job_only(embedded: dict[str, Any]) -> None:
     assert md.pick_statistics(
         replace(preview, raster_statistics={}), None, embedded["id"]
     ) == md.BandStatistics(minimum=-0.2, maximum=0.8, stddev=0.1, source="preview")
-    saved = {"minimum": -161.0, "maximum": 73.0, "source": "job results"}
+    saved = md.BandStatistics.from_dict({"minimum": -161.0, "maximum": 73.0, "source": "job results"})
     assert md.pick_statistics(replace(preview, job_id="j-other"), saved, embedded["id"]) == md.BandStatistics(
         minimum=-161.0, maximum=73.0, source="job results"
     )
