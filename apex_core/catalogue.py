@@ -612,7 +612,7 @@ class OidcEndpoints:
 def _oauth_error(resp: requests.Response, what: str) -> AuthError:
     server, code = _server_message(resp)
     return AuthError(
-        f"Could not {what}: the issuer said {server or 'nothing'}.",
+        f"Could not {what}: the issuer said {server.rstrip('.') or 'nothing'}.",
         code=code,
         status=resp.status_code,
         request_id=_request_id(resp),
@@ -675,6 +675,10 @@ def device_sign_in(
 
     def sign_in(display: Display) -> AccessToken:
         session = TimeoutSession(timeout)
+        refused: list[requests.Response] = []  # the issuer's error answers, to explain a failure in its words
+        session.hooks["response"].append(
+            lambda resp, *_a, **_k: refused.append(resp) if resp.status_code >= 400 else None
+        )
         try:
             provider = OidcProviderInfo(issuer=issuer, requests_session=session)
             client = OidcClientInfo(client_id=client_id, provider=provider, client_secret=client_secret)
@@ -686,26 +690,51 @@ def device_sign_in(
                 requests_session=session,
             ).get_tokens()
         except OidcException as exc:
-            raise _device_error(issuer, exc) from exc
+            raise _device_error(issuer, exc, refused[-1] if refused else None) from exc
         except requests.RequestException as exc:
             raise AuthError(
                 f"The sign-in service at {_safe_url(issuer)} did not answer ({type(exc).__name__})."
             ) from exc
-        answer = {"access_token": got.access_token, "expires_in": got.expires_in}
         return AccessToken.from_response(
-            {**answer, "refresh_token": got.refresh_token}, f"device flow ({client_id})"
+            {
+                "access_token": got.access_token,
+                "expires_in": got.expires_in,
+                "refresh_token": got.refresh_token,
+            },
+            f"device flow ({client_id})",
         )
 
     return DeviceSignIn.start(issuer, sign_in)
 
 
-def _device_error(issuer: str, exc: OidcException) -> AuthError:
-    """The client's device-flow failure in the words the page shows (it names the OAuth error code)."""
+def _device_error(issuer: str, exc: OidcException, refused: requests.Response | None) -> AuthError:
+    """The device flow's failure in the words the page shows: the issuer's own answer (its OAuth error
+    code, status and request id) when it refused a request, else what the client says."""
+    expired = "The sign-in code has expired; start the sign-in again."
+    if isinstance(exc, OidcDeviceCodePollTimeout):
+        return AuthError(expired, code="expired_token")
+    if refused is not None:
+        code = _server_message(refused)[1]
+        status = refused.status_code
+        if code == "expired_token":
+            return AuthError(expired, code=code, status=status, request_id=_request_id(refused))
+        if code == "access_denied":
+            return AuthError(
+                "The sign-in was denied.", code=code, status=status, request_id=_request_id(refused)
+            )
+        if refused.request.method == "GET":
+            return AuthError(
+                f"Could not read the sign-in service's discovery document at {_safe_url(issuer)}.",
+                status=status,
+                request_id=_request_id(refused),
+            )
+        if code not in ("authorization_pending", "slow_down"):
+            body = refused.request.body or ""
+            polling = "grant_type" in (body.decode("latin-1") if isinstance(body, bytes) else str(body))
+            return _oauth_error(
+                refused, "finish the device sign-in" if polling else "start the device sign-in"
+            )
     text = str(exc)
-    if isinstance(exc, OidcDeviceCodePollTimeout) or "expired_token" in text:
-        return AuthError("The sign-in code has expired; start the sign-in again.", code="expired_token")
-    if "access_denied" in text:
-        return AuthError("The sign-in was denied.", code="access_denied")
     if "No support for device authorization grant" in text:
         return AuthError(
             f"The sign-in service {issuer} offers no device flow (no device_authorization_endpoint)."

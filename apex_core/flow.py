@@ -237,7 +237,9 @@ class JobOutcome:
     document saved next to them, ``items`` the STAC items its results linked to (fetched with the
     download, so the Metadata step need not fetch them again; empty when they were not all fetched).
     JSON: ``{"status", "id", "title", "progress", "created", "assets": [{"key", "path", "datetime"}],
-    "metadata_path", "items"}`` (saved projects may lack any but ``id``)."""
+    "metadata_path"}`` (saved projects may lack any but ``id``). The items stay in the session only:
+    their links are signed and expire, and may carry a token, which a project never stores (after a
+    reload the Metadata step fetches them again)."""
 
     id: str
     status: str = ""  # the backend's status ("" when a saved project did not say)
@@ -266,7 +268,7 @@ class JobOutcome:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON saved projects hold (``progress``, ``created`` and ``items`` only when known)."""
+        """The JSON saved projects hold (``progress`` and ``created`` only when known; never ``items``)."""
         out: dict[str, Any] = {
             "status": self.status,
             "id": self.id,
@@ -278,8 +280,6 @@ class JobOutcome:
             out["progress"] = self.progress
         if self.created is not None:
             out["created"] = self.created
-        if self.items:
-            out["items"] = [dict(i) for i in self.items]
         return out
 
     @property

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pendulum
 import requests
@@ -777,13 +778,15 @@ def _stream(
     """Download one asset into ``path`` (through ``path.part``), reporting progress.
 
     The request is the client's own (``con.get``: its session and retries, an expired token
-    refreshed, the credentials sent only to the backend's API, never to a signed or third-party
-    href). The writing is ours: openeo's ``ResultAsset.download`` (``Connection.download_url``) has no
+    refreshed). The backend's credentials go to the backend's own host (a result link may sit outside
+    its API root, e.g. ``/download/...``), never to another host (a signed or third-party href). The
+    writing is ours: openeo's ``ResultAsset.download`` (``Connection.download_url``) has no
     progress hook, writes straight into the target and only knows the asset's ``href`` (``s3://``
     for an exported asset, downloaded here through its http alternate)."""
     part = path.with_suffix(path.suffix + ".part")
     try:
-        with con.get(asset.href, stream=True, timeout=timeout) as resp:
+        own_host = urlsplit(asset.href).netloc == urlsplit(con.root_url).netloc
+        with con.get(asset.href, stream=True, timeout=timeout, auth=con.auth if own_host else None) as resp:
             total = asset.size or int(resp.headers.get("Content-Length") or 0) or None
             done = 0
             last = 0.0

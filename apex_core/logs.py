@@ -22,7 +22,8 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
     # key=value and "key": "value" forms of credential fields.
     re.compile(
-        r"(?i)((?:access_token|refresh_token|id_token|client_secret|password|passwd|secret|token)"
+        r"(?i)((?:access_token|refresh_token|id_token|client_secret|device_code|code_verifier|password|passwd"
+        r"|secret|token)"
         r"[\"']?\s*[:=]\s*[\"']?)[^\"'\s&,}]+"
     ),
 )

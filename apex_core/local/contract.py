@@ -188,6 +188,7 @@ class EmbeddedEndpoints:
             "clients": [c.to_dict(include_secret=True) for c in self.clients],
             "pid": self.pid,
             "pids": dict(self.pids),
+            "openeo_pid": self.pids.get("openeo"),  # kept for scripts that read it before "pids" existed
         }
         return json.dumps(line)
 

@@ -433,6 +433,28 @@ def test_device_flow_against_the_local_issuer(
         assert publish(c, plan_of(new_id(), 1)).ok
 
 
+def test_a_refused_device_sign_in_is_explained_in_the_issuer_words(issuer: IssuerHandle) -> None:
+    """An unknown client, and a person who denies: the page shows the issuer's reason, OAuth code and
+    HTTP status (not the client library's exception text)."""
+    unknown = device_sign_in(issuer.issuer_url, "no-such-client", timeout=T)
+    state = unknown.wait(T)
+    assert state.status == "failed" and state.error is not None
+    assert isinstance(state.error, AuthError)
+    assert state.error.message == "Could not start the device sign-in: the issuer said Unknown client."
+    assert (state.error.code, state.error.status) == ("invalid_client", 401)
+
+    denied = device_sign_in(issuer.issuer_url, PUBLIC_CLIENT_ID, timeout=T)
+    assert denied.wait(T).status == "waiting" and denied.link
+    page = requests.get(denied.link, timeout=T)
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert action is not None
+    requests.post(action.group(1), data={"user_code": denied.user_code, "action": "deny"}, timeout=T)
+    final = wait_until(lambda: (st := denied.state()).done and st, 20, every=0.2, what=lambda: denied.state())
+    assert final.status == "failed" and final.error is not None
+    assert final.error.message == "The sign-in was denied."
+    assert final.error.code == "access_denied" and final.error.status == 400
+
+
 def test_refused_item_in_bulk_then_resumed(catalogue: CatalogueHandle, token_for: TokenFor) -> None:
     """A bulk write refused for one item (the embedded catalogue refuses the whole request, naming it)
     stops the publish with the item named and nothing of the chunk written; resuming does not recreate

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from apex_core.flow import (
     StateKey,
     WidgetPrefix,
 )
+from apex_core.projects import ProjectState
 from apex_core.publish import PublishPlan, PublishResult, PublishState
 from tests.stacdocs import embedded_job_item, embedded_job_results
 
@@ -85,8 +87,23 @@ OUTCOMES = [
 def test_each_outcome_round_trips_through_json(value: Any) -> None:
     back = type(value).from_dict(_json(value.to_dict()))
     assert back.to_dict() == value.to_dict()
-    if not (isinstance(value, PublishRun) and value.result is not None):  # exceptions compare by identity
+    if isinstance(value, JobOutcome):  # the job's STAC items stay in the session (signed links)
+        assert back == replace(value, items=())
+    elif not (isinstance(value, PublishRun) and value.result is not None):  # exceptions compare by identity
         assert back == value
+
+
+def test_a_job_is_saved_without_its_items_even_when_their_links_carry_a_token() -> None:
+    signed = {
+        "type": "Feature",
+        "id": "i1",
+        "assets": {"a": {"href": "https://b/a.tif?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqIn0.c2ln"}},
+    }
+    job = JobOutcome.from_dict({**FINISHED, "items": [signed]})
+    assert job.items == (signed,)  # read from the session's shape
+    saved = ProjectState.from_session({StateKey.JOB: job})
+    assert saved.to_dict()[StateKey.JOB.value] == FINISHED  # the job is kept; its signed items are not
+    assert "token=" not in saved.to_json()
 
 
 def test_the_publish_run_keeps_the_error_class_and_fields() -> None:

@@ -4,6 +4,7 @@ line's one codec, serve's own settings, and the app's translation of the service
 from __future__ import annotations
 
 import http.server
+import json
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,10 @@ def test_the_serve_line_reads_back_as_written() -> None:
         openeo_password="demo-password",
         clients=(LocalClient("editor", "apex-local-editor", "s3cr3t", ("apex-editor",)),),
         pid=42,
-        pids={"serve": 42, "postgres": None},
+        pids={"serve": 42, "postgres": None, "openeo": 43},
     )
     line = endpoints.to_line()
+    assert json.loads(line)["openeo_pid"] == 43  # the key scripts read before "pids" existed
     assert "\n" not in line and "s3cr3t" in line  # the one place the local secrets are printed
     assert EmbeddedEndpoints.from_line(line) == endpoints
     assert EmbeddedEndpoints.from_line(line.encode()).client("editor").client_secret == "s3cr3t"

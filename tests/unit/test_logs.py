@@ -18,6 +18,8 @@ JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJlLXZhbHVl"
         '{"refresh_token": "r-abcdefgh", "ok": 1}',
         "login with password=hunter22",
         f"token {JWT} in free text",
+        "VerificationInfo(verification_uri='http://x', device_code='hunter22', user_code='AB')",
+        "form {'grant_type': 'device_code', 'code_verifier': 'opaque123456'}",
     ],
 )
 def test_credentials_are_masked(text: str) -> None:
