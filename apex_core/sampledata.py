@@ -6,9 +6,11 @@ SHA-256 must match; a mismatch is a :class:`~apex_core.errors.ChecksumMismatch` 
 is not kept. Files are written atomically, so an interrupted setup never leaves a half file.
 
 The same machinery puts any other set of verified files in place from a JSON manifest
-(:func:`load_manifest`), e.g. the openEO API compliance suite's repository layout for the tests.
+(:func:`load_manifest`), e.g. the openEO API compliance suite's repository layout for the tests, and
+the STAC extension JSON schemas that metadata validation resolves offline (:func:`ensure_stac_schemas`:
+``<data dir>/stac-schemas/``, from ``../shared/stac-schemas`` or their canonical URLs).
 
-Run as ``python -m apex_core.sampledata [--dest DIR] [--shared DIR] [--manifest FILE]``.
+Run as ``python -m apex_core.sampledata [--dest DIR] [--shared DIR] [--manifest FILE | --stac-schemas]``.
 """
 
 from __future__ import annotations
@@ -34,17 +36,24 @@ from apex_core.errors import ChecksumMismatch, DataError
 
 __all__ = [
     "DEFAULT_SHARED_DIR",
+    "DEFAULT_STAC_SCHEMAS_SHARED_DIR",
     "SAMPLE_FILES",
+    "STAC_SCHEMAS_MANIFEST",
     "SampleFile",
     "SampleResult",
     "ensure_sample_data",
+    "ensure_stac_schemas",
     "load_manifest",
     "sha256_of",
+    "stac_schemas_dir",
 ]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SHARED_DIR = PROJECT_ROOT.parent / "shared" / "data"
+DEFAULT_STAC_SCHEMAS_SHARED_DIR = PROJECT_ROOT.parent / "shared" / "stac-schemas"
+# The project's own manifest of the STAC extension schemas: path (= canonical URL's path), URL, SHA-256.
+STAC_SCHEMAS_MANIFEST = PROJECT_ROOT / "apex_core" / "metadata" / "stac-schemas.manifest.json"
 _TIMEOUT = 60.0
 _CHUNK = 1 << 20
 
@@ -218,6 +227,18 @@ def ensure_sample_data(
     return [_ensure_one(spec, dest, shared) for spec in files]
 
 
+def stac_schemas_dir(settings: Settings | None = None) -> Path:
+    """Where the STAC extension schemas are provisioned: ``<data dir>/stac-schemas``."""
+    return (settings if settings is not None else Settings.load()).sample_data_dir / "stac-schemas"
+
+
+def ensure_stac_schemas(
+    dest: Path, shared: Path | None = DEFAULT_STAC_SCHEMAS_SHARED_DIR, manifest: Path = STAC_SCHEMAS_MANIFEST
+) -> list[SampleResult]:
+    """Every STAC extension schema of the project's manifest present and verified under ``dest``."""
+    return ensure_sample_data(dest, shared, load_manifest(manifest))
+
+
 def load_manifest(path: Path) -> tuple[SampleFile, ...]:
     """The files a JSON manifest lists: ``{"files": [{"path", "sha256", "size"?, "url"}, ...]}``.
 
@@ -255,18 +276,34 @@ def load_manifest(path: Path) -> tuple[SampleFile, ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dest", type=Path, default=None, help="default: the setting's sample data dir")
-    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED_DIR, help="local copy to use first")
-    parser.add_argument(
+    parser.add_argument("--shared", type=Path, default=None, help="local copy to use first")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument(
         "--manifest", type=Path, default=None, help="a JSON manifest of other files (then --dest is required)"
+    )
+    what.add_argument(
+        "--stac-schemas",
+        action="store_true",
+        help="the STAC extension schemas (defaults: --dest <data dir>/stac-schemas, ../shared/stac-schemas)",
     )
     args = parser.parse_args(argv)
     if args.manifest is not None and args.dest is None:
         parser.error("--manifest needs --dest")
-    label = "sample data" if args.manifest is None else args.manifest.name
+    if args.stac_schemas:
+        label = "STAC extension schemas"
+        shared_default = DEFAULT_STAC_SCHEMAS_SHARED_DIR
+    else:
+        label = "sample data" if args.manifest is None else args.manifest.name
+        shared_default = DEFAULT_SHARED_DIR
+    shared = args.shared if args.shared is not None else shared_default
     try:
-        files = SAMPLE_FILES if args.manifest is None else load_manifest(args.manifest)
-        dest = args.dest if args.dest is not None else Settings.load().sample_data_dir
-        results = ensure_sample_data(dest, args.shared, files)
+        if args.stac_schemas:
+            files = load_manifest(STAC_SCHEMAS_MANIFEST)
+            dest = args.dest if args.dest is not None else stac_schemas_dir()
+        else:
+            files = SAMPLE_FILES if args.manifest is None else load_manifest(args.manifest)
+            dest = args.dest if args.dest is not None else Settings.load().sample_data_dir
+        results = ensure_sample_data(dest, shared, files)
     except DataError as exc:
         sys.stderr.write(f"{label}: {exc}\n")
         return 1

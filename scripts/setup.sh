@@ -2,7 +2,8 @@
 # Set up everything the app and its tests need, where needed (idempotent, fast when done):
 #   Debian packages (PostgreSQL + PostGIS, Chromium, Node.js/npm), the Python environment in .venv
 #   (exactly requirements.txt), the offline map libraries (npm ci in static/), the Sentinel-2 sample,
-#   and the openEO API compliance suite (.venv-openeo-suite/ + its layout in .apex/openeo-test-suite/).
+#   the STAC extension schemas (<data dir>/stac-schemas), and the openEO API compliance suite
+#   (.venv-openeo-suite/ + its layout in .apex/openeo-test-suite/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -59,5 +60,8 @@ fi
 
 # --- Sentinel-2 sample for the embedded openEO backend ----------------------------------------
 .venv/bin/python -m apex_core.sampledata | { grep -v ' present ' || true; }
+
+# --- STAC extension JSON schemas, for offline metadata validation (<data dir>/stac-schemas) ---------
+.venv/bin/python -m apex_core.sampledata --stac-schemas | { grep -v ' present ' || true; }
 
 log "ready"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from apex_core.config import Settings
-from apex_core.sampledata import ensure_sample_data
+from apex_core.sampledata import ensure_sample_data, ensure_stac_schemas
 from tests.services import (
     auth_header,
     catalogue,
@@ -52,6 +52,7 @@ __all__ = [
 def _isolated_app_settings() -> Iterator[Path]:
     data_dir = Settings.load(environ={}).sample_data_dir
     ensure_sample_data(data_dir)
+    ensure_stac_schemas(data_dir / "stac-schemas")
     state = traversable_tmpdir("apex-test-state-")
     saved = {k: os.environ.get(k) for k in ("APEX_STATE_DIR", "APEX_DATA_DIR", "APEX_EMBEDDED_AUTOSTART")}
     os.environ.update(APEX_STATE_DIR=str(state), APEX_DATA_DIR=str(data_dir), APEX_EMBEDDED_AUTOSTART="false")

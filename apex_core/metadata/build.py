@@ -191,8 +191,65 @@ def publishable(
         d = item.to_dict(include_self_link=False, transform_hrefs=False)
         d["links"] = [link for link in d.get("links", []) if link.get("rel") not in SERVER_RELS]
         d["collection"] = draft.id
+        _drop_unused_extensions(d, notes, f"item {d.get('id')}")
         out_items.append(d)
+    if col.get("renders") and not col.get("assets") and not col.get("item_assets") and out_items:
+        # The render extension's schema needs the assets a collection's renders name: here they are the
+        # items' assets, described once in the collection's `item_assets` (STAC 1.1 core).
+        col["item_assets"] = _item_assets(out_items)
+    _drop_unused_extensions(col, notes, "collection")
     return PublishableCollection(collection=col, items=tuple(out_items), notes=tuple(notes))
+
+
+# The extensions whose JSON schema requires at least one of their fields (prefix) in the document.
+_FIELD_PREFIX = {
+    "classification": "classification:",
+    "datacube": "cube:",
+    "eo": "eo:",
+    "file": "file:",
+    "processing": "processing:",
+    "projection": "proj:",
+    "raster": "raster:",
+    "sat": "sat:",
+    "view": "view:",
+}
+
+
+def _item_assets(items: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        for key, asset in (item.get("assets") or {}).items():
+            if isinstance(asset, Mapping) and key not in out:
+                out[key] = {k: asset[k] for k in ("title", "type", "roles") if asset.get(k)}
+    return out
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, Mapping):
+        found = {str(k) for k in value}
+        for v in value.values():
+            found |= _keys(v)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_keys(v) for v in value)) if value else set()
+    return set()
+
+
+def _drop_unused_extensions(obj: dict[str, Any], notes: list[str], where: str) -> None:
+    """An extension declared with none of its fields fails its own schema (openEO results declare
+    ``processing`` with no ``processing:*`` field once their providers are replaced): undeclare it."""
+    keys = _keys({k: v for k, v in obj.items() if k not in ("links", "stac_extensions")})
+    kept = []
+    for uri in obj.get("stac_extensions") or []:
+        name = str(uri).removeprefix("https://stac-extensions.github.io/").split("/")[0]
+        prefix = _FIELD_PREFIX.get(name)
+        if prefix is not None and not any(k.startswith(prefix) for k in keys):
+            notes.append(
+                f"{where}: the {name} extension was declared but none of its fields is used: undeclared"
+            )
+            continue
+        kept.append(uri)
+    obj["stac_extensions"] = kept
 
 
 def _clean_links(

@@ -1,43 +1,52 @@
-"""Schema validation, offline: the core STAC JSON schemas (pystac's bundled copies, through a local
-registry that refuses any other URI) and, for each extension, its field checks
-(:mod:`apex_core.metadata.extensions`), reported as not validated."""
+"""Schema validation, offline: the core STAC JSON schemas (pystac's bundled copies) and every extension
+schema a document declares in ``stac_extensions``, resolved from a local registry that refuses any other
+URI (never the network). The extension schemas are the published ones, every released version,
+provisioned by setup into ``<data dir>/stac-schemas`` against the project's manifest
+(:func:`apex_core.sampledata.ensure_stac_schemas`); each is registered under its canonical URL (not its
+``$id``: ``processing/v1.1.0`` declares v1.0.0's). An extension with no known schema is reported as such,
+by name. What no schema checks (statistics and rescale ranges) is checked in
+:mod:`apex_core.metadata.extensions`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
+from jsonschema.exceptions import ValidationError, relevance  # type: ignore[import-untyped]
 from jsonschema.validators import validator_for  # type: ignore[import-untyped]
 from pystac.validation.local_validator import get_local_schema_cache
 from referencing import Registry, Resource
-from referencing.exceptions import NoSuchResource
+from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT7
 
 from apex_core.metadata.extensions import extension_check
 from apex_core.metadata.values import STAC_VERSION
+from apex_core.sampledata import STAC_SCHEMAS_MANIFEST, load_manifest, stac_schemas_dir
 
 __all__ = ["SchemaCheck", "SchemaStatus", "schema_rows", "schema_summary", "validate_stac"]
 
 
-SchemaStatus = Literal["valid", "invalid", "not_available"]
+SchemaStatus = Literal["valid", "invalid", "unknown", "not_available"]
+"""``unknown``: an extension with no published schema the project knows (reported, not validated);
+``not_available``: a known schema (or one it references) is not provisioned here (setup not run)."""
 
 
 @dataclass(frozen=True)
 class SchemaCheck:
-    """One object checked against one schema. ``not_available``: no offline copy of that schema, so only
-    the minimal checks in ``messages`` were made (an empty list: they passed; ``field_checked`` False:
-    there are none for that extension)."""
+    """One object checked against one schema (core STAC or one extension)."""
 
     target: str
     schema: str
     status: SchemaStatus
     messages: tuple[str, ...] = ()
-    field_checked: bool = True
 
     @property
     def ok(self) -> bool:
-        return self.status == "valid" or (self.status == "not_available" and not self.messages)
+        return self.status in ("valid", "unknown")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,11 +54,18 @@ class SchemaCheck:
             "schema": self.schema,
             "status": self.status,
             "messages": list(self.messages),
-            "field_checked": self.field_checked,
         }
 
 
-def _registry() -> Registry[Any]:
+def _known_extensions() -> dict[str, str]:
+    """Canonical URL -> path under the schemas folder, from the project's manifest."""
+    return {str(spec.url): spec.path for spec in load_manifest(STAC_SCHEMAS_MANIFEST)}
+
+
+@lru_cache(maxsize=4)
+def _registry(schemas_dir: Path) -> tuple[Registry[Any], frozenset[str]]:
+    """The offline registry (core STAC + every provisioned extension schema) and the known URLs."""
+
     def retrieve(uri: str) -> Resource[Any]:
         raise NoSuchResource(uri)
 
@@ -57,7 +73,17 @@ def _registry() -> Registry[Any]:
         (uri, Resource.from_contents(schema, default_specification=DRAFT7))
         for uri, schema in get_local_schema_cache().items()
     ]
-    return Registry(retrieve=retrieve).with_resources(resources)  # type: ignore[call-arg]
+    known = _known_extensions()
+    for url, rel in known.items():
+        path = schemas_dir / rel
+        if not path.is_file():
+            continue
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(contents, dict):
+            contents = {**contents, "$id": url}  # under its URL, whatever `$id` it declares
+        resources.append((url, Resource.from_contents(contents, default_specification=DRAFT7)))
+    registry: Registry[Any] = Registry(retrieve=retrieve).with_resources(resources)  # type: ignore[call-arg]
+    return registry, frozenset(known)
 
 
 _CORE = {
@@ -66,29 +92,74 @@ _CORE = {
 }
 
 
-def _core_check(target: str, obj: Mapping[str, Any], registry: Registry[Any]) -> SchemaCheck:
-    uri = _CORE["Feature" if obj.get("type") == "Feature" else "Collection"]
-    schema = registry.contents(uri)
-    validator = validator_for(schema)(schema, registry=registry)
-    try:
-        errors = sorted(validator.iter_errors(dict(obj)), key=lambda e: list(e.absolute_path))
-    except NoSuchResource as exc:
-        return SchemaCheck(
-            target, uri, "not_available", (f"schema reference {exc.ref} not available offline",)
+def _leaf(error: ValidationError) -> ValidationError:
+    """The most specific error that is certain: under a oneOf/anyOf, only into the one branch for the
+    document's own ``type`` (an extension schema has one for Items, one for Collections); where several
+    branches remain, the error stays at that level (the field matches none of its allowed forms)."""
+    while error.context:
+        branches: dict[Any, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        fitting = [
+            subs
+            for subs in branches.values()
+            if not any(e.validator == "const" and list(e.relative_path) == ["type"] for e in subs)
+        ]
+        if len(fitting) != 1:
+            break
+        error = max(fitting[0], key=relevance)
+    return error
+
+
+def _message(error: ValidationError, uri: str | None) -> str:
+    leaf = _leaf(error)
+    where = ".".join(str(p) for p in leaf.absolute_path) or "(document)"
+    if leaf.validator in ("anyOf", "oneOf") and isinstance(leaf.validator_value, list):
+        shown = "" if not leaf.absolute_path else f"{leaf.instance!r}"[:80] + " "
+        text = f"{shown}matches none of its {len(leaf.validator_value)} allowed forms"
+        subs = sorted(
+            {
+                f"{'.'.join(str(p) for p in sub.absolute_path) or '(document)'}: {sub.message[:100]}"
+                for sub in leaf.context
+            }
         )
-    msgs = tuple(
-        f"{'.'.join(str(p) for p in e.absolute_path) or '(document)'}: {e.message[:300]}" for e in errors[:20]
-    )
-    return SchemaCheck(target, uri, "invalid" if msgs else "valid", msgs)
+        text += f" ({'; '.join(subs[:4])})" if subs else ""
+    else:
+        text = leaf.message[:300]
+    return f"{where}: {text}" + (f" (schema {uri})" if uri else "")
+
+
+def _schema_check(
+    target: str, obj: Mapping[str, Any], uri: str, registry: Registry[Any], cite: bool
+) -> tuple[SchemaStatus, tuple[str, ...]]:
+    try:
+        schema = registry.contents(uri)
+        validator = validator_for(schema)(schema, registry=registry)
+        errors = sorted(validator.iter_errors(dict(obj)), key=lambda e: list(e.absolute_path))
+    except (NoSuchResource, Unresolvable) as exc:
+        ref = getattr(exc, "ref", None) or getattr(exc, "uri", None) or uri
+        return "not_available", (f"schema {ref} not available offline (run ./scripts/setup.sh)",)
+    msgs = tuple(dict.fromkeys(_message(e, uri if cite else None) for e in errors))[:20]
+    return ("invalid" if msgs else "valid"), msgs
+
+
+_EXTENSIONS_SITE = "https://stac-extensions.github.io/"
+
+
+def _ext_name(uri: str) -> str:
+    """``raster`` for a schema of the STAC extensions site; any other URL as it is."""
+    return uri.removeprefix(_EXTENSIONS_SITE).split("/")[0] if uri.startswith(_EXTENSIONS_SITE) else uri
 
 
 def validate_stac(
-    collection: Mapping[str, Any], items: Sequence[Mapping[str, Any]] = ()
+    collection: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]] = (),
+    schemas_dir: Path | None = None,
 ) -> tuple[SchemaCheck, ...]:
-    """Core STAC 1.1.0 JSON schemas (pystac's bundled copies, offline) for the collection and each item;
-    for each extension, minimal checks of its fields, reported as ``not_available`` (its JSON schema is
-    not available offline, so it is *not* validated against it)."""
-    registry = _registry()
+    """Core STAC 1.1.0 JSON schema and every declared extension's JSON schema, offline, for the
+    collection and each item. ``schemas_dir``: the provisioned extension schemas (default
+    ``<data dir>/stac-schemas``)."""
+    registry, known = _registry((schemas_dir if schemas_dir is not None else stac_schemas_dir()).resolve())
     checks: list[SchemaCheck] = []
     targets: list[tuple[str, Mapping[str, Any]]] = [("collection", collection)]
     targets += [(f"item {it.get('id')}", it) for it in items]
@@ -103,18 +174,29 @@ def validate_stac(
             # The item is POSTed without the links the catalogue generates; STAC requires a `collection`
             # link next to the `collection` field, so check it as the catalogue will serve it.
             core = {**obj, "links": [*links, {"rel": "collection", "href": "../collection.json"}]}
-        checks.append(_core_check(target, core, registry))
-        for uri in obj.get("stac_extensions") or []:
-            check = extension_check(str(uri))
-            msgs = tuple(check(obj)) if check else ()
-            checks.append(
-                SchemaCheck(target, str(uri), "not_available", msgs, field_checked=check is not None)
-            )
+        uri = _CORE["Feature" if obj.get("type") == "Feature" else "Collection"]
+        status, msgs = _schema_check(target, core, uri, registry, cite=False)
+        checks.append(SchemaCheck(target, uri, status, msgs))
+        for ext in obj.get("stac_extensions") or []:
+            ext_uri = str(ext)
+            if ext_uri not in known:
+                checks.append(
+                    SchemaCheck(
+                        target,
+                        ext_uri,
+                        "unknown",
+                        (f"no known schema for extension {_ext_name(ext_uri)!r} ({ext_uri}): not validated",),
+                    )
+                )
+                continue
+            status, msgs = _schema_check(target, obj, ext_uri, registry, cite=True)
+            extra = extension_check(ext_uri)
+            if extra is not None and status != "not_available":
+                more = tuple(f"{m} (not checked by schema {ext_uri})" for m in extra(obj))
+                if more:
+                    status, msgs = "invalid", msgs + more
+            checks.append(SchemaCheck(target, ext_uri, status, msgs))
     return tuple(checks)
-
-
-def _ext_name(uri: str) -> str:
-    return uri.removeprefix("https://stac-extensions.github.io/").split("/")[0]
 
 
 def schema_summary(checks: Sequence[SchemaCheck]) -> str:
@@ -122,7 +204,6 @@ def schema_summary(checks: Sequence[SchemaCheck]) -> str:
     core = [c for c in checks if c.schema in _CORE.values()]
     ext = [c for c in checks if c.schema not in _CORE.values()]
     bad_core = [c for c in core if not c.ok]
-    bad_ext = [c for c in ext if not c.ok]
     parts = [
         f"Core STAC {STAC_VERSION} JSON schemas: "
         + (
@@ -131,34 +212,35 @@ def schema_summary(checks: Sequence[SchemaCheck]) -> str:
             else f"{len(core)} object(s) valid"
         )
     ]
-    if ext:
-        names = sorted({_ext_name(c.schema) for c in ext})
-        unchecked = sorted({_ext_name(c.schema) for c in ext if not c.field_checked})
+    validated = [c for c in ext if c.status in ("valid", "invalid")]
+    if validated:
+        names = ", ".join(sorted({_ext_name(c.schema) for c in validated}))
+        bad = [c for c in validated if c.status == "invalid"]
         parts.append(
-            f"extensions {', '.join(names)}: extension schema not available offline: not validated "
-            + (f"(**field checks failed for {len(bad_ext)}**)" if bad_ext else "(field checks passed)")
-            + (f"; no field checks for {', '.join(unchecked)}" if unchecked else "")
+            f"extension schemas {names}: "
+            + (f"**{len(bad)} check(s) invalid**" if bad else f"{len(validated)} check(s) valid")
         )
+    missing = sorted({_ext_name(c.schema) for c in ext if c.status == "not_available"})
+    if missing:
+        parts.append(f"**extension schema not available offline** (run setup): {', '.join(missing)}")
+    unknown = sorted({_ext_name(c.schema) for c in ext if c.status == "unknown"})
+    if unknown:
+        parts.append(f"no known schema, not validated: {', '.join(unknown)}")
     return "; ".join(parts) + "."
 
 
 def schema_rows(checks: Iterable[SchemaCheck]) -> list[dict[str, str]]:
-    """The checks as table rows, saying plainly which schemas could not be used offline."""
+    """The checks as table rows, saying plainly which could not be validated offline and why."""
     rows = []
     for c in checks:
         if c.status == "valid":
             result = "valid (JSON schema)"
         elif c.status == "invalid":
             result = "INVALID: " + "; ".join(c.messages)
-        elif c.messages:
-            result = (
-                "extension schema not available offline: not validated; field checks FAILED: "
-                + "; ".join(c.messages)
-            )
-        elif c.field_checked:
-            result = "extension schema not available offline: not validated (field checks passed)"
+        elif c.status == "unknown":
+            result = f"no known schema for extension {_ext_name(c.schema)}: not validated"
         else:
-            result = "extension schema not available offline: not validated (no field checks for it)"
+            result = "schema not available offline: not validated: " + "; ".join(c.messages)
         name = c.schema.removeprefix("https://stac-extensions.github.io/").removeprefix(
             "https://schemas.stacspec.org/"
         )

@@ -6,13 +6,24 @@ import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import rasterio
 
 from apex_core import ChecksumMismatch, DataError
 from apex_core.config import PROJECT_ROOT, Settings
-from apex_core.sampledata import SAMPLE_FILES, SampleFile, ensure_sample_data, load_manifest, sha256_of
+from apex_core.sampledata import (
+    SAMPLE_FILES,
+    STAC_SCHEMAS_MANIFEST,
+    SampleFile,
+    ensure_sample_data,
+    ensure_stac_schemas,
+    load_manifest,
+    sha256_of,
+    stac_schemas_dir,
+)
+from apex_core.sampledata import main as sampledata_main
 from tests.services import loopback_http
 
 CONTENT = b"real bytes of a sample file\n" * 100
@@ -185,3 +196,99 @@ def test_the_openeo_suite_manifest_pins_every_file() -> None:
         "src/openeo_test_suite/tests/general/test_compliance.py",
     } <= paths
     assert "pytest.ini" not in paths  # the project's own, tests/compliance/pytest-openeo-suite.ini
+
+
+# --- the STAC extension schemas: the project's manifest, copied or downloaded, verified ----------------
+
+
+def _schemas_manifest(tmp_path: Path, base: str, names: tuple[str, ...]) -> tuple[Path, dict[str, bytes]]:
+    """A manifest like the project's (canonical URL per file) over the loopback server ``base``."""
+    bodies = {f"{name}/v1.0.0/schema.json": json.dumps({"$id": name}).encode() for name in names}
+    files = [
+        {"path": p, "sha256": hashlib.sha256(b).hexdigest(), "url": f"{base}/{p}"} for p, b in bodies.items()
+    ]
+    return _manifest(tmp_path, files), bodies
+
+
+def test_the_project_manifest_pins_every_published_extension_schema() -> None:
+    files = load_manifest(STAC_SCHEMAS_MANIFEST)
+    assert len(files) == 42
+    for spec in files:
+        assert spec.url == f"https://stac-extensions.github.io/{spec.path}"
+        assert spec.path.endswith("/schema.json") and spec.path.count("/") == 2
+    assert {spec.path.split("/")[0] for spec in files} >= {"eo", "file", "processing", "projection", "raster"}
+    assert not (PROJECT_ROOT / "apex_core" / "metadata" / "eo").exists()  # the files are not committed
+
+
+def test_stac_schemas_copied_from_the_shared_folder_then_present(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    manifest, bodies = _schemas_manifest(tmp_path, "http://127.0.0.1:9", ("eo", "raster"))
+    for path, body in bodies.items():
+        (shared / path).parent.mkdir(parents=True)
+        (shared / path).write_bytes(body)
+    dest = tmp_path / "data" / "stac-schemas"
+    assert [r.outcome for r in ensure_stac_schemas(dest, shared, manifest)] == ["copied", "copied"]
+    assert all((dest / p).read_bytes() == b for p, b in bodies.items())
+    assert [r.outcome for r in ensure_stac_schemas(dest, shared, manifest)] == ["present", "present"]
+
+
+def test_stac_schemas_downloaded_when_there_is_no_shared_folder(
+    tmp_path: Path, served: tuple[str, Path]
+) -> None:
+    base, www = served
+    manifest, bodies = _schemas_manifest(tmp_path, base, ("eo", "file"))
+    for path, body in bodies.items():
+        (www / path).parent.mkdir(parents=True)
+        (www / path).write_bytes(body)
+    dest = tmp_path / "dest"
+    results = ensure_stac_schemas(dest, tmp_path / "no-such-shared-folder", manifest)
+    assert [r.outcome for r in results] == ["downloaded", "downloaded"]
+    assert all((dest / p).read_bytes() == b for p, b in bodies.items())
+
+
+def test_a_tampered_stac_schema_is_refused(tmp_path: Path, served: tuple[str, Path]) -> None:
+    base, www = served
+    manifest, bodies = _schemas_manifest(tmp_path, base, ("eo",))
+    ((path, body),) = bodies.items()
+    for root in (www, tmp_path / "shared"):
+        (root / path).parent.mkdir(parents=True)
+        (root / path).write_bytes(body.replace(b"eo", b"xx"))
+    expected = hashlib.sha256(body).hexdigest()
+    for shared in (tmp_path / "shared", None):  # copied or downloaded: refused either way
+        with pytest.raises(
+            ChecksumMismatch, match=f"{path} from .* expected {expected}. The file was not installed"
+        ):
+            ensure_stac_schemas(tmp_path / "dest", shared, manifest)
+        assert not (tmp_path / "dest" / path).exists()
+
+
+def test_no_shared_folder_and_no_network_fails_loudly(tmp_path: Path) -> None:
+    with loopback_http(http.server.BaseHTTPRequestHandler) as base:
+        pass  # the server is gone: its port refuses connections
+    manifest, _bodies = _schemas_manifest(tmp_path, base, ("eo",))
+    with pytest.raises(DataError, match=f"Could not download {base}/eo/v1.0.0/schema.json"):
+        ensure_stac_schemas(tmp_path / "dest", tmp_path / "absent", manifest)
+    assert not (tmp_path / "dest" / "eo" / "v1.0.0" / "schema.json").exists()
+
+
+def test_setup_command_for_the_stac_schemas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m apex_core.sampledata --stac-schemas` (setup's step): a missing shared folder and an
+    unreachable site exit 1 with the reason; with the shared folder, every file is put in place."""
+    with loopback_http(http.server.BaseHTTPRequestHandler) as base:
+        pass
+    manifest, _bodies = _schemas_manifest(tmp_path, base, ("eo",))
+    args = ["--stac-schemas", "--dest", str(tmp_path / "d"), "--shared", str(tmp_path / "absent")]
+    with mock.patch("apex_core.sampledata.STAC_SCHEMAS_MANIFEST", manifest):
+        assert sampledata_main(args) == 1
+        assert "STAC extension schemas: Could not download" in capsys.readouterr().err
+    real = sampledata_main(["--stac-schemas", "--dest", str(tmp_path / "real")])
+    assert real == 0
+    out = capsys.readouterr().out
+    assert out.count("STAC extension schemas: ") == 42 and "processing/v1.1.0/schema.json" in out
+
+
+def test_the_real_stac_schemas_are_in_place_and_verified() -> None:
+    """What setup did: every schema of the manifest under <data dir>/stac-schemas with its SHA-256."""
+    results = ensure_stac_schemas(stac_schemas_dir(Settings.load(environ={})))
+    assert {r.outcome for r in results} <= {"present", "copied"}
+    assert len(results) == 42
