@@ -507,14 +507,13 @@ def test_embedded_target_signs_in_with_a_local_account(
 def test_the_metadata_pages_collection_publishes_twice_without_conflict(
     catalogue: CatalogueHandle, token_for: TokenFor
 ) -> None:
-    """The real hand-over: ``Evaluation.state()`` of the embedded job's results, as the Metadata page stores
+    """The real hand-over: the ``MetadataOutcome`` of the embedded job's results, as the Metadata page stores
     it; the catalogue's copy compares equal, so the second publish is a no-op, not a conflict."""
     fixtures = Path(__file__).resolve().parents[1] / "fixtures"
     results = json.loads((fixtures / "embedded_job_results.json").read_text())
     job_item = json.loads((fixtures / "embedded_job_item.json").read_text())
     draft = md.CollectionDraft.from_results(results, [job_item], new_id=new_id("ndvi"))
-    state = md.evaluate(draft, results, [job_item]).state()
-    plan = PublishPlan.from_metadata(MetadataOutcome.from_dict(state))
+    plan = PublishPlan.from_metadata(MetadataOutcome.of(md.evaluate(draft, results, [job_item])))
     assert plan.items and plan.collection["_auth"]
     with client(catalogue, token_for("editor")) as c:
         assert publish(c, plan).ok
