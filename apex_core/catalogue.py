@@ -675,10 +675,13 @@ def device_sign_in(
 
     def sign_in(display: Display) -> AccessToken:
         session = TimeoutSession(timeout)
-        refused: list[requests.Response] = []  # the issuer's error answers, to explain a failure in its words
-        session.hooks["response"].append(
-            lambda resp, *_a, **_k: refused.append(resp) if resp.status_code >= 400 else None
-        )
+        refused: dict[str, requests.Response] = {}  # the issuer's last error answer, to explain a failure
+
+        def keep_refusal(resp: requests.Response, *_a: Any, **_k: Any) -> None:
+            if resp.status_code >= 400:
+                refused["last"] = resp
+
+        session.hooks["response"].append(keep_refusal)
         try:
             provider = OidcProviderInfo(issuer=issuer, requests_session=session)
             client = OidcClientInfo(client_id=client_id, provider=provider, client_secret=client_secret)
@@ -690,7 +693,7 @@ def device_sign_in(
                 requests_session=session,
             ).get_tokens()
         except OidcException as exc:
-            raise _device_error(issuer, exc, refused[-1] if refused else None) from exc
+            raise _device_error(issuer, exc, refused.get("last")) from exc
         except requests.RequestException as exc:
             raise AuthError(
                 f"The sign-in service at {_safe_url(issuer)} did not answer ({type(exc).__name__})."
