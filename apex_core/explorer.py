@@ -39,6 +39,7 @@ from rio_tiler.colormap import cmap as _rio_cmaps
 from apex_core.catalogue import CatalogueClient
 from apex_core.errors import ApexError, DataError
 from apex_core.metadata import ADMIN_ONLY_READ_ROLE
+from apex_core.publish import PublishResult
 
 __all__ = [
     "EXPLORER_ORIGIN",
@@ -51,6 +52,7 @@ __all__ = [
     "Unmet",
     "check_cors",
     "explorer_handover",
+    "handover_of",
     "legend_of",
     "timeframe_of",
 ]
@@ -658,6 +660,16 @@ def explorer_handover(
         description=str(collection.get("description") or ""),
         unmet=tuple(_url_unmet(urls) + _auth_unmet(collection)),
     )
+
+
+def handover_of(result: PublishResult, kept: ExplorerHandover | None = None) -> ExplorerHandover:
+    """The hand-over for what ``result`` published (the documents as sent, with re-hosted asset URLs);
+    with the CORS answers of ``kept`` when they were for the same URLs (a check is not repeated)."""
+    plan = result.plan
+    handover = explorer_handover(plan.collection, plan.items, result.collection_url, result.item_urls)
+    if kept is not None and kept.cors is not None and kept.cors_targets() == handover.cors_targets():
+        return replace(handover, origin=kept.origin).with_cors(kept.cors)
+    return handover
 
 
 def _preflight(client: CatalogueClient, url: str, origin: str) -> CorsCheck:

@@ -85,6 +85,7 @@ class StateKey(StrEnum):
     CATALOGUE_TOKENS = "apex_catalogue_tokens"  # {catalogue url: AccessToken}
     CATALOGUE_DEVICE_FLOW = "apex_catalogue_device_flow"  # a running catalogue device sign-in
     CATALOGUE_CONFORMANCE = "apex_catalogue_conformance"  # cache: {catalogue url: Conformance}
+    EXPLORER = "apex_explorer"  # explorer.ExplorerHandover of the last publish, with its CORS answers
     SETTINGS = "apex_settings"  # the session's Settings
     PROJECT = "apex_project"  # {"id", "name", "version", "saved"}
     PROJECT_CONFLICT = "apex_project_conflict"  # True while another tab's save is newer

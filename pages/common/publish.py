@@ -1,10 +1,13 @@
 """Streamlit helpers of the Publish page: the catalogue's conformance, signing in to the catalogue,
-asset hosting choice, publish/resume, conflict answer, the result, delete.
+asset hosting choice, publish/resume, conflict answer, the result, the hand-over to the APEx Geospatial
+Explorer, delete.
 
 No logic here: :mod:`apex_core.publish`, :mod:`apex_core.assets` and :mod:`apex_core.storage` decide.
 """
 
 from __future__ import annotations
+
+import json
 
 import streamlit as st
 
@@ -19,6 +22,7 @@ from apex_core.catalogue import (
     device_sign_in,
 )
 from apex_core.device import DeviceSignIn
+from apex_core.explorer import ExplorerHandover, check_cors, handover_of
 from apex_core.flow import Published, PublishRun, StateKey
 from apex_core.metadata import format_time_left
 from apex_core.storage import S3AssetStore, asset_store
@@ -33,6 +37,7 @@ __all__ = [
     "catalogue_token",
     "conflict_or_resume",
     "delete_section",
+    "explorer_section",
     "publish_run",
     "rehost_choice",
     "run_publish",
@@ -254,4 +259,51 @@ def show_publish_result(result: pub.PublishResult, browser_url: str | None) -> N
     st.dataframe([e.to_dict() for e in result.state.log], hide_index=True, key="pub_log")
     st.download_button(
         "Download the publish log (JSON)", pub.log_json(result.state), "publish-log.json", "application/json"
+    )
+
+
+def explorer_section(result: pub.PublishResult) -> None:
+    """After a publish: the APEx Geospatial Explorer's ``sources`` entry and whole configuration for the
+    new layer, and what the Explorer needs that the catalogue does not give; CORS checked on request."""
+    kept = st.session_state.get(StateKey.EXPLORER)
+    handover = handover_of(result, kept if isinstance(kept, ExplorerHandover) else None)
+    st.subheader("Open in the APEx Geospatial Explorer")
+    st.caption(
+        "The Explorer is configured by one JSON document: add the `sources` entry below to an existing "
+        "configuration, or start from the whole configuration."
+    )
+    if st.button(
+        "Check CORS" if handover.cors is None else "Check CORS again",
+        key="pub_explorer_cors",
+        help=f"Sends the browser's CORS preflight (OPTIONS, Origin {handover.origin}) to the layer's URLs.",
+    ):
+        handover = check_cors(handover, timeout=min(settings().http_timeout, 10.0))
+    st.session_state[StateKey.EXPLORER] = handover
+    for unmet in handover.unmet:
+        st.warning(f"**{unmet.rule}**: {unmet.message}", icon=":material/warning:")
+    if handover.cors is None:
+        st.caption("CORS not checked yet.")
+    else:
+        for check in handover.cors:
+            if check.allowed:
+                st.caption(f"CORS: {check.url} admits {handover.origin} ({check.allow_origin}).")
+    if not handover.unmet and handover.cors is not None:
+        st.success("The catalogue meets the Explorer's requirements checked here.", icon=":material/done:")
+    legend = handover.legend
+    if legend is None:
+        st.caption("No legend: the metadata has neither render hints nor classification classes.")
+    else:
+        st.caption(f"Legend ({legend.kind}, {len(legend.entries)} entries) from {legend.source}.")
+    if handover.timeframe is not None:
+        st.caption(f"A series of {len(handover.layers)} layers: the Explorer picks by {handover.timeframe}.")
+    st.markdown("**The `sources` entry**")
+    st.code(json.dumps(handover.source(), indent=2, ensure_ascii=False), language="json")
+    with st.expander("The whole configuration"):
+        st.code(handover.config_json(), language="json")
+    st.download_button(
+        "Download the Explorer configuration (JSON)",
+        handover.config_json(),
+        f"explorer-{handover.collection_id}.json",
+        "application/json",
+        key="pub_explorer_download",
     )

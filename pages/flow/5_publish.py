@@ -13,6 +13,7 @@ from pages.common.publish import (
     catalogue_sign_in,
     conflict_or_resume,
     delete_section,
+    explorer_section,
     publish_run,
     rehost_choice,
     run_publish,
@@ -64,5 +65,7 @@ if base is not None and target is not None:
     result = publish_run(base).result  # the run the buttons above made, if they did
     if result is not None:
         show_publish_result(result, settings().stac_browser_url)
+        if result.ok:
+            explorer_section(result)
     current = result.plan if result is not None else base  # a new id, once chosen, is what exists
     delete_section(target, token, current)
