@@ -13,19 +13,26 @@ idempotent (PUT replaces), so re-hosting again after a failure is safe.
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from apex_core.catalogue import CatalogueClient
 from apex_core.errors import ApexError, AssetError
 from apex_core.progress import Progress, no_progress
+from apex_core.resultfile import (
+    FILE_EXTENSION,
+    DownloadedFile,
+    Downloads,
+    is_geotiff,
+    local_asset_files,
+    multihash_sha256,
+)
 from apex_core.storage import AssetStore, CatalogueAssetStore
 
 __all__ = [
@@ -44,51 +51,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
-FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._~@+=,-]+")
-
-
-def multihash_sha256(data: bytes) -> str:
-    """``file:checksum`` of ``data``: multihash of sha2-256 (code 0x12, length 0x20), hex."""
-    return "1220" + hashlib.sha256(data).hexdigest()
-
-
-def is_geotiff(asset: Mapping[str, Any]) -> bool:
-    media = str(asset.get("type") or "").lower()
-    path = urlsplit(str(asset.get("href") or "")).path.lower()
-    return "image/tiff" in media or path.endswith((".tif", ".tiff"))
-
-
-class DownloadedFile(Protocol):
-    """A file the Job step downloaded (:class:`apex_core.flow.ResultAsset`): its asset key and path."""
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def path(self) -> Path: ...
-
-
-class Downloads(Protocol):
-    """What the Job step downloaded (:class:`apex_core.flow.JobOutcome`; assets sits below the flow)."""
-
-    @property
-    def assets(self) -> Sequence[DownloadedFile]: ...
-
-
-def local_asset_files(documents: Iterable[Mapping[str, Any]], job: Downloads | None) -> dict[str, Path]:
-    """href -> the file the Job step downloaded for that asset (``job.assets``, matched on the asset
-    key), for the assets of ``documents`` (the collection and its items) whose file exists."""
-    if job is None:
-        return {}
-    paths = {a.key: a.path for a in job.assets}
-    out: dict[str, Path] = {}
-    for doc in documents:
-        for key, asset in (doc.get("assets") or {}).items():
-            path = paths.get(str(key))
-            if isinstance(asset, Mapping) and asset.get("href") and path is not None and path.is_file():
-                out[str(asset["href"])] = path
-    return out
 
 
 def _segment(text: str) -> str:

@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from apex_core.errors import DataError
-from apex_core.metadata import CollectionDraft, Evaluation, LoadedResults, Reachability
+from apex_core.metadata import ApexReport, CollectionDraft, Evaluation, LoadedResults, Reachability
 from apex_core.publish import PublishResult, browser_link
+from apex_core.resultfile import FileFacts
 from apex_core.statistics import BandStatistics
 
 __all__ = [
@@ -302,13 +303,19 @@ class JobOutcome:
 class PreviewOutcome:
     """The Preview step's outcome: which result GeoTIFF of which job was looked at, and its statistics
     (``statistics``: ``RasterStatistics.to_dict()``; ``raster_statistics``: the STAC raster extension's
-    ``{minimum, maximum, mean, stddev, valid_percent}`` for the Metadata step's ``raster:bands``)."""
+    ``{minimum, maximum, mean, stddev, valid_percent}`` for the Metadata step's ``raster:bands``), the
+    ``kind`` it was shown as (``ndvi``, ``continuous``, ``categorical``; ``ndvi`` for a preview saved
+    before there were kinds), its ``band`` (1-based) and, for categorical data, its ``classes``
+    (``apex_core.categorical.RasterClass.to_dict()`` each: value, title, color_hint, pixels, percent)."""
 
     asset_key: str
     path: Path
     job_id: str | None = None
     statistics: dict[str, Any] = field(default_factory=dict)
     raster_statistics: dict[str, Any] = field(default_factory=dict)
+    kind: str = "ndvi"
+    band: int = 1
+    classes: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PreviewOutcome:
@@ -317,12 +324,22 @@ class PreviewOutcome:
         stats, raster = data.get("statistics") or {}, data.get("raster_statistics") or {}
         if not isinstance(stats, Mapping) or not isinstance(raster, Mapping):
             raise DataError("The preview's statistics must be JSON objects.")
+        classes = data.get("classes") or ()
+        if not isinstance(classes, list | tuple) or not all(isinstance(c, Mapping) for c in classes):
+            raise DataError("The preview's classes must be a list of JSON objects.")
+        try:
+            band = int(data.get("band") or 1)
+        except (TypeError, ValueError) as exc:
+            raise DataError("The preview's band must be a number.") from exc
         return cls(
             asset_key=key,
             path=Path(path),
             job_id=_opt_str(data.get("job_id")),
             statistics=dict(stats),
             raster_statistics=dict(raster),
+            kind=_opt_str(data.get("kind")) or "ndvi",
+            band=band,
+            classes=tuple(dict(c) for c in classes),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -332,6 +349,9 @@ class PreviewOutcome:
             "path": str(self.path),
             "statistics": dict(self.statistics),
             "raster_statistics": dict(self.raster_statistics),
+            "kind": self.kind,
+            "band": self.band,
+            "classes": [dict(c) for c in self.classes],
         }
 
     def band_statistics(self, job_id: str | None = None) -> dict[str, Any] | None:
@@ -355,6 +375,12 @@ class MetadataWork:
     statistics: BandStatistics | None = None
     reach: tuple[Reachability, ...] | None = None  # None: the assets were not checked yet
     loaded: tuple[str, ...] = ()  # fingerprints of the sources loaded so far (never loaded twice)
+    files: tuple[tuple[str, FileFacts], ...] = ()  # (asset href, facts) of the result files here
+
+    @property
+    def file_facts(self) -> dict[str, FileFacts]:
+        """The result files on this machine, by asset href (the Job step's downloads, attached files)."""
+        return dict(self.files)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetadataWork:
@@ -372,6 +398,10 @@ class MetadataWork:
                 if reach is None
                 else tuple(Reachability.from_dict(r) for r in _dicts(data, "reach", "It")),
                 loaded=tuple(str(f) for f in _list(data, "loaded", "The metadata draft")),
+                files=tuple(
+                    (str(f["href"]), FileFacts.from_dict(_mapping(f["facts"], "A file's facts")))
+                    for f in _dicts(data, "files", "The metadata draft")
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"The metadata draft cannot be read ({type(exc).__name__}: {exc}).") from exc
@@ -384,6 +414,7 @@ class MetadataWork:
             out["draft"] = self.draft.to_dict()
         out["statistics"] = self.statistics.to_dict() if self.statistics is not None else None
         out["reach"] = None if self.reach is None else [r.to_dict() for r in self.reach]
+        out["files"] = [{"href": href, "facts": facts.to_dict()} for href, facts in self.files]
         return out
 
 
@@ -398,10 +429,16 @@ class MetadataOutcome:
     issues: tuple[dict[str, Any], ...] = ()
     checklist: tuple[dict[str, Any], ...] = ()
     schema_checks: tuple[dict[str, Any], ...] = ()
+    apex: ApexReport | None = None  # the APEx-readiness report of the collection to publish
+    rehost: bool = False  # the person chose to re-host the GeoTIFFs as COGs (EXPLORER-REC-01/02/03)
+    local_files: tuple[tuple[str, Path], ...] = ()  # (asset href, the file on this machine)
 
     @classmethod
-    def of(cls, evaluation: Evaluation) -> MetadataOutcome:
-        """The outcome of one evaluation of the Metadata page's draft."""
+    def of(
+        cls, evaluation: Evaluation, files: Mapping[str, FileFacts] | None = None, *, rehost: bool = False
+    ) -> MetadataOutcome:
+        """The outcome of one evaluation of the Metadata page's draft (``files``: the result files on
+        this machine by asset href, which publishing re-hosts from)."""
         pub = evaluation.publishable
         return cls(
             valid=evaluation.valid,
@@ -410,7 +447,14 @@ class MetadataOutcome:
             issues=tuple(i.to_dict() for i in evaluation.issues),
             checklist=tuple(c.to_dict() for c in evaluation.checklist) if pub is not None else (),
             schema_checks=tuple(c.to_dict() for c in evaluation.checks) if pub is not None else (),
+            apex=evaluation.apex if pub is not None else None,
+            rehost=rehost,
+            local_files=tuple((href, f.path) for href, f in (files or {}).items()),
         )
+
+    @property
+    def apex_ready(self) -> bool:
+        return self.apex is not None and self.apex.ready
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetadataOutcome:
@@ -425,6 +469,13 @@ class MetadataOutcome:
             issues=_dicts(data, "issues", "The metadata"),
             checklist=_dicts(data, "checklist", "The metadata"),
             schema_checks=_dicts(data, "schema_checks", "The metadata"),
+            apex=ApexReport.from_dict(_mapping(data["apex"], "The APEx report"))
+            if data.get("apex")
+            else None,
+            rehost=data.get("rehost") is True,
+            local_files=tuple(
+                (str(f["href"]), Path(str(f["path"]))) for f in _dicts(data, "local_files", "The metadata")
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -436,6 +487,12 @@ class MetadataOutcome:
                 checklist=[dict(c) for c in self.checklist],
                 schema_checks=[dict(c) for c in self.schema_checks],
             )
+        if self.apex is not None:
+            out["apex"] = self.apex.to_dict()
+        if self.rehost:
+            out["rehost"] = True
+        if self.local_files:
+            out["local_files"] = [{"href": h, "path": str(p)} for h, p in self.local_files]
         return out
 
 

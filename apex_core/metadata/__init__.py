@@ -25,6 +25,8 @@ One concept per module (import from this package; the modules are its layout):
 - :mod:`~apex_core.metadata.checks`: :func:`check_draft`, field-level issues;
 - :mod:`~apex_core.metadata.schema` and :mod:`~apex_core.metadata.extensions`: :func:`validate_stac`,
   the core STAC JSON schemas offline and each extension's field checks (reported as not validated);
+- :mod:`~apex_core.metadata.apex` and :mod:`~apex_core.metadata.fixes`: the APEx-readiness report
+  (every APEx rule per collection, item and asset) and its one-click fixes;
 - :mod:`~apex_core.metadata.readiness`: :func:`evaluate` (each step once) and :func:`readiness`;
 - :mod:`~apex_core.metadata.export`: the diff against the results and a static catalogue zip.
 
@@ -33,6 +35,16 @@ statistics are :class:`apex_core.statistics.BandStatistics`. The form and the pa
 belong to the Metadata page (``pages/common/metadata.py``).
 """
 
+from apex_core.metadata.apex import (
+    RULES,
+    ApexReport,
+    RuleResult,
+    apex_report,
+    fixed_draft,
+    looks_like_ndvi,
+    render_proposal,
+    temporal_proposal,
+)
 from apex_core.metadata.build import (
     PROJECTION_V2,
     SERVER_RELS,
@@ -44,6 +56,7 @@ from apex_core.metadata.build import (
 from apex_core.metadata.checks import FieldIssue, Severity, check_draft
 from apex_core.metadata.draft import CollectionDraft, pick_statistics
 from apex_core.metadata.export import catalogue_zip, diff_against_results
+from apex_core.metadata.fixes import Fix, apply_fixes
 from apex_core.metadata.ids import check_slug, suggest_id
 from apex_core.metadata.links import (
     AssetExpiry,
@@ -57,10 +70,13 @@ from apex_core.metadata.links import (
 from apex_core.metadata.readiness import CheckItem, Evaluation, evaluate, readiness
 from apex_core.metadata.results import (
     LoadedResults,
+    collection_ids,
     fetch_items,
     item_links,
     job_fingerprint,
     read_documents,
+    read_files,
+    read_upload,
     results_from_job,
     results_from_upload,
     upload_fingerprint,
@@ -83,22 +99,28 @@ __all__ = [
     "DEFAULT_ROLE",
     "PROJECTION_V2",
     "PROVIDER_ROLES",
+    "RULES",
     "SERVER_RELS",
     "STAC_VERSION",
+    "ApexReport",
     "AssetExpiry",
     "BandStatistics",
     "CheckItem",
     "CollectionDraft",
     "Evaluation",
     "FieldIssue",
+    "Fix",
     "LoadedResults",
     "Provider",
     "PublishableCollection",
     "Reachability",
     "RenderHints",
+    "RuleResult",
     "SchemaCheck",
     "Severity",
     "absolute_eodata_href",
+    "apex_report",
+    "apply_fixes",
     "asset_expiries",
     "asset_hrefs",
     "build_collection",
@@ -106,22 +128,29 @@ __all__ = [
     "check_draft",
     "check_reachable",
     "check_slug",
+    "collection_ids",
     "diff_against_results",
     "evaluate",
     "fetch_items",
+    "fixed_draft",
     "format_time_left",
     "href_expiry",
     "item_links",
     "job_fingerprint",
+    "looks_like_ndvi",
     "pick_statistics",
     "publishable",
     "read_documents",
+    "read_files",
+    "read_upload",
     "readiness",
+    "render_proposal",
     "results_from_job",
     "results_from_upload",
     "schema_rows",
     "schema_summary",
     "suggest_id",
+    "temporal_proposal",
     "upload_fingerprint",
     "validate_stac",
 ]

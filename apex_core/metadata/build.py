@@ -19,11 +19,12 @@ import pystac
 from pystac.extensions.raster import RasterBand, RasterExtension, Statistics
 from pystac.extensions.render import Render, RenderExtension
 
-from apex_core import ndvi
 from apex_core.errors import MetadataError
 from apex_core.licences import OTHER
+from apex_core.metadata.fixes import PROJECTION_V2, Fix, apply_fixes, finite_statistics
 from apex_core.metadata.results import require_results
 from apex_core.metadata.values import parse_time
+from apex_core.resultfile import FileFacts, is_geotiff
 
 if TYPE_CHECKING:
     from apex_core.metadata.draft import CollectionDraft
@@ -39,7 +40,6 @@ __all__ = [
 
 # Rels a STAC API regenerates itself, plus openEO's signed canonical link: never POSTed.
 SERVER_RELS = frozenset({"self", "root", "parent", "item", "items", "collection", "canonical"})
-PROJECTION_V2 = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def build_collection(
                 f"Item {i + 1} is not a valid STAC Item: {exc}.", field=f"items[{i}]"
             ) from exc
         collection.add_item(item)
-    data_assets = _data_assets(collection)
+    data_assets = [a for a in _data_assets(collection) if is_geotiff(a.to_dict())]
     if draft.statistics is not None and data_assets:
         for asset in data_assets:
             old = asset.extra_fields.get("raster:bands") or asset.extra_fields.get("bands") or []
@@ -163,25 +163,33 @@ def build_collection(
                 band.properties["name"] = names[0]
             RasterExtension.ext(asset, add_if_missing=True).apply([band])
     if draft.render is not None and data_assets:
-        keys = list(dict.fromkeys(k for k, a in _asset_keys(collection) if "data" in (a.roles or [])))
-        RenderExtension.ext(collection, add_if_missing=True).apply(
-            {
-                ndvi.RENDER_KEY: Render.create(
-                    assets=keys[:1],
-                    title=draft.render.title,
-                    rescale=[list(draft.render.rescale)],
-                    colormap_name=draft.render.colormap_name,
-                )
-            }
+        keys = list(
+            dict.fromkeys(
+                k for k, a in _asset_keys(collection) if "data" in (a.roles or []) and is_geotiff(a.to_dict())
+            )
         )
+        hints = draft.render
+        render = Render.create(
+            assets=keys[:1],
+            title=hints.title,
+            rescale=[list(hints.rescale)],
+            colormap_name=hints.colormap_name or None,
+        )
+        if hints.colormap:
+            render.colormap = {str(value): f"#{colour}" for value, colour in hints.colormap}
+        RenderExtension.ext(collection, add_if_missing=True).apply({hints.key: render})
     return collection, notes
 
 
 def publishable(
-    draft: CollectionDraft, results: Mapping[str, Any], items: Sequence[Mapping[str, Any]] = ()
+    draft: CollectionDraft,
+    results: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]] = (),
+    files: Mapping[str, FileFacts] | None = None,
 ) -> PublishableCollection:
-    """The final collection dict (STAC 1.1.0, with ``_auth``) and its items, ready to POST. Does not
-    check the draft's fields: :meth:`~apex_core.metadata.CollectionDraft.apply` does, then this."""
+    """The final collection dict (STAC 1.1.0, with ``_auth``) and its items, ready to POST, with the
+    draft's chosen fixes applied (``files``: the facts of the result files on this machine, by asset
+    href). Does not check the draft's fields: :meth:`~apex_core.metadata.CollectionDraft.apply` does."""
     collection, notes = build_collection(draft, results, items)
     col = collection.to_dict(include_self_link=False, transform_hrefs=False)
     col["links"] = [link for link in col.get("links", []) if link.get("rel") not in SERVER_RELS]
@@ -191,8 +199,13 @@ def publishable(
         d = item.to_dict(include_self_link=False, transform_hrefs=False)
         d["links"] = [link for link in d.get("links", []) if link.get("rel") not in SERVER_RELS]
         d["collection"] = draft.id
-        _drop_unused_extensions(d, notes, f"item {d.get('id')}")
         out_items.append(d)
+    apply_fixes(col, out_items, draft.fixes, files or {}, notes)
+    _finite_statistics(col, out_items, notes)
+    for d in out_items:
+        _drop_unused_extensions(d, notes, f"item {d.get('id')}")
+    if (Fix.ITEMS in draft.fixes or Fix.ASSET_KEYS in draft.fixes) and out_items:
+        col["item_assets"] = _item_assets(out_items)
     if col.get("renders") and not col.get("assets") and not col.get("item_assets") and out_items:
         # The render extension's schema needs the assets a collection's renders name: here they are the
         # items' assets, described once in the collection's `item_assets` (STAC 1.1 core).
@@ -210,9 +223,26 @@ _FIELD_PREFIX = {
     "processing": "processing:",
     "projection": "proj:",
     "raster": "raster:",
+    "render": "renders",
     "sat": "sat:",
     "view": "view:",
 }
+
+
+def _finite_statistics(collection: dict[str, Any], items: Sequence[dict[str, Any]], notes: list[str]) -> None:
+    """Drop non-finite band statistics (NaN, Infinity are not JSON: a catalogue refuses the document)."""
+    dropped = 0
+    for doc in (collection, *items):
+        for asset in (doc.get("assets") or {}).values():
+            for field in ("bands", "raster:bands"):
+                for band in asset.get(field) or [] if isinstance(asset, dict) else []:
+                    stats = band.get("statistics") if isinstance(band, dict) else None
+                    if isinstance(stats, dict):
+                        clean = finite_statistics(stats)
+                        dropped += len(stats) - len(clean)
+                        band["statistics"] = clean
+    if dropped:
+        notes.append(f"{dropped} non-finite statistics value(s) (NaN, Infinity) dropped: not valid JSON")
 
 
 def _item_assets(items: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

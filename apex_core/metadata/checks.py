@@ -141,7 +141,9 @@ def check_draft(draft: CollectionDraft) -> tuple[FieldIssue, ...]:
         lo, hi = draft.render.rescale
         if not lo < hi:
             err("render_min", "The rescale minimum must be below its maximum.")
-        if draft.render.colormap_name not in COLORMAPS:
+        if draft.render.colormap_name not in COLORMAPS and not (
+            draft.render.colormap and not draft.render.colormap_name
+        ):
             err("colormap", f"Unknown colormap {draft.render.colormap_name!r}.")
     if draft.statistics is not None:
         st = draft.statistics

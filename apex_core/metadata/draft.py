@@ -7,11 +7,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from apex_core.licences import DEFAULT_LICENCE
+from apex_core.metadata.apex import looks_like_ndvi
 from apex_core.metadata.build import PublishableCollection, publishable
 from apex_core.metadata.checks import check_draft, raise_first_error
 from apex_core.metadata.ids import suggest_id
 from apex_core.metadata.results import as_bbox, require_results
 from apex_core.metadata.values import DEFAULT_ROLE, Provider, RenderHints
+from apex_core.resultfile import is_geotiff
 from apex_core.statistics import BandStatistics
 
 if TYPE_CHECKING:
@@ -36,10 +38,11 @@ def _roles(text: str) -> tuple[str, ...]:
 
 
 def _stats_from_assets(assets: Mapping[str, Any]) -> BandStatistics | None:
+    """The first GeoTIFF band's statistics (a CSV's or JSON's "bands" are columns, not pixels)."""
     for asset in assets.values():
-        for band in (
-            (asset.get("raster:bands") or asset.get("bands") or []) if isinstance(asset, Mapping) else []
-        ):
+        if not isinstance(asset, Mapping) or not is_geotiff(asset):
+            continue
+        for band in asset.get("raster:bands") or asset.get("bands") or []:
             stats = band.get("statistics") if isinstance(band, Mapping) else None
             if isinstance(stats, Mapping) and stats:
                 return BandStatistics.from_dict(stats, source="job results")
@@ -65,6 +68,7 @@ class CollectionDraft:
     statistics: BandStatistics | None = None
     derived_from: Literal["drop", "absolute"] = "drop"
     eodata_base: str = "s3://eodata"
+    fixes: tuple[str, ...] = ()  # the APEx-readiness fixes chosen (:class:`~apex_core.metadata.fixes.Fix`)
 
     @classmethod
     def from_results(
@@ -104,7 +108,7 @@ class CollectionDraft:
             interval=(str(start) if start else None, str(end) if end else None),
             auth_read=tuple(auth.get("read") or (DEFAULT_ROLE,)),
             auth_write=tuple(auth.get("write") or (DEFAULT_ROLE,)),
-            render=RenderHints(),
+            render=RenderHints() if looks_like_ndvi(res, items) else None,
             statistics=stats,
         )
 
@@ -130,6 +134,7 @@ class CollectionDraft:
             statistics=BandStatistics.from_dict(stats) if isinstance(stats, Mapping) else None,
             derived_from="absolute" if mode == "absolute" else "drop",
             eodata_base=str(data.get("eodata_base") or "s3://eodata"),
+            fixes=tuple(str(f) for f in data.get("fixes") or ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,6 +154,7 @@ class CollectionDraft:
             "statistics": self.statistics.to_dict() if self.statistics else None,
             "derived_from": self.derived_from,
             "eodata_base": self.eodata_base,
+            "fixes": list(self.fixes),
         }
 
     # ---- the form: plain values keyed by field name, and back ----------------------------------
@@ -220,10 +226,10 @@ class CollectionDraft:
             interval=(str(v["start"]).strip() or None, str(v["end"]).strip() or None),
             auth_read=_roles(str(v["auth_read"])),
             auth_write=_roles(str(v["auth_write"])),
-            render=RenderHints(
+            render=replace(
+                self.render or RenderHints(),
                 rescale=(float(v["render_min"]), float(v["render_max"])),
                 colormap_name=str(v["colormap"]),
-                title=(self.render or RenderHints()).title,
             )
             if v["render_on"]
             else None,

@@ -10,6 +10,7 @@ from typing import Any
 
 from apex_core import ndvi
 from apex_core.errors import MetadataError
+from apex_core.metadata.apex import ApexReport, apex_report, temporal_proposal
 from apex_core.metadata.build import PublishableCollection, publishable
 from apex_core.metadata.checks import FieldIssue, check_draft
 from apex_core.metadata.draft import CollectionDraft
@@ -23,6 +24,7 @@ from apex_core.metadata.links import (
 )
 from apex_core.metadata.schema import SchemaCheck, validate_stac
 from apex_core.metadata.values import DEFAULT_DESCRIPTION_RE, STAC_VERSION
+from apex_core.resultfile import FileFacts
 
 __all__ = ["CheckItem", "Evaluation", "evaluate", "readiness"]
 
@@ -120,6 +122,8 @@ class Evaluation:
     checks: tuple[SchemaCheck, ...] = ()
     checklist: tuple[CheckItem, ...] = ()
     expiries: tuple[AssetExpiry, ...] = ()
+    apex: ApexReport | None = None
+    proposal: tuple[tuple[str, str], str] | None = None  # a temporal extent for results that lack one
 
     @property
     def errors(self) -> tuple[FieldIssue, ...]:
@@ -146,19 +150,28 @@ def evaluate(
     *,
     reachability: Sequence[Reachability] | None = None,
     now: dt.datetime | None = None,
+    files: Mapping[str, FileFacts] | None = None,
+    process: Mapping[str, Any] | None = None,
 ) -> Evaluation:
-    """Check the draft's fields; if none is in error, build the collection, validate it, run the checklist.
+    """Check the draft's fields; if none is in error, build the collection (with the draft's fixes,
+    from ``files``: the result files on this machine by asset href), validate it, run the checklist
+    and the APEx-readiness report (``process``: the job's process graph, for a temporal proposal).
 
     Each step once: the fields are checked once and the collection built once (a page rerun calls this
     once and shows the parts of its answer)."""
     issues = check_draft(draft)
+    proposal = temporal_proposal(results, items, process) if not any(draft.interval) else None
     if any(i.severity == "error" for i in issues):
-        return Evaluation(issues)
+        return Evaluation(issues, proposal=proposal)
     try:
-        pub = publishable(draft, results, items)
+        pub = publishable(draft, results, items, files)
     except MetadataError as exc:  # a broken item or results document: no field of the form is to blame
-        return Evaluation((*issues, FieldIssue(exc.field or "document", exc.message)))
+        issue = FieldIssue(exc.field or "document", exc.message)
+        return Evaluation((*issues, issue), proposal=proposal)
     checks = validate_stac(pub.collection, pub.items)
     expiries = asset_expiries(pub.collection, pub.items, now)
     checklist = readiness(draft, pub, reachability=reachability, now=now, expiries=expiries)
-    return Evaluation(issues, pub, checks, checklist, expiries)
+    report = apex_report(
+        draft, pub, files, source_version=str(results.get("stac_version") or ""), proposal=proposal
+    )
+    return Evaluation(issues, pub, checks, checklist, expiries, report, proposal)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 
+from apex_core.categorical import legend_for
 from apex_core.errors import MetadataError
 from apex_core.metadata.links import short_href
+from apex_core.resultfile import FileFacts, read_facts
 
 if TYPE_CHECKING:
     from apex_core.flow import JobOutcome
@@ -20,11 +23,14 @@ if TYPE_CHECKING:
 __all__ = [
     "LoadedResults",
     "as_bbox",
+    "collection_ids",
     "fetch_items",
     "item_links",
     "job_fingerprint",
     "parse_json",
     "read_documents",
+    "read_files",
+    "read_upload",
     "require_results",
     "results_from_job",
     "results_from_upload",
@@ -40,17 +46,29 @@ def parse_json(name: str, data: bytes | str) -> Any:
 
 
 def read_documents(files: Sequence[tuple[str, bytes | str]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The job-results Collection and any Item documents among uploaded ``(name, content)`` files.
+    """The job-results Collection and any Item documents among uploaded ``(name, content)`` files."""
+    results, items, _process = read_upload(files)
+    return results, items
+
+
+def read_upload(
+    files: Sequence[tuple[str, bytes | str]],
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+    """The job-results Collection, any Item documents, and the job's ``process`` (from an openEO job
+    document, ``GET /jobs/{id}``, when one came along) among uploaded ``(name, content)`` files.
 
     A file may also hold a FeatureCollection of items. Raises :class:`MetadataError` when no file or
     more than one file is a STAC Collection, or a file is not JSON.
     """
     collections: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
+    process: dict[str, Any] | None = None
     for name, content in files:
         doc = parse_json(name, content)
         kind = doc.get("type") if isinstance(doc, dict) else None
-        if kind == "Collection":
+        if kind is None and isinstance(doc, dict) and isinstance(doc.get("process"), dict):
+            process = doc["process"]  # an openEO job document: its process graph
+        elif kind == "Collection":
             collections.append(doc)
         elif kind == "Feature":
             items.append(doc)
@@ -67,7 +85,7 @@ def read_documents(files: Sequence[tuple[str, bytes | str]]) -> tuple[dict[str, 
             f"`job.get_results().get_metadata()` returns); got {len(collections)}.",
             field="document",
         )
-    return collections[0], items
+    return collections[0], items, process
 
 
 def as_bbox(value: Any, where: str) -> tuple[float, float, float, float]:
@@ -159,15 +177,18 @@ class LoadedResults:
     results: dict[str, Any]
     items: tuple[dict[str, Any], ...] = ()
     problems: tuple[str, ...] = ()
+    process: dict[str, Any] | None = None  # the job's process (graph), when known
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LoadedResults:
+        process = data.get("process")
         return cls(
             origin=str(data["origin"]),
             fingerprint=str(data["fingerprint"]),
             results=dict(data["results"]),
             items=tuple(data.get("items") or ()),
             problems=tuple(data.get("problems") or ()),
+            process=dict(process) if isinstance(process, Mapping) else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,7 +198,41 @@ class LoadedResults:
             "results": self.results,
             "items": list(self.items),
             "problems": list(self.problems),
+            "process": self.process,
         }
+
+
+def collection_ids(process: Mapping[str, Any] | None) -> list[str]:
+    """The ids of the collections a job's process graph loads (``load_collection``)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            args = node.get("arguments")
+            if node.get("process_id") == "load_collection" and isinstance(args, Mapping) and args.get("id"):
+                found.append(str(args["id"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(process or {})
+    return found
+
+
+def read_files(
+    paths: Mapping[str, Path],
+    process: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> tuple[tuple[str, FileFacts], ...]:
+    """The facts of result files on this machine (``paths``: asset href -> file; ``names``: the file's
+    real name when the path is a stored copy), categorical classes named from the legend of the
+    collection the job loaded (ESA WorldCover)."""
+    legend = legend_for(collection_ids(process))
+    return tuple(
+        (href, read_facts(path, name=(names or {}).get(href), legend=legend)) for href, path in paths.items()
+    )
 
 
 def job_fingerprint(job: JobOutcome | None) -> str | None:
@@ -213,11 +268,11 @@ def upload_fingerprint(files: Sequence[tuple[str, bytes]]) -> str:
 
 def results_from_upload(files: Sequence[tuple[str, bytes]], timeout: float) -> LoadedResults:
     """Uploaded documents: one job-results Collection, optionally its Items (else fetched from its links)."""
-    results, items = read_documents(files)
+    results, items, process = read_upload(files)
     require_results(results)
     problems: list[str] = []
     if not items:
         items, problems = fetch_items(results, timeout)
     fingerprint = upload_fingerprint(files)
     names = ", ".join(name for name, _ in files)
-    return LoadedResults(f"upload {names}", fingerprint, results, tuple(items), tuple(problems))
+    return LoadedResults(f"upload {names}", fingerprint, results, tuple(items), tuple(problems), process)

@@ -68,23 +68,41 @@ class Provider:
 @dataclass(frozen=True)
 class RenderHints:
     """One ``renders`` entry of the render extension (v2.0.0); the defaults are the product's
-    (:mod:`apex_core.ndvi`)."""
+    (:mod:`apex_core.ndvi`). ``colormap``: explicit ``(value, "RRGGBB")`` colours of a categorical
+    raster (its classes), written as the render's ``colormap``."""
 
     rescale: tuple[float, float] = ndvi.VALUE_RANGE
     colormap_name: str = ndvi.RENDER_COLORMAP
     title: str = ndvi.NAME
+    colormap: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The key of this entry in ``renders``."""
+        if self.title == ndvi.NAME:
+            return ndvi.RENDER_KEY
+        return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-") or "default"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RenderHints:
         lo, hi = data.get("rescale") or ndvi.VALUE_RANGE
+        name = data.get("colormap_name")
         return cls(
             rescale=(float(lo), float(hi)),
-            colormap_name=str(data.get("colormap_name") or ndvi.RENDER_COLORMAP),
+            colormap_name=ndvi.RENDER_COLORMAP if name is None else str(name),
             title=str(data.get("title") or ndvi.NAME),
+            colormap=tuple((int(v), str(c)) for v, c in data.get("colormap") or ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rescale": list(self.rescale), "colormap_name": self.colormap_name, "title": self.title}
+        out: dict[str, Any] = {
+            "rescale": list(self.rescale),
+            "colormap_name": self.colormap_name,
+            "title": self.title,
+        }
+        if self.colormap:
+            out["colormap"] = [list(pair) for pair in self.colormap]
+        return out
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
