@@ -1,24 +1,43 @@
-"""The NDVI preview: read a result GeoTIFF at screen resolution, render it, measure it.
+"""The preview of a result GeoTIFF: read it at screen resolution, render it, measure it.
+
+Any GeoTIFF band is shown as one of three kinds (:data:`RasterKind`, :func:`detect_kind`):
+
+- ``ndvi``: the band's description (or a one-band file's asset key / name) says NDVI, or it is a float
+  band whose valid values all lie in [-1, 1]. Fixed [-1, 1] colour ramp, the NDVI classes below and a
+  histogram over [-1, 1], exactly as the NDVI preview always did.
+- ``categorical``: an integer band with at most :data:`~apex_core.categorical.MAX_CLASSES` distinct
+  values (:func:`apex_core.categorical.classes_of`, exact over the whole file): one colour per class
+  (a known legend's, e.g. ESA WorldCover, else a qualitative palette), a legend with one entry per
+  class, the class shares instead of a histogram.
+- ``continuous``: anything else. The colour ramp and the histogram span the robust range of the valid
+  values (their 2nd to 98th percentile, :data:`ROBUST_PERCENTILES`); the legend is titled with the
+  band's name.
+
+A file with several bands is previewed one band at a time (``band``, :func:`band_infos` lists them).
+The page may show a band as another possible kind (:attr:`Preview.kinds`).
 
 Reading is kept apart from rendering, the way rio-tiler/titiler do it:
 
-1. :func:`read_screen` reads band 1 of a GeoTIFF *at most* ``max_size`` pixels on its longest side
+1. :func:`read_screen` reads one band of a GeoTIFF *at most* ``max_size`` pixels on its longest side
    (``out_shape`` decimated read, which GDAL serves from the internal overviews when the file has
    them), or the full array when the file is small (at most :data:`EXACT_PIXEL_LIMIT` pixels),
    as a masked array: the nodata value, NaN and any internal mask are masked.
 2. :func:`compute_statistics` and :func:`compute_histogram` measure that array: exactly for a
    small file, from the N x M overview for a large one (:attr:`RasterStatistics.exact` says which).
-3. :func:`render_overlay` reprojects the (decimated) array to EPSG:3857, the Leaflet map's
-   projection, so that an ``ImageOverlay`` stretched between its lon/lat corners lines up, and
-   colours it: values clipped to [-1, 1], colormap :data:`COLORMAP` (viridis from rio-tiler: perceptual,
-   colour-blind safe; -1 is its first colour, 1 its last), nodata fully transparent.
-4. :func:`value_at` reads the value at a lon/lat from the full-resolution file (``sample``).
+3. :func:`render_overlay` colours the (decimated) array with a :class:`Style` (palette indices) and
+   reprojects it to EPSG:3857, the Leaflet map's projection (nearest neighbour), so that an
+   ``ImageOverlay`` stretched between its lon/lat corners lines up: for NDVI values clipped to
+   [-1, 1], colormap :data:`COLORMAP` (viridis from rio-tiler: perceptual, colour-blind safe; -1 is its
+   first colour, 1 its last), for other continuous data the same over the robust range, for
+   categorical data each class its colour; nodata fully transparent.
+4. :func:`value_at` reads the value at a lon/lat from the full-resolution file (``sample``);
+   :meth:`Preview.format_value` names it (a class title for categorical data).
 
 :func:`compute_preview` does 1-3 in one go and returns a :class:`Preview`;
 :func:`preview_map` puts it on an offline folium map with a legend (inline HTML/CSS, no CDN).
 
 NDVI classes (shares of the valid pixels; values outside [-1, 1] are counted apart as *clipped*
-and belong to no class):
+and belong to no class; only for the ``ndvi`` kind):
 
 =========== ==========================
 class       NDVI
@@ -41,19 +60,23 @@ key, local path, date). When a preview of a finished job's asset has been comput
 (``RasterStatistics.to_dict()``) and ``raster_statistics`` (``{minimum, maximum, mean, stddev,
 valid_percent}``, the STAC raster extension's ``statistics`` object for the Metadata page's
 ``raster:bands``; exact for small files, from the overview for large ones: ``statistics["exact"]``
-says which). A preview of an uploaded GeoTIFF (no finished job) is not stored: it is not the flow's
-result.
+says which), the ``kind`` and ``band`` shown and, for categorical data, ``classes``
+(:meth:`apex_core.categorical.RasterClass.to_dict` of each, exact). A preview of an uploaded GeoTIFF
+(no finished job) is not stored: it is not the flow's result.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import html
+import json
 import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import folium
 import numpy as np
@@ -71,39 +94,61 @@ from rasterio.io import MemoryFile
 from rasterio.warp import calculate_default_transform, reproject, transform, transform_bounds
 from rio_tiler.colormap import cmap as _rio_cmaps
 
+from apex_core.categorical import RasterClass, classes_of, is_integer_band
 from apex_core.errors import DataError
-from apex_core.flow import PreviewOutcome
+from apex_core.flow import JobOutcome, PreviewOutcome
 from apex_core.mapview import MapAssets, base_map
 from apex_core.statistics import STAT_KEYS, BandStatistics
 
 __all__ = [
     "COLORMAP",
     "EXACT_PIXEL_LIMIT",
+    "KIND_LABELS",
     "NDVI_CLASSES",
     "NDVI_RANGE",
     "PREVIEW_MAX_SIZE",
+    "RASTER_SUFFIXES",
+    "ROBUST_PERCENTILES",
+    "BandInfo",
     "ClassShare",
     "Histogram",
     "NdviClass",
     "Overlay",
     "PointValue",
     "Preview",
+    "RasterKind",
     "RasterStatistics",
     "ScreenRead",
+    "Style",
+    "band_infos",
     "color_index",
     "colorize",
     "colormap_lut",
     "compute_histogram",
     "compute_preview",
     "compute_statistics",
+    "detect_kind",
+    "is_raster_file",
     "legend_colormap",
+    "legend_hints",
+    "legend_html",
     "palette",
     "preview_map",
     "read_screen",
     "render_overlay",
+    "robust_range",
     "value_at",
     "wgs84_bounds",
 ]
+
+RasterKind = Literal["ndvi", "continuous", "categorical"]
+KIND_LABELS: Mapping[RasterKind, str] = {
+    "ndvi": "NDVI (fixed -1…1)",
+    "continuous": "Continuous (2nd–98th percentile)",
+    "categorical": "Classes",
+}
+ROBUST_PERCENTILES: tuple[float, float] = (2.0, 98.0)
+RASTER_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
 
 NDVI_RANGE: tuple[float, float] = (-1.0, 1.0)
 COLORMAP = "viridis"
@@ -124,18 +169,74 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class ScreenRead:
-    """Band 1 of a GeoTIFF at screen resolution, masked where there is no data."""
+    """One band of a GeoTIFF at screen resolution, masked where there is no data."""
 
     data: np.ma.MaskedArray[Any, np.dtype[np.float64]]
     transform: Affine
     crs: CRS
     source_shape: tuple[int, int]  # (rows, cols) of the full file
     exact: bool  # True when data is the full array (no decimation)
+    band: int = 1
+    dtype: str = "float32"  # the band's data type in the file
+    description: str | None = None  # the band's GeoTIFF description, when it has one
 
     @property
     def shape(self) -> tuple[int, int]:
         rows, cols = self.data.shape
         return int(rows), int(cols)
+
+
+@dataclass(frozen=True)
+class BandInfo:
+    """One band of a file: its 1-based index, description (None when it has none) and data type."""
+
+    index: int
+    description: str | None
+    dtype: str
+
+    @property
+    def name(self) -> str:
+        return self.description or f"Band {self.index}"
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{self.index}: {self.description} ({self.dtype})"
+            if self.description
+            else (f"Band {self.index} ({self.dtype})")
+        )
+
+
+def is_raster_file(path: Path | str) -> bool:
+    """Whether the file is one the preview reads (a GeoTIFF by its name): CSV, JSON... are not."""
+    return Path(path).suffix.lower() in RASTER_SUFFIXES
+
+
+def _names_in(doc: Any) -> list[str]:
+    """The id, title, description and ``derived_from`` links (href, title) of a STAC document."""
+    if not isinstance(doc, Mapping):
+        return []
+    names = [doc.get(k) for k in ("id", "title", "description")]
+    links = doc.get("links")
+    for link in links if isinstance(links, list) else ():
+        if isinstance(link, Mapping) and link.get("rel") == "derived_from":
+            names += [link.get("href"), link.get("title")]
+    return [n for n in names if isinstance(n, str) and n]
+
+
+def legend_hints(job: JobOutcome) -> tuple[str, ...]:
+    """Names that may tell which legend a job's classes follow
+    (:func:`apex_core.categorical.legend_for`): the job's title, its result keys and file names, and
+    the id, title, description and ``derived_from`` links of its STAC results document and items.
+    An unreadable results document adds nothing."""
+    names: list[str] = [job.title or ""]
+    names += [n for a in job.assets for n in (a.key, a.path.name)]
+    if job.metadata_path is not None:
+        with contextlib.suppress(OSError, ValueError):
+            names += _names_in(json.loads(job.metadata_path.read_text(encoding="utf-8")))
+    for item in job.items:
+        names += _names_in(item)
+    return tuple(dict.fromkeys(n for n in names if n))
 
 
 def _open_error(path: Path, exc: Exception) -> DataError:
@@ -149,11 +250,30 @@ def _fit(rows: int, cols: int, max_size: int) -> tuple[int, int]:
     return max(1, math.floor(rows * scale)), max(1, math.floor(cols * scale))
 
 
+def band_infos(path: Path | str) -> tuple[BandInfo, ...]:
+    """The bands of a GeoTIFF (metadata only, no pixel is read). Raises :class:`DataError`."""
+    path = Path(path)
+    try:
+        with rasterio.open(path) as src:
+            if src.driver != "GTiff":
+                raise DataError(f"{path.name} is a {src.driver} file, not a GeoTIFF.")
+            return tuple(
+                BandInfo(i, (src.descriptions[i - 1] or "").strip() or None, str(src.dtypes[i - 1]))
+                for i in range(1, src.count + 1)
+            )
+    except rasterio.errors.RasterioError as exc:
+        raise _open_error(path, exc) from exc
+
+
 def read_screen(
-    path: Path | str, *, max_size: int = PREVIEW_MAX_SIZE, exact_limit: int = EXACT_PIXEL_LIMIT
+    path: Path | str,
+    *,
+    band: int = 1,
+    max_size: int = PREVIEW_MAX_SIZE,
+    exact_limit: int = EXACT_PIXEL_LIMIT,
 ) -> ScreenRead:
-    """Band 1 of ``path``: whole when it has at most ``exact_limit`` pixels, else decimated to fit
-    ``max_size`` (never the full array of a large file). Raises :class:`DataError`."""
+    """Band ``band`` of ``path``: whole when it has at most ``exact_limit`` pixels, else decimated to
+    fit ``max_size`` (never the full array of a large file). Raises :class:`DataError`."""
     path = Path(path)
     try:
         with rasterio.open(path) as src:
@@ -161,17 +281,32 @@ def read_screen(
                 raise DataError(f"{path.name} is a {src.driver} file, not a GeoTIFF.")
             if src.crs is None:
                 raise DataError(f"{path.name} has no coordinate reference system, so it cannot be mapped.")
+            if not 1 <= band <= src.count:
+                raise DataError(f"{path.name} has no band {band} (it has {src.count}).")
             rows, cols = src.height, src.width
             exact = rows * cols <= exact_limit
             out_rows, out_cols = (rows, cols) if exact else _fit(rows, cols, max_size)
-            band = src.read(1, out_shape=(out_rows, out_cols), masked=True, resampling=Resampling.nearest)
+            data_band = src.read(
+                band, out_shape=(out_rows, out_cols), masked=True, resampling=Resampling.nearest
+            )
             scale = src.transform @ Affine.scale(cols / out_cols, rows / out_rows)
             crs = src.crs
+            dtype = str(src.dtypes[band - 1])
+            description = (src.descriptions[band - 1] or "").strip() or None
     except rasterio.errors.RasterioError as exc:
         raise _open_error(path, exc) from exc
-    data = np.ma.masked_invalid(band.astype(np.float64, copy=False))
-    data.mask = np.ma.getmaskarray(data) | np.ma.getmaskarray(band)
-    return ScreenRead(data=data, transform=scale, crs=crs, source_shape=(rows, cols), exact=exact)
+    data = np.ma.masked_invalid(data_band.astype(np.float64, copy=False))
+    data.mask = np.ma.getmaskarray(data) | np.ma.getmaskarray(data_band)
+    return ScreenRead(
+        data=data,
+        transform=scale,
+        crs=crs,
+        source_shape=(rows, cols),
+        exact=exact,
+        band=band,
+        dtype=dtype,
+        description=description,
+    )
 
 
 def wgs84_bounds(path: Path | str) -> tuple[float, float, float, float]:
@@ -284,17 +419,21 @@ class RasterStatistics(BandStatistics):
         }
 
 
-def compute_statistics(read: ScreenRead) -> RasterStatistics:
-    """Statistics of ``read``'s valid pixels; :class:`DataError` when it has none."""
+def compute_statistics(
+    read: ScreenRead, *, value_range: tuple[float, float] = NDVI_RANGE, ndvi_classes: bool = True
+) -> RasterStatistics:
+    """Statistics of ``read``'s valid pixels; :class:`DataError` when it has none. ``clipped_low`` and
+    ``clipped_high`` count the values outside ``value_range`` (the colour ramp's range); the NDVI
+    classes are counted when ``ndvi_classes``."""
     values = read.data.compressed()
     total = int(read.data.size)
     if values.size == 0:
         raise DataError("The raster has no valid pixels: every pixel is nodata or NaN.")
-    low, high = NDVI_RANGE
+    low, high = value_range
     clipped_low = int(np.count_nonzero(values < low))
     clipped_high = int(np.count_nonzero(values > high))
     shares = []
-    for cls in NDVI_CLASSES:
+    for cls in NDVI_CLASSES if ndvi_classes else ():
         n = int(np.count_nonzero(cls.contains(values)))
         shares.append(ClassShare(cls.key, cls.label, n, 100.0 * n / values.size))
     return RasterStatistics(
@@ -315,10 +454,12 @@ def compute_statistics(read: ScreenRead) -> RasterStatistics:
 
 @dataclass(frozen=True)
 class Histogram:
-    """Counts of the valid values, clipped to [-1, 1], in equal bins; ``edges`` has one more item."""
+    """Counts of the valid values, clipped to the colour range ([-1, 1] for NDVI), in equal bins;
+    ``edges`` has one more item. ``x`` names the values in :meth:`rows`."""
 
     edges: tuple[float, ...]
     counts: tuple[int, ...]
+    x: str = "ndvi"
 
     @property
     def centers(self) -> tuple[float, ...]:
@@ -328,14 +469,34 @@ class Histogram:
         return {"edges": list(self.edges), "counts": list(self.counts)}
 
     def rows(self) -> list[dict[str, float | int]]:
-        """One row per bin (``ndvi`` = bin centre, ``pixels``), for a chart."""
-        return [{"ndvi": round(c, 4), "pixels": n} for c, n in zip(self.centers, self.counts, strict=True)]
+        """One row per bin (:attr:`x` = bin centre, ``pixels``), for a chart."""
+        width = (self.edges[-1] - self.edges[0]) / max(1, len(self.counts))
+        digits = max(4, 3 - math.floor(math.log10(width))) if width > 0 else 4
+        return [
+            {self.x: round(c, digits), "pixels": n} for c, n in zip(self.centers, self.counts, strict=True)
+        ]
 
 
-def compute_histogram(read: ScreenRead, bins: int = 40) -> Histogram:
-    values = np.clip(read.data.compressed(), *NDVI_RANGE)
-    counts, edges = np.histogram(values, bins=bins, range=NDVI_RANGE)
-    return Histogram(edges=tuple(float(e) for e in edges), counts=tuple(int(c) for c in counts))
+def compute_histogram(
+    read: ScreenRead, bins: int = 40, *, value_range: tuple[float, float] = NDVI_RANGE, x: str = "ndvi"
+) -> Histogram:
+    """The histogram of ``read``'s valid values over ``value_range`` (values outside are clipped into
+    the end bins)."""
+    values = np.clip(read.data.compressed(), *value_range)
+    counts, edges = np.histogram(values, bins=bins, range=value_range)
+    return Histogram(edges=tuple(float(e) for e in edges), counts=tuple(int(c) for c in counts), x=x)
+
+
+def robust_range(read: ScreenRead) -> tuple[float, float]:
+    """The 2nd and 98th percentile of ``read``'s valid values (:data:`ROBUST_PERCENTILES`), widened to
+    a range of 1 around a constant; :class:`DataError` when there is no valid value."""
+    values = read.data.compressed()
+    if values.size == 0:
+        raise DataError("The raster has no valid pixels: every pixel is nodata or NaN.")
+    low, high = (float(v) for v in np.percentile(values, ROBUST_PERCENTILES))
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    return low, high
 
 
 # --------------------------------------------------------------------------- rendering
@@ -357,10 +518,12 @@ def palette(name: str = COLORMAP) -> npt.NDArray[np.uint8]:
     return pal
 
 
-def color_index(values: np.ma.MaskedArray[Any, Any]) -> npt.NDArray[np.uint8]:
+def color_index(
+    values: np.ma.MaskedArray[Any, Any], value_range: tuple[float, float] = NDVI_RANGE
+) -> npt.NDArray[np.uint8]:
     """Palette index of each value: 0 where masked (nodata) or not finite, else 1..255 for the value
-    clipped to [-1, 1] (-1 -> 1, 0 -> 128, 1 -> 255)."""
-    low, high = NDVI_RANGE
+    clipped to ``value_range`` (for [-1, 1]: -1 -> 1, 0 -> 128, 1 -> 255)."""
+    low, high = value_range
     raw = np.ma.getdata(values).astype(np.float64, copy=False)
     invalid = np.ma.getmaskarray(values) | ~np.isfinite(raw)
     clipped = np.clip(np.where(invalid, low, raw), low, high)
@@ -374,10 +537,10 @@ def colorize(values: np.ma.MaskedArray[Any, Any], name: str = COLORMAP) -> npt.N
     return palette(name)[color_index(values)]
 
 
-def _png(index: npt.NDArray[np.uint8], name: str = COLORMAP) -> bytes:
+def _png(index: npt.NDArray[np.uint8], pal: npt.NDArray[np.uint8]) -> bytes:
     """An 8-bit palette PNG (transparency in its tRNS chunk) of palette indices."""
     rows, cols = index.shape
-    colors = {i: (int(r), int(g), int(b), int(a)) for i, (r, g, b, a) in enumerate(palette(name))}
+    colors = {i: (int(r), int(g), int(b), int(a)) for i, (r, g, b, a) in enumerate(pal)}
     with (
         warnings.catch_warnings(),
         MemoryFile() as mem,
@@ -387,6 +550,54 @@ def _png(index: npt.NDArray[np.uint8], name: str = COLORMAP) -> bytes:
             dst.write(index, 1)
             dst.write_colormap(1, colors)
         return bytes(mem.read())
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a band is coloured: ``ndvi`` and ``continuous`` with :data:`COLORMAP` over
+    [``low``, ``high``] (values outside drawn as the ends), ``categorical`` with one colour per class
+    (palette index 1 + the class's position; a value of no class is transparent, like nodata).
+    ``title`` heads the legend."""
+
+    kind: RasterKind = "ndvi"
+    title: str = "NDVI (clipped to -1…1)"
+    low: float = NDVI_RANGE[0]
+    high: float = NDVI_RANGE[1]
+    classes: tuple[RasterClass, ...] = ()
+    colormap: str = COLORMAP
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return self.low, self.high
+
+    def palette(self) -> npt.NDArray[np.uint8]:
+        """The 256-entry RGBA palette of :meth:`index` (entry 0 transparent)."""
+        if self.kind != "categorical":
+            return palette(self.colormap)
+        pal = np.zeros((256, 4), dtype=np.uint8)
+        for i, cls in enumerate(self.classes[:255], start=1):
+            pal[i] = (*bytes.fromhex(cls.color_hint), 255)
+        return pal
+
+    def index(self, values: np.ma.MaskedArray[Any, Any]) -> npt.NDArray[np.uint8]:
+        """Palette index of each value (0 where nodata)."""
+        if self.kind != "categorical":
+            return color_index(values, self.value_range)
+        raw = np.ma.getdata(values).astype(np.float64, copy=False)
+        invalid = np.ma.getmaskarray(values) | ~np.isfinite(raw)
+        known = np.array([c.value for c in self.classes[:255]], dtype=np.float64)
+        if known.size == 0:
+            return np.zeros(raw.shape, dtype=np.uint8)
+        pos = np.clip(np.searchsorted(known, np.where(invalid, known[0], raw)), 0, known.size - 1)
+        hit = ~invalid & (known[pos] == raw)
+        return np.where(hit, pos + 1, 0).astype(np.uint8)
+
+    def colorize(self, values: np.ma.MaskedArray[Any, Any]) -> npt.NDArray[np.uint8]:
+        """RGBA (rows, cols, 4) of ``values`` as the overlay draws them (alpha 0 where nodata)."""
+        return self.palette()[self.index(values)]
+
+
+NDVI_STYLE = Style()
 
 
 @dataclass(frozen=True)
@@ -402,9 +613,12 @@ class Overlay:
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
-def render_overlay(read: ScreenRead, *, max_size: int = PREVIEW_MAX_SIZE) -> Overlay:
-    """``read`` reprojected to Web Mercator (nearest neighbour, at most ``max_size`` pixels a side)
-    and coloured with :func:`colorize`."""
+def render_overlay(
+    read: ScreenRead, *, max_size: int = PREVIEW_MAX_SIZE, style: Style = NDVI_STYLE
+) -> Overlay:
+    """``read`` coloured with ``style`` (palette indices, :meth:`Style.index`; NDVI's :func:`colorize`
+    by default) and reprojected to Web Mercator (nearest neighbour, at most ``max_size`` pixels a
+    side)."""
     rows, cols = read.shape
     left, top = read.transform @ (0, 0)
     right, bottom = read.transform @ (cols, rows)
@@ -421,39 +635,66 @@ def render_overlay(read: ScreenRead, *, max_size: int = PREVIEW_MAX_SIZE) -> Ove
     )
     out_rows, out_cols = _fit(int(dst_rows), int(dst_cols), max_size)
     dst_transform = dst_transform @ Affine.scale(dst_cols / out_cols, dst_rows / out_rows)
-    source = np.ma.filled(read.data.astype(np.float32), np.nan)
-    dest = np.full((out_rows, out_cols), np.nan, dtype=np.float32)
+    source = style.index(read.data)  # coloured first: nearest neighbour carries a pixel's colour along
+    dest = np.zeros((out_rows, out_cols), dtype=np.uint8)
     reproject(
         source=source,
         destination=dest,
         src_transform=read.transform,
         src_crs=read.crs,
-        src_nodata=np.nan,
+        src_nodata=0,
         dst_transform=dst_transform,
         dst_crs=_WEB_MERCATOR,
-        dst_nodata=np.nan,
+        dst_nodata=0,
         resampling=Resampling.nearest,
     )
     x0, y0 = dst_transform @ (0, 0)
     x1, y1 = dst_transform @ (out_cols, out_rows)
     lons, lats = transform(_WEB_MERCATOR, _WGS84, [x0, x1], [y1, y0])
     bounds = (float(lons[0]), float(lats[0]), float(lons[1]), float(lats[1]))
-    index = color_index(np.ma.masked_invalid(dest))
-    return Overlay(png=_png(index), bounds=bounds, shape=(out_rows, out_cols))
+    return Overlay(png=_png(dest, style.palette()), bounds=bounds, shape=(out_rows, out_cols))
 
 
 @dataclass(frozen=True)
 class Preview:
-    """Everything the page shows for one GeoTIFF."""
+    """Everything the page shows for one band of a GeoTIFF."""
 
     path: Path
     asset_key: str
     overlay: Overlay
     bounds: tuple[float, float, float, float]  # the file's footprint in lon/lat (W, S, E, N)
     statistics: RasterStatistics
-    histogram: Histogram
+    histogram: Histogram | None  # None for categorical data (its class shares instead)
     source_shape: tuple[int, int]
     crs: str
+    kind: RasterKind = "ndvi"  # as shown
+    style: Style = NDVI_STYLE
+    band: BandInfo = BandInfo(1, None, "float32")
+    bands: tuple[BandInfo, ...] = ()  # every band of the file
+    classes: tuple[RasterClass, ...] | None = None  # the band's classes when it is categorical at all
+    detected: RasterKind = "ndvi"  # what :func:`detect_kind` made of it
+
+    @property
+    def kinds(self) -> tuple[RasterKind, ...]:
+        """The kinds this band can be shown as (categorical only when it has classes)."""
+        return ("ndvi", "continuous", *(("categorical",) if self.classes else ()))
+
+    @property
+    def value_name(self) -> str:
+        """What a value of this preview is called: ``NDVI``, ``Class``, else the band's name."""
+        return {"ndvi": "NDVI", "categorical": "Class"}.get(self.kind, self.band.name)
+
+    def class_of(self, value: float | None) -> RasterClass | None:
+        return next((c for c in self.style.classes if value is not None and c.value == value), None)
+
+    def format_value(self, value: float | None) -> str:
+        """A point value as the page shows it: ``nodata``, ``Tree cover (10)``, ``0.5100``, ``1234.5``."""
+        if value is None:
+            return "nodata"
+        if self.kind == "categorical":
+            cls = self.class_of(value)
+            return f"{cls.title} ({cls.value})" if cls else f"Class {value:g}"
+        return f"{value:.4f}" if self.kind == "ndvi" else f"{value:.6g}"
 
     def to_state(self, job_id: str | None = None) -> PreviewOutcome:
         """The Preview step's outcome, kept in ``StateKey.PREVIEW``."""
@@ -463,29 +704,91 @@ class Preview:
             job_id=job_id,
             statistics=self.statistics.to_dict(),
             raster_statistics=self.statistics.stac_statistics(),
+            kind=self.kind,
+            band=self.band.index,
+            classes=tuple(c.to_dict() for c in self.style.classes),
         )
+
+
+def detect_kind(
+    read: ScreenRead, name: str = "", classes: tuple[RasterClass, ...] | None = None
+) -> RasterKind:
+    """``ndvi`` when ``name`` (the band's description, or a one-band file's asset key or file name)
+    says NDVI, ``categorical`` when the band has ``classes`` (:func:`~apex_core.categorical.classes_of`),
+    ``ndvi`` for a float band whose valid values all lie in [-1, 1], else ``continuous``."""
+    if "ndvi" in name.lower():
+        return "ndvi"
+    if classes:
+        return "categorical"
+    values = read.data.compressed()
+    low, high = NDVI_RANGE
+    floating = np.issubdtype(np.dtype(read.dtype), np.floating)
+    if floating and values.size and low <= float(values.min()) and float(values.max()) <= high:
+        return "ndvi"
+    return "continuous"
 
 
 def compute_preview(
     path: Path | str,
     asset_key: str | None = None,
     *,
+    band: int = 1,
+    kind: RasterKind | None = None,
+    legend: Mapping[int, tuple[str, str]] | None = None,
     max_size: int = PREVIEW_MAX_SIZE,
     exact_limit: int = EXACT_PIXEL_LIMIT,
 ) -> Preview:
-    """Read ``path`` at screen resolution, then its overlay, statistics and histogram."""
+    """Read band ``band`` of ``path`` at screen resolution, tell its kind (:func:`detect_kind`, unless
+    ``kind`` says how to show it), then its overlay, statistics and histogram. ``legend`` names and
+    colours known class values (:func:`apex_core.categorical.legend_for`)."""
     path = Path(path)
-    read = read_screen(path, max_size=max_size, exact_limit=exact_limit)
-    statistics = compute_statistics(read)
+    key = asset_key or path.name
+    read = read_screen(path, band=band, max_size=max_size, exact_limit=exact_limit)
+    bands = band_infos(path)
+    info = bands[band - 1]
+    classes = classes_of(path, band, legend=legend) if is_integer_band(read.dtype) else None
+    name = info.description or (key if len(bands) == 1 else "")
+    detected = detect_kind(read, name, classes)
+    shown: RasterKind = kind or detected
+    if shown not in get_args(RasterKind):
+        raise DataError(f"A raster is shown as one of {', '.join(get_args(RasterKind))}, not {shown!r}.")
+    histogram: Histogram | None
+    if shown == "ndvi":
+        style = NDVI_STYLE
+        statistics = compute_statistics(read)
+        histogram = compute_histogram(read)
+    elif shown == "continuous":
+        statistics = compute_statistics(read, ndvi_classes=False)  # raises first when nothing is valid
+        low, high = robust_range(read)
+        style = Style("continuous", info.name, low, high)
+        statistics = compute_statistics(read, value_range=(low, high), ndvi_classes=False)
+        histogram = compute_histogram(read, value_range=(low, high), x="value")
+    else:
+        if not classes:
+            raise DataError(
+                f"Band {band} of {path.name} is not categorical: it is not an integer band with at most "
+                "a few distinct values."
+            )
+        style = Style("categorical", info.description or "Classes", classes=classes)
+        statistics = compute_statistics(
+            read, value_range=(classes[0].value, classes[-1].value), ndvi_classes=False
+        )
+        histogram = None
     return Preview(
         path=path,
-        asset_key=asset_key or path.name,
-        overlay=render_overlay(read, max_size=max_size),
+        asset_key=key,
+        overlay=render_overlay(read, max_size=max_size, style=style),
         bounds=wgs84_bounds(path),
         statistics=statistics,
-        histogram=compute_histogram(read),
+        histogram=histogram,
         source_shape=read.source_shape,
         crs=read.crs.to_string(),
+        kind=shown,
+        style=style,
+        band=info,
+        bands=bands,
+        classes=classes,
+        detected=detected,
     )
 
 
@@ -504,8 +807,8 @@ class PointValue:
         return {"lon": self.lon, "lat": self.lat, "row": self.row, "col": self.col, "value": self.value}
 
 
-def value_at(path: Path | str, lon: float, lat: float) -> PointValue:
-    """The full-resolution value of band 1 at (lon, lat); :class:`DataError` outside the raster."""
+def value_at(path: Path | str, lon: float, lat: float, band: int = 1) -> PointValue:
+    """The full-resolution value of band ``band`` at (lon, lat); :class:`DataError` outside the raster."""
     path = Path(path)
     try:
         with rasterio.open(path) as src:
@@ -520,7 +823,9 @@ def value_at(path: Path | str, lon: float, lat: float) -> PointValue:
                     "click inside the coloured area.",
                     field="point",
                 )
-            sample = next(src.sample([(x, y)], indexes=1, masked=True))
+            if not 1 <= band <= src.count:
+                raise DataError(f"{path.name} has no band {band} (it has {src.count}).")
+            sample = next(src.sample([(x, y)], indexes=band, masked=True))
     except rasterio.errors.RasterioError as exc:
         raise _open_error(path, exc) from exc
     masked = bool(np.ma.getmaskarray(sample)[0])
@@ -532,17 +837,56 @@ def value_at(path: Path | str, lon: float, lat: float) -> PointValue:
 # --------------------------------------------------------------------------- map
 
 
-def legend_colormap(name: str = COLORMAP, stops: int = 11) -> LinearColormap:
-    """A branca colormap over [-1, 1] with ``stops`` colours sampled from rio-tiler's ``name``."""
+def legend_colormap(
+    name: str = COLORMAP,
+    stops: int = 11,
+    *,
+    value_range: tuple[float, float] = NDVI_RANGE,
+    caption: str = "NDVI",
+) -> LinearColormap:
+    """A branca colormap over ``value_range`` with ``stops`` colours sampled from rio-tiler's ``name``."""
     lut = colormap_lut(name)
     picks = np.rint(np.linspace(0, 255, stops)).astype(int)
     colors = ["#{:02x}{:02x}{:02x}".format(*(int(c) for c in lut[i][:3])) for i in picks]
-    low, high = NDVI_RANGE
-    return LinearColormap(colors=colors, vmin=low, vmax=high, caption="NDVI")
+    low, high = value_range
+    return LinearColormap(colors=colors, vmin=low, vmax=high, caption=caption)
+
+
+def legend_html(style: Style) -> str:
+    """The legend's inner HTML: a gradient bar with its ends and middle for continuous data, one
+    swatch and title per class for categorical data. Titles are escaped (band descriptions come
+    from the file)."""
+    title = f'<div style="font-weight:600;margin-bottom:2px">{html.escape(style.title)}</div>'
+    if style.kind == "categorical":
+        rows = "".join(
+            f'<div class="apex-legend-class" data-value="{c.value}" '
+            'style="display:flex;align-items:center;gap:6px">'
+            f'<span style="display:inline-block;width:14px;height:12px;background:{c.color};'
+            f'border:1px solid #888"></span><span>{html.escape(c.title)}</span></div>'
+            for c in style.classes
+        )
+        return f'{title}<div style="max-height:260px;overflow-y:auto">{rows}</div>'
+    colormap = legend_colormap(style.colormap, value_range=style.value_range, caption=style.title)
+    n = len(colormap.colors)
+    stops = ", ".join(f"{colormap.rgb_hex_str(colormap.index[i])} {100 * i / (n - 1):.0f}%" for i in range(n))
+    low, high = style.value_range
+    return (
+        f'{title}<div class="apex-ndvi-gradient" style="height:12px;'
+        f'background:linear-gradient(to right, {stops})"></div>'
+        '<div style="display:flex;justify-content:space-between">'
+        f"<span>{low:.4g}</span><span>{(low + high) / 2:.4g}</span><span>{high:.4g}</span></div>"
+    )
+
+
+_LEGEND_CLASSES: Mapping[RasterKind, str] = {
+    "ndvi": "apex-legend apex-ndvi-legend",
+    "continuous": "apex-legend apex-continuous-legend",
+    "categorical": "apex-legend apex-class-legend",
+}
 
 
 class _Legend(MacroElement):
-    """A gradient bar in the map's corner, plain HTML/CSS (branca's ColorMap would pull d3 from a CDN)."""
+    """A legend in the map's corner, plain HTML/CSS (branca's ColorMap would pull d3 from a CDN)."""
 
     _template = Template(
         """
@@ -550,7 +894,7 @@ class _Legend(MacroElement):
         (function() {
             var legend = L.control({position: "bottomright"});
             legend.onAdd = function() {
-                var div = L.DomUtil.create("div", "apex-ndvi-legend");
+                var div = L.DomUtil.create("div", {{ this.css_class | tojson }});
                 div.style.cssText = "background:rgba(255,255,255,.9);padding:4px 8px;border-radius:4px;"
                     + "font:12px sans-serif;color:#222;min-width:180px";
                 div.innerHTML = {{ this.html | tojson }};
@@ -562,21 +906,11 @@ class _Legend(MacroElement):
         """
     )
 
-    def __init__(self, colormap: LinearColormap, title: str) -> None:
+    def __init__(self, style: Style) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "NdviLegend"
-        n = len(colormap.colors)
-        stops = ", ".join(
-            f"{colormap.rgb_hex_str(colormap.index[i])} {100 * i / (n - 1):.0f}%" for i in range(n)
-        )
-        low, high = colormap.vmin, colormap.vmax
-        self.html = (
-            f'<div style="font-weight:600;margin-bottom:2px">{title}</div>'
-            '<div class="apex-ndvi-gradient" style="height:12px;'
-            f'background:linear-gradient(to right, {stops})"></div>'
-            '<div style="display:flex;justify-content:space-between">'
-            f"<span>{low:g}</span><span>0</span><span>{high:g}</span></div>"
-        )
+        self._name = "Legend"
+        self.css_class = _LEGEND_CLASSES[style.kind]
+        self.html = legend_html(style)
 
 
 def preview_map(
@@ -587,7 +921,7 @@ def preview_map(
     tiles: str = "OpenStreetMap",
     attribution: str | None = None,
 ) -> folium.Map:
-    """An offline folium map (:func:`apex_core.mapview.base_map`) with the NDVI overlay, the file's
+    """An offline folium map (:func:`apex_core.mapview.base_map`) with the preview's overlay, the file's
     footprint and a legend, zoomed to the raster."""
     west, south, east, north = preview.overlay.bounds
     fmap = base_map(
@@ -597,11 +931,11 @@ def preview_map(
         image=preview.overlay.data_uri,
         bounds=[[south, west], [north, east]],
         opacity=opacity,
-        name="NDVI",
+        name=preview.style.title,
         interactive=False,
         zindex=10,
     ).add_to(fmap)
     fw, fs, fe, fn = preview.bounds
     fmap.fit_bounds([[fs, fw], [fn, fe]])
-    fmap.add_child(_Legend(legend_colormap(), "NDVI (clipped to -1…1)"))
+    fmap.add_child(_Legend(preview.style))
     return fmap

@@ -38,30 +38,75 @@ def save_upload(upload: UploadedFile, folder: Path) -> Path:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _classes_and_histogram(
-    classes: tuple[tuple[str, float, int], ...], histogram: tuple[tuple[float | int, float | int], ...]
+def _table_and_chart(
+    table: tuple[tuple[tuple[str, str | float | int], ...], ...],
+    chart: tuple[tuple[str | float | int, float | int], ...],
+    x: str,
+    y: str,
 ) -> None:
-    """The NDVI classes table and the histogram chart: their elements are built (the chart's
-    Vega-Lite spec made and validated) once per preview's numbers, then replayed by the cache."""
-    st.dataframe([{"class": c, "share %": p, "pixels": n} for c, p, n in classes], hide_index=True)
-    st.bar_chart([{"ndvi": x, "pixels": n} for x, n in histogram], x="ndvi", y="pixels", height=220)
+    """A table and a bar chart: their elements are built (the chart's Vega-Lite spec made and
+    validated) once per preview's numbers, then replayed by the cache."""
+    if table:
+        st.dataframe([dict(row) for row in table], hide_index=True)
+    st.bar_chart([{x: a, y: b} for a, b in chart], x=x, y=y, height=220)
+
+
+def _continuous(preview: Preview) -> None:
+    """NDVI or other continuous data: the statistics, the NDVI classes (NDVI only) and the histogram."""
+    stats, style = preview.statistics, preview.style
+    outside = ("Outside -1…1", f"{stats.clipped_percent:.2f}%")
+    if preview.kind != "ndvi":
+        outside = ("Colour range", f"{style.low:.4g} … {style.high:.4g}")
+    metrics = {"Minimum": f"{stats.minimum:.3f}", "Maximum": f"{stats.maximum:.3f}",
+               "Valid pixels": f"{stats.valid_percent:.1f}%", "Mean": f"{stats.mean:.3f}",
+               "Std dev": f"{stats.stddev:.3f}", outside[0]: outside[1]}  # fmt: skip
+    for col, (label, value) in zip(st.columns(2) * 3, metrics.items(), strict=True):
+        col.metric(label, value)
+    histogram = preview.histogram
+    assert histogram is not None  # continuous data always has one
+    x = histogram.x
+    table = tuple(
+        (("class", c.label), ("share %", round(c.percent, 2)), ("pixels", c.pixels)) for c in stats.classes
+    )  # the NDVI classes (none for other data)
+    _table_and_chart(table, tuple((row[x], row["pixels"]) for row in histogram.rows()), x, "pixels")
+    if preview.kind == "ndvi":
+        st.caption("Histogram of the valid values, clipped to -1…1 (outside values are drawn at the ends).")
+    else:
+        st.caption(
+            f"Histogram of the valid values of {preview.band.name} over the colour range, their 2nd to 98th "
+            "percentile (outside values are drawn at the ends)."
+        )
+
+
+def _categorical(preview: Preview) -> None:
+    """Categorical data: the number of classes and each class's share (a table and a bar chart)."""
+    stats, classes = preview.statistics, preview.style.classes
+    for col, (label, value) in zip(
+        st.columns(2),
+        {"Classes": str(len(classes)), "Valid pixels": f"{stats.valid_percent:.1f}%"}.items(),
+        strict=True,
+    ):
+        col.metric(label, value)
+    st.markdown("**Class shares**")
+    table = tuple(
+        (("class", c.title), ("value", c.value), ("share %", round(c.percent, 2)), ("pixels", c.pixels))
+        for c in classes
+    )
+    _table_and_chart(table, tuple((c.title, round(c.percent, 2)) for c in classes), "class", "share %")
+    st.caption("Share of the valid pixels in each class, counted exactly on every pixel of the file.")
 
 
 def statistics_panel(preview: Preview, job: JobOutcome | None) -> None:
-    """The pixel statistics, NDVI classes and histogram of ``preview``; downloads of the file and metadata."""
+    """The statistics of ``preview`` (a histogram, or class shares for categorical data); downloads of
+    the file and metadata."""
     stats, (rows, cols) = preview.statistics, preview.source_shape
     st.subheader("Statistics")
-    st.caption(f"{preview.asset_key}: {cols}×{rows} pixels, {preview.crs}; {stats.source_note}.")
-    metrics = {"Minimum": f"{stats.minimum:.3f}", "Maximum": f"{stats.maximum:.3f}",
-               "Valid pixels": f"{stats.valid_percent:.1f}%", "Mean": f"{stats.mean:.3f}",
-               "Std dev": f"{stats.stddev:.3f}", "Outside -1…1": f"{stats.clipped_percent:.2f}%"}  # fmt: skip
-    for col, (label, value) in zip(st.columns(2) * 3, metrics.items(), strict=True):
-        col.metric(label, value)
-    _classes_and_histogram(
-        tuple((c.label, round(c.percent, 2), c.pixels) for c in stats.classes),
-        tuple((row["ndvi"], row["pixels"]) for row in preview.histogram.rows()),
-    )
-    st.caption("Histogram of the valid values, clipped to -1…1 (outside values are drawn at the ends).")
+    band = f", band {preview.band.index} of {len(preview.bands)}" if len(preview.bands) > 1 else ""
+    st.caption(f"{preview.asset_key}{band}: {cols}×{rows} pixels, {preview.crs}; {stats.source_note}.")
+    if preview.kind == "categorical":
+        _categorical(preview)
+    else:
+        _continuous(preview)
     st.download_button("Download the GeoTIFF", data=preview.path.read_bytes, file_name=preview.path.name,
                        mime="image/tiff", icon=":material/download:")  # fmt: skip
     if job is not None and job.metadata_path is not None and job.metadata_path.is_file():

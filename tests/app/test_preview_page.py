@@ -11,20 +11,50 @@ from streamlit.testing.v1 import AppTest
 
 from apex_core.flow import JobOutcome, PreviewOutcome, ResultAsset
 from apex_core.steps import STEPS, StateKey, StepKey
-from tests.apptest import open_page
+from tests.apptest import ok, open_page
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = next(s for s in STEPS if s.key == StepKey.PREVIEW).page
 
 
 def _ndvi_tif(path: Path, value_rows: list[list[float]]) -> Path:
+    """An NDVI result as the embedded back-end writes it: float32, NaN nodata, band description NDVI."""
     data = np.array(value_rows, dtype=np.float32)
     with rasterio.open(
         path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype="float32",
         crs="EPSG:32632", transform=from_origin(674990.0, 5154960.0, 10, 10), nodata=np.nan,
     ) as dst:  # fmt: skip
         dst.write(data, 1)
+        dst.set_band_description(1, "NDVI")
     return path
+
+
+# A CDSE land-cover result: uint8 band MAP, ESA WorldCover classes, nodata 0, EPSG:4326.
+LANDCOVER = np.array(
+    [
+        [10, 10, 10, 40, 40, 0],
+        [10, 10, 40, 40, 80, 0],
+        [30, 30, 40, 80, 80, 80],
+        [30, 50, 50, 80, 80, 80],
+    ],
+    dtype=np.uint8,
+)
+
+
+def _landcover_tif(path: Path) -> bytes:
+    with rasterio.open(
+        path, "w", driver="GTiff", width=6, height=4, count=1, dtype="uint8", crs="EPSG:4326",
+        transform=from_origin(11.30, 46.50, 0.001, 0.001), nodata=0,
+    ) as dst:  # fmt: skip
+        dst.write(LANDCOVER, 1)
+        dst.set_band_description(1, "MAP")
+    return path.read_bytes()
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join(
+        str(e.value) for kind in ("caption", "markdown", "info", "success") for e in at.get(kind)
+    )
 
 
 def _run(**state: object) -> AppTest:
@@ -76,7 +106,8 @@ def test_no_result_says_so_and_offers_an_upload() -> None:
     at = _run()
     assert [t.value for t in at.title] == ["Preview"]
     assert any("No job result yet" in i.value for i in at.info)
-    assert at.get("file_uploader")[0].proto.label == "NDVI GeoTIFF (one band)"
+    assert not any("NDVI" in i.value for i in at.info)
+    assert at.get("file_uploader")[0].proto.label == "GeoTIFF"
     assert not at.metric
     assert StateKey.PREVIEW.value not in at.session_state
     assert "0 of 5 steps done" in at.get("progress")[0].proto.text
@@ -89,3 +120,111 @@ def test_unreadable_result_is_a_clear_error(tmp_path: Path) -> None:
     at = _run(**{StateKey.JOB.value: job})
     assert "not a readable GeoTIFF" in at.error[0].value
     assert StateKey.PREVIEW.value not in at.session_state
+
+
+def test_uploaded_categorical_geotiff_shows_class_shares_and_no_histogram(tmp_path: Path) -> None:
+    at = _run()
+    data = _landcover_tif(tmp_path / "ESA_WorldCover_10m_2021_v200_N45E009_Map.tif")
+    at.file_uploader(key="preview_upload").upload(
+        "ESA_WorldCover_10m_2021_v200_N45E009_Map.tif", data, "image/tiff"
+    )
+    ok(at.run())
+    assert at.radio(key="preview_kind_ESA_WorldCover_10m_2021_v200_N45E009_Map.tif_1").value == "categorical"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Classes": "5", "Valid pixels": "91.7%"}  # 22 of 24 pixels
+    (table,) = at.dataframe
+    shares = table.value
+    values, n = np.unique(LANDCOVER[LANDCOVER != 0], return_counts=True)
+    assert list(shares["value"]) == values.tolist() == [10, 30, 40, 50, 80]
+    assert list(shares["pixels"]) == n.tolist()
+    assert list(shares["class"]) == [
+        "Tree cover",
+        "Grassland",
+        "Cropland",
+        "Built-up",
+        "Permanent water bodies",
+    ]
+    assert list(shares["share %"]) == [round(100 * c / 22, 2) for c in n.tolist()]
+    (chart,) = at.get("vega_lite_chart")  # the class shares' bar chart, no histogram
+    assert '"share %"' in chart.proto.spec and '"pixels"' not in chart.proto.spec
+    texts = _texts(at)
+    assert "Share of the valid pixels in each class" in texts
+    assert "Histogram" not in texts and "NDVI" not in texts
+    assert "Click the map to read the full-resolution class at a point." in texts
+    # The legend on the map: one entry per class, in its colour.
+    (component,) = at.get("component_instance")
+    args = component.proto.json_args
+    assert "apex-class-legend" in args and "#006400" in args and "Permanent water bodies" in args
+    assert StateKey.PREVIEW.value not in at.session_state  # an upload is not the flow's result
+    # Shown as continuous values instead: a histogram again, no class table.
+    ok(
+        at.radio(key="preview_kind_ESA_WorldCover_10m_2021_v200_N45E009_Map.tif_1")
+        .set_value("continuous")
+        .run()
+    )
+    assert "Colour range" in {m.label for m in at.metric}
+    (chart,) = at.get("vega_lite_chart")
+    assert '"pixels"' in chart.proto.spec and not at.dataframe
+
+
+def test_categorical_job_result_carries_its_classes_to_the_metadata_step(tmp_path: Path) -> None:
+    result = tmp_path / "openEO.tif"
+    _landcover_tif(result)
+    meta = tmp_path / "job-results.json"
+    meta.write_text(
+        '{"type": "Collection", "id": "j-lc", "description": "ESA_WORLDCOVER_10M_2021_V2 over Bolzano"}'
+    )
+    job = JobOutcome("j-lc", "finished", assets=(ResultAsset("openEO.tif", result),), metadata_path=meta)
+    at = _run(**{StateKey.JOB.value: job})
+    stored = at.session_state[StateKey.PREVIEW.value]
+    assert isinstance(stored, PreviewOutcome)
+    assert stored.kind == "categorical"
+    assert [(c["value"], c["title"], c["color_hint"]) for c in stored.classes][:2] == [
+        (10, "Tree cover", "006400"),
+        (30, "Grassland", "FFFF4C"),
+    ]
+    assert stored.raster_statistics["minimum"] == 10 and stored.raster_statistics["maximum"] == 80
+    assert "2 of 5 steps done" in at.get("progress")[0].proto.text
+
+
+def test_multi_band_result_offers_a_band_choice(tmp_path: Path) -> None:
+    stack = tmp_path / "openEO_stack.tif"
+    with rasterio.open(
+        stack, "w", driver="GTiff", width=6, height=4, count=2, dtype="float32", crs="EPSG:4326",
+        transform=from_origin(11.30, 46.50, 0.001, 0.001), nodata=np.nan,
+    ) as dst:  # fmt: skip
+        dst.write(np.linspace(-0.2, 0.8, 24, dtype=np.float32).reshape(4, 6), 1)
+        dst.write(np.linspace(100, 3000, 24, dtype=np.float32).reshape(4, 6), 2)
+        dst.descriptions = ("NDVI", "elevation")
+    job = JobOutcome("j-stack", "finished", assets=(ResultAsset(stack.name, stack),))
+    at = _run(**{StateKey.JOB.value: job})
+    band = at.selectbox(key=f"preview_band_{stack.name}")
+    assert band.options == ["1: NDVI (float32)", "2: elevation (float32)"]
+    assert "Outside -1…1" in {m.label for m in at.metric}
+    ok(band.select_index(1).run())
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Maximum"] == "3000.000" and "Colour range" in metrics
+    assert "band 2 of 2" in _texts(at) and "Histogram of the valid values of elevation" in _texts(at)
+    assert at.session_state[StateKey.PREVIEW.value].band == 2
+    assert at.session_state[StateKey.PREVIEW.value].kind == "continuous"
+
+
+def test_results_without_a_raster_have_no_preview(tmp_path: Path) -> None:
+    csv = tmp_path / "timeseries.csv"
+    csv.write_text("date,ndvi\n2022-06-12,0.4\n")
+    js = tmp_path / "result.json"
+    js.write_text("{}")
+    job = JobOutcome("j-csv", "finished", assets=(ResultAsset(csv.name, csv), ResultAsset(js.name, js)))
+    at = _run(**{StateKey.JOB.value: job})
+    assert any(
+        "No map preview for these results" in i.value and "`timeseries.csv`" in i.value for i in at.info
+    )
+    assert not at.error and not at.metric and not at.get("component_instance")
+    assert StateKey.PREVIEW.value not in at.session_state
+    # A raster among them is previewed; the others are named.
+    tif = _ndvi_tif(tmp_path / "openEO.tif", [[0.1, 0.2], [0.3, 0.4]])
+    mixed = JobOutcome("j-mixed", "finished", assets=(ResultAsset(csv.name, csv), ResultAsset(tif.name, tif)))
+    at = _run(**{StateKey.JOB.value: mixed})
+    assert at.selectbox(key="preview_asset").options == ["openEO.tif"]
+    assert "Results that are not rasters have no preview: `timeseries.csv`." in _texts(at)
+    assert at.session_state[StateKey.PREVIEW.value].asset_key == "openEO.tif"

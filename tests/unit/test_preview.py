@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import warnings
@@ -15,17 +16,21 @@ from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import from_origin
 
+from apex_core.categorical import WORLDCOVER_LEGEND, RasterClass, classes_of
 from apex_core.errors import DataError
 from apex_core.flow import JobOutcome, PreviewOutcome, ResultAsset
 from apex_core.mapview import MapAssets
 from apex_core.preview import (
     NDVI_CLASSES,
+    band_infos,
     colorize,
     colormap_lut,
     compute_histogram,
     compute_preview,
     compute_statistics,
+    is_raster_file,
     legend_colormap,
+    legend_html,
     preview_map,
     read_screen,
     render_overlay,
@@ -336,3 +341,207 @@ def test_preview_map_is_offline_with_overlay_and_legend(known_tif: Path) -> None
     urls = re.findall(r'<script src="([^"]*)"|<link[^>]*href="([^"]*)"', html)
     assert urls
     assert all(u.startswith("/app/static/node_modules/") for pair in urls for u in pair if u), urls
+
+
+# --------------------------------------------------------------------------- kinds of rasters (#14)
+
+MERC = from_origin(
+    1_000_000, 6_000_000, 100, 100
+)  # EPSG:3857 on the map's grid: reprojection is the identity
+
+
+def _png_rgba(png: bytes) -> np.ndarray[Any, Any]:
+    with warnings.catch_warnings(), rasterio.MemoryFile(png) as mem, mem.open() as img:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        colors = img.colormap(1)
+        return np.array([colors[i] for i in range(256)], dtype=np.uint8)[img.read(1)]
+
+
+def _multiband(path: Path, bands: list[tuple[np.ndarray[Any, Any], str | None]], **profile: Any) -> Path:
+    rows, cols = bands[0][0].shape
+    with rasterio.open(
+        path, "w", driver="GTiff", width=cols, height=rows, count=len(bands), dtype=bands[0][0].dtype,
+        crs="EPSG:3857", transform=MERC, **profile,
+    ) as dst:  # fmt: skip
+        for i, (data, description) in enumerate(bands, start=1):
+            dst.write(data, i)
+            if description:
+                dst.set_band_description(i, description)
+    return path
+
+
+def test_ndvi_is_told_by_name_or_by_range_and_keeps_its_fixed_ramp(tmp_path: Path, known_tif: Path) -> None:
+    preview = compute_preview(known_tif)
+    assert (preview.kind, preview.detected) == ("ndvi", "ndvi")  # float values all in [-1, 1]
+    assert preview.style.value_range == (-1.0, 1.0)
+    assert [c.key for c in preview.statistics.classes] == ["water", "bare", "sparse", "dense"]
+    assert preview.histogram is not None and preview.histogram.edges[0] == -1.0
+    assert preview.histogram.edges[-1] == 1.0 and set(preview.histogram.rows()[0]) == {"ndvi", "pixels"}
+    assert preview.value_name == "NDVI" and preview.format_value(0.51) == "0.5100"
+    assert compute_preview(known_tif) == preview  # deterministic: the page's caches hold
+    # Values outside [-1, 1]: NDVI only when the name says so (the embedded back-end's band description).
+    data = np.array([[-161.0, 73.0], [0.3, -1.0]], dtype=np.float32)
+    plain = write_tif(tmp_path / "plain.tif", data)
+    assert compute_preview(plain).kind == "continuous"
+    assert compute_preview(plain, "openEO_NDVI_2022.tif").kind == "ndvi"  # a one-band file's asset key
+    described = _multiband(tmp_path / "described.tif", [(data, "NDVI")])
+    ndvi = compute_preview(described)
+    assert ndvi.kind == "ndvi"
+    assert (ndvi.statistics.clipped_low, ndvi.statistics.clipped_high) == (1, 1)
+
+
+def test_continuous_data_gets_a_robust_range(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    data = rng.gamma(2.0, 300.0, (40, 50)).astype(np.float32)
+    data[0, 0], data[0, 1] = 1e6, -5e5  # outliers the robust range ignores
+    data[5, 5] = -9999.0
+    path = _multiband(tmp_path / "dem.tif", [(data, "elevation")], nodata=-9999.0)
+    preview = compute_preview(path)
+    valid = data[data != -9999.0].astype(np.float64)
+    low, high = np.percentile(valid, [2, 98])
+    assert preview.kind == "continuous"
+    assert preview.style.value_range == pytest.approx((low, high))
+    assert preview.style.title == "elevation" and preview.value_name == "elevation"
+    assert preview.statistics.minimum == pytest.approx(-5e5) and preview.statistics.maximum == pytest.approx(
+        1e6
+    )
+    assert preview.statistics.classes == ()  # no NDVI classes
+    assert preview.statistics.clipped_low == int(np.count_nonzero(valid < low))
+    assert preview.statistics.clipped_high == int(np.count_nonzero(valid > high))
+    hist = preview.histogram
+    assert hist is not None
+    assert (hist.edges[0], hist.edges[-1]) == pytest.approx((low, high))
+    assert sum(hist.counts) == valid.size  # outside values are drawn at the ends
+    assert set(hist.rows()[0]) == {"value", "pixels"}
+    # The overlay: the robust range's ends are the colormap's ends; nodata is transparent.
+    rgba = _png_rgba(preview.overlay.png)
+    lut = colormap_lut()
+    assert (rgba[0, 0] == lut[255]).all() and (rgba[0, 1] == lut[0]).all()
+    assert rgba[5, 5, 3] == 0 and (rgba[..., 3] == 255).sum() == valid.size
+    html = legend_html(preview.style)
+    assert (
+        "elevation" in html and "linear-gradient" in html and f"{low:.4g}" in html and f"{high:.4g}" in html
+    )
+    constant = write_tif(tmp_path / "flat.tif", np.full((3, 3), 7.0, dtype=np.float32))
+    flat = compute_preview(constant)
+    assert flat.kind == "continuous" and flat.style.value_range == (6.5, 7.5)
+
+
+WC = np.array(
+    [
+        [10, 10, 20, 0, 80],
+        [10, 40, 40, 0, 80],
+        [50, 40, 40, 95, 80],
+    ],
+    dtype=np.uint8,
+)
+
+
+def test_categorical_data_gets_a_class_palette_legend_and_shares(tmp_path: Path) -> None:
+    path = _multiband(tmp_path / "MAP.tif", [(WC, None)], nodata=0)
+    preview = compute_preview(path, "MAP", legend=WORLDCOVER_LEGEND)
+    assert (preview.kind, preview.detected) == ("categorical", "categorical")
+    assert preview.histogram is None
+    classes = preview.style.classes
+    assert classes == classes_of(path, legend=WORLDCOVER_LEGEND)
+    assert [(c.value, c.pixels) for c in classes] == [(10, 3), (20, 1), (40, 4), (50, 1), (80, 3), (95, 1)]
+    assert [c.title for c in classes][:2] == ["Tree cover", "Shrubland"]
+    assert sum(c.percent for c in classes) == pytest.approx(100.0)
+    assert preview.kinds == ("ndvi", "continuous", "categorical")
+    # Each pixel is drawn in its class's colour, nodata transparent.
+    rgba = _png_rgba(preview.overlay.png)
+    colors = {c.value: (*bytes.fromhex(c.color_hint), 255) for c in classes}
+    for (r, c), v in np.ndenumerate(WC):
+        assert tuple(rgba[r, c]) == (colors[int(v)] if v else (0, 0, 0, 0)), (r, c, v)
+    html = legend_html(preview.style)
+    for cls in classes:
+        assert cls.title in html and cls.color in html
+    assert "linear-gradient" not in html
+    assert preview.statistics.classes == () and preview.statistics.clipped == 0
+    assert preview.format_value(40.0) == "Cropland (40)" and preview.format_value(None) == "nodata"
+    # The Preview step's outcome carries the kind and the classes, and round-trips through JSON.
+    state = preview.to_state("j-1")
+    assert (state.kind, state.band) == ("categorical", 1)
+    assert [RasterClass.from_dict(c) for c in state.classes] == list(classes)
+    assert state.statistics["valid_pixels"] == 13
+    assert PreviewOutcome.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+    # Without a legend: "Class <value>" and the qualitative palette.
+    plain = compute_preview(path)
+    assert [c.title for c in plain.style.classes][:2] == ["Class 10", "Class 20"]
+    map_html = preview_map(MapAssets.from_base_url_path(""), preview).get_root().render()
+    assert "apex-class-legend" in map_html and "Tree cover" in map_html
+
+
+def test_point_value_of_a_class(tmp_path: Path) -> None:
+    from rasterio.warp import transform
+
+    path = _multiband(tmp_path / "MAP.tif", [(WC, None)], nodata=0)
+    preview = compute_preview(path, legend=WORLDCOVER_LEGEND)
+    xs, ys = [1_000_000 + 1 * 100 + 50], [6_000_000 - 2 * 100 - 50]  # pixel (2, 1): 40
+    lons, lats = transform("EPSG:3857", "EPSG:4326", xs, ys)
+    point = value_at(path, lons[0], lats[0])
+    assert (point.row, point.col, point.value) == (2, 1, 40.0)
+    assert preview.format_value(point.value) == "Cropland (40)"
+
+
+def test_multi_band_files_are_previewed_band_by_band(tmp_path: Path) -> None:
+    from rasterio.warp import transform
+
+    ndvi = np.linspace(-0.5, 0.9, 15, dtype=np.float32).reshape(3, 5)
+    classes = WC.astype(np.float32)
+    other = np.arange(15, dtype=np.float32).reshape(3, 5) * 100
+    path = _multiband(tmp_path / "stack.tif", [(ndvi, "NDVI"), (classes, "landcover"), (other, None)])
+    infos = band_infos(path)
+    assert [(b.index, b.description, b.name) for b in infos] == [
+        (1, "NDVI", "NDVI"), (2, "landcover", "landcover"), (3, None, "Band 3"),
+    ]  # fmt: skip
+    first = compute_preview(path)
+    assert (first.kind, first.band.index, first.bands) == ("ndvi", 1, infos)
+    third = compute_preview(path, band=3)
+    assert third.kind == "continuous" and third.style.title == "Band 3"
+    assert third.statistics.maximum == pytest.approx(1400.0)
+    assert third.to_state().band == 3
+    # A float band is never categorical, whatever its values.
+    assert compute_preview(path, band=2).kind == "continuous"
+    ints = _multiband(tmp_path / "ints.tif", [(WC, "landcover"), ((WC // 10).astype(np.uint8) * 7, None)])
+    second = compute_preview(ints, band=2)
+    assert second.kind == "categorical"
+    assert [c.value for c in second.style.classes] == [0, 7, 14, 28, 35, 56, 63]
+    lons, lats = transform("EPSG:3857", "EPSG:4326", [1_000_000 + 50], [6_000_000 - 50])
+    assert value_at(ints, lons[0], lats[0], band=2).value == 7.0
+    assert value_at(ints, lons[0], lats[0], band=1).value == 10.0
+    with pytest.raises(DataError, match="no band 4"):
+        compute_preview(ints, band=4)
+    with pytest.raises(DataError, match="no band 3"):
+        value_at(ints, lons[0], lats[0], band=3)
+
+
+def test_a_band_can_be_shown_as_another_possible_kind(tmp_path: Path, known_tif: Path) -> None:
+    path = _multiband(tmp_path / "MAP.tif", [(WC, None)], nodata=0)
+    as_values = compute_preview(path, kind="continuous")
+    assert (as_values.kind, as_values.detected) == ("continuous", "categorical")
+    assert as_values.histogram is not None and as_values.style.classes == ()
+    assert as_values.to_state().classes == ()
+    assert compute_preview(known_tif).kinds == ("ndvi", "continuous")
+    with pytest.raises(DataError, match="not categorical"):
+        compute_preview(known_tif, kind="categorical")
+
+
+def test_preview_outcome_saved_before_kinds_still_loads(tmp_path: Path) -> None:
+    old = {
+        "job_id": "j-old",
+        "asset_key": "openEO.tif",
+        "path": str(tmp_path / "openEO.tif"),
+        "statistics": {"minimum": -0.2, "maximum": 0.9, "valid_pixels": 4},
+        "raster_statistics": {"minimum": -0.2, "maximum": 0.9},
+    }
+    outcome = PreviewOutcome.from_dict(old)
+    assert (outcome.kind, outcome.band, outcome.classes) == ("ndvi", 1, ())
+    assert outcome.band_statistics("j-old") == {"minimum": -0.2, "maximum": 0.9}
+    with pytest.raises(DataError, match="classes"):
+        PreviewOutcome.from_dict({**old, "classes": "Tree cover"})
+
+
+def test_only_geotiffs_are_raster_files() -> None:
+    assert is_raster_file("a/openEO.tif") and is_raster_file(Path("B.TIFF"))
+    assert not is_raster_file("timeseries.csv") and not is_raster_file("result.json")
