@@ -99,3 +99,37 @@ def test_a_rerun_keeps_the_map_and_charts_and_builds_the_map_only_when_its_input
     assert builds == [0.8, 0.5]
     assert args != first[0] and '\\"opacity\\": 0.5' in args
     assert (chart, table) == first[1:]
+
+
+def test_a_categorical_result_is_read_and_counted_once_over_reruns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = np.array([[10, 10, 40, 0], [40, 80, 80, 80], [10, 40, 80, 0]], dtype=np.uint8)
+    tif = tmp_path / "openEO_landcover.tif"
+    with rasterio.open(
+        tif, "w", driver="GTiff", width=4, height=3, count=1, dtype="uint8", crs="EPSG:4326",
+        transform=from_origin(11.30, 46.50, 0.001, 0.001), nodata=0,
+    ) as dst:  # fmt: skip
+        dst.write(data, 1)
+    job = JobOutcome("j-rerun-lc", "finished", assets=(ResultAsset(tif.name, tif),))
+    counted: list[Path] = []
+
+    def counting(path: Any, *args: Any, **kwargs: Any) -> Any:
+        counted.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    real = apex_core.preview.classes_of
+    monkeypatch.setattr(apex_core.preview, "classes_of", counting)
+    at = open_page(PAGE, **{StateKey.JOB.value: job})
+    (chart,) = at.get("vega_lite_chart")
+    (table,) = at.get("dataframe")
+    assert '"share %"' in chart.proto.spec and list(table.value["value"]) == [10, 40, 80]
+    assert counted == [tif]
+    shown = (at.get("component_instance")[0].proto.json_args, chart.proto.SerializeToString())
+    ok(at.run())
+    assert counted == [tif]  # not counted again
+    again = (
+        at.get("component_instance")[0].proto.json_args,
+        at.get("vega_lite_chart")[0].proto.SerializeToString(),
+    )
+    assert again == shown
