@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Iterable, MutableMapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import streamlit as st
@@ -19,6 +20,7 @@ from apex_core import metadata as md
 from apex_core.errors import MetadataError
 from apex_core.flow import JobOutcome, MetadataWork, PreviewOutcome, StateKey
 from apex_core.licences import LICENCES, OTHER, licence_label
+from apex_core.resultfile import FileFacts, local_asset_files
 
 __all__ = [
     "FORM_SECTIONS",
@@ -150,7 +152,15 @@ def form_fields(
         fields += [
             FormField("render_min", "Rescale min", "number", section="render", row="render"),
             FormField("render_max", "Rescale max", "number", section="render", row="render"),
-            FormField("colormap", "Colormap", "select", options=md.COLORMAPS, section="render", row="render"),
+            FormField(
+                "colormap",
+                "Colormap",
+                "select",
+                options=(*md.COLORMAPS, ""),
+                option_labels=(*md.COLORMAPS, "the classes' colours"),
+                section="render",
+                row="render",
+            ),
         ]
     if statistics is not None:
         fields.append(
@@ -245,9 +255,12 @@ class MetadataSession:
         return True
 
     def load_job(self, job: JobOutcome | None, timeout: float, preview: PreviewOutcome | None = None) -> None:
-        """The Job page's finished results (:func:`md.results_from_job`), unless they were loaded already."""
+        """The Job page's finished results (:func:`md.results_from_job`), unless they were loaded already,
+        with the facts of the files the Job step downloaded (read once, here)."""
         if self.remember(md.job_fingerprint(job)):
-            self.load(md.results_from_job(job, timeout), preview)
+            loaded = md.results_from_job(job, timeout)
+            paths = local_asset_files((loaded.results, *loaded.items), job)
+            self.load(loaded, preview, md.read_files(paths, loaded.process))
 
     def load_upload(
         self, files: Sequence[tuple[str, bytes]], timeout: float, preview: PreviewOutcome | None = None
@@ -256,16 +269,53 @@ class MetadataSession:
         if files and self.remember(md.upload_fingerprint(files)):
             self.load(md.results_from_upload(files, timeout), preview)
 
-    def load(self, loaded: md.LoadedResults, preview: PreviewOutcome | None = None) -> None:
-        """A new source: a fresh draft from it, its statistics, no asset check yet, the form reseeded."""
+    def load(
+        self,
+        loaded: md.LoadedResults,
+        preview: PreviewOutcome | None = None,
+        files: tuple[tuple[str, FileFacts], ...] = (),
+    ) -> None:
+        """A new source: a fresh draft from it, its statistics, no asset check yet, the form reseeded;
+        ``files``: the facts of its result files on this machine (asset href, facts)."""
         draft = md.CollectionDraft.from_results(loaded.results, loaded.items, preview=preview)
-        self._save(source=loaded, draft=draft, statistics=draft.statistics, reach=None)
+        self._save(source=loaded, draft=draft, statistics=draft.statistics, reach=None, files=files)
         self._forget("")
 
     def reset(self, preview: PreviewOutcome | None = None) -> None:
-        """The form back to the loaded source."""
+        """The form back to the loaded source (the attached files stay)."""
         if (source := self.work.source) is not None:
-            self.load(source, preview)
+            self.load(source, preview, self.work.files)
+
+    def attach(self, href: str, name: str, path: Path) -> None:
+        """A result file on this machine for the asset at ``href`` (``name``: the file's own name):
+        its facts are read now, once, and fill the fixes that need the file."""
+        source = self.work.source
+        facts = md.read_files({href: path}, source.process if source else None, {href: name})
+        kept = tuple((h, f) for h, f in self.work.files if h != href)
+        self._save(files=(*kept, *facts))
+
+    def apply_fixes(self, fixes: Sequence[md.Fix], rounds: int = 1) -> None:
+        """Choose ``fixes`` (:func:`md.fixed_draft`); with ``rounds`` > 1, also the fixes the new
+        report offers after each round (a fix can make a rule apply that did not: items from files)."""
+        work = self.work
+        source, draft = work.source, work.draft
+        if source is None or draft is None:
+            return
+        files = work.file_facts
+        todo = list(fixes)
+        for _ in range(rounds):
+            ev = md.evaluate(draft, source.results, source.items, files=files, process=source.process)
+            proposal = ev.proposal[0] if ev.proposal else None
+            for fix in todo:
+                draft = md.fixed_draft(draft, fix, ev.publishable, files, proposal)
+            ev = md.evaluate(draft, source.results, source.items, files=files, process=source.process)
+            todo = [f for f in (ev.apex.fixes if ev.apex else ()) if f.value not in draft.fixes]
+            if ev.proposal and not any(draft.interval):
+                todo.append(md.Fix.TEMPORAL)
+            if not todo:
+                break
+        self._save(draft=draft)
+        self._forget("")
 
     def edit_providers(self, remove: int | None = None) -> None:
         """A provider added (``remove`` None), or the one at index ``remove`` removed."""
@@ -296,7 +346,14 @@ class MetadataSession:
         if draft != saved:
             self._save(draft=draft)
         reach = list(work.reach) if work.reach is not None else None
-        evaluation = md.evaluate(draft, source.results, source.items, reachability=reach)
+        evaluation = md.evaluate(
+            draft,
+            source.results,
+            source.items,
+            reachability=reach,
+            files=work.file_facts,
+            process=source.process,
+        )
         return FormState(source, draft, stats, evaluation, form_fields(draft, stats, evaluation.issues))
 
     def _forget(self, start: str) -> None:

@@ -8,6 +8,7 @@ No logic here: :mod:`apex_core.publish`, :mod:`apex_core.assets` and :mod:`apex_
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import streamlit as st
 
@@ -23,7 +24,7 @@ from apex_core.catalogue import (
 )
 from apex_core.device import DeviceSignIn
 from apex_core.explorer import ExplorerHandover, check_cors, handover_of
-from apex_core.flow import Published, PublishRun, StateKey
+from apex_core.flow import MetadataOutcome, Published, PublishRun, StateKey
 from apex_core.metadata import format_time_left
 from apex_core.storage import S3AssetStore, asset_store
 from pages.common.errors import show_error
@@ -159,7 +160,7 @@ def rehost_choice(target: CatalogueTarget, base: pub.PublishPlan) -> bool:
     where = s3.label if s3 is not None else "the catalogue's asset store"
     available = s3 is not None or bool(target.assets_url)
     rehost = st.checkbox(
-        f"Re-host the GeoTIFFs as COGs in {where} first",
+        f"Re-host the result files in {where} first (GeoTIFFs as COGs)",
         value=available,
         disabled=not available,
         key="pub_rehost",
@@ -171,6 +172,16 @@ def rehost_choice(target: CatalogueTarget, base: pub.PublishPlan) -> bool:
         for warning in pub.expiry_warnings(base):
             st.warning(warning, icon=":material/timer:")
     return rehost
+
+
+def local_files(plan: pub.PublishPlan) -> dict[str, Path]:
+    """href -> the file on this machine: the Job step's downloads and the files attached on the Metadata
+    page (re-hosting reads them instead of the href, whose signed link may have expired)."""
+    found = local_asset_files((plan.collection, *plan.items), st.session_state.get(StateKey.JOB))
+    outcome = st.session_state.get(StateKey.METADATA)
+    if isinstance(outcome, MetadataOutcome):
+        found.update({href: path for href, path in outcome.local_files if path.is_file()})
+    return found
 
 
 def run_publish(
@@ -194,7 +205,7 @@ def run_publish(
             progress=lambda d, t, m: bar.progress(min(d / max(t, 1), 1.0), text=m),
             bulk=conformance.bulk if conformance else None,
             rehost_to=asset_store(settings(), client, target.assets_url) if rehost else None,
-            local_files=local_asset_files((plan.collection, *plan.items), st.session_state.get(StateKey.JOB)),
+            local_files=local_files(plan),
         )
     st.session_state[RUN] = PublishRun(base_id, done)
     if done.ok:
