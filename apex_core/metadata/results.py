@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import requests
 
 from apex_core.categorical import legend_for
 from apex_core.errors import MetadataError
-from apex_core.metadata.links import short_href
+from apex_core.metadata.links import href_expiry, short_href
 from apex_core.resultfile import FileFacts, read_facts
 
 if TYPE_CHECKING:
@@ -150,9 +151,17 @@ def fetch_items(
     http = session or requests.Session()
     items: list[dict[str, Any]] = []
     problems: list[str] = []
+    now = dt.datetime.now(dt.UTC)
     for href in item_links(results):
         if urlsplit(href).scheme not in ("http", "https"):
             problems.append(f"Item link {short_href(href)} is not an http(s) URL: not fetched.")
+            continue
+        expired = href_expiry(href)
+        if expired is not None and expired <= now:
+            problems.append(
+                f"Item link {short_href(href)} expired on {expired:%Y-%m-%d %H:%M} UTC: not fetched "
+                "(the APEx report can make the items from the result files)."
+            )
             continue
         try:
             resp = http.get(href, timeout=timeout)

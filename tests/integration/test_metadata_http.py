@@ -35,9 +35,10 @@ def test_items_fetched_and_assets_checked_over_http(loopback: str, tmp_path: Pat
     embedded, embedded_item = embedded_job_results(), embedded_job_item()
     (tmp_path / "item.json").write_text(json.dumps(embedded_item))
     (tmp_path / "openEO.tif").write_bytes(b"II*\x00" + bytes(100))
+    future = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).timestamp())
     for link in embedded["links"]:
         if link["rel"] == "item":
-            link["href"] = f"{loopback}/item.json?expires=1796074525"
+            link["href"] = f"{loopback}/item.json?expires={future}"
     embedded["links"].append(
         {"rel": "item", "href": f"{loopback}/missing.json", "type": "application/geo+json"}
     )
@@ -50,3 +51,29 @@ def test_items_fetched_and_assets_checked_over_http(loopback: str, tmp_path: Pat
     draft = md.CollectionDraft.from_results(embedded, [])
     checks = {c.key: c for c in md.readiness(draft, draft.apply(embedded), reachability=reach[:1], now=NOW)}
     assert checks["reachable"].ok is True
+
+
+def test_expired_item_links_are_not_requested(tmp_path: Path) -> None:
+    """A signed item link past its ``expires`` is not fetched (the back-end would refuse it, and offline
+    the request would only wait): it is reported; a link still valid is fetched."""
+    requested: list[str] = []
+
+    class Counting(_QuietHandler):
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            super().do_GET()
+
+    (tmp_path / "item.json").write_text(json.dumps(embedded_job_item()))
+    embedded = embedded_job_results()
+    embedded["links"] = [link for link in embedded["links"] if link["rel"] != "item"]
+    with loopback_http(partial(Counting, directory=str(tmp_path))) as url:
+        future = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).timestamp())
+        embedded["links"] += [
+            {"rel": "item", "href": f"{url}/item.json?expires=1700000000"},  # 2023-11-14
+            {"rel": "item", "href": f"{url}/item.json?expires={future}"},
+        ]
+        items, problems = md.fetch_items(embedded, timeout=5)
+    assert requested == [f"/item.json?expires={future}"]
+    assert [i["id"] for i in items] == ["openEO"]
+    (problem,) = problems
+    assert "expired on 2023-11-14" in problem and "not fetched" in problem
