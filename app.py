@@ -58,11 +58,15 @@ def render_stepper(where: DeltaGenerator) -> None:
 
 
 services = embedded_services()
+status_at_run = services.status if services is not None else None
 
 
-@st.fragment(run_every=2.0 if services is not None and services.status == "starting" else None)
+@st.fragment(run_every=2.0 if status_at_run == "starting" else None)
 def service_status() -> None:
-    """Where the app sends its requests; refreshes itself while the embedded services start."""
+    """Where the app sends its requests; refreshes itself while the embedded services start, and reruns
+    the whole page once they are up (a page drawn while they started says so and waits for them)."""
+    if services is not None and services.status != status_at_run:
+        st.rerun()
     text = "embedded (not started: APEX_EMBEDDED_AUTOSTART is off)"
     if services is not None:
         text = {"starting": "embedded, starting…", "ready": "embedded (local, offline)"}.get(

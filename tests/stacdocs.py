@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.transform import from_origin
+from rasterio.enums import Resampling
+from rasterio.transform import from_bounds, from_origin
 
 __all__ = [
     "EDITOR_AUTH",
@@ -16,6 +17,7 @@ __all__ = [
     "canary_item",
     "collection_doc",
     "item_doc",
+    "write_land_cover_geotiff",
     "write_ndvi_geotiff",
 ]
 
@@ -106,6 +108,30 @@ def write_ndvi_geotiff(path: Path, size: int = 256) -> Path:
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
+    return path
+
+
+LAND_COVER_CLASSES = np.array([10, 20, 30, 40, 50, 60, 80, 90], dtype="uint8")
+
+
+def write_land_cover_geotiff(
+    path: Path, bbox: tuple[float, float, float, float], size: tuple[int, int] = (1400, 1000)
+) -> Path:
+    """A GeoTIFF laid out like CDSE's land-cover results (``../shared/fixtures/cdse-2026-04``): uint8
+    band ``MAP`` of WorldCover classes, nodata 0 (the first 50 rows), EPSG:4326, 512 px tiles, overviews."""
+    width, height = size
+    data = np.random.default_rng(7).choice(LAND_COVER_CLASSES, size=(height, width))
+    data[:50] = 0
+    profile = {
+        "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
+        "crs": "EPSG:4326", "transform": from_bounds(*bbox, width, height), "nodata": 0,
+        "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate",
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.set_band_description(1, "MAP")
+    with rasterio.open(path, "r+") as dst:
+        dst.build_overviews([2, 4], Resampling.nearest)
     return path
 
 

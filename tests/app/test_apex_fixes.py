@@ -13,11 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-import rasterio
-from rasterio.enums import Resampling
-from rasterio.transform import from_bounds
 from streamlit.testing.v1 import AppTest
 
 from apex_core import metadata as md
@@ -25,29 +21,9 @@ from apex_core.flow import MetadataOutcome, MetadataWork, StateKey
 from pages.common.metadata import MetadataSession
 from tests.apptest import ok, open_page
 from tests.services import shared_fixture
+from tests.stacdocs import write_land_cover_geotiff
 
 METADATA = "pages/flow/4_metadata.py"
-CLASSES = np.array([10, 20, 30, 40, 50, 60, 80, 90], dtype="uint8")
-
-
-def land_cover(
-    path: Path, bbox: tuple[float, float, float, float], size: tuple[int, int] = (1400, 1000)
-) -> Path:
-    """A GeoTIFF laid out like CDSE's land-cover results."""
-    width, height = size
-    data = np.random.default_rng(7).choice(CLASSES, size=(height, width))
-    data[:50] = 0
-    profile = {
-        "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
-        "crs": "EPSG:4326", "transform": from_bounds(*bbox, width, height), "nodata": 0,
-        "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate",
-    }  # fmt: skip
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data, 1)
-        dst.set_band_description(1, "MAP")
-    with rasterio.open(path, "r+") as dst:
-        dst.build_overviews([2, 4], Resampling.nearest)
-    return path
 
 
 def _work(name: str, tmp_path: Path, attach: bool) -> tuple[MetadataWork, dict[str, Any]]:
@@ -60,7 +36,7 @@ def _work(name: str, tmp_path: Path, attach: bool) -> tuple[MetadataWork, dict[s
     if attach:
         key, asset = next(iter(results["assets"].items()))
         w, s, e, n = asset["proj:bbox"]
-        session.attach(asset["href"], key, land_cover(tmp_path / "upload.tif", (w, s, e, n)))
+        session.attach(asset["href"], key, write_land_cover_geotiff(tmp_path / "upload.tif", (w, s, e, n)))
     return session.work, results
 
 

@@ -125,7 +125,7 @@ def _publish(page: Page, cid: str) -> tuple[str, str, list[str]]:
     page.get_by_role("button", name="Sign in", exact=True).click()
     wait_for_script(page)
     main.get_by_text("Signed in (").wait_for(timeout=30_000)
-    expect(page.get_by_role("checkbox", name=re.compile("Re-host the GeoTIFFs"))).to_be_checked()
+    expect(page.get_by_role("checkbox", name=re.compile("Re-host the result files"))).to_be_checked()
     publish = page.get_by_role("button", name="Publish", exact=True)
     expect(publish).to_be_enabled(timeout=30_000)
     publish.click()
