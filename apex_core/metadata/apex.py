@@ -323,6 +323,8 @@ class _Report:
 
     def add(self, rule: str, target: str, ok: bool | None, detail: str, field: str = "",
             fix: Fix | None = None, ask: str | None = None) -> None:  # fmt: skip
+        if fix is not None and fix.value in self.draft.fixes:
+            fix = None  # chosen already and still failing: what it needs is not there (said in detail)
         status: Status = "n/a" if ok is None else ("pass" if ok else "fail")
         self.out.append(
             RuleResult(rule, target, status, detail, field, None if ok else fix, None if ok else ask)
@@ -480,6 +482,13 @@ class _Report:
                  ask=None if can_type else "file")  # fmt: skip
         need = ("raster:spatial_resolution", "raster:scale", "raster:offset", "nodata")
         gaps = sorted({f for b in bands or [{}] for f in need if f not in b})
+        if (
+            "nodata" in gaps
+            and facts is not None
+            and facts.raster is not None
+            and facts.raster.nodata is None
+        ):
+            gaps[gaps.index("nodata")] = "nodata (the file declares none)"
         self.add("STAC-REC-10", target, not gaps, "missing " + ", ".join(gaps) if gaps else "set", "bands",
                  fix=Fix.RASTER if facts is not None else None,
                  ask=None if facts is not None else "file")  # fmt: skip
