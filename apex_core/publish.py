@@ -413,8 +413,19 @@ class _Run:
         )
         self.plan = self.plan.with_items(hosted.collection, hosted.items)
         where = store if isinstance(store, str) else f"{store.label} ({store.base_url})"
+        if hosted.cogs:
+            layouts = sorted({h.layout for h in hosted.cogs if h.layout})
+            self.notes.append(
+                f"{len(hosted.cogs)} GeoTIFF assets re-hosted as COGs in {where}, each checked by reading "
+                f"it back against EXPLORER-REC-01/02/03 ({'; '.join(layouts)})."
+            )
+        if hosted.files:
+            kinds = ", ".join(sorted({h.media_type for h in hosted.files}))
+            self.notes.append(
+                f"{len(hosted.files)} other data files ({kinds}) re-hosted unchanged in {where}, "
+                "with their media type, size and checksum."
+            )
         if hosted.hosted:
-            self.notes.append(f"{len(hosted.hosted)} GeoTIFF assets re-hosted as COGs in {where}.")
             self.notes.append(file_readers_note(self.plan.collection, store))
         self.mark(ASSETS_STEP, message=f"{len(hosted.hosted)} assets re-hosted.")
 

@@ -100,7 +100,10 @@ def test_rehosted_on_s3_downloadable_with_matching_checksum_then_published(
         href = asset["href"]
         assert href.startswith(f"{s3_server.endpoint_url}/{bucket}/published/{collection_id}/")
         assert "?" not in href and asset["type"] == COG_MEDIA_TYPE
-        assert any(n.startswith("1 GeoTIFF assets re-hosted") and bucket in n for n in done.notes)
+        assert any(
+            n.startswith("1 GeoTIFF assets re-hosted") and bucket in n and "EXPLORER-REC-01/02/03" in n
+            for n in done.notes
+        ), done.notes
         # a private collection whose files sit in a public bucket: the user is told
         assert any("private, but its files" in n and "anyone" in n for n in done.notes), done.notes
 

@@ -349,6 +349,8 @@ def test_rehosted_assets_are_cogs_with_matching_checksums(
         assert multihash_sha256(downloaded.content) == asset["file:checksum"]
         assert len(downloaded.content) == asset["file:size"]
         assert "?expires" not in hosted.hosted[0].source
+        # read back after writing: 512 px tiles (300 px fits one tile, so no overviews are needed)
+        assert hosted.hosted[0].layout == "512 px tiles, no overviews, band interleave"
         local = tmp_path / "downloaded.tif"
         local.write_bytes(downloaded.content)
         valid, errors, _ = cog_validate(str(local), quiet=True)
