@@ -33,6 +33,7 @@ from pages.common.signin import DeviceSignInUi, cancel_sign_in, show_sign_in, st
 
 __all__ = [
     "RUN",
+    "apex_status",
     "catalogue_conformance",
     "catalogue_sign_in",
     "catalogue_token",
@@ -172,6 +173,23 @@ def rehost_choice(target: CatalogueTarget, base: pub.PublishPlan) -> bool:
         for warning in pub.expiry_warnings(base):
             st.warning(warning, icon=":material/timer:")
     return rehost
+
+
+def apex_status() -> None:
+    """Whether what is about to be published is APEx-ready (the Metadata step's report), said plainly."""
+    outcome = st.session_state.get(StateKey.METADATA)
+    report = outcome.apex if isinstance(outcome, MetadataOutcome) else None
+    if report is None:
+        return
+    if report.ready:
+        st.caption(":green[:material/verified:] APEx-ready: every APEx rule that applies holds.")
+        return
+    rules = ", ".join(sorted({r.rule for r in report.failures}))
+    st.warning(
+        f"**Not APEx-ready**: {len(report.failures)} rule check(s) fail ({rules}). The Metadata step shows "
+        "them with their fixes; publishing anyway is allowed.",
+        icon=":material/rule:",
+    )
 
 
 def local_files(plan: pub.PublishPlan) -> dict[str, Path]:

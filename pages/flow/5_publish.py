@@ -9,6 +9,7 @@ from apex_core import publish as pub
 from apex_core.steps import StateKey
 from pages.common.errors import show_error
 from pages.common.publish import (
+    apex_status,
     catalogue_conformance,
     catalogue_sign_in,
     conflict_or_resume,
@@ -30,6 +31,8 @@ try:
 except MetadataError:
     st.warning("**Nothing to publish yet.** The Metadata step has no valid collection: finish it first.")
     st.page_link("pages/flow/4_metadata.py", label="Go to the Metadata step", icon=":material/edit_note:")
+if base is not None:
+    apex_status()
 target = catalogue_target() if base is not None else None
 if base is not None and target is None:
     off = "the embedded one is off (APEX_EMBEDDED_AUTOSTART=false): set APEX_CATALOGUE_URL"

@@ -78,6 +78,8 @@ def test_a_cdse_land_cover_result_becomes_apex_ready(name: str, tmp_path: Path) 
     assert dict(after.local_files) == {href: tmp_path / "upload.tif"}
     # The outcome survives its codec (a saved project opens with the report).
     assert MetadataOutcome.from_dict(json.loads(json.dumps(after.to_dict()))) == after
+    at = ok(at.switch_page("pages/flow/5_publish.py").run())
+    assert any("APEx-ready: every APEx rule that applies holds" in str(c.value) for c in at.caption)
 
 
 def test_without_the_file_the_report_asks_for_it(tmp_path: Path) -> None:
@@ -89,6 +91,9 @@ def test_without_the_file_the_report_asks_for_it(tmp_path: Path) -> None:
     assert {r.rule for r in report.failures} == {"STAC-REC-08", "STAC-REC-10"}
     assert all(r.ask == "file" for r in report.failures)
     assert any("fill in: file" in str(c.value) for c in at.caption)
+    at = ok(at.switch_page("pages/flow/5_publish.py").run())
+    (warning,) = [w for w in at.warning if "Not APEx-ready" in str(w.value)]
+    assert "STAC-REC-08, STAC-REC-10" in str(warning.value)
 
 
 def test_the_statistics_job_needs_only_its_dates(tmp_path: Path) -> None:
