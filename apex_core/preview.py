@@ -758,8 +758,7 @@ def compute_preview(
         statistics = compute_statistics(read)
         histogram = compute_histogram(read)
     elif shown == "continuous":
-        statistics = compute_statistics(read, ndvi_classes=False)  # raises first when nothing is valid
-        low, high = robust_range(read)
+        low, high = robust_range(read)  # DataError when nothing is valid
         style = Style("continuous", info.name, low, high)
         statistics = compute_statistics(read, value_range=(low, high), ndvi_classes=False)
         histogram = compute_histogram(read, value_range=(low, high), x="value")
