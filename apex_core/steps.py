@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from apex_core.flow import AreaChoice, JobOutcome, MetadataOutcome, PreviewOutcome, Published, StateKey
+from apex_core.resultfile import is_geotiff
 
 __all__ = ["STEPS", "StateKey", "Step", "StepKey", "StepStatus", "flow_status"]
 
@@ -32,6 +33,19 @@ def _holds(key: StateKey, outcome: type) -> Callable[[Mapping[str, Any]], bool]:
 def _job_finished(state: Mapping[str, Any]) -> bool:
     job = state.get(StateKey.JOB)
     return isinstance(job, JobOutcome) and job.finished
+
+
+def _previewed(state: Mapping[str, Any]) -> bool:
+    """A preview was shown, or the finished job has no raster to preview (statistics as CSV/JSON)."""
+    if isinstance(state.get(StateKey.PREVIEW), PreviewOutcome):
+        return True
+    job = state.get(StateKey.JOB)
+    return (
+        isinstance(job, JobOutcome)
+        and job.finished
+        and bool(job.assets)
+        and not any(is_geotiff({"href": a.path.name}) for a in job.assets)
+    )
 
 
 def _metadata_valid(state: Mapping[str, Any]) -> bool:
@@ -75,8 +89,8 @@ STEPS: tuple[Step, ...] = (
         StepKey.PREVIEW,
         "Preview",
         ":material/image:",
-        "Inspect the NDVI result on the map.",
-        _holds(StateKey.PREVIEW, PreviewOutcome),
+        "Inspect the result on the map.",
+        _previewed,
     ),
     Step(
         StepKey.METADATA,

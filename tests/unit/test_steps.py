@@ -47,3 +47,24 @@ def test_done_checks_read_the_typed_outcomes_only() -> None:
         StateKey.PUBLISHED: {"collection_url": "http://x/collections/c"},
     }
     assert [s.done for s in flow_status(state)] == [False] * 5
+
+
+def test_a_result_without_raster_needs_no_preview() -> None:
+    """Statistics (CSV, JSON) have nothing to show on a map: the Preview step is done once the job is;
+    a GeoTIFF result still waits for its preview."""
+    from apex_core.flow import ResultAsset
+
+    stats = (
+        ResultAsset("timeseries.csv", Path("/w/timeseries.csv")),
+        ResultAsset("t.json", Path("/w/t.json")),
+    )
+    state: dict[str, object] = {StateKey.JOB: JobOutcome("j-1", "running", assets=stats)}
+    assert [s.done for s in flow_status(state)][:3] == [False, False, False]
+    state[StateKey.JOB] = JobOutcome("j-1", "finished", assets=stats)
+    assert [s.done for s in flow_status(state)][:3] == [False, True, True]
+    state[StateKey.JOB] = JobOutcome(
+        "j-1", "finished", assets=(*stats, ResultAsset("a.tif", Path("/w/a.tif")))
+    )
+    assert [s.done for s in flow_status(state)][:3] == [False, True, False]
+    state[StateKey.JOB] = JobOutcome("j-1", "finished")  # nothing downloaded: nothing to say yet
+    assert [s.done for s in flow_status(state)][:3] == [False, True, False]
