@@ -296,7 +296,9 @@ def _raster(path: Path, legend: Mapping[int, tuple[str, str]] | None) -> RasterF
             interleave = src.interleaving.value.lower() if src.interleaving is not None else "pixel"
             layout_parts = (
                 (int(block_w), int(block_h)),
-                bool(src.profile.get("tiled", False)),
+                # rasterio calls a file tiled only when a tile is narrower than the image: a 512 px
+                # wide image in one 512 px tile is tiled too (strips are as wide as the image, rarely square)
+                bool(src.profile.get("tiled", False)) or (block_w == block_h and block_w % 16 == 0),
                 tuple(int(f) for f in src.overviews(1)),
                 interleave,
             )
@@ -315,6 +317,9 @@ def _raster(path: Path, legend: Mapping[int, tuple[str, str]] | None) -> RasterF
         valid, errors, _warnings = cog_validate(str(path), quiet=True)
     except (RasterioError, OSError, ValueError) as exc:
         raise DataError(f"{path.name} is not a readable GeoTIFF: {exc}", field="file") from exc
+    if layout_parts[1]:  # rio-cogeo asks rasterio's "tiled" too: a 512 px wide tiled image is not strips
+        errors = [e for e in errors if "but is not tiled" not in str(e)]
+        valid = valid or not errors
     layout = CogLayout(*layout_parts, cog_valid=bool(valid), cog_errors=tuple(str(e) for e in errors))
     classes = None
     if facts["data_types"][0].startswith(("uint", "int")):

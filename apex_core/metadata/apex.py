@@ -275,7 +275,7 @@ def fixed_draft(
     render fix sets the proposed render hints, the temporal fix the proposed extent."""
     if fix is Fix.RENDER:
         hints = render_proposal(publishable, files) if publishable is not None else None
-        return replace(draft, render=hints or RenderHints())
+        return replace(draft, render=hints) if hints is not None else draft
     if fix is Fix.TEMPORAL:
         return replace(draft, interval=proposal) if proposal is not None else draft
     if fix.value in draft.fixes:
@@ -450,7 +450,10 @@ class _Report:
             self.add("STAC-REC-05", target, True, f"type, roles, title; file:size {note}", "")
         kind = str(asset.get("type") or "")
         if kind.startswith(_DATACUBE_TYPES):
-            cube = any("cube:dimensions" in d for d in (self.pub.collection, *self.pub.items))
+            cube = any(
+                "cube:dimensions" in d or "cube:dimensions" in (d.get("properties") or {})
+                for d in (self.pub.collection, *self.pub.items)
+            )
             self.add("STAC-REC-09/11", target, cube, "cube:dimensions " + ("set" if cube else "missing"),
                      "cube:dimensions")  # fmt: skip
         if not is_geotiff(asset):
@@ -498,12 +501,17 @@ class _Report:
         )
         if not classes:
             types_known = {str(t) for t in types if t}
-            categorical = bool(types_known) and all(t.startswith(("uint", "int")) for t in types_known)
-            detail = (
-                "continuous data" if not categorical else "integer data: attach the file to read its classes"
-            )
-            self.add("STAC-REC-12", target, None if not categorical else False, detail,
-                     "classification:classes", ask=None if not categorical else "file")  # fmt: skip
+            integer = bool(types_known) and all(t.startswith(("uint", "int")) for t in types_known)
+            if facts is not None and facts.raster is not None:
+                self.add("STAC-REC-12", target, None, "continuous data (no classes in the file)")
+            elif not types_known:
+                self.add("STAC-REC-12", target, False, "data type unknown: attach the file to tell classes "
+                         "from continuous data", "classification:classes", ask="file")  # fmt: skip
+            elif integer:
+                self.add("STAC-REC-12", target, False, "integer data: attach the file to read its classes",
+                         "classification:classes", ask="file")  # fmt: skip
+            else:
+                self.add("STAC-REC-12", target, None, "continuous data")
             return
         complete = declared and all(c.get("title") and c.get("color_hint") for c in classes)
         self.add("STAC-REC-12", target, complete,
@@ -544,9 +552,12 @@ class _Report:
             k for k, r in renders.items()
             if isinstance(r, Mapping) and (r.get("colormap") or (r.get("rescale") and r.get("colormap_name")))
         ]  # fmt: skip
-        self.add("METADATA-REC-07", "collection", bool(good),
-                 f"renders {', '.join(good)}" if good else "no render with rescale and a colormap", "renders",
-                 fix=Fix.RENDER)  # fmt: skip
+        can = not good and render_proposal(self.pub, self.files) is not None
+        detail = f"renders {', '.join(good)}" if good else "no render with rescale and a colormap"
+        if not good and not can:
+            detail += ": set the render hints in the form (no statistics to propose a range from)"
+        self.add("METADATA-REC-07", "collection", bool(good), detail, "renders",
+                 fix=Fix.RENDER if can else None, ask=None if can else "render")  # fmt: skip
 
 
 def _version_at_least(version: str, minimum: tuple[int, int]) -> bool:

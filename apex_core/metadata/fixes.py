@@ -118,9 +118,11 @@ def _stem(key: str) -> str:
 # ---------------------------------------------------------------------------- items
 
 
-def _item_from_asset(
-    cid: str, key: str, asset: dict[str, Any], collection: Mapping[str, Any], used: set[str]
+def _item_from_assets(
+    cid: str, members: list[tuple[str, dict[str, Any]]], collection: Mapping[str, Any], used: set[str]
 ) -> dict[str, Any] | None:
+    """One item holding ``members`` (the result files of one date, or one name in several formats)."""
+    key = members[0][0]
     day = date_in(key)
     interval = ((collection.get("extent") or {}).get("temporal") or {}).get("interval") or [[None, None]]
     start, end = interval[0]
@@ -131,7 +133,7 @@ def _item_from_asset(
         base = f"{cid}_{day:%Y%m%d}"
     elif start and end:
         props = {"datetime": start, "start_datetime": start, "end_datetime": end}
-        base = f"{cid}_{_stem(key) or 'item'}"
+        base = f"{cid}_{re.sub(r'[^A-Za-z0-9_-]+', '_', _stem(key)).strip('_') or 'item'}"
     else:
         return None
     ident, n = base, 2
@@ -141,9 +143,11 @@ def _item_from_asset(
     bbox = list(
         ((collection.get("extent") or {}).get("spatial") or {}).get("bbox", [[-180, -90, 180, 90]])[0]
     )
-    code, pbox = asset.get("proj:code"), asset.get("proj:bbox")
-    if code == "EPSG:4326" and isinstance(pbox, list) and len(pbox) == 4:
-        bbox = [float(v) for v in pbox]
+    for _key, member in members:
+        code, pbox = member.get("proj:code"), member.get("proj:bbox")
+        if code == "EPSG:4326" and isinstance(pbox, list) and len(pbox) == 4:
+            bbox = [float(v) for v in pbox]
+            break
     w, s, e, n_ = bbox[:4]
     return {
         "type": "Feature",
@@ -154,29 +158,36 @@ def _item_from_asset(
         "bbox": [w, s, e, n_],
         "properties": props,
         "links": [],
-        "assets": {key: asset},
+        "assets": dict(members),
         "collection": cid,
     }
 
 
 def _items(collection: dict[str, Any], items: list[dict[str, Any]], notes: list[str]) -> None:
+    """One item per date in the file names (else per file name in several formats: ``timeseries.csv``
+    and ``timeseries.json`` are one result), when the results list their files only as collection assets."""
     if items:
         return
     assets = collection.get("assets") or {}
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for key, asset in assets.items():
+        if isinstance(asset, dict) and _is_data(asset):
+            day = date_in(str(key))
+            groups.setdefault(day.isoformat() if day else _stem(str(key)), []).append((str(key), asset))
     used: set[str] = set()
-    moved = []
-    for key, asset in list(assets.items()):
-        if not isinstance(asset, dict) or not _is_data(asset):
-            continue
-        item = _item_from_asset(str(collection["id"]), str(key), asset, collection, used)
+    moved: list[str] = []
+    for members in groups.values():
+        item = _item_from_assets(str(collection["id"]), members, collection, used)
         if item is None:
-            notes.append(f"asset {key}: no date in its name and no temporal extent: no item made")
+            names = ", ".join(k for k, _a in members)
+            notes.append(f"{names}: no date in the file name and no temporal extent: no item made")
             continue
         items.append(item)
-        moved.append(key)
-        del assets[key]
+        for key, _asset in members:
+            moved.append(key)
+            del assets[key]
     if moved:
-        notes.append(f"{len(moved)} item(s) made from the results' files: {', '.join(map(str, moved))}")
+        notes.append(f"{len(items)} item(s) made from the results' files: {', '.join(moved)}")
         if not assets:
             collection.pop("assets", None)
 
@@ -210,8 +221,12 @@ def _asset_keys(collection: dict[str, Any], items: list[dict[str, Any]], notes: 
     renamed: dict[str, str] = {}
     for item in items:
         new: dict[str, Any] = {}
-        for key, asset in (item.get("assets") or {}).items():
-            target = _canonical_key(str(item.get("id") or ""), str(key), asset)
+        pairs = list((item.get("assets") or {}).items())
+        bases = [_canonical_key(str(item.get("id") or ""), str(k), a) for k, a in pairs]
+        for (key, asset), target in zip(pairs, bases, strict=True):
+            suffix = PurePosixPath(urlsplit(str(asset.get("href") or key)).path).suffix.lower().lstrip(".")
+            if bases.count(target) > 1 and suffix and not target.endswith(f"_{suffix}"):
+                target = f"{target}_{suffix}"  # the same result in several formats: timeseries_csv, _json
             base, n = target, 2
             while target in new:
                 target, n = f"{base}_{n}", n + 1

@@ -88,12 +88,14 @@ def test_without_the_file_the_report_asks_for_it(tmp_path: Path) -> None:
     at = _click(_click(at, "md_use_proposal"), "md_fix_all")
     report = _outcome(at).apex
     assert report is not None and not report.ready
-    assert {r.rule for r in report.failures} == {"STAC-REC-08", "STAC-REC-10"}
-    assert all(r.ask == "file" for r in report.failures)
+    asks = {(r.rule, r.ask) for r in report.failures}
+    assert asks == {("STAC-REC-08", "file"), ("STAC-REC-10", "file"), ("STAC-REC-12", "file"),
+                    ("METADATA-REC-07", "render")}  # fmt: skip
+    assert all(r.fix is None for r in report.failures)  # nothing left the app can do alone
     assert any("fill in: file" in str(c.value) for c in at.caption)
     at = ok(at.switch_page("pages/flow/5_publish.py").run())
     (warning,) = [w for w in at.warning if "Not APEx-ready" in str(w.value)]
-    assert "STAC-REC-08, STAC-REC-10" in str(warning.value)
+    assert "METADATA-REC-07, STAC-REC-08, STAC-REC-10, STAC-REC-12" in str(warning.value)
 
 
 def test_the_statistics_job_needs_only_its_dates(tmp_path: Path) -> None:

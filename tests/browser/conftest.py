@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from collections.abc import Generator, Iterator
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect, sync_playwright
 
 from apex_core.catalogue import client_credentials_token, discover_oidc
 from apex_core.local.issuer.state import IssuerState
@@ -150,6 +151,28 @@ def embedded_catalogue_token(state_dir: Path, catalogue_url: str, account: str =
     assert client is not None, f"the local issuer has no account {account!r}"
     endpoint = discover_oidc(issuer_url, timeout=15).token_endpoint
     return client_credentials_token(endpoint, client.client_id, client.client_secret, timeout=15).access_token
+
+
+def open_publish_page(page: Page) -> str:
+    """Open the Publish step from the sidebar; returns the embedded catalogue's URL the page names."""
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Publish").click()
+    wait_for_script(page)
+    page.get_by_role("heading", name="Publish").wait_for()
+    main = page.locator("[data-testid='stMain']")
+    where = main.get_by_text(re.compile(r"Catalogue: http://127\.0\.0\.1:\d+ \(embedded, local\)"))
+    where.wait_for(timeout=120_000)
+    found = re.search(r"(http://127\.0\.0\.1:\d+)", where.inner_text())
+    assert found is not None
+    return found.group(1)
+
+
+def sign_in_locally(page: Page) -> None:
+    """The Publish page's default local sign-in (the embedded issuer's editor account)."""
+    account = page.get_by_role("combobox", name="Local account")
+    expect(account).to_have_value(re.compile(r"^editor "), timeout=30_000)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    wait_for_script(page)
+    page.locator("[data-testid='stMain']").get_by_text("Signed in (").wait_for(timeout=30_000)
 
 
 @pytest.hookimpl(wrapper=True)

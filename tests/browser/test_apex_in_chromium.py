@@ -17,16 +17,18 @@ from apex_core.resultfile import read_facts
 from tests.services import shared_fixture
 from tests.stacdocs import write_land_cover_geotiff
 
-from .conftest import embedded_catalogue_token, screenshot, wait_for_script
+from .conftest import (
+    embedded_catalogue_token,
+    open_publish_page,
+    screenshot,
+    sign_in_locally,
+    wait_for_script,
+)
 
 pytestmark = pytest.mark.browser
 
 RESULTS = shared_fixture("cdse-2026-04/firenze-cog/job-results.json")
 JOB = shared_fixture("cdse-2026-04/firenze-cog/job.json")
-
-
-def _uploader(page: Page, label: str) -> object:
-    return page.locator("[data-testid='stFileUploader']").filter(has_text=label).locator("input[type='file']")
 
 
 def test_cdse_land_cover_made_apex_ready_and_published(
@@ -60,23 +62,13 @@ def test_cdse_land_cover_made_apex_ready_and_published(
     page.get_by_text("Valid STAC 1.1.0 collection").wait_for()
     screenshot(page, "apex-2-ready")
 
-    page.locator("[data-testid='stSidebarNav'] a", has_text="Publish").click()
-    wait_for_script(page)
+    catalogue = open_publish_page(page)
     main = page.locator("[data-testid='stMain']")
-    where = main.get_by_text(re.compile(r"Catalogue: http://127\.0\.0\.1:\d+ \(embedded, local\)"))
-    where.wait_for(timeout=120_000)
-    found = re.search(r"(http://127\.0\.0\.1:\d+)", where.inner_text())
-    assert found is not None
-    catalogue = found.group(1)
     named = main.get_by_text(re.compile(r"Collection \S+ with 1 item\."))
     named.wait_for()
     cid = named.inner_text().split()[1]
-    expect(page.get_by_role("combobox", name="Local account")).to_have_value(
-        re.compile(r"^editor "), timeout=30_000
-    )
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    wait_for_script(page)
-    main.get_by_text("Signed in (").wait_for(timeout=30_000)
+    main.get_by_text("APEx-ready: every APEx rule that applies holds.").wait_for()
+    sign_in_locally(page)
     expect(page.get_by_role("checkbox", name=re.compile("Re-host the result files"))).to_be_checked()
     publish = page.get_by_role("button", name="Publish", exact=True)
     expect(publish).to_be_enabled(timeout=30_000)

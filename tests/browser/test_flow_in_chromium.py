@@ -16,7 +16,13 @@ import requests
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from .conftest import embedded_catalogue_token, screenshot, wait_for_script
+from .conftest import (
+    embedded_catalogue_token,
+    open_publish_page,
+    screenshot,
+    sign_in_locally,
+    wait_for_script,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -111,20 +117,11 @@ def _metadata(page: Page, cid: str) -> None:
 def _publish(page: Page, cid: str) -> tuple[str, str, list[str]]:
     """Step 5: the embedded catalogue, the default local sign-in (editor), publish with re-hosted assets;
     returns the catalogue URL and the collection and item URLs the page shows."""
-    _go(page, "Publish")
+    catalogue = open_publish_page(page)
     main = page.locator("[data-testid='stMain']")
-    where = main.get_by_text(re.compile(r"Catalogue: http://127\.0\.0\.1:\d+ \(embedded, local\)"))
-    where.wait_for(timeout=120_000)
-    found = re.search(r"(http://127\.0\.0\.1:\d+)", where.inner_text())
-    assert found is not None
-    catalogue = found.group(1)
     main.get_by_text(f"Collection {cid} with 1 item.").wait_for()
     expect(page.get_by_role("button", name="Publish", exact=True)).to_be_disabled()  # not signed in yet
-    account = page.get_by_role("combobox", name="Local account")
-    expect(account).to_have_value(re.compile(r"^editor "), timeout=30_000)  # the default local sign-in
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    wait_for_script(page)
-    main.get_by_text("Signed in (").wait_for(timeout=30_000)
+    sign_in_locally(page)  # the default local sign-in
     expect(page.get_by_role("checkbox", name=re.compile("Re-host the result files"))).to_be_checked()
     publish = page.get_by_role("button", name="Publish", exact=True)
     expect(publish).to_be_enabled(timeout=30_000)

@@ -1004,8 +1004,12 @@ def test_cdse_cog_job_initial_report(name: str) -> None:
         ("EXPLORER-REC-02", "file"),
         ("EXPLORER-REC-03", "file"),
         ("METADATA-REC-07", "renders"),
+        ("STAC-REC-12", "classification:classes"),  # no data type without the file: classes or not?
     }
-    assert report.fixes == (Fix.ITEMS, Fix.COG, Fix.RENDER, Fix.TEMPORAL)
+    # No render proposal either: without the file or a data type, classes cannot be told from a range.
+    assert report.fixes == (Fix.ITEMS, Fix.COG, Fix.TEMPORAL)
+    assert (_one(report, "METADATA-REC-07").fix, _one(report, "METADATA-REC-07").ask) == (None, "render")
+    assert _one(report, "STAC-REC-12").ask == "file"
     temporal = [r for r in report.failures if r.field == "extent.temporal"]
     assert [(r.fix, r.ask) for r in temporal] == [(Fix.TEMPORAL, "start")]
     assert "2021-01-01T00:00:00Z to 2021-01-01T00:00:00Z" in temporal[0].detail
@@ -1042,8 +1046,13 @@ def test_cdse_cog_job_without_the_file_stays_not_ready(name: str) -> None:
     draft, ev = _settle(draft, results, process=job["process"])
     assert ev.apex is not None and not ev.apex.ready
     assert set(draft.fixes) == {Fix.ITEMS.value, Fix.COG.value}
-    assert draft.render is not None  # the render fix was chosen
-    assert {(r.rule, r.ask) for r in ev.apex.failures} == {("STAC-REC-08", "file"), ("STAC-REC-10", "file")}
+    assert draft.render is None  # no proposal: not NDVI's defaults for land cover
+    assert {(r.rule, r.ask) for r in ev.apex.failures} == {
+        ("STAC-REC-08", "file"),
+        ("STAC-REC-10", "file"),
+        ("STAC-REC-12", "file"),
+        ("METADATA-REC-07", "render"),
+    }
     assert ev.valid, [c for c in ev.checks if not c.ok]
 
 
@@ -1117,19 +1126,91 @@ def test_cdse_stats_job_with_an_entered_interval_becomes_apex_ready() -> None:
     draft, ev = _settle(replace(draft, interval=(START, END)), results, process=job["process"])
     assert ev.apex is not None and ev.apex.ready, ev.apex.failures
     assert ev.valid, [c for c in ev.checks if not c.ok]
-    assert set(draft.fixes) == {Fix.ITEMS.value, Fix.ASSET_KEYS.value}
+    assert set(draft.fixes) == {Fix.ITEMS.value}
     assert draft.render is None
     pub = ev.publishable
     assert pub is not None
     json.dumps(pub.to_dict(), allow_nan=False)  # openEO's NaN stddev is gone
 
-    assert len(pub.items) == 2 and "assets" not in pub.collection
+    # One result in two formats: one item holding both files (not two items with one key each).
+    [item] = pub.items
+    assert "assets" not in pub.collection
+    assert item["properties"] == {"datetime": START, "start_datetime": START, "end_datetime": END}
+    assert item["id"].endswith("_timeseries")
     kinds = {}
-    for item in pub.items:
-        assert item["properties"] == {"datetime": START, "start_datetime": START, "end_datetime": END}
-        [(key, asset)] = item["assets"].items()
-        assert key == "timeseries" and asset["roles"] == ["data"]
-        assert asset["file:size"] == results["assets"][asset["title"]]["file:size"]
-        kinds[asset["title"]] = asset["type"]
+    for key, asset in item["assets"].items():
+        assert asset["roles"] == ["data"]
+        assert asset["file:size"] == results["assets"][key]["file:size"]
+        kinds[key] = asset["type"]
     assert kinds == {"timeseries.csv": "text/csv", "timeseries.json": "application/json"}
     assert "renders" not in pub.collection
+
+
+# ---- regressions found while writing these tests ----------------------------------------------------
+
+
+def _single_band_cog(path: Path, width: int, height: int) -> Path:
+    with rasterio.open(
+        path, "w", driver="COG", blocksize=512, compress="deflate", width=width, height=height, count=1,
+        dtype="uint8", crs="EPSG:4326", transform=from_bounds(10, 43, 11, 44, width, height), nodata=0,
+    ) as dst:  # fmt: skip
+        dst.write(np.full((1, height, width), 10, dtype=np.uint8))
+    return path
+
+
+def test_a_cog_as_wide_as_one_tile_is_tiled(tmp_path: Path) -> None:
+    """rasterio calls a file tiled only when a tile is narrower than the image; a COG of one 512 px tile
+    (or 512 px wide) is tiled all the same, and rio-cogeo's "not tiled" complaint about it is dropped."""
+    for width, height in ((512, 512), (300, 200), (512, 2048)):
+        facts = read_facts(_single_band_cog(tmp_path / f"c{width}x{height}.tif", width, height))
+        assert facts.raster is not None
+        layout = facts.raster.layout
+        assert layout.cog_valid, layout.cog_errors
+        assert layout.block == (512, 512) and layout.tiled
+        assert layout.problems(width, height, 1)["EXPLORER-REC-01"] is None
+
+
+def test_rec09_11_sees_cube_dimensions_in_item_properties() -> None:
+    cube = {"href": "https://example.org/cube.nc", "type": "application/netcdf", "roles": ["data"],
+            "title": "Cube", "file:size": 10}  # fmt: skip
+    item = {
+        "type": "Feature", "stac_version": "1.1.0", "id": "cube_20210101", "collection": "c",
+        "geometry": None, "properties": {"datetime": START, "start_datetime": START, "end_datetime": END,
+        "cube:dimensions": {"t": {"type": "temporal", "extent": [START, END]}}}, "links": [],
+        "assets": {"cube": cube},
+    }  # fmt: skip
+    collection = {"type": "Collection", "id": "c", "stac_version": "1.1.0", "description": "d",
+                  "license": "CC-BY-4.0", "links": [], "extent": {"spatial": {"bbox": [[0, 0, 1, 1]]},
+                  "temporal": {"interval": [[START, END]]}}}  # fmt: skip
+    draft = md.CollectionDraft(id="c", title="C", description="A cube.", providers=(Provider("VITO"),),
+                               interval=(START, END))  # fmt: skip
+    report = md.apex_report(draft, md.PublishableCollection(collection=collection, items=(item,)))
+    [rec] = [r for r in report.results if r.rule == "STAC-REC-09/11"]
+    assert rec.status == "pass", rec.detail
+    del item["properties"]["cube:dimensions"]
+    report = md.apex_report(draft, md.PublishableCollection(collection=collection, items=(item,)))
+    [rec] = [r for r in report.results if r.rule == "STAC-REC-09/11"]
+    assert rec.status == "fail" and "missing" in rec.detail
+
+
+def test_one_result_in_two_formats_is_one_item_whose_keys_say_the_format() -> None:
+    """The statistics job's ``timeseries.csv`` and ``timeseries.json`` are one result: one item; made
+    homogeneous, their keys keep the format apart and ``item_assets`` describes each rightly."""
+    results, _job = _cdse("firenze-stats")
+    draft = replace(md.CollectionDraft.from_results(results), interval=(START, END),
+                    fixes=(Fix.ITEMS.value, Fix.ASSET_KEYS.value))  # fmt: skip
+    pub = md.publishable(draft, results)
+    [item] = pub.items
+    assert set(item["assets"]) == {"timeseries_csv", "timeseries_json"}
+    assert {k: v["type"] for k, v in pub.collection["item_assets"].items()} == {
+        "timeseries_csv": "text/csv",
+        "timeseries_json": "application/json",
+    }
+
+
+def test_rec12_does_not_call_an_unknown_data_type_continuous() -> None:
+    results, _job = _cdse("firenze-cog")
+    draft = md.CollectionDraft.from_results(results)
+    report = md.apex_report(draft, md.publishable(draft, results))
+    [rec] = [r for r in report.results if r.rule == "STAC-REC-12"]
+    assert (rec.status, rec.ask) == ("fail", "file") and "data type unknown" in rec.detail
