@@ -127,18 +127,23 @@ class RehostResult:
 def _source_file(
     client: CatalogueClient, href: str, local_files: Mapping[str, Path], work: Path, name: str
 ) -> Path:
-    """The asset's file: a local copy when the app has one (used before the href, so an expired link
-    with a re-attached file still works), else the href downloaded into ``work`` (http(s) or file)."""
+    """The asset's file: the local copy the app has for it (``local_files``: the Job step's downloads,
+    files attached on the Metadata page; used before the href, so an expired link with a re-attached file
+    still works), else the href downloaded into ``work`` (http(s) only). A local path or ``file:`` href
+    is never read by itself: a results document must not make the app publish a file of its server."""
     local = local_files.get(href)
     parts = urlsplit(href)
-    if local is None and parts.scheme in ("", "file"):
-        local = Path(unquote(parts.path))
     if local is not None:
         if not local.is_file():
             raise AssetError(f"The local file {local.name} cannot be read: it is not a file.")
         return local
     if parts.scheme not in ("http", "https"):
-        raise AssetError(f"Cannot download {parts.scheme}:// asset links here; only http(s) and local files.")
+        where = f"{parts.scheme}://" if parts.scheme else "local path"
+        raise AssetError(
+            f"Cannot re-host the {where} asset link {unquote(parts.path).rsplit('/', 1)[-1] or href!r}: only "
+            "http(s) links and the result files on this machine (downloaded by the Job step, or attached on "
+            "the Metadata page) are re-hosted."
+        )
     try:
         content = client.request("GET", href, what="download the asset", auth=False).content
     except ApexError as exc:

@@ -275,3 +275,31 @@ def test_a_cog_breaking_the_tile_rule_is_refused_and_not_stored(
 
     assert "EXPLORER-REC-01" in refused.value.message and "128×128" in refused.value.message
     assert not [e for e in client.log[before:] if e.method == "PUT"]  # nothing was stored
+
+
+class RecordingStore:
+    """An asset store that keeps what it is given (to prove nothing was)."""
+
+    base_url = "https://store.example/assets"
+    label = "a recording store"
+
+    def __init__(self) -> None:
+        self.stored: list[tuple[str, bytes]] = []
+
+    def put(self, path: str, data: bytes, media_type: str, log: list[Any]) -> str:
+        self.stored.append((path, data))
+        return f"{self.base_url}/{path}"
+
+
+@pytest.mark.parametrize("href", ["/proc/self/environ", "file:///etc/passwd", "../../secret.csv"])
+def test_a_local_path_in_a_document_is_never_read(
+    catalogue: CatalogueHandle, editor: tuple[CatalogueClient, str], href: str
+) -> None:
+    """A results document naming a file of the server (a path or ``file:`` link) cannot make the app
+    publish that file: only http(s) links and the files the app itself holds are re-hosted."""
+    client, _token = editor
+    store = RecordingStore()
+    item = item_doc("i0", "hostile", {"data": {"href": href, "type": "text/csv", "roles": ["data"]}})
+    with pytest.raises(AssetError, match="only http\\(s\\) links and the result files on this machine"):
+        rehost_assets(client, store, collection_doc("hostile", "hostile"), [item])
+    assert store.stored == []
