@@ -473,9 +473,7 @@ class MetadataOutcome:
             if data.get("apex")
             else None,
             rehost=data.get("rehost") is True,
-            local_files=tuple(
-                (str(f["href"]), Path(str(f["path"]))) for f in _dicts(data, "local_files", "The metadata")
-            ),
+            local_files=_local_files(_dicts(data, "local_files", "The metadata")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -494,6 +492,16 @@ class MetadataOutcome:
         if self.local_files:
             out["local_files"] = [{"href": h, "path": str(p)} for h, p in self.local_files]
         return out
+
+
+def _local_files(entries: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, Path], ...]:
+    out = []
+    for entry in entries:
+        href, path = entry.get("href"), entry.get("path")
+        if not isinstance(href, str) or not isinstance(path, str):
+            raise DataError("The metadata's 'local_files' must be {href, path} strings.")
+        out.append((href, Path(path)))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- Publish

@@ -291,7 +291,7 @@ def _raster(path: Path, legend: Mapping[int, tuple[str, str]] | None) -> RasterF
             crs = None
             if src.crs is not None:
                 epsg = src.crs.to_epsg()
-                crs = f"EPSG:{epsg}" if epsg else src.crs.to_wkt()
+                crs = f"EPSG:{epsg}" if epsg else src.crs.to_wkt(version="WKT2_2019")
             block_h, block_w = src.block_shapes[0]
             interleave = src.interleaving.value.lower() if src.interleaving is not None else "pixel"
             layout_parts = (

@@ -18,8 +18,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from apex_core import ndvi
+from apex_core.categorical import class_colors
+from apex_core.errors import DataError
 from apex_core.metadata.fixes import Fix, asset_facts, date_in
-from apex_core.metadata.values import DEFAULT_DESCRIPTION_RE, RenderHints
+from apex_core.metadata.values import DEFAULT_DESCRIPTION_RE, RenderHints, parse_time
 from apex_core.resultfile import FileFacts, is_geotiff
 
 if TYPE_CHECKING:
@@ -75,7 +77,7 @@ class RuleResult:
 
     @property
     def title(self) -> str:
-        return RULES[self.rule]
+        return RULES.get(self.rule, self.rule)  # a rule of a newer version, read from a saved project
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,7 +171,11 @@ class ApexReport:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApexReport:
-        return cls(tuple(RuleResult.from_dict(r) for r in data.get("results") or ()))
+        """Read back :meth:`to_dict`; raises :class:`DataError` for anything else."""
+        try:
+            return cls(tuple(RuleResult.from_dict(r) for r in data.get("results") or ()))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"The APEx report cannot be read ({type(exc).__name__}: {exc}).") from exc
 
 
 # ---------------------------------------------------------------------------- proposals
@@ -224,10 +230,12 @@ def temporal_proposal(
         return (f"{days[0]}T00:00:00Z", f"{days[-1]}T00:00:00Z"), "the dates in the result file names"
     for extent in _graph_extents(process or {}):
         if len(extent) == 2 and all(isinstance(v, str) and v for v in extent):
-            return (
-                _stamp(extent[0]),
-                _stamp(extent[1], end=True),
-            ), "the job's process graph (temporal_extent)"
+            try:
+                start, end = _stamp(extent[0]), _stamp(extent[1], end=True)
+                parse_time(start), parse_time(end)
+            except ValueError:
+                continue  # a hand-written graph's impossible date: no proposal from it
+            return (start, end), "the job's process graph (temporal_extent)"
     return None
 
 
@@ -243,7 +251,11 @@ def render_proposal(publishable: PublishableCollection, files: Mapping[str, File
         name = str(bands[0].get("name") or "") if bands else ""
         if classes:
             values = [int(c["value"]) for c in classes]
-            colours = tuple((int(c["value"]), str(c["color_hint"])) for c in classes if c.get("color_hint"))
+            palette = class_colors()  # classes the metadata gives no colour: the app's class palette
+            colours = tuple(
+                (int(c["value"]), str(c.get("color_hint") or palette[n % len(palette)]).upper().lstrip("#"))
+                for n, c in enumerate(classes)
+            )
             return RenderHints(
                 rescale=(float(min(values)), float(max(values))),
                 colormap_name="",
@@ -427,7 +439,10 @@ class _Report:
                     gone.remove("proj:code")
                 if gone:
                     lacking.append(f"{key}: {', '.join(gone)}")
-            can = all(self.has_facts(a) for _k, a in rasters)
+            facts = [asset_facts(a, self.files) for _k, a in rasters]
+            can = all(f is not None and f.raster is not None and f.raster.crs for f in facts)
+            if lacking and any(f is not None and f.raster is not None and not f.raster.crs for f in facts):
+                lacking.append("the attached file has no CRS: attach the georeferenced result")
             self.add("STAC-REC-06", target, not lacking, "; ".join(lacking) or "set", "proj:*",
                      fix=Fix.PROJECTION if can else None,
                      ask=None if can else "file")  # fmt: skip

@@ -76,10 +76,13 @@ _LABELS = {
 }
 
 _DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+# A date in a file name as openEO writes it (``openEO_2021-01-01Z``, ``..._20210101T000000Z``).
+_DATE_STAMP = re.compile(r"\d{4}-?\d{2}-?\d{2}(?:T\d{2}:?\d{2}(?::?\d{2})?)?Z?")
 _DATA_TYPES = ("image/tiff", "text/csv", "application/json", "application/netcdf", "application/x-netcdf",
                "application/vnd+zarr", "application/vnd.apache.parquet", "application/geo+json")  # fmt: skip
 _GENERIC_STEMS = {"", "openeo", "result", "results", "out", "output", "data"}
-_BAND_FIELDS = ("description", "unit", "statistics")
+# Band fields of STAC 1.1 common metadata (no extension prefix).
+_COMMON_BAND_FIELDS = frozenset({"description", "unit", "statistics", "data_type", "nodata"})
 
 
 def date_in(text: str) -> dt.date | None:
@@ -206,7 +209,7 @@ def _is_data(asset: Mapping[str, Any]) -> bool:
 def _canonical_key(item_id: str, key: str, asset: Mapping[str, Any]) -> str:
     stem = _stem(key)
     stem = stem.replace(item_id, "") if item_id else stem
-    stem = _DATE.sub("", stem).strip("_-. Zz")
+    stem = _DATE_STAMP.sub("", stem).strip("_-. ")
     if stem.lower() in _GENERIC_STEMS:
         bands = asset.get("bands") or asset.get("eo:bands") or asset.get("raster:bands") or []
         names = [b.get("name") for b in bands if isinstance(b, Mapping) and b.get("name")]
@@ -214,7 +217,7 @@ def _canonical_key(item_id: str, key: str, asset: Mapping[str, Any]) -> str:
         suffix = PurePosixPath(urlsplit(str(asset.get("href") or "")).path).suffix.lower()
         if not is_geotiff(asset) and suffix:
             stem = f"{stem}{suffix.replace('.', '_')}" if stem == "data" else stem
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_").lower() or "data"
+    return re.sub(r"[^A-Za-z0-9-]+", "_", stem).strip("_").lower() or "data"
 
 
 def _asset_keys(collection: dict[str, Any], items: list[dict[str, Any]], notes: list[str]) -> None:
@@ -296,25 +299,19 @@ def _bands(collection: dict[str, Any], items: list[dict[str, Any]], files: Mappi
             e = eo[i] if i < len(eo) else {}
             r = raster[i] if i < len(raster) else {}
             o = old[i] if i < len(old) else {}
-            band: dict[str, Any] = {}
+            band: dict[str, Any] = dict(o)
             described = facts.raster.descriptions[i] if facts and facts.raster else None
             band["name"] = str(
-                e.get("name") or r.get("name") or o.get("name") or described or f"band_{i + 1}"
+                o.get("name") or e.get("name") or r.get("name") or described or f"band_{i + 1}"
             )
-            for field in _BAND_FIELDS:
-                value = o.get(field, e.get(field, r.get(field)))
-                if value is not None:
-                    band[field] = value
-            if "common_name" in e:
-                band["eo:common_name"] = e["common_name"]
-            for src_key, dst_key in (("data_type", "data_type"), ("nodata", "nodata"),
-                                     ("scale", "raster:scale"), ("offset", "raster:offset"),
-                                     ("spatial_resolution", "raster:spatial_resolution"),
-                                     ("bits_per_sample", "raster:bits_per_sample"),
-                                     ("sampling", "raster:sampling")):  # fmt: skip
-                value = r.get(src_key, o.get(dst_key))
-                if value is not None:
-                    band[dst_key] = value
+            # STAC 1.1: common fields stay as they are, the others take their extension's prefix
+            # (eo's common_name -> eo:common_name, raster's scale -> raster:scale); nothing is dropped.
+            for source, prefix in ((e, "eo:"), (r, "raster:")):
+                for field, value in source.items():
+                    if field == "name" or value is None:
+                        continue
+                    common = field in _COMMON_BAND_FIELDS or ":" in field
+                    band.setdefault(field if common else prefix + field, value)
             if isinstance(band.get("statistics"), Mapping):
                 band["statistics"] = finite_statistics(band["statistics"])
             if facts and facts.raster and i < facts.raster.count:
@@ -336,8 +333,8 @@ def _projection(
 ) -> None:
     for doc, _key, asset in _all_assets(collection, items):
         facts = asset_facts(asset, files)
-        if facts is None or facts.raster is None:
-            continue
+        if facts is None or facts.raster is None or not facts.raster.crs:
+            continue  # a file with no CRS says nothing of where it is (its bbox is in pixels)
         r = facts.raster
         if r.crs:
             asset["proj:code"] = r.crs if r.crs.startswith("EPSG:") else None
@@ -356,7 +353,7 @@ def _raster(collection: dict[str, Any], items: list[dict[str, Any]], files: Mapp
             continue
         resolution: float | None = None
         if facts is not None and facts.raster is not None:
-            resolution = facts.raster.resolution[0]
+            resolution = facts.raster.resolution[0] if facts.raster.crs else None
         else:
             pbox, shape = asset.get("proj:bbox"), asset.get("proj:shape")
             if (

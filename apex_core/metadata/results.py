@@ -16,7 +16,7 @@ import requests
 from apex_core.categorical import legend_for
 from apex_core.errors import MetadataError
 from apex_core.metadata.links import href_expiry, short_href
-from apex_core.resultfile import FileFacts, read_facts
+from apex_core.resultfile import FileFacts, is_geotiff, media_type, read_facts
 
 if TYPE_CHECKING:
     from apex_core.flow import JobOutcome
@@ -29,6 +29,7 @@ __all__ = [
     "item_links",
     "job_fingerprint",
     "parse_json",
+    "read_attachment",
     "read_documents",
     "read_files",
     "read_upload",
@@ -242,6 +243,40 @@ def read_files(
     return tuple(
         (href, read_facts(path, name=(names or {}).get(href), legend=legend)) for href, path in paths.items()
     )
+
+
+def read_attachment(
+    documents: Sequence[Mapping[str, Any]],
+    href: str,
+    path: Path,
+    name: str,
+    process: Mapping[str, Any] | None = None,
+) -> tuple[str, FileFacts]:
+    """The facts of a file a person attaches to the asset at ``href`` (in ``documents``: the collection
+    and its items). Raises :class:`MetadataError` when no asset has that href, or the file is not what
+    the asset is (a CSV for a GeoTIFF, a GeoTIFF for a JSON): its size and checksum would be wrong."""
+    asset = next(
+        (
+            a
+            for doc in documents
+            for a in (doc.get("assets") or {}).values()
+            if isinstance(a, Mapping) and a.get("href") == href
+        ),
+        None,
+    )
+    if asset is None:
+        raise MetadataError(f"No asset links to {short_href(href)}.", field="file")
+    ((_href, facts),) = read_files({href: path}, process, {href: name})
+    wanted = str(asset.get("type") or "") or media_type(href) or ""
+    got = facts.media_type or ""
+    other_kind = not is_geotiff(asset) and bool(wanted and got) and wanted.split(";")[0] != got.split(";")[0]
+    if is_geotiff(asset) != (facts.raster is not None) or other_kind:
+        raise MetadataError(
+            f"{name} ({got or 'unknown type'}) is not the asset's kind of file ({wanted or 'unknown'}): "
+            "attach the result file itself.",
+            field="file",
+        )
+    return href, facts
 
 
 def job_fingerprint(job: JobOutcome | None) -> str | None:

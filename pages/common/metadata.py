@@ -286,13 +286,14 @@ class MetadataSession:
         if (source := self.work.source) is not None:
             self.load(source, preview, self.work.files)
 
-    def attach(self, href: str, name: str, path: Path) -> None:
-        """A result file on this machine for the asset at ``href`` (``name``: the file's own name):
-        its facts are read now, once, and fill the fixes that need the file."""
+    def attach(self, pub: md.PublishableCollection, href: str, name: str, path: Path) -> None:
+        """A result file on this machine for the asset of ``pub`` at ``href`` (``name``: the file's own
+        name): checked to be that kind of file, its facts read now, once, for the fixes that need it."""
         source = self.work.source
-        facts = md.read_files({href: path}, source.process if source else None, {href: name})
+        documents = (pub.collection, *pub.items)
+        found = md.read_attachment(documents, href, path, name, source.process if source else None)
         kept = tuple((h, f) for h, f in self.work.files if h != href)
-        self._save(files=(*kept, *facts))
+        self._save(files=(*kept, found))
 
     def apply_fixes(self, fixes: Sequence[md.Fix], rounds: int = 1) -> None:
         """Choose ``fixes`` (:func:`md.fixed_draft`); with ``rounds`` > 1, also the fixes the new

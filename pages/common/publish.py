@@ -42,6 +42,7 @@ __all__ = [
     "explorer_section",
     "publish_run",
     "rehost_choice",
+    "rehost_promise",
     "run_publish",
     "show_publish_result",
 ]
@@ -190,6 +191,18 @@ def apex_status() -> None:
         "them with their fixes; publishing anyway is allowed.",
         icon=":material/rule:",
     )
+
+
+def rehost_promise(rehost: bool) -> None:
+    """The APEx report counted on re-hosting (its COG fix): say what is lost when it is not done."""
+    outcome = st.session_state.get(StateKey.METADATA)
+    if isinstance(outcome, MetadataOutcome) and outcome.rehost and not rehost:
+        st.warning(
+            "**Not APEx-ready without re-hosting**: the Metadata step's report counts on the files being "
+            "re-hosted as COGs (EXPLORER-REC-01/02/03, `file:size`). Tick the box above, or publish the "
+            "links as they are.",
+            icon=":material/rule:",
+        )
 
 
 def local_files(plan: pub.PublishPlan) -> dict[str, Path]:

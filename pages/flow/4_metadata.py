@@ -84,7 +84,7 @@ def attach_files(pub: md.PublishableCollection, files: dict[str, FileFacts]) -> 
         if upload is not None and choice is not None:
             path = save_upload(upload, upload_folder())
             try:
-                session.attach(choice[2], upload.name, path)
+                session.attach(pub, choice[2], upload.name, path)
             except ApexError as exc:
                 show_error(exc)
                 return

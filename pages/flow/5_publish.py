@@ -17,6 +17,7 @@ from pages.common.publish import (
     explorer_section,
     publish_run,
     rehost_choice,
+    rehost_promise,
     run_publish,
     show_publish_result,
 )
@@ -51,6 +52,7 @@ if base is not None and target is not None:
     token = catalogue_sign_in(target)
     can_publish = token is not None and conformance is not None and conformance.transactions
     rehost = rehost_choice(target, base)
+    rehost_promise(rehost)
 
     def go(plan: pub.PublishPlan, state: pub.PublishState | None) -> None:
         assert token is not None and base is not None and target is not None

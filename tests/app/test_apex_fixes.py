@@ -36,7 +36,10 @@ def _work(name: str, tmp_path: Path, attach: bool) -> tuple[MetadataWork, dict[s
     if attach:
         key, asset = next(iter(results["assets"].items()))
         w, s, e, n = asset["proj:bbox"]
-        session.attach(asset["href"], key, write_land_cover_geotiff(tmp_path / "upload.tif", (w, s, e, n)))
+        pub = md.publishable(session.work.draft, results)  # type: ignore[arg-type]
+        session.attach(
+            pub, asset["href"], key, write_land_cover_geotiff(tmp_path / "upload.tif", (w, s, e, n))
+        )
     return session.work, results
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,15 @@ def test_rehosting_on_an_s3_bucket_from_the_settings(
         assert any(bucket in str(c.value) and "re-hosted" in str(c.value) for c in at.caption)
         log = json.dumps([e.to_dict() for e in result.state.log])
         assert s3_server.secret_access_key not in log and f"s3://{bucket}/{cid}/" in log
+
+
+def test_a_rehost_the_report_counted_on_but_cannot_happen_is_explained(remote_env: str) -> None:
+    """The Metadata step's COG fix counts on re-hosting; a remote catalogue with no asset store (and no
+    S3 bucket set) cannot re-host: the page says the collection is not APEx-ready that way."""
+    cid = f"app-{uuid.uuid4().hex[:8]}"
+    at = _open(**{StateKey.METADATA.value: replace(metadata(cid), rehost=True)})
+    box = at.checkbox(key="pub_rehost")
+    assert box.disabled and box.value is False
+    assert [w for w in at.warning if "Not APEx-ready without re-hosting" in str(w.value)]
+    at = _open(**{StateKey.METADATA.value: metadata(cid)})  # no promise made: nothing said of it
+    assert not [w for w in at.warning if "Not APEx-ready without re-hosting" in str(w.value)]

@@ -21,6 +21,7 @@ from rio_cogeo.profiles import cog_profiles
 
 from apex_core import metadata as md
 from apex_core.categorical import WORLDCOVER_LEGEND, legend_for
+from apex_core.errors import MetadataError
 from apex_core.metadata.apex import RULES, ApexReport, RuleResult
 from apex_core.metadata.fixes import CLASSIFICATION, PROJECTION_V2, RASTER_V2, Fix, apply_fixes
 from apex_core.metadata.values import Provider, RenderHints
@@ -1214,3 +1215,99 @@ def test_rec12_does_not_call_an_unknown_data_type_continuous() -> None:
     report = md.apex_report(draft, md.publishable(draft, results))
     [rec] = [r for r in report.results if r.rule == "STAC-REC-12"]
     assert (rec.status, rec.ask) == ("fail", "file") and "data type unknown" in rec.detail
+
+
+# ---- from the review of the report and its fixes ----------------------------------------------------
+
+
+def test_the_bands_fix_keeps_every_band_field() -> None:
+    asset = {
+        "href": "https://x/b.tif", "type": "image/tiff; application=geotiff", "roles": ["data"],
+        "eo:bands": [{"name": "B04", "common_name": "red", "center_wavelength": 0.665,
+                      "full_width_half_max": 0.038}],
+        "raster:bands": [{"data_type": "uint16", "nodata": 0, "scale": 0.0001, "offset": 0,
+                          "histogram": {"count": 2, "min": 0, "max": 1, "buckets": [1, 1]},
+                          "classification:classes": [{"value": 1, "description": "x"}]}],
+    }  # fmt: skip
+    collection: dict[str, Any] = {"id": "c", "stac_extensions": []}
+    items: list[dict[str, Any]] = [{"id": "i", "assets": {"b": asset}, "stac_extensions": []}]
+    apply_fixes(collection, items, [Fix.BANDS.value], {}, [])
+    [band] = items[0]["assets"]["b"]["bands"]
+    assert band == {
+        "name": "B04", "eo:common_name": "red", "eo:center_wavelength": 0.665,
+        "eo:full_width_half_max": 0.038,
+        "data_type": "uint16", "nodata": 0, "raster:scale": 0.0001, "raster:offset": 0,
+        "raster:histogram": {"count": 2, "min": 0, "max": 1, "buckets": [1, 1]},
+        "classification:classes": [{"value": 1, "description": "x"}],
+    }  # fmt: skip
+    assert "eo:bands" not in items[0]["assets"]["b"] and "raster:bands" not in items[0]["assets"]["b"]
+
+
+def test_an_impossible_date_in_the_process_graph_gives_no_proposal() -> None:
+    graph = {
+        "load": {
+            "process_id": "load_collection",
+            "arguments": {"temporal_extent": ["2021-02-30", "2021-03-01"]},
+        }
+    }
+    assert md.temporal_proposal({"assets": {}}, (), {"process_graph": graph}) is None
+
+
+def test_classes_without_colours_get_the_palette_in_the_render() -> None:
+    classes = [{"value": 1, "description": "water"}, {"value": 2, "description": "land"}]
+    asset = {"href": "https://x/c.tif", "type": "image/tiff; application=geotiff", "roles": ["data"],
+             "bands": [{"name": "class", "data_type": "uint8"}],
+             "classification:classes": classes}  # fmt: skip
+    item = {"id": "i", "assets": {"c": asset}, "properties": {}}
+    hints = md.render_proposal(md.PublishableCollection({"id": "c"}, (item,)), {})
+    assert hints is not None and [v for v, _c in hints.colormap] == [1, 2]
+    assert all(len(c) == 6 and c == c.upper() for _v, c in hints.colormap)
+    assert len({c for _v, c in hints.colormap}) == 2
+
+
+def test_a_file_without_crs_gives_no_projection(tmp_path: Path) -> None:
+    path = tmp_path / "nocrs.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=100, height=50, count=1, dtype="uint8") as dst:
+        dst.write(np.ones((1, 50, 100), dtype=np.uint8))
+    href = "https://x/nocrs.tif"
+    asset = {"href": href, "type": "image/tiff; application=geotiff", "roles": ["data"]}
+    collection: dict[str, Any] = {"id": "c", "stac_extensions": []}
+    items: list[dict[str, Any]] = [
+        {"id": "i", "assets": {"a": asset}, "stac_extensions": [], "properties": {}}
+    ]
+    apply_fixes(collection, items, [Fix.PROJECTION.value, Fix.RASTER.value], {href: read_facts(path)}, [])
+    fixed = items[0]["assets"]["a"]
+    assert not any(k.startswith("proj:") for k in fixed)
+    assert "raster:spatial_resolution" not in fixed["bands"][0]
+
+
+def test_an_attached_file_must_be_the_assets_kind(tmp_path: Path) -> None:
+    tif, csv = "https://x/r.tif?expires=1", "https://x/t.csv?expires=1"
+    documents = [{"assets": {"r": {"href": tif, "type": "image/tiff; application=geotiff"},
+                             "t": {"href": csv, "type": "text/csv"}}}]  # fmt: skip
+    table = tmp_path / "upload.csv"
+    table.write_text("a,b\n1,2\n")
+    with pytest.raises(MetadataError, match=r"is not the asset's kind of file"):
+        md.read_attachment(documents, tif, table, "t.csv")
+    assert md.read_attachment(documents, csv, table, "t.csv")[1].size == table.stat().st_size
+    other = tmp_path / "upload.json"
+    other.write_text("{}")
+    with pytest.raises(MetadataError, match=r"application/json\) is not the asset's kind"):
+        md.read_attachment(documents, csv, other, "t.json")
+    with pytest.raises(MetadataError, match="No asset links to"):
+        md.read_attachment(documents, "https://x/other.tif", table, "t.csv")
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("openEO_2021-01-01Z.tif", "map"),
+        ("blitz.tif", "blitz"),
+        ("openEO_20210101T000000Z_B04.tif", "openeo_b04"),
+    ],
+)
+def test_canonical_asset_keys(key: str, expected: str) -> None:
+    from apex_core.metadata.fixes import _canonical_key
+
+    asset = {"href": f"https://x/{key}", "type": "image/tiff", "bands": [{"name": "MAP"}]}
+    assert _canonical_key("", key, asset) == expected

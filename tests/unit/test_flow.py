@@ -27,6 +27,7 @@ from apex_core.flow import (
     StateKey,
     WidgetPrefix,
 )
+from apex_core.metadata import ApexReport, Fix, RuleResult
 from apex_core.projects import ProjectState
 from apex_core.publish import PublishPlan, PublishResult, PublishState
 from tests.stacdocs import embedded_job_item, embedded_job_results
@@ -76,6 +77,18 @@ OUTCOMES = [
         items=({"id": "i1"},),
         checklist=({"label": "x", "ok": True},),
         schema_checks=({"name": "collection", "ok": True},),
+    ),
+    MetadataOutcome(
+        valid=True,
+        collection={"id": "c", "type": "Collection"},
+        apex=ApexReport(
+            (
+                RuleResult("STAC-REC-05", "item i asset a", "fail", "no file:size", "file:size", Fix.COG),
+                RuleResult("STAC-REC-99", "collection", "pass", "a rule of a newer version"),
+            )
+        ),
+        rehost=True,
+        local_files=(("https://x/a.tif?expires=1", Path("/w/uploads/a.tif")),),
     ),
     PublishRun(),
     PublishRun("ndvi", _result()),
@@ -152,6 +165,10 @@ def test_the_old_saved_shapes_are_read() -> None:
     assert PublishRun.from_dict({"base": None}) == PublishRun()
 
 
+BAD_STATUS = {"rule": "R", "target": "t", "status": "maybe"}
+GONE_FIX = {"rule": "R", "target": "t", "status": "fail", "fix": "gone"}
+
+
 @pytest.mark.parametrize(
     ("cls", "data", "message"),
     [
@@ -170,6 +187,10 @@ def test_the_old_saved_shapes_are_read() -> None:
         (PreviewOutcome, {"asset_key": "a.tif"}, "needs an 'asset_key' and a 'path'"),
         (PreviewOutcome, {"asset_key": "a", "path": "/a", "statistics": [1]}, "statistics must be JSON"),
         (MetadataOutcome, {"valid": True, "collection": "c"}, "'collection' must be a JSON object"),
+        (MetadataOutcome, {"apex": {"results": [{"target": "x"}]}}, "The APEx report cannot be read"),
+        (MetadataOutcome, {"apex": {"results": [BAD_STATUS]}}, "ValueError: unknown status 'maybe'"),
+        (MetadataOutcome, {"apex": {"results": [GONE_FIX]}}, "The APEx report cannot be read"),
+        (MetadataOutcome, {"local_files": [{"href": "h"}]}, "'local_files' must be {href, path} strings"),
         (Published, {"items": []}, "needs a 'collection_url'"),
         (PublishRun, {"base": "c", "result": "done"}, "The publish result must be a JSON object"),
         (PublishRun, {"base": "c", "result": {"plan": {}}}, "saved publish result is not readable"),
