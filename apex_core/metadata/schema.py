@@ -9,7 +9,10 @@ by name. What no schema checks (statistics and rescale ranges) is checked in
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -129,8 +132,32 @@ def _message(error: ValidationError, uri: str | None) -> str:
     return f"{where}: {text}" + (f" (schema {uri})" if uri else "")
 
 
+_CHECKED: OrderedDict[str, tuple[SchemaStatus, tuple[str, ...]]] = OrderedDict()
+_CHECKED_LOCK = threading.Lock()
+_CHECKED_MAX = 512
+
+
 def _schema_check(
-    target: str, obj: Mapping[str, Any], uri: str, registry: Registry[Any], cite: bool
+    target: str, obj: Mapping[str, Any], uri: str, registry: Registry[Any], cite: bool, scope: Path
+) -> tuple[SchemaStatus, tuple[str, ...]]:
+    """:func:`_validate` once per document content, schema and registry: a page rerun that changed
+    nothing validates nothing again (the answer depends on those alone)."""
+    text = json.dumps(obj, sort_keys=True, default=str)
+    key = hashlib.sha256(f"{scope}|{uri}|{cite}|{target}|{text}".encode()).hexdigest()
+    with _CHECKED_LOCK:
+        if key in _CHECKED:
+            _CHECKED.move_to_end(key)
+            return _CHECKED[key]
+    answer = _validate(obj, uri, registry, cite)
+    with _CHECKED_LOCK:
+        _CHECKED[key] = answer
+        while len(_CHECKED) > _CHECKED_MAX:
+            _CHECKED.popitem(last=False)
+    return answer
+
+
+def _validate(
+    obj: Mapping[str, Any], uri: str, registry: Registry[Any], cite: bool
 ) -> tuple[SchemaStatus, tuple[str, ...]]:
     try:
         schema = registry.contents(uri)
@@ -159,7 +186,8 @@ def validate_stac(
     """Core STAC 1.1.0 JSON schema and every declared extension's JSON schema, offline, for the
     collection and each item. ``schemas_dir``: the provisioned extension schemas (default
     ``<data dir>/stac-schemas``)."""
-    registry, known = _registry((schemas_dir if schemas_dir is not None else stac_schemas_dir()).resolve())
+    scope = (schemas_dir if schemas_dir is not None else stac_schemas_dir()).resolve()
+    registry, known = _registry(scope)
     checks: list[SchemaCheck] = []
     targets: list[tuple[str, Mapping[str, Any]]] = [("collection", collection)]
     targets += [(f"item {it.get('id')}", it) for it in items]
@@ -175,7 +203,7 @@ def validate_stac(
             # link next to the `collection` field, so check it as the catalogue will serve it.
             core = {**obj, "links": [*links, {"rel": "collection", "href": "../collection.json"}]}
         uri = _CORE["Feature" if obj.get("type") == "Feature" else "Collection"]
-        status, msgs = _schema_check(target, core, uri, registry, cite=False)
+        status, msgs = _schema_check(target, core, uri, registry, cite=False, scope=scope)
         checks.append(SchemaCheck(target, uri, status, msgs))
         for ext in obj.get("stac_extensions") or []:
             ext_uri = str(ext)
@@ -189,7 +217,7 @@ def validate_stac(
                     )
                 )
                 continue
-            status, msgs = _schema_check(target, obj, ext_uri, registry, cite=True)
+            status, msgs = _schema_check(target, obj, ext_uri, registry, cite=True, scope=scope)
             extra = extension_check(ext_uri)
             if extra is not None and status != "not_available":
                 more = tuple(f"{m} (not checked by schema {ext_uri})" for m in extra(obj))

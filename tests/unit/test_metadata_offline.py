@@ -241,3 +241,25 @@ def test_schemas_not_provisioned_are_not_passed_as_valid(tmp_path: Path) -> None
     assert not any(c.ok for c in checks[1:])
     assert all("run ./scripts/setup.sh" in c.messages[0] for c in checks[1:])
     assert "**extension schema not available offline** (run setup)" in md.schema_summary(checks)
+
+
+def test_the_same_document_is_validated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page rerun that changed nothing validates nothing again; any change is validated afresh."""
+    from apex_core.metadata import schema
+
+    calls: list[str] = []
+    real = schema._validate
+
+    def counting(obj: Any, uri: str, registry: Any, cite: bool) -> Any:
+        calls.append(uri)
+        return real(obj, uri, registry, cite)
+
+    monkeypatch.setattr(schema, "_validate", counting)
+    item = _item()
+    item["id"] = f"memo-{id(calls)}"  # not validated by another test of this process
+    first = md.validate_stac(item)
+    assert len(calls) == len(first) - sum(c.status == "unknown" for c in first) > 0
+    assert md.validate_stac(copy.deepcopy(item)) == first and len(calls) == len(first)
+    item["properties"]["proj:code"] = 4326  # wrong: a number
+    again = md.validate_stac(item)
+    assert len(calls) > len(first) and any(not c.ok for c in again)
