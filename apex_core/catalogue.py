@@ -437,6 +437,59 @@ class CatalogueClient:
         )
         return None if resp.status_code == 404 else dict(resp.json())
 
+    def collections(self, *, page_size: int = 100, max_pages: int = 50) -> list[dict[str, Any]]:
+        """Every collection this token can read (``GET /collections``, following ``next`` links)."""
+        url: str | None = f"{self.url}/collections"
+        params: dict[str, Any] | None = {"limit": page_size}
+        found: dict[str, dict[str, Any]] = {}
+        for _ in range(max_pages):
+            if url is None:
+                break
+            page = self.get_json(url, what="list the catalogue's collections", params=params)
+            for doc in page.get("collections", []) if isinstance(page, Mapping) else []:
+                if isinstance(doc, Mapping) and doc.get("id") is not None:
+                    found.setdefault(str(doc["id"]), dict(doc))
+            links = page.get("links", []) if isinstance(page, Mapping) else []
+            url = next((str(link["href"]) for link in links if link.get("rel") == "next"), None)
+            params = None
+        return list(found.values())
+
+    def items(
+        self,
+        collection_id: str,
+        ids: Sequence[str] | None = None,
+        *,
+        page_size: int = 500,
+        max_pages: int = 100,
+    ) -> dict[str, dict[str, Any]]:
+        """The collection's items (id -> item) as listed by ``/collections/{id}/items``; only those of
+        ``ids`` when given (one by one by GET when they are few). Empty if the collection is absent."""
+        if ids is not None and len(ids) <= 10:
+            got = {iid: self.get_item(collection_id, iid) for iid in ids}
+            return {iid: doc for iid, doc in got.items() if doc is not None}
+        wanted = set(ids) if ids is not None else None
+        url: str | None = self.url_of("collections", collection_id, "items")
+        params: dict[str, Any] | None = {"limit": page_size}
+        found: dict[str, dict[str, Any]] = {}
+        for _ in range(max_pages):
+            if url is None:
+                break
+            resp = self.request(
+                "GET", url, what=f"list the items of {collection_id}", params=params, ok=(404,)
+            )
+            if resp.status_code == 404:
+                return {}
+            page = resp.json()
+            for doc in page.get("features", []):
+                iid = str(doc.get("id"))
+                if wanted is None or iid in wanted:
+                    found[iid] = dict(doc)
+            url = next(
+                (str(link["href"]) for link in page.get("links", []) if link.get("rel") == "next"), None
+            )
+            params = None
+        return found
+
     def item_ids(self, collection_id: str, *, page_size: int = 500, max_pages: int = 100) -> set[str]:
         """Every item id of the collection (following ``next`` links); empty if the collection is absent."""
         url: str | None = self.url_of("collections", collection_id, "items")
@@ -464,12 +517,18 @@ class CatalogueClient:
             "POST", f"{self.url}/collections", what=f"create collection {cid}", json_body=collection
         )
 
-    def patch_collection(self, collection_id: str, changes: Mapping[str, Any]) -> requests.Response:
+    def patch_collection(
+        self, collection_id: str, changes: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> requests.Response:
+        """PATCH the collection: a merge patch (a mapping: RFC 7396), or JSON Patch operations (a list:
+        RFC 6902; stac-fastapi's merge patch model refuses a list of ``links``). ``_auth`` is kept."""
+        ops = not isinstance(changes, Mapping)
         return self.request(
             "PATCH",
             self.collection_url(collection_id),
             what=f"update collection {collection_id} (PATCH)",
-            json_body=changes,
+            json_body=list(changes) if ops else changes,
+            headers={"Content-Type": "application/json-patch+json"} if ops else None,
         )
 
     def put_collection(self, collection: Mapping[str, Any]) -> requests.Response:

@@ -2,8 +2,14 @@
 
 - A :class:`PublishPlan` is what to publish (the collection with ``_auth``, its items) and what to do
   when the collection id exists already (``on_conflict``: ``"ask"`` raises :class:`CatalogueConflict`
-  for the caller to choose; ``"update"`` updates it by PATCH, or by PUT with ``_auth`` sent again).
-  :meth:`PublishPlan.with_new_id` is the other choice.
+  for the caller to choose; ``"update"`` updates it by PATCH, or by PUT with ``_auth`` sent again;
+  ``"merge"`` adds to it: :meth:`PublishPlan.adding_to`). :meth:`PublishPlan.with_new_id` is the other
+  choice.
+- Adding to an existing collection (``"merge"``) follows :mod:`apex_core.merge`: the collection keeps its
+  id, title, description and ``_auth`` (the merge is written by PATCH) and its extents, summaries,
+  ``derived_from`` links and ``item_assets`` grow; an item id the collection already uses for other
+  content is skipped unless it is named in ``replace`` (after the person saw its diff,
+  :func:`preview_merge`); items already there unchanged are not written again.
 - A :class:`PublishState` records which steps succeeded (``collection``, ``item:<id>``, ``verify``) and
   the publish log. :func:`publish` runs the steps not done yet and returns a :class:`PublishResult`
   whose ``error`` says why it stopped (network, 5xx, expired token...); calling it again with that
@@ -23,14 +29,23 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from dataclasses import replace as replace_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from apex_core import errors
 from apex_core.assets import rehost_assets
 from apex_core.catalogue import CatalogueClient, RequestLogEntry
-from apex_core.errors import ApexError, CatalogueConflict, CatalogueError, DataError, MetadataError
+from apex_core.errors import (
+    ApexError,
+    CatalogueConflict,
+    CatalogueError,
+    DataError,
+    MetadataError,
+    NotFoundError,
+)
+from apex_core.merge import MergePlan, plan_merge
 from apex_core.metadata import ADMIN_ONLY_READ_ROLE, asset_expiries, format_time_left
 from apex_core.progress import Progress, no_progress
 from apex_core.storage import AssetStore
@@ -54,6 +69,7 @@ __all__ = [
     "expiry_warnings",
     "item_step",
     "log_json",
+    "preview_merge",
     "publish",
     "same_content",
 ]
@@ -68,7 +84,7 @@ _BULK_CHUNK = 100
 # Fields a STAC API adds or rewrites itself: not part of "the same content".
 _SERVER_FIELDS = frozenset({"links", "_auth", "created", "updated"})
 
-ConflictChoice = Literal["ask", "update"]
+ConflictChoice = Literal["ask", "update", "merge"]
 UpdateMethod = Literal["patch", "put"]
 
 
@@ -84,6 +100,7 @@ class PublishPlan:
     items: tuple[dict[str, Any], ...] = ()
     on_conflict: ConflictChoice = "ask"
     update_method: UpdateMethod = "patch"
+    replace: tuple[str, ...] = ()  # when merging: the item ids whose other content may be replaced
 
     def __post_init__(self) -> None:
         if not isinstance(self.collection.get("id"), str) or not self.collection["id"]:
@@ -110,11 +127,13 @@ class PublishPlan:
             item = copy.deepcopy(dict(raw))
             item["collection"] = cid
             items.append(item)
+        conflict = data.get("on_conflict")
         return cls(
             collection=collection,
             items=tuple(items),
-            on_conflict="update" if data.get("on_conflict") == "update" else "ask",
+            on_conflict=conflict if conflict in ("update", "merge") else "ask",
             update_method="put" if data.get("update_method") == "put" else "patch",
+            replace=tuple(str(i) for i in data.get("replace") or ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +142,7 @@ class PublishPlan:
             "items": copy.deepcopy(list(self.items)),
             "on_conflict": self.on_conflict,
             "update_method": self.update_method,
+            "replace": list(self.replace),
         }
 
     @property
@@ -146,10 +166,20 @@ class PublishPlan:
         data["collection"]["id"] = new_id
         return PublishPlan.from_dict(data)
 
+    @property
+    def merging(self) -> bool:
+        return self.on_conflict == "merge"
+
+    def adding_to(self, collection_id: str, replace: Sequence[str] = ()) -> PublishPlan:
+        """These items added to the existing collection ``collection_id`` (merged, nothing overwritten
+        except the item ids in ``replace``)."""
+        plan = self.with_new_id(collection_id) if collection_id != self.collection_id else self
+        return replace_fields(plan, on_conflict="merge", replace=tuple(dict.fromkeys(replace)))
+
     def with_conflict(
         self, on_conflict: ConflictChoice, update_method: UpdateMethod = "patch"
     ) -> PublishPlan:
-        return replace(self, on_conflict=on_conflict, update_method=update_method)
+        return replace_fields(self, on_conflict=on_conflict, update_method=update_method)
 
     def with_items(self, collection: dict[str, Any], items: Sequence[dict[str, Any]]) -> PublishPlan:
         """The same choices for rewritten documents (e.g. re-hosted asset hrefs)."""
@@ -201,14 +231,14 @@ class PublishState:
         return self.catalogue_url == catalogue_url.rstrip("/") and self.collection_id == plan.collection_id
 
     def with_done(self, *steps: str) -> PublishState:
-        return replace(self, done=tuple(dict.fromkeys(self.done + steps)))
+        return replace_fields(self, done=tuple(dict.fromkeys(self.done + steps)))
 
     def with_log(self, entries: Sequence[RequestLogEntry]) -> PublishState:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        return replace(self, log=self.log + tuple(entries), updated_at=now)
+        return replace_fields(self, log=self.log + tuple(entries), updated_at=now)
 
     def without(self, *steps: str) -> PublishState:
-        return replace(self, done=tuple(s for s in self.done if s not in steps))
+        return replace_fields(self, done=tuple(s for s in self.done if s not in steps))
 
 
 @dataclass(frozen=True)
@@ -344,6 +374,25 @@ def expiry_warnings(plan: PublishPlan, now: dt.datetime | None = None) -> tuple[
 
 
 # --------------------------------------------------------------------------------------------------
+# Adding to an existing collection
+# --------------------------------------------------------------------------------------------------
+
+
+def preview_merge(client: CatalogueClient, plan: PublishPlan) -> MergePlan:
+    """What adding ``plan`` to its (existing) collection would change, read from the catalogue and
+    nothing written: the merged collection, and each item new / same / differs (with its diff).
+    :class:`NotFoundError` when the collection does not exist or this token cannot read it."""
+    cid = plan.collection_id
+    existing = client.get_collection(cid)
+    if existing is None:
+        raise NotFoundError(
+            f"Collection {cid} is not in the catalogue, or your account cannot read it: nothing to add to."
+        )
+    found = client.items(cid, list(plan.item_ids))
+    return plan_merge(existing, found, plan.collection, plan.items, replace=plan.replace)
+
+
+# --------------------------------------------------------------------------------------------------
 # Publish
 # --------------------------------------------------------------------------------------------------
 
@@ -393,6 +442,8 @@ class _Run:
         self.progress = progress
         self.notes: list[str] = []
         self._log_start = len(client.log)
+        self.merged: MergePlan | None = None
+        self.chunk = _BULK_CHUNK
 
     def mark(self, *steps: str, message: str) -> None:
         self.state = self.state.with_done(*steps)
@@ -437,6 +488,9 @@ class _Run:
 
     def collection(self) -> None:
         plan, cid = self.plan, self.plan.collection_id
+        if plan.merging and self.client.get_collection(cid) is not None:
+            self.merge_collection()
+            return
         try:
             self.client.create_collection(plan.collection)
             self.mark(COLLECTION_STEP, message=f"Collection {cid} created.")
@@ -467,14 +521,66 @@ class _Run:
             self.notes.append(f"Collection {cid} updated by PATCH; its access rules (`_auth`) were kept.")
         self.mark(COLLECTION_STEP, message=f"Collection {cid} updated ({plan.update_method.upper()}).")
 
+    def merge_plan(self) -> MergePlan:
+        """The merge as the catalogue is now (read again on a resume: what was written is then "same");
+        the plan's items take the collection's STAC version."""
+        if self.merged is None:
+            self.merged = merged = preview_merge(self.client, self.plan)
+            collection = {**merged.collection}
+            if "_auth" in self.plan.collection:  # kept for a resume that finds the collection gone
+                collection["_auth"] = copy.deepcopy(self.plan.collection["_auth"])
+            self.plan = self.plan.with_items(collection, [p.item for p in merged.items])
+            self.notes.extend(merged.notes)
+        return self.merged
+
+    def merge_collection(self) -> None:
+        cid = self.plan.collection_id
+        merged = self.merge_plan()
+        if not merged.changes:
+            self.notes.append(f"Collection {cid} already covers what is added: unchanged.")
+            self.mark(COLLECTION_STEP, message=f"Collection {cid} unchanged.")
+            return
+        self.client.patch_collection(cid, merged.patch)
+        self.notes.append(
+            f"Collection {cid} merged by PATCH ({', '.join(sorted(merged.changes))}); its access rules "
+            "(`_auth`), id, title and description were kept."
+        )
+        self.mark(COLLECTION_STEP, message=f"Collection {cid} merged.")
+
     # --- items -----------------------------------------------------------------------------------
 
-    def items(self, bulk: bool) -> None:
+    def merge_items(self, bulk: bool) -> None:
         cid = self.plan.collection_id
-        todo = [i for i in self.plan.items if not self.state.is_done(item_step(str(i["id"])))]
-        update = self.plan.on_conflict == "update"
+        merged = self.merge_plan()
+        same = [p.id for p in merged.items if p.status == "same" and not self.state.is_done(item_step(p.id))]
+        if same:
+            self.mark(*(item_step(i) for i in same), message=f"{len(same)} items already there, unchanged.")
+        skipped = [p.id for p in merged.skipped if not self.state.is_done(item_step(p.id))]
+        if skipped:
+            self.notes.append(
+                f"{len(skipped)} items kept as they are in {cid} (their ids hold other content; not chosen "
+                f"to be replaced): {', '.join(skipped[:10])}{' …' if len(skipped) > 10 else ''}."
+            )
+            self.mark(*(item_step(i) for i in skipped), message=f"{len(skipped)} existing items kept.")
+        self.items(bulk, [p.item for p in merged.to_add], update=False)
+        for p in merged.to_replace:
+            if not self.state.is_done(item_step(p.id)):
+                self.client.put_item(cid, p.item)
+                self.notes.append(f"Item {p.id} replaced (PUT), as chosen after its diff.")
+                self.mark(item_step(p.id), message=f"Item {p.id} replaced (PUT).")
+
+    def items(
+        self, bulk: bool, items: Sequence[Mapping[str, Any]] | None = None, *, update: bool | None = None
+    ) -> None:
+        cid = self.plan.collection_id
+        todo = [
+            i
+            for i in (self.plan.items if items is None else items)
+            if not self.state.is_done(item_step(str(i["id"])))
+        ]
+        update = self.plan.on_conflict == "update" if update is None else update
         while todo and bulk:
-            chunk, todo = todo[:_BULK_CHUNK], todo[_BULK_CHUNK:]
+            chunk, todo = todo[: self.chunk], todo[self.chunk :]
             try:
                 resp = self.client.bulk_items(cid, chunk, upsert=update)
             except CatalogueConflict:
@@ -574,18 +680,21 @@ def publish(
     verify_interval: float = 0.5,
     rehost_to: str | AssetStore | None = None,
     local_files: Mapping[str, Path] | None = None,
+    bulk_chunk: int = _BULK_CHUNK,
 ) -> PublishResult:
     """Publish ``plan`` with ``client``, continuing from ``state`` (steps done are skipped).
 
     ``bulk`` None asks the catalogue (:meth:`CatalogueClient.conformance`). ``rehost_to`` (an
     :class:`~apex_core.storage.AssetStore`, or the catalogue's asset store URL) first copies the
     GeoTIFFs there as COGs (:func:`apex_core.assets.rehost_assets`); the result's ``plan`` then has
-    the new hrefs: resume with that plan. Never raises an
+    the new hrefs: resume with that plan. ``bulk_chunk`` items go in one bulk request (progress is
+    reported after each). Never raises an
     :class:`ApexError`: the result's ``error`` says why it stopped and its ``state`` resumes.
     """
     if state is None or not state.matches(client.url, plan):
         state = PublishState.start(client.url, plan)
     run = _Run(client, plan, state, progress or no_progress)
+    run.chunk = max(1, bulk_chunk)
     total = len(plan.steps) + (1 if rehost_to or state.is_done(ASSETS_STEP) else 0)
     run.progress(len(run.state.done), total, f"Publishing {plan.collection_id} to {client.url}…")
     try:
@@ -599,7 +708,10 @@ def publish(
         if not run.state.is_done(COLLECTION_STEP):
             run.collection()
         if not all(run.state.is_done(item_step(i)) for i in plan.item_ids):
-            run.items(bulk)
+            if run.plan.merging:
+                run.merge_items(bulk)
+            else:
+                run.items(bulk)
         if not run.state.is_done(VERIFY_STEP):
             run.verify(verify_timeout, verify_interval)
     except ApexError as exc:
