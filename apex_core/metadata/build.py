@@ -22,6 +22,7 @@ from pystac.extensions.render import Render, RenderExtension
 from apex_core.errors import MetadataError
 from apex_core.licences import OTHER
 from apex_core.metadata.fixes import PROJECTION_V2, Fix, apply_fixes, finite_statistics
+from apex_core.metadata.ids import item_ids
 from apex_core.metadata.results import require_results
 from apex_core.metadata.values import parse_time
 from apex_core.resultfile import FileFacts, is_geotiff
@@ -201,6 +202,7 @@ def publishable(
         d["collection"] = draft.id
         out_items.append(d)
     apply_fixes(col, out_items, draft.fixes, files or {}, notes)
+    _name_items(draft, out_items, notes)
     _finite_statistics(col, out_items, notes)
     for d in out_items:
         _drop_unused_extensions(d, notes, f"item {d.get('id')}")
@@ -227,6 +229,23 @@ _FIELD_PREFIX = {
     "sat": "sat:",
     "view": "view:",
 }
+
+
+def _name_items(draft: CollectionDraft, items: list[dict[str, Any]], notes: list[str]) -> None:
+    """Every item with ``start_datetime``/``end_datetime`` next to its ``datetime`` (STAC-REC-07), and
+    its id from the draft's pattern (``{collection}_{date}``), unique within the collection."""
+    for item in items:
+        props = item.setdefault("properties", {})
+        if props.get("datetime"):
+            props.setdefault("start_datetime", props["datetime"])
+            props.setdefault("end_datetime", props["datetime"])
+    ids = item_ids(draft.item_ids, draft.id, items)
+    renamed = [(item["id"], new) for item, new in zip(items, ids, strict=True) if item.get("id") != new]
+    for item, new in zip(items, ids, strict=True):
+        item["id"] = new
+    if renamed:
+        shown = ", ".join(f"{old} → {new}" for old, new in renamed[:3]) + (" …" if len(renamed) > 3 else "")
+        notes.append(f"items named by the pattern {draft.item_ids}: {shown}")
 
 
 def _finite_statistics(collection: dict[str, Any], items: Sequence[dict[str, Any]], notes: list[str]) -> None:

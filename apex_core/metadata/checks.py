@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from apex_core.errors import MetadataError
 from apex_core.licences import LICENCE_ID_PATTERN, LICENCES, OTHER
-from apex_core.metadata.ids import check_slug
+from apex_core.metadata.ids import check_item_pattern, check_slug
 from apex_core.metadata.values import (
     ADMIN_ONLY_READ_ROLE,
     COLORMAPS,
@@ -63,6 +63,8 @@ def check_draft(draft: CollectionDraft) -> tuple[FieldIssue, ...]:
 
     if (slug := check_slug(draft.id)) is not None:
         err("id", slug)
+    if (pattern := check_item_pattern(draft.item_ids)) is not None:
+        err("item_ids", pattern)
     if not draft.title.strip():
         err("title", "A title is required.")
     if not draft.description.strip():

@@ -10,7 +10,7 @@ from apex_core.licences import DEFAULT_LICENCE
 from apex_core.metadata.apex import looks_like_ndvi
 from apex_core.metadata.build import PublishableCollection, publishable
 from apex_core.metadata.checks import check_draft, raise_first_error
-from apex_core.metadata.ids import suggest_id
+from apex_core.metadata.ids import DEFAULT_ITEM_IDS, suggest_id
 from apex_core.metadata.results import as_bbox, require_results
 from apex_core.metadata.values import DEFAULT_ROLE, Provider, RenderHints
 from apex_core.resultfile import is_geotiff
@@ -68,6 +68,9 @@ class CollectionDraft:
     statistics: BandStatistics | None = None
     derived_from: Literal["drop", "absolute"] = "drop"
     eodata_base: str = "s3://eodata"
+    item_ids: str = (
+        DEFAULT_ITEM_IDS  # the pattern the items are named by (:func:`~apex_core.metadata.ids.item_ids`)
+    )
     fixes: tuple[str, ...] = ()  # the APEx-readiness fixes chosen (:class:`~apex_core.metadata.fixes.Fix`)
 
     @classmethod
@@ -134,6 +137,7 @@ class CollectionDraft:
             statistics=BandStatistics.from_dict(stats) if isinstance(stats, Mapping) else None,
             derived_from="absolute" if mode == "absolute" else "drop",
             eodata_base=str(data.get("eodata_base") or "s3://eodata"),
+            item_ids=str(data.get("item_ids") or DEFAULT_ITEM_IDS),
             fixes=tuple(str(f) for f in data.get("fixes") or ()),
         )
 
@@ -154,6 +158,7 @@ class CollectionDraft:
             "statistics": self.statistics.to_dict() if self.statistics else None,
             "derived_from": self.derived_from,
             "eodata_base": self.eodata_base,
+            "item_ids": self.item_ids,
             "fixes": list(self.fixes),
         }
 
@@ -184,6 +189,7 @@ class CollectionDraft:
             "derived_from": self.derived_from,
             "eodata_base": self.eodata_base,
             "providers_count": len(self.providers),
+            "item_ids": self.item_ids,
         }
         for i, p in enumerate(self.providers):
             values[f"provider_{i}_name"] = p.name
@@ -236,6 +242,7 @@ class CollectionDraft:
             statistics=stats if v["stats_on"] else None,
             derived_from="absolute" if v["derived_from"] == "absolute" else "drop",
             eodata_base=str(v["eodata_base"]).strip(),
+            item_ids=str(v["item_ids"]).strip(),
         )
 
     def with_provider_added(self) -> CollectionDraft:

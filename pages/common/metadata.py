@@ -61,6 +61,12 @@ FORM_SECTIONS = (
     FormSection("providers", "**Providers**"),
     FormSection("extent", "**Extent** (prefilled from the job)"),
     FormSection(
+        "items",
+        "**Items**",
+        "Item ids from a pattern: {collection}, {date} (YYYYMMDD; start-end for a composite), {start}, "
+        "{end}, {original} (openEO's id), {n}. Stable names let next month's results join the collection.",
+    ),
+    FormSection(
         "access",
         "**Access rules** (`_auth`, required by the catalogue)",
         "Both lists are required. `anonymous` (everyone) may never write; "
@@ -93,10 +99,18 @@ class FormField:
     issues: tuple[md.FieldIssue, ...] = ()
 
 
+def _ids_caption(names: Sequence[str]) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(f"`{n}`" for n in names[:3])
+    return f"{len(names)} item(s): {shown}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def form_fields(
     draft: md.CollectionDraft,
     statistics: md.BandStatistics | None = None,
     issues: Sequence[md.FieldIssue] | None = None,
+    item_names: Sequence[str] = (),
 ) -> tuple[FormField, ...]:
     """The form for ``draft``, in order: fields that do not apply (the licence link unless the licence
     is ``other``, the render settings while render hints are off, the statistics box without
@@ -144,6 +158,7 @@ def form_fields(
     fields += [
         FormField("start", "Start (ISO 8601)", section="extent", row="interval"),
         FormField("end", "End (ISO 8601)", section="extent", row="interval"),
+        FormField("item_ids", "Item ids (pattern)", section="items", caption=_ids_caption(item_names)),
         FormField("auth_read", "Read roles (comma-separated)", "list", section="access", row="auth"),
         FormField("auth_write", "Write roles (comma-separated)", "list", section="access", row="auth"),
         FormField("render_on", "Render hints (render extension v2.0.0)", "checkbox", section="render"),
@@ -355,7 +370,10 @@ class MetadataSession:
             files=work.file_facts,
             process=source.process,
         )
-        return FormState(source, draft, stats, evaluation, form_fields(draft, stats, evaluation.issues))
+        pub = evaluation.publishable
+        names = [str(i.get("id")) for i in pub.items] if pub is not None else []
+        fields = form_fields(draft, stats, evaluation.issues, names)
+        return FormState(source, draft, stats, evaluation, fields)
 
     def _forget(self, start: str) -> None:
         """Drop the form's widget values whose name starts with ``start``: they reseed from the draft."""

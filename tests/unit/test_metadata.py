@@ -181,7 +181,8 @@ def test_embedded_results_and_item(embedded: dict[str, Any], embedded_item: dict
     assert col["providers"][0]["processing:expression"]["format"] == "openeo"
     checks = md.validate_stac(col, pub.items)
     core = [c for c in checks if c.schema.startswith("https://schemas.stacspec.org/")]
-    assert [c.target for c in core if c.status == "valid"] == ["collection", "item openEO"]
+    assert [c.target for c in core if c.status == "valid"] == ["collection", f"item {item['id']}"]
+    assert item["id"] == f"{draft.id}_20220612"  # named by the default pattern, not openEO's "openEO"
     assert len(checks) > 2 and all(c.status == "valid" for c in checks), checks
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
 
@@ -508,7 +509,7 @@ def test_evaluate_gives_the_publish_state(embedded: dict[str, Any], embedded_ite
     ev = md.evaluate(draft, embedded, [bad_geometry])
     assert not ev.valid
     (bad,) = [c for c in ev.checks if c.status == "invalid"]
-    assert bad.target == "item openEO"
+    assert bad.target == f"item {draft.id}_20220612"
     assert any(m.startswith("geometry:") for m in bad.messages)
     no_properties = {k: v for k, v in embedded_item.items() if k != "properties"}
     ev = md.evaluate(draft, embedded, [no_properties])
