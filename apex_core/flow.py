@@ -86,6 +86,8 @@ class StateKey(StrEnum):
     CATALOGUE_TOKENS = "apex_catalogue_tokens"  # {catalogue url: AccessToken}
     CATALOGUE_DEVICE_FLOW = "apex_catalogue_device_flow"  # a running catalogue device sign-in
     CATALOGUE_CONFORMANCE = "apex_catalogue_conformance"  # cache: {catalogue url: Conformance}
+    CATALOGUE_COLLECTIONS = "apex_catalogue_collections"  # cache: {catalogue url: [(id, title)]}
+    PUBLISH_MERGE = "apex_publish_merge"  # the add-to-collection preview: (what it is for, MergePlan)
     EXPLORER = "apex_explorer"  # explorer.ExplorerHandover of the last publish, with its CORS answers
     SETTINGS = "apex_settings"  # the session's Settings
     PROJECT = "apex_project"  # {"id", "name", "version", "saved"}

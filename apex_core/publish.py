@@ -730,8 +730,12 @@ class DeleteResult:
     collection_deleted: bool = False
     log: tuple[RequestLogEntry, ...] = field(default=())
 
+    kept_collection: bool = False
+
     @property
     def message(self) -> str:
+        if self.kept_collection:
+            return f"{len(self.deleted_items)} items deleted; collection {self.collection_id} kept."
         gone = "deleted" if self.collection_deleted else "was not in the catalogue (nothing to delete)"
         return f"{len(self.deleted_items)} items deleted; collection {self.collection_id} {gone}."
 
@@ -750,8 +754,10 @@ def delete_published(
     item_ids: Sequence[str] | None = None,
     *,
     progress: Progress | None = None,
+    keep_collection: bool = False,
 ) -> DeleteResult:
-    """Delete the collection's items (``item_ids``, or every item listed), then the collection.
+    """Delete the collection's items (``item_ids``, or every item listed), then the collection (unless
+    ``keep_collection``: items added to a collection that holds others).
 
     Missing ones are fine (deleting twice is not an error); other failures raise."""
     report = progress or no_progress
@@ -763,6 +769,9 @@ def delete_published(
         if client.delete_item(collection_id, iid):
             deleted.append(iid)
         report(n + 1, total, f"Item {iid} deleted.")
+    if keep_collection:
+        report(total, total, f"Collection {collection_id} kept.")
+        return DeleteResult(collection_id, tuple(deleted), False, tuple(client.log[start:]), True)
     gone = client.delete_collection(collection_id)
     report(
         total, total, f"Collection {collection_id} deleted." if gone else f"No collection {collection_id}."

@@ -1,14 +1,17 @@
 """Streamlit helpers of the Publish page: the catalogue's conformance, signing in to the catalogue,
-asset hosting choice, publish/resume, conflict answer, the result, the hand-over to the APEx Geospatial
-Explorer, delete.
+new collection or add to an existing one (its preview: extents before/after, items new/same/differs with
+their diffs and "replace" choices), asset hosting choice, publish/resume, conflict answer, the result, the
+hand-over to the APEx Geospatial Explorer, delete.
 
 No logic here: :mod:`apex_core.publish`, :mod:`apex_core.assets` and :mod:`apex_core.storage` decide.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -25,6 +28,7 @@ from apex_core.catalogue import (
 from apex_core.device import DeviceSignIn
 from apex_core.explorer import ExplorerHandover, check_cors, handover_of
 from apex_core.flow import MetadataOutcome, Published, PublishRun, StateKey
+from apex_core.merge import MergePlan
 from apex_core.metadata import format_time_left
 from apex_core.storage import S3AssetStore, asset_store
 from pages.common.errors import show_error
@@ -32,7 +36,10 @@ from pages.common.session import settings
 from pages.common.signin import DeviceSignInUi, cancel_sign_in, show_sign_in, start_sign_in
 
 __all__ = [
+    "ADD",
+    "NEW",
     "RUN",
+    "add_to_existing",
     "apex_status",
     "catalogue_conformance",
     "catalogue_sign_in",
@@ -40,6 +47,7 @@ __all__ = [
     "conflict_or_resume",
     "delete_section",
     "explorer_section",
+    "publish_mode",
     "publish_run",
     "rehost_choice",
     "rehost_promise",
@@ -50,6 +58,10 @@ __all__ = [
 RUN = StateKey.PUBLISH_RUN  # this page's state: a PublishRun (result, and the metadata's collection id)
 _TOKENS_KEY = StateKey.CATALOGUE_TOKENS  # {catalogue url: AccessToken}; only ever in session state
 _DEVICE_KEY = StateKey.CATALOGUE_DEVICE_FLOW  # the running DeviceSignIn at the catalogue's issuer
+_COLLECTIONS_KEY = StateKey.CATALOGUE_COLLECTIONS  # cache: {catalogue url: [(id, title)]}
+_MERGE_KEY = StateKey.PUBLISH_MERGE  # (fingerprint of what was previewed, MergePlan)
+NEW = "New collection"
+ADD = "Add to an existing collection"
 _DEVICE_UI = DeviceSignInUi(_DEVICE_KEY, ".", "Cancel", "pub_device_cancel", continue_key="pub_device_poll")
 
 
@@ -243,6 +255,115 @@ def run_publish(
         st.session_state[StateKey.PUBLISHED] = Published.of(done, settings().stac_browser_url)
 
 
+def publish_mode() -> str:
+    """New collection, or add to one the catalogue has."""
+    mode: str = st.radio("Publish as", [NEW, ADD], horizontal=True, key="pub_mode")
+    return mode
+
+
+def _collections(target: CatalogueTarget, token: AccessToken, refresh: bool) -> list[tuple[str, str]]:
+    """(id, title) of the collections this token can read, asked once per session (and on refresh)."""
+    cache: dict[str, list[tuple[str, str]]] = st.session_state.setdefault(_COLLECTIONS_KEY, {})
+    if refresh or target.url not in cache:
+        with CatalogueClient(target.url, token.access_token, timeout=settings().http_timeout) as client:
+            docs = client.collections()
+        cache[target.url] = sorted((str(d["id"]), str(d.get("title") or "")) for d in docs)
+    return cache[target.url]
+
+
+def _fingerprint(target: CatalogueTarget, plan: pub.PublishPlan) -> str:
+    """What a preview was made for: the catalogue, the collection, the documents to add."""
+    doc: dict[str, Any] = {"url": target.url, "plan": plan.to_dict()}
+    doc["plan"].pop("replace", None)
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _extent_rows(merged: MergePlan) -> list[dict[str, str]]:
+    rows = []
+    for which in ("before", "after"):
+        boxes, intervals = merged.extent(which)
+        rows.append(
+            {
+                "": which,
+                "spatial (overall bbox)": ", ".join(f"{v:g}" for v in boxes[0]) if boxes else "none",
+                "temporal (overall interval)": " to ".join(str(v or "open") for v in intervals[0])
+                if intervals
+                else "none",
+            }
+        )
+    return rows
+
+
+def _show_merge(merged: MergePlan) -> list[str]:
+    """The preview; returns the item ids the person chose to replace."""
+    st.markdown(f"**What adding changes in {merged.collection_id}**")
+    st.dataframe(_extent_rows(merged), hide_index=True, key="pub_merge_extents")
+    st.caption(merged.summary)
+    for note in merged.notes:
+        st.caption(note)
+    replace = []
+    for p in merged.items:
+        if p.status != "differs":
+            continue
+        with st.expander(f"Item {p.id}: the collection holds other content under this id", expanded=True):
+            st.code(p.diff, language="diff")
+            if st.checkbox(
+                f"Replace item {p.id} with this job's",
+                value=False,
+                key=f"pub_replace_{p.id}",
+                help="Unticked, the collection's item is kept and this job's is not written.",
+            ):
+                replace.append(p.id)
+    new, same = merged.ids("new"), merged.ids("same")
+    if new or same:
+        with st.expander(f"{len(new)} new items, {len(same)} already there unchanged"):
+            st.markdown("\n".join([*(f"- {i}: add" for i in new), *(f"- {i}: already there" for i in same)]))
+    return replace
+
+
+def add_to_existing(
+    target: CatalogueTarget, token: AccessToken | None, base: pub.PublishPlan
+) -> pub.PublishPlan | None:
+    """Choose a collection of the catalogue (searchable), preview what adding changes, choose which
+    differing items to replace; returns the plan to publish once previewed, else None."""
+    if token is None:
+        st.info("Sign in to list the catalogue's collections.")
+        return None
+    refresh = st.button("Refresh the list", key="pub_add_refresh")
+    try:
+        found = _collections(target, token, refresh)
+    except ApexError as exc:
+        show_error(exc)
+        return None
+    titles = dict(found)
+    chosen = st.selectbox(
+        "Collection to add to",
+        list(titles),
+        index=None,
+        placeholder="Type to search the collections you can read…",
+        format_func=lambda c: f"{c} — {titles[c]}" if titles.get(c) else c,
+        key="pub_add_to",
+    )
+    if chosen is None:
+        return None
+    plan = base.adding_to(chosen)
+    key = _fingerprint(target, plan)
+    kept = st.session_state.get(_MERGE_KEY)
+    merged = kept[1] if isinstance(kept, tuple) and kept[0] == key else None
+    if st.button("Preview the changes" if merged is None else "Preview again", key="pub_preview"):
+        try:
+            with CatalogueClient(target.url, token.access_token, timeout=settings().http_timeout) as client:
+                merged = pub.preview_merge(client, plan)
+        except ApexError as exc:
+            show_error(exc)
+            return None
+        st.session_state[_MERGE_KEY] = (key, merged)
+    if merged is None:
+        st.caption("Preview the changes before publishing: nothing is written until you press Publish.")
+        return None
+    return base.adding_to(chosen, replace=_show_merge(merged))
+
+
 def conflict_or_resume(result: pub.PublishResult) -> tuple[pub.PublishPlan, pub.PublishState | None] | None:
     """After a stopped publish: the conflict's answer (update / replace / new id) or Resume; returns
     the plan and state to publish with when the user chose, else None."""
@@ -252,21 +373,36 @@ def conflict_or_resume(result: pub.PublishResult) -> tuple[pub.PublishPlan, pub.
         return None
     choice = st.radio(
         "The id exists already with other content:",
-        ["update (PATCH)", "replace (PUT with `_auth`)", "publish under a new id"],
+        [
+            "add to it (merge: nothing there is overwritten)",
+            "update (PATCH)",
+            "replace (PUT with `_auth`)",
+            "publish under a new id",
+        ],
         key="pub_conflict",
+        help="Adding keeps the collection's title, description, access rules and items, and grows its "
+        "extents; update and replace overwrite its description and items with this job's.",
     )
     new_id = st.text_input("New collection id", value=f"{result.plan.collection_id}-2", key="pub_new_id")
     if not st.button("Continue", key="pub_conflict_go"):
         return None
     if choice == "publish under a new id":
         return result.plan.with_new_id(new_id), None
+    if choice.startswith("add to it"):
+        return result.plan.adding_to(result.plan.collection_id), result.state
     return result.plan.with_conflict("update", "put" if "PUT" in choice else "patch"), result.state
 
 
 def delete_section(target: CatalogueTarget, token: AccessToken | None, current: pub.PublishPlan) -> None:
     """The notebook's clean-up, behind typing the collection id."""
     with st.expander("Delete from the catalogue"):
-        st.caption("Deletes the collection's items and then the collection (the notebook's clean-up).")
+        if current.merging:
+            st.caption(
+                f"Deletes this job's {len(current.item_ids)} items from {current.collection_id}; the "
+                "collection and its other items stay."
+            )
+        else:
+            st.caption("Deletes the collection's items and then the collection (the notebook's clean-up).")
         confirm = st.text_input(f"Type {current.collection_id} to confirm", key="pub_delete_confirm")
         if st.button("Delete", disabled=token is None or confirm != current.collection_id, key="pub_delete"):
             assert token is not None
@@ -274,7 +410,9 @@ def delete_section(target: CatalogueTarget, token: AccessToken | None, current: 
                 with CatalogueClient(
                     target.url, token.access_token, timeout=settings().http_timeout
                 ) as client:
-                    gone = pub.delete_published(client, current.collection_id, list(current.item_ids))
+                    gone = pub.delete_published(
+                        client, current.collection_id, list(current.item_ids), keep_collection=current.merging
+                    )
                 st.success(gone.message)
                 st.session_state.pop(StateKey.PUBLISHED, None)
                 st.session_state[RUN] = PublishRun(st.session_state[RUN].base)

@@ -9,12 +9,15 @@ from apex_core import publish as pub
 from apex_core.steps import StateKey
 from pages.common.errors import show_error
 from pages.common.publish import (
+    ADD,
+    add_to_existing,
     apex_status,
     catalogue_conformance,
     catalogue_sign_in,
     conflict_or_resume,
     delete_section,
     explorer_section,
+    publish_mode,
     publish_run,
     rehost_choice,
     rehost_promise,
@@ -53,13 +56,18 @@ if base is not None and target is not None:
     can_publish = token is not None and conformance is not None and conformance.transactions
     rehost = rehost_choice(target, base)
     rehost_promise(rehost)
+    # a new collection, or these items added to one the catalogue has (after seeing what changes)
+    to_publish: pub.PublishPlan | None = base
+    if publish_mode() == ADD:
+        to_publish = add_to_existing(target, token, base)
 
     def go(plan: pub.PublishPlan, state: pub.PublishState | None) -> None:
         assert token is not None and base is not None and target is not None
         run_publish(target, token, conformance, plan, state, rehost=rehost, base_id=base.collection_id)
 
-    if st.button("Publish", type="primary", disabled=not can_publish, key="pub_go"):
-        go(base, None)
+    if st.button("Publish", type="primary", disabled=not can_publish or to_publish is None, key="pub_go"):
+        assert to_publish is not None
+        go(to_publish, None)
     result = publish_run(base).result
     if result is not None and not result.ok and can_publish:
         chosen = conflict_or_resume(result)
