@@ -31,6 +31,7 @@ __all__ = [
     "ItemPlan",
     "ItemStatus",
     "MergePlan",
+    "Metadata",
     "comparable_item",
     "item_diff",
     "merge_collection",
@@ -42,14 +43,13 @@ __all__ = [
 ]
 
 ItemStatus = Literal["new", "same", "differs"]
+Metadata = Literal["existing", "new"]
 
 # Links a STAC API generates itself on every response: never stored, never written back.
 SERVER_LINK_RELS = frozenset({"self", "root", "parent", "items", "collection", "next", "prev", "queryables"})
 # Item fields a STAC API adds or rewrites itself: not part of "the same content".
 _SERVER_ITEM_FIELDS = frozenset({"links"})
 _SERVER_PROPERTIES = frozenset({"created", "updated"})
-# Fields the merged collection takes from the merge rule; every other field is the existing one's.
-_MERGED_FIELDS = ("extent", "summaries", "links", "item_assets", "stac_extensions")
 
 
 def _canonical(value: Any) -> str:
@@ -235,16 +235,26 @@ def _merged_item_assets(old: Any, new: Any) -> tuple[dict[str, Any], tuple[str, 
 
 
 def merge_collection(
-    existing: Mapping[str, Any], new: Mapping[str, Any]
+    existing: Mapping[str, Any], new: Mapping[str, Any], metadata: Metadata = "existing"
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The existing collection (as read from the catalogue) with ``new`` merged into it, and notes.
 
     Everything but the merged fields (extent, summaries, derived_from links, item_assets,
-    stac_extensions) is the existing collection's: id, title, description, license, ``stac_version``.
-    The result has no ``_auth`` (the catalogue never returns it; a PATCH keeps it) and only stored links.
+    stac_extensions) is the existing collection's (``metadata="existing"``: adding to it): id, title,
+    description, license, ``stac_version``; or the new one's (``"new"``: updating the collection's
+    description while what it covers still grows). The result has no ``_auth`` (the catalogue never
+    returns it; a PATCH keeps it) and only stored links.
     """
-    merged = copy.deepcopy({k: v for k, v in existing.items() if k != "_auth"})
-    merged["links"] = _merged_links(existing.get("links"), new.get("links"))
+    if metadata == "new":
+        merged = copy.deepcopy({k: v for k, v in new.items() if k != "_auth"})
+        merged["id"] = existing.get("id", new.get("id"))
+        merged["links"] = _merged_links(new.get("links"), existing.get("links"))
+        # where the two disagree, the new document wins
+        first, second = new, existing
+    else:
+        merged = copy.deepcopy({k: v for k, v in existing.items() if k != "_auth"})
+        merged["links"] = _merged_links(existing.get("links"), new.get("links"))
+        first, second = existing, new
     old_extent, new_extent = existing.get("extent"), new.get("extent")
     extent = copy.deepcopy(dict(old_extent)) if isinstance(old_extent, Mapping) else {}
     extent["spatial"] = {
@@ -258,17 +268,22 @@ def merge_collection(
     merged["extent"] = extent
     notes: list[str] = []
     if "summaries" in existing or "summaries" in new:
-        merged["summaries"], said = merge_summaries(existing.get("summaries"), new.get("summaries"))
-        notes.extend(said)
+        merged["summaries"], said = merge_summaries(first.get("summaries"), second.get("summaries"))
+        notes.extend(said if metadata == "existing" else ())
     if "item_assets" in existing or "item_assets" in new:
-        merged["item_assets"], said = _merged_item_assets(existing.get("item_assets"), new.get("item_assets"))
-        notes.extend(said)
+        merged["item_assets"], said = _merged_item_assets(first.get("item_assets"), second.get("item_assets"))
+        notes.extend(said if metadata == "existing" else ())
     extensions = _union_list(
-        [str(e) for e in existing.get("stac_extensions") or ()],
-        [str(e) for e in new.get("stac_extensions") or ()],
+        [str(e) for e in first.get("stac_extensions") or ()],
+        [str(e) for e in second.get("stac_extensions") or ()],
     )
     if extensions:
         merged["stac_extensions"] = extensions
+    if metadata == "new":
+        return merged, (
+            "The collection takes this job's description (title, description, license…); its extents, "
+            "summaries, derived_from links and item_assets keep what it covered before.",
+        )
     kept = [
         k for k in ("title", "description") if k in new and _canonical(new[k]) != _canonical(existing.get(k))
     ]
@@ -390,20 +405,18 @@ def plan_merge(
     items: Sequence[Mapping[str, Any]],
     *,
     replace: Collection[str] = (),
+    metadata: Metadata = "existing",
 ) -> MergePlan:
     """The merge of ``new`` and its ``items`` into ``existing`` (as the catalogue returned it) whose
     items with the same ids are ``existing_items`` (id -> item). ``replace`` names the ids whose other
-    content may be replaced; every other existing item is kept as it is."""
+    content may be replaced; every other existing item is kept as it is. ``metadata``: whose title,
+    description... the collection has afterwards (:func:`merge_collection`)."""
     cid = str(existing.get("id"))
-    merged, notes = merge_collection(existing, new)
+    merged, notes = merge_collection(existing, new, metadata)
     before = {k: v for k, v in existing.items() if k != "_auth"}
     before["links"] = stored_links(existing.get("links"))
-    changes = {
-        k: merged[k]
-        for k in _MERGED_FIELDS
-        if k in merged and _canonical(merged[k]) != _canonical(before.get(k))
-    }
-    version = existing.get("stac_version")
+    changes = {k: v for k, v in merged.items() if k != "id" and _canonical(v) != _canonical(before.get(k))}
+    version = merged.get("stac_version")
     said = list(notes)
     planned = []
     relabelled: list[str] = []

@@ -2,9 +2,9 @@
 
 - A :class:`PublishPlan` is what to publish (the collection with ``_auth``, its items) and what to do
   when the collection id exists already (``on_conflict``: ``"ask"`` raises :class:`CatalogueConflict`
-  for the caller to choose; ``"update"`` updates it by PATCH, or by PUT with ``_auth`` sent again;
-  ``"merge"`` adds to it: :meth:`PublishPlan.adding_to`). :meth:`PublishPlan.with_new_id` is the other
-  choice.
+  for the caller to choose; ``"update"`` gives it this description by PATCH, or by PUT with ``_auth``
+  sent again, its extents and items growing as when adding; ``"merge"`` adds to it:
+  :meth:`PublishPlan.adding_to`). :meth:`PublishPlan.with_new_id` is the other choice.
 - Adding to an existing collection (``"merge"``) follows :mod:`apex_core.merge`: the collection keeps its
   id, title, description and ``_auth`` (the merge is written by PATCH) and its extents, summaries,
   ``derived_from`` links and ``item_assets`` grow; an item id the collection already uses for other
@@ -45,7 +45,7 @@ from apex_core.errors import (
     MetadataError,
     NotFoundError,
 )
-from apex_core.merge import MergePlan, plan_merge
+from apex_core.merge import MergePlan, Metadata, plan_merge
 from apex_core.metadata import ADMIN_ONLY_READ_ROLE, asset_expiries, format_time_left
 from apex_core.progress import Progress, no_progress
 from apex_core.storage import AssetStore
@@ -176,10 +176,18 @@ class PublishPlan:
         plan = self.with_new_id(collection_id) if collection_id != self.collection_id else self
         return replace_fields(plan, on_conflict="merge", replace=tuple(dict.fromkeys(replace)))
 
+    @property
+    def grows(self) -> bool:
+        """Whether an existing collection keeps what it covers and its items (adding, or updating its
+        description): extents unioned, items with other content replaced only when named in ``replace``."""
+        return self.on_conflict in ("merge", "update")
+
     def with_conflict(
-        self, on_conflict: ConflictChoice, update_method: UpdateMethod = "patch"
+        self, on_conflict: ConflictChoice, update_method: UpdateMethod = "patch", replace: Sequence[str] = ()
     ) -> PublishPlan:
-        return replace_fields(self, on_conflict=on_conflict, update_method=update_method)
+        return replace_fields(
+            self, on_conflict=on_conflict, update_method=update_method, replace=tuple(dict.fromkeys(replace))
+        )
 
     def with_items(self, collection: dict[str, Any], items: Sequence[dict[str, Any]]) -> PublishPlan:
         """The same choices for rewritten documents (e.g. re-hosted asset hrefs)."""
@@ -389,7 +397,8 @@ def preview_merge(client: CatalogueClient, plan: PublishPlan) -> MergePlan:
             f"Collection {cid} is not in the catalogue, or your account cannot read it: nothing to add to."
         )
     found = client.items(cid, list(plan.item_ids))
-    return plan_merge(existing, found, plan.collection, plan.items, replace=plan.replace)
+    metadata: Metadata = "new" if plan.on_conflict == "update" else "existing"
+    return plan_merge(existing, found, plan.collection, plan.items, replace=plan.replace, metadata=metadata)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -502,22 +511,25 @@ class _Run:
             self.notes.append(f"Collection {cid} already existed with the same content.")
             self.mark(COLLECTION_STEP, message=f"Collection {cid} exists already, unchanged.")
             return
+        if plan.merging:  # it appeared since it was looked for
+            self.merge_collection()
+            return
         if plan.on_conflict != "update":
             raise _same_conflict(
                 f"Collection {cid} already exists in the catalogue with other content: choose to update it "
                 "or publish under a new id.",
                 conflict,
             ) from conflict
+        if plan.update_method == "put" and "_auth" not in plan.collection:
+            raise MetadataError(
+                "Replacing a collection (PUT) needs its `_auth` again: the catalogue never returns it.",
+                field="_auth",
+            )
+        merged = self.merge_plan()  # this description, and what the collection covered before too
         if plan.update_method == "put":
-            if "_auth" not in plan.collection:
-                raise MetadataError(
-                    "Replacing a collection (PUT) needs its `_auth` again: the catalogue never returns it.",
-                    field="_auth",
-                )
-            self.client.put_collection(plan.collection)
-        else:
-            changes = {k: v for k, v in plan.collection.items() if k not in ("_auth", "links", "id")}
-            self.client.patch_collection(cid, changes)
+            self.client.put_collection(self.plan.collection)
+        elif merged.changes:
+            self.client.patch_collection(cid, merged.patch)
             self.notes.append(f"Collection {cid} updated by PATCH; its access rules (`_auth`) were kept.")
         self.mark(COLLECTION_STEP, message=f"Collection {cid} updated ({plan.update_method.upper()}).")
 
@@ -708,7 +720,7 @@ def publish(
         if not run.state.is_done(COLLECTION_STEP):
             run.collection()
         if not all(run.state.is_done(item_step(i)) for i in plan.item_ids):
-            if run.plan.merging:
+            if run.plan.grows:
                 run.merge_items(bulk)
             else:
                 run.items(bulk)

@@ -346,11 +346,23 @@ def add_to_existing(
     )
     if chosen is None:
         return None
-    plan = base.adding_to(chosen)
+    merged = _preview(target, token, base.adding_to(chosen), auto=False)
+    if merged is None:
+        st.caption("Preview the changes before publishing: nothing is written until you press Publish.")
+        return None
+    return base.adding_to(chosen, replace=_show_merge(merged))
+
+
+def _preview(
+    target: CatalogueTarget, token: AccessToken, plan: pub.PublishPlan, *, auto: bool
+) -> MergePlan | None:
+    """The preview of ``plan`` (kept while the documents and the target stay the same), made on the
+    button (or at once when ``auto``)."""
     key = _fingerprint(target, plan)
     kept = st.session_state.get(_MERGE_KEY)
     merged = kept[1] if isinstance(kept, tuple) and kept[0] == key else None
-    if st.button("Preview the changes" if merged is None else "Preview again", key="pub_preview"):
+    clicked = st.button("Preview the changes" if merged is None else "Preview again", key="pub_preview")
+    if clicked or (auto and merged is None):
         try:
             with CatalogueClient(target.url, token.access_token, timeout=settings().http_timeout) as client:
                 merged = pub.preview_merge(client, plan)
@@ -358,15 +370,15 @@ def add_to_existing(
             show_error(exc)
             return None
         st.session_state[_MERGE_KEY] = (key, merged)
-    if merged is None:
-        st.caption("Preview the changes before publishing: nothing is written until you press Publish.")
-        return None
-    return base.adding_to(chosen, replace=_show_merge(merged))
+    return merged
 
 
-def conflict_or_resume(result: pub.PublishResult) -> tuple[pub.PublishPlan, pub.PublishState | None] | None:
-    """After a stopped publish: the conflict's answer (update / replace / new id) or Resume; returns
-    the plan and state to publish with when the user chose, else None."""
+def conflict_or_resume(
+    result: pub.PublishResult, target: CatalogueTarget, token: AccessToken
+) -> tuple[pub.PublishPlan, pub.PublishState | None] | None:
+    """After a stopped publish: the conflict's answer (add to it / update / replace / new id; the first
+    three after a preview of what changes, with a "replace" choice per item holding other content) or
+    Resume; returns the plan and state to publish with when the user chose, else None."""
     if not isinstance(result.error, CatalogueConflict):
         if st.button("Resume", key="pub_resume", help="Continue from the last step that succeeded."):
             return result.plan, result.state
@@ -381,16 +393,25 @@ def conflict_or_resume(result: pub.PublishResult) -> tuple[pub.PublishPlan, pub.
         ],
         key="pub_conflict",
         help="Adding keeps the collection's title, description, access rules and items, and grows its "
-        "extents; update and replace overwrite its description and items with this job's.",
+        "extents; update and replace give it this job's description (its extents grow all the same). "
+        "Items the collection holds with other content are replaced only where you tick it.",
     )
-    new_id = st.text_input("New collection id", value=f"{result.plan.collection_id}-2", key="pub_new_id")
+    if choice == "publish under a new id":
+        new_id = st.text_input("New collection id", value=f"{result.plan.collection_id}-2", key="pub_new_id")
+        if st.button("Continue", key="pub_conflict_go"):
+            return result.plan.with_new_id(new_id), None
+        return None
+    if choice.startswith("add to it"):
+        plan = result.plan.adding_to(result.plan.collection_id)
+    else:
+        plan = result.plan.with_conflict("update", "put" if "PUT" in choice else "patch")
+    merged = _preview(target, token, plan, auto=True)
+    if merged is None:
+        return None
+    replace = _show_merge(merged)
     if not st.button("Continue", key="pub_conflict_go"):
         return None
-    if choice == "publish under a new id":
-        return result.plan.with_new_id(new_id), None
-    if choice.startswith("add to it"):
-        return result.plan.adding_to(result.plan.collection_id), result.state
-    return result.plan.with_conflict("update", "put" if "PUT" in choice else "patch"), result.state
+    return plan.with_conflict(plan.on_conflict, plan.update_method, replace), result.state
 
 
 def delete_section(target: CatalogueTarget, token: AccessToken | None, current: pub.PublishPlan) -> None:

@@ -70,7 +70,8 @@ if base is not None and target is not None:
         go(to_publish, None)
     result = publish_run(base).result
     if result is not None and not result.ok and can_publish:
-        chosen = conflict_or_resume(result)
+        assert token is not None
+        chosen = conflict_or_resume(result, target, token)
         if chosen is not None:
             go(*chosen)
             st.rerun()

@@ -164,6 +164,9 @@ def test_conflict_then_update_by_patch_and_put_or_new_id(
         assert publish(c, plan_of(cid, 2)).ok
         changed = PublishPlan.from_dict({**plan_of(cid, 2).to_dict()})
         changed.collection["title"] = "Changed title"
+        changed.collection["extent"]["temporal"]["interval"] = [
+            ["2022-06-13T00:00:00Z", "2022-06-13T23:59:59Z"]
+        ]
         changed.items[1]["properties"]["datetime"] = "2022-06-13T10:00:00Z"
 
         refused = publish(c, changed)
@@ -177,8 +180,16 @@ def test_conflict_then_update_by_patch_and_put_or_new_id(
         assert requests.get(f"{catalogue.url}/collections/{cid}", timeout=T).status_code == 404  # rules kept
         got = c.get_collection(cid)
         assert got is not None and got["title"] == "Changed title"
+        # an item with other content is kept unless replacing it was chosen (after its diff: preview_merge)
+        assert any("kept as they are" in n and "i1" in n for n in patched.notes), patched.notes
+        got_item = c.get_item(cid, "i1")
+        assert got_item is not None and got_item["properties"]["datetime"] == "2022-06-12T10:00:00Z"
+        chosen = publish(c, changed.with_conflict("update", "patch", replace=["i1"]))
+        assert chosen.ok, chosen.error
         got_item = c.get_item(cid, "i1")
         assert got_item is not None and got_item["properties"]["datetime"] == "2022-06-13T10:00:00Z"
+        # the update keeps what the collection covered: its extent spans both days
+        assert got["extent"]["temporal"]["interval"][0] == ["2022-06-12T00:00:00Z", "2022-06-13T23:59:59Z"]
 
         put = PublishPlan.from_dict(changed.to_dict())
         put.collection["title"] = "Put title"
