@@ -163,13 +163,16 @@ def _dicts(data: Mapping[str, Any], key: str, what: str) -> tuple[dict[str, Any]
 @dataclass(frozen=True)
 class AreaChoice:
     """The Area step's outcome: the AOI geometry (a GeoJSON Polygon, what the process graph uses), its
-    place name and the observation day (ISO date). JSON: ``{"aoi", "place", "day"}`` (each may be null).
+    place name and the observation day (ISO date), or the first and last day of a range (``day`` and
+    ``end``, both included). JSON: ``{"aoi", "place", "day", "end"}`` (each may be null; saved before
+    ranges: no ``end``).
 
     The Area page replaces it (:func:`dataclasses.replace`) when one part changes."""
 
     aoi: dict[str, Any] | None = None
     place: str | None = None
     day: str | None = None
+    end: str | None = None  # the range's last day (None: the one day ``day``)
 
     @classmethod
     def from_state(cls, state: Mapping[Any, Any]) -> AreaChoice:
@@ -185,18 +188,33 @@ class AreaChoice:
             aoi = _mapping(aoi, "The area's 'aoi'")
             if not isinstance(aoi.get("type"), str) or "coordinates" not in aoi:
                 raise DataError(f"The area's 'aoi' must be a GeoJSON geometry, got {dict(aoi)!r}.")
-        place, day = data.get("place"), data.get("day")
+        place, day, end = data.get("place"), data.get("day"), data.get("end")
         if place is not None and not isinstance(place, str):
             raise DataError(f"The area's 'place' must be text, got {place!r}.")
-        if day not in (None, ""):
-            try:
-                dt.date.fromisoformat(day)
-            except (TypeError, ValueError) as exc:
-                raise DataError(f"The area's 'day' must be an ISO date, got {day!r}.") from exc
-        return cls(aoi=dict(aoi) if aoi is not None else None, place=place or None, day=day or None)
+        for name, value in (("day", day), ("end", end)):
+            if value not in (None, ""):
+                try:
+                    dt.date.fromisoformat(value)
+                except (TypeError, ValueError) as exc:
+                    raise DataError(f"The area's '{name}' must be an ISO date, got {value!r}.") from exc
+        if day and end and end < day:
+            raise DataError(f"The area's range ends ({end}) before it starts ({day}).")
+        return cls(
+            aoi=dict(aoi) if aoi is not None else None,
+            place=place or None,
+            day=day or None,
+            end=(end or None) if end != day else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"aoi": dict(self.aoi) if self.aoi is not None else None, "place": self.place, "day": self.day}
+        out = {"aoi": dict(self.aoi) if self.aoi is not None else None, "place": self.place, "day": self.day}
+        if self.end:
+            out["end"] = self.end
+        return out
+
+    @property
+    def is_range(self) -> bool:
+        return bool(self.day and self.end and self.end != self.day)
 
     @property
     def ready(self) -> bool:
@@ -204,8 +222,10 @@ class AreaChoice:
         return self.aoi is not None and bool(self.day)
 
     def label(self) -> str:
-        """The place and the day, e.g. for a project's default name ("" when neither is chosen)."""
-        return " ".join(p for p in (self.place, self.day) if p)
+        """The place and the day (or range), e.g. for a project's default name ("" when neither is
+        chosen)."""
+        when = f"{self.day} to {self.end}" if self.is_range else self.day
+        return " ".join(p for p in (self.place, when) if p)
 
 
 # --------------------------------------------------------------------------- Job

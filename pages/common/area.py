@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
@@ -67,7 +68,7 @@ def area_choice() -> AreaChoice:
 
 
 def _choose(**parts: Any) -> None:
-    """Keep the area choice with ``parts`` (aoi, place, day) replaced."""
+    """Keep the area choice with ``parts`` (aoi, place, day, end) replaced."""
     st.session_state[StateKey.AREA] = dataclasses.replace(area_choice(), **parts)
 
 
@@ -252,7 +253,16 @@ def _stored_day() -> dt.date | None:
 
 
 def observation_day(url: str | None, aoi: Aoi, footprints: tuple[Footprint, ...]) -> None:
-    """One day, from the observations that exist for the AOI (with cloud cover), else a free field."""
+    """One day, from the observations that exist for the AOI (with cloud cover), else a free field; or
+    a date range, with the observations in it listed."""
+    span = st.radio(
+        "When",
+        ("One day", "A date range"),
+        index=1 if area_choice().is_range else 0,
+        horizontal=True,
+        key="area_span",
+        help="A range gives one NDVI per observation (a series), or a composite over it (Job step).",
+    )
     around = None
     if not footprints:
         pick = st.date_input(
@@ -260,17 +270,52 @@ def observation_day(url: str | None, aoi: Aoi, footprints: tuple[Footprint, ...]
         )
         around = pick.isoformat() if isinstance(pick, dt.date) else None
     observations, obs_error = area_observations(url, aoi, footprints, around)
+    if span == "A date range":
+        _date_range(observations, obs_error)
+        return
     if observations:
         labels = [o.label() for o in observations]
         index = observation_index(observations, area_choice().day)
         choice = st.selectbox(
             "Day with data for this area (cloud cover)", labels, index=index, key="area_day_pick"
         )
-        _choose(day=observations[labels.index(choice)].date.isoformat())
+        _choose(day=observations[labels.index(choice)].date.isoformat(), end=None)
     else:
         if obs_error is not None:
             st.caption(f"No observation list: {obs_error}. Type the day instead.")
         day = st.date_input("Day", value=_stored_day(), key="area_day_free")
-        _choose(day=day.isoformat() if isinstance(day, dt.date) else None)
+        _choose(day=day.isoformat() if isinstance(day, dt.date) else None, end=None)
     if chosen := area_choice().day:
         st.caption(f"The job will use {chosen} (one day, as in the notebook).")
+
+
+def _date_range(observations: Sequence[Observation], obs_error: ApexError | None) -> None:
+    """The first and last day (both included), and the observations of the AOI in between."""
+    choice = area_choice()
+    dates = sorted(o.date for o in observations)
+    first = dt.date.fromisoformat(choice.day) if choice.day else (dates[0] if dates else NOTEBOOK_DATE)
+    last = dt.date.fromisoformat(choice.end) if choice.end else (dates[-1] if dates else first)
+    picked = st.date_input("From – to (both included)", value=(first, max(first, last)), key="area_range")
+    if not (isinstance(picked, tuple) and len(picked) == 2):
+        st.caption("Pick the last day of the range too.")
+        return
+    start, end = picked
+    _choose(day=start.isoformat(), end=end.isoformat() if end != start else None)
+    inside = [o for o in observations if start <= o.date <= end]
+    if observations:
+        clear = [o for o in inside if o.cloud_cover is not None and o.cloud_cover <= 20]
+        st.caption(
+            f"**{len(inside)} observation(s)** of this area from {start} to {end}"
+            + (f", {len(clear)} with at most 20 % cloud cover." if inside else ".")
+        )
+        if inside:
+            st.dataframe(
+                [
+                    {"day": o.date.isoformat(), "cloud cover %": o.cloud_cover, "scenes": o.scenes}
+                    for o in inside
+                ],
+                hide_index=True,
+                height=min(38 + 35 * len(inside), 260),
+            )
+    elif obs_error is not None:
+        st.caption(f"No observation list: {obs_error}.")

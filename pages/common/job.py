@@ -44,7 +44,7 @@ from apex_core.jobs import (
     submit_job,
     work_folder,
 )
-from apex_core.ndvi import NdviRequest, build_ndvi_cube, default_title, python_snippet
+from apex_core.ndvi import Composite, NdviRequest, build_ndvi_cube, default_title, python_snippet
 from apex_core.workspace import ExportChoice, effective_workspace, snippet_with_export, with_export
 from pages.common.errors import show_error
 from pages.common.export import EXPORT, export_option, export_outcome_panel
@@ -70,6 +70,7 @@ __all__ = [
     "graph_panel",
     "job_panel",
     "place",
+    "range_options",
     "reattach_panel",
 ]
 
@@ -216,6 +217,33 @@ def connection_banner(info: BackendInfo) -> None:
     cols[1].button("Disconnect", key="job_disconnect", on_click=_disconnect)
     if info.missing_processes:
         st.error("This backend lacks processes the job needs: " + ", ".join(info.missing_processes))
+
+
+_OVER_RANGE = {
+    "One NDVI per observation": None,
+    "Maximum NDVI composite": "max",
+    "Median NDVI composite": "median",
+}
+
+
+def range_options(area: AreaChoice) -> tuple[bool, Composite | None]:
+    """The cloud mask (SCL) and, for a date range, one NDVI per observation or a composite over it."""
+    mask = st.checkbox(
+        "Mask clouds, cloud shadows and cirrus (SCL band) before the NDVI",
+        key="job_mask",
+        help="openEO `mask` with the Sentinel-2 scene classification: those pixels become nodata.",
+    )
+    composite: Composite | None = None
+    if area.is_range:
+        how = st.radio(
+            f"Over {area.day} to {area.end}",
+            tuple(_OVER_RANGE),
+            horizontal=True,
+            key="job_composite",
+            help="A composite is one NDVI for the whole range (openEO `reduce_dimension` over time).",
+        )
+        composite = _OVER_RANGE[how]  # type: ignore[assignment]
+    return mask, composite
 
 
 def export_panel(day: str) -> None:

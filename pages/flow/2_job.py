@@ -21,8 +21,17 @@ elif ui.connected():
     native = st.checkbox(
         "Native resolution and CRS (no resample_spatial to 38.2 m, EPSG:3857)", key="job_native"
     )
+    mask_clouds, composite = ui.range_options(area)
     ui.export_panel(day)
-    request = NdviRequest.for_backend(aoi, dt.date.fromisoformat(day), info.url, native=native)
+    request = NdviRequest.for_backend(
+        aoi,
+        dt.date.fromisoformat(day),
+        info.url,
+        end=dt.date.fromisoformat(area.end) if area.end else None,
+        native=native,
+        mask_clouds=mask_clouds,
+        composite=composite,
+    )
     ui.graph_panel(request, info.url)
     st.text_input("Job title", value=default_title(ui.place()), key="job_title")
     st.button(

@@ -142,3 +142,27 @@ def test_geojson_upload_sets_the_area_and_a_bad_file_loses_nothing() -> None:
     at.run()
     assert "not valid JSON" in _texts(at)
     assert area_of(at).aoi == good
+
+
+@pytest.mark.services
+def test_a_date_range_lists_its_observations_and_the_job_offers_mask_and_composites(backend_env: str) -> None:
+    """Romania, June to August 2019: the range's observations with their cloud cover, kept as the
+    area's ``day``/``end``; the Job page then offers the SCL mask and one NDVI per date or a composite."""
+    import datetime as dt
+
+    at = _area()
+    _button(at, "Start from Romania").click().run()
+    at.radio(key="area_span").set_value("A date range").run()
+    assert not at.exception, [e.message for e in at.exception]
+    at.date_input(key="area_range").set_value((dt.date(2019, 6, 1), dt.date(2019, 8, 31))).run()
+    assert not at.exception, [e.message for e in at.exception]
+    area = area_of(at)
+    assert (area.day, area.end, area.is_range) == ("2019-06-01", "2019-08-31", True)
+    assert "observation(s)** of this area from 2019-06-01 to 2019-08-31" in _texts(at)
+    (table,) = at.dataframe
+    days = list(table.value["day"])
+    assert len(days) == 15 and all("2019-06-01" <= d <= "2019-08-31" for d in days)  # the NetCDF's dates
+    assert "2019-06-01 to 2019-08-31" in area.label()
+    # Back to one day: the range is forgotten.
+    at.radio(key="area_span").set_value("One day").run()
+    assert area_of(at).end is None

@@ -140,3 +140,36 @@ def test_failing_job_shows_the_backend_code(
     assert job.status == "error"
     assert "NoDataAvailable" in _texts(at)
     assert "1 of 5 steps done" in at.get("progress")[0].proto.text
+
+
+ROMANIA = {
+    "type": "Polygon",
+    "coordinates": [
+        [[22.146, 45.202], [22.158, 45.202], [22.158, 45.208], [22.146, 45.208], [22.146, 45.202]]
+    ],
+}
+
+
+@pytest.mark.services
+def test_a_range_offers_the_cloud_mask_and_composites_in_the_graph_shown(
+    openeo_backend: OpenEoBackendService, monkeypatch: pytest.MonkeyPatch, openeo_credentials: tuple[str, str]
+) -> None:
+    """What is shown is what is submitted: the range, the SCL mask and the composite in the graph and in
+    the Python snippet."""
+    monkeypatch.setenv("APEX_OPENEO_URL", openeo_backend.url)
+    at = _connect(
+        _job_page(**{StateKey.AREA.value: AreaChoice(ROMANIA, "Romania", "2019-06-01", "2019-08-31")}),
+        *openeo_credentials,
+    )
+    text = _texts(at)
+    assert '"2019-06-01"' in text and '"2019-09-01"' in text  # [start, end + 1 day)
+    assert '"process_id": "mask"' not in text and '"process_id": "reduce_dimension"' not in text
+    at.checkbox(key="job_mask").check().run()
+    at.radio(key="job_composite").set_value("Maximum NDVI composite").run()
+    assert not at.exception, [e.message for e in at.exception]
+    text = _texts(at)
+    assert '"process_id": "mask"' in text and '"process_id": "reduce_dimension"' in text
+    assert '"SCL"' in text and '"process_id": "max"' in text
+    assert "reduce_dimension" in next(c.value for c in at.code if "import openeo" in c.value)
+    one_day = _job_page(**{StateKey.AREA.value: AreaChoice(ROMANIA, "Romania", "2019-06-01")})
+    assert not [r for r in one_day.radio if r.key == "job_composite"]  # a composite needs a range

@@ -59,6 +59,7 @@ BOLZANO = {"type": "Polygon", "coordinates": [[[11.3, 46.47], [11.37, 46.47], [1
 
 OUTCOMES = [
     AreaChoice(BOLZANO, "Bolzano", "2022-06-12"),
+    AreaChoice(BOLZANO, "Romania", "2019-06-01", "2019-08-31"),
     AreaChoice(),
     JobOutcome.from_dict(FINISHED),
     JobOutcome("j-1", "running", "NDVI", progress=40.0, created="2026-01-01T12:00:00Z"),
@@ -178,6 +179,8 @@ GONE_FIX = {"rule": "R", "target": "t", "status": "fail", "fix": "gone"}
         (AreaChoice, {"place": 7}, "The area's 'place' must be text"),
         (AreaChoice, {"day": "12 June 2022"}, "The area's 'day' must be an ISO date"),
         (AreaChoice, {"day": 20220612}, "The area's 'day' must be an ISO date"),
+        (AreaChoice, {"day": "2019-06-01", "end": "August"}, "The area's 'end' must be an ISO date"),
+        (AreaChoice, {"day": "2019-06-01", "end": "2019-05-01"}, "ends (2019-05-01) before it starts"),
         (JobOutcome, [], "The job must be a JSON object"),
         (JobOutcome, {"status": "finished"}, "The job needs an 'id'"),
         (JobOutcome, {"id": "j", "assets": "a.tif"}, "'assets' must be a list"),
