@@ -98,6 +98,7 @@ from apex_core.categorical import RasterClass, classes_of, is_integer_band
 from apex_core.errors import DataError
 from apex_core.flow import JobOutcome, PreviewOutcome
 from apex_core.mapview import MapAssets, base_map
+from apex_core.screenread import EXACT_PIXEL_LIMIT, PREVIEW_MAX_SIZE, ScreenRead, fit, open_error, read_screen
 from apex_core.statistics import STAT_KEYS, BandStatistics
 
 __all__ = [
@@ -152,11 +153,6 @@ RASTER_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
 
 NDVI_RANGE: tuple[float, float] = (-1.0, 1.0)
 COLORMAP = "viridis"
-PREVIEW_MAX_SIZE = 1024
-"""Longest side, in pixels, of the screen-resolution read and of the overlay image."""
-EXACT_PIXEL_LIMIT = 4_000_000
-"""Files with at most this many pixels (e.g. 2000 x 2000) are read whole: exact statistics."""
-
 _WEB_MERCATOR = CRS.from_epsg(3857)
 _WGS84 = CRS.from_epsg(4326)
 _MERCATOR_MAX_LAT = 85.051129
@@ -165,25 +161,6 @@ FloatArray = npt.NDArray[np.float64]
 
 
 # --------------------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True)
-class ScreenRead:
-    """One band of a GeoTIFF at screen resolution, masked where there is no data."""
-
-    data: np.ma.MaskedArray[Any, np.dtype[np.float64]]
-    transform: Affine
-    crs: CRS
-    source_shape: tuple[int, int]  # (rows, cols) of the full file
-    exact: bool  # True when data is the full array (no decimation)
-    band: int = 1
-    dtype: str = "float32"  # the band's data type in the file
-    description: str | None = None  # the band's GeoTIFF description, when it has one
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        rows, cols = self.data.shape
-        return int(rows), int(cols)
 
 
 @dataclass(frozen=True)
@@ -239,17 +216,6 @@ def legend_hints(job: JobOutcome) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n))
 
 
-def _open_error(path: Path, exc: Exception) -> DataError:
-    if not path.exists():
-        return DataError(f"The file {path} does not exist.")
-    return DataError(f"{path.name} is not a readable GeoTIFF ({exc}).")
-
-
-def _fit(rows: int, cols: int, max_size: int) -> tuple[int, int]:
-    scale = min(1.0, max_size / max(rows, cols))
-    return max(1, math.floor(rows * scale)), max(1, math.floor(cols * scale))
-
-
 def band_infos(path: Path | str) -> tuple[BandInfo, ...]:
     """The bands of a GeoTIFF (metadata only, no pixel is read). Raises :class:`DataError`."""
     path = Path(path)
@@ -262,51 +228,7 @@ def band_infos(path: Path | str) -> tuple[BandInfo, ...]:
                 for i in range(1, src.count + 1)
             )
     except rasterio.errors.RasterioError as exc:
-        raise _open_error(path, exc) from exc
-
-
-def read_screen(
-    path: Path | str,
-    *,
-    band: int = 1,
-    max_size: int = PREVIEW_MAX_SIZE,
-    exact_limit: int = EXACT_PIXEL_LIMIT,
-) -> ScreenRead:
-    """Band ``band`` of ``path``: whole when it has at most ``exact_limit`` pixels, else decimated to
-    fit ``max_size`` (never the full array of a large file). Raises :class:`DataError`."""
-    path = Path(path)
-    try:
-        with rasterio.open(path) as src:
-            if src.driver != "GTiff":
-                raise DataError(f"{path.name} is a {src.driver} file, not a GeoTIFF.")
-            if src.crs is None:
-                raise DataError(f"{path.name} has no coordinate reference system, so it cannot be mapped.")
-            if not 1 <= band <= src.count:
-                raise DataError(f"{path.name} has no band {band} (it has {src.count}).")
-            rows, cols = src.height, src.width
-            exact = rows * cols <= exact_limit
-            out_rows, out_cols = (rows, cols) if exact else _fit(rows, cols, max_size)
-            data_band = src.read(
-                band, out_shape=(out_rows, out_cols), masked=True, resampling=Resampling.nearest
-            )
-            scale = src.transform @ Affine.scale(cols / out_cols, rows / out_rows)
-            crs = src.crs
-            dtype = str(src.dtypes[band - 1])
-            description = (src.descriptions[band - 1] or "").strip() or None
-    except rasterio.errors.RasterioError as exc:
-        raise _open_error(path, exc) from exc
-    data = np.ma.masked_invalid(data_band.astype(np.float64, copy=False))
-    data.mask = np.ma.getmaskarray(data) | np.ma.getmaskarray(data_band)
-    return ScreenRead(
-        data=data,
-        transform=scale,
-        crs=crs,
-        source_shape=(rows, cols),
-        exact=exact,
-        band=band,
-        dtype=dtype,
-        description=description,
-    )
+        raise open_error(path, exc) from exc
 
 
 def wgs84_bounds(path: Path | str) -> tuple[float, float, float, float]:
@@ -318,7 +240,7 @@ def wgs84_bounds(path: Path | str) -> tuple[float, float, float, float]:
                 raise DataError(f"{path.name} has no coordinate reference system, so it cannot be mapped.")
             west, south, east, north = transform_bounds(src.crs, _WGS84, *src.bounds, densify_pts=21)
     except rasterio.errors.RasterioError as exc:
-        raise _open_error(path, exc) from exc
+        raise open_error(path, exc) from exc
     return float(west), float(south), float(east), float(north)
 
 
@@ -633,7 +555,7 @@ def render_overlay(
     dst_transform, dst_cols, dst_rows = calculate_default_transform(
         read.crs, _WEB_MERCATOR, cols, rows, *src_bounds
     )
-    out_rows, out_cols = _fit(int(dst_rows), int(dst_cols), max_size)
+    out_rows, out_cols = fit(int(dst_rows), int(dst_cols), max_size)
     dst_transform = dst_transform @ Affine.scale(dst_cols / out_cols, dst_rows / out_rows)
     source = style.index(read.data)  # coloured first: nearest neighbour carries a pixel's colour along
     dest = np.zeros((out_rows, out_cols), dtype=np.uint8)
@@ -826,7 +748,7 @@ def value_at(path: Path | str, lon: float, lat: float, band: int = 1) -> PointVa
                 raise DataError(f"{path.name} has no band {band} (it has {src.count}).")
             sample = next(src.sample([(x, y)], indexes=band, masked=True))
     except rasterio.errors.RasterioError as exc:
-        raise _open_error(path, exc) from exc
+        raise open_error(path, exc) from exc
     masked = bool(np.ma.getmaskarray(sample)[0])
     raw = float(np.ma.getdata(sample)[0])
     value = None if masked or not math.isfinite(raw) else raw

@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from apex_core.errors import DataError
+from apex_core.screenread import read_screen
 
 __all__ = [
     "EXPLORER_BLOCK_SIZES",
@@ -188,6 +191,7 @@ class RasterFacts:
     descriptions: tuple[str | None, ...]
     layout: CogLayout
     classes: tuple[dict[str, Any], ...] | None = None  # categorical band 1: RasterClass dicts
+    statistics: dict[str, float] | None = None  # band 1's STAC statistics (None: no valid pixel)
 
     @property
     def count(self) -> int:
@@ -214,6 +218,7 @@ class RasterFacts:
             "descriptions": list(self.descriptions),
             "layout": self.layout.to_dict(),
             "classes": None if self.classes is None else [dict(c) for c in self.classes],
+            "statistics": None if self.statistics is None else dict(self.statistics),
         }
 
     @classmethod
@@ -235,7 +240,29 @@ class RasterFacts:
             descriptions=tuple(None if d is None else str(d) for d in data.get("descriptions") or ()),
             layout=CogLayout.from_dict(data["layout"]),
             classes=None if classes is None else tuple(dict(c) for c in classes),
+            statistics=_float_dict(data.get("statistics")),
         )
+
+
+def _float_dict(value: Any) -> dict[str, float] | None:
+    return None if not isinstance(value, Mapping) else {str(k): float(v) for k, v in value.items()}
+
+
+def _band_statistics(path: Path) -> dict[str, float] | None:
+    """Band 1's statistics as STAC writes them: exact for a file the Preview reads whole, else from its
+    screen-resolution read (the Preview's own read, so both agree)."""
+    data = read_screen(path).data
+    values = data.compressed().astype("float64")
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return None
+    return {
+        "minimum": float(values.min()),
+        "maximum": float(values.max()),
+        "mean": float(values.mean()),
+        "stddev": float(values.std()),
+        "valid_percent": 100.0 * values.size / data.size,
+    }
 
 
 @dataclass(frozen=True)
@@ -325,7 +352,11 @@ def _raster(path: Path, legend: Mapping[int, tuple[str, str]] | None) -> RasterF
     if facts["data_types"][0].startswith(("uint", "int")):
         found = classes_of(path, legend=legend)
         classes = None if found is None else tuple(c.to_dict() for c in found)
-    return RasterFacts(**facts, layout=layout, classes=classes)
+    try:
+        statistics = _band_statistics(path)
+    except DataError:
+        statistics = None  # a file the preview cannot map (no CRS): no statistics, the rest stands
+    return RasterFacts(**facts, layout=layout, classes=classes, statistics=statistics)
 
 
 def read_facts(

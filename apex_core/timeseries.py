@@ -2,7 +2,7 @@
 page's chart and its date slider.
 
 Each result GeoTIFF of a job (one per observation) is read at screen resolution
-(:func:`apex_core.preview.read_screen`, exact for small files); a pixel masked by the job (the SCL cloud
+(:func:`apex_core.screenread.read_screen`, exact for small files); a pixel masked by the job (the SCL cloud
 mask, or outside the AOI) is nodata, so the valid share of an observation is its cloud-free share of the
 area. A composite is one result with the interval it covers.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from apex_core.errors import DataError
-from apex_core.preview import read_screen
+from apex_core.screenread import read_screen
 
 __all__ = ["SeriesPoint", "series_points"]
 

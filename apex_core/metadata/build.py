@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pystac
-from pystac.extensions.raster import RasterBand, RasterExtension, Statistics
+from pystac.extensions.raster import RasterExtension
 from pystac.extensions.render import Render, RenderExtension
 
 from apex_core.errors import MetadataError
@@ -26,6 +26,7 @@ from apex_core.metadata.ids import item_ids
 from apex_core.metadata.results import require_results
 from apex_core.metadata.values import parse_time
 from apex_core.resultfile import FileFacts, is_geotiff
+from apex_core.statistics import BandStatistics
 
 if TYPE_CHECKING:
     from apex_core.metadata.draft import CollectionDraft
@@ -115,8 +116,29 @@ def _data_assets(collection: pystac.Collection) -> list[pystac.Asset]:
     return [a for _k, a in _asset_keys(collection) if "data" in (a.roles or [])]
 
 
+def _put_statistics(asset: pystac.Asset, draft_stats: BandStatistics | None, facts: FileFacts | None) -> None:
+    """Band 1's ``statistics`` in ``raster:bands`` (its other fields kept): the asset's own file's when
+    the app has it (each observation of a series its own), else the draft's (the Preview step's, when
+    the person keeps them); none when neither."""
+    own = facts.raster.statistics if facts is not None and facts.raster is not None else None
+    if not own and draft_stats is None:
+        return
+    stats = dict(own) if own else draft_stats.stac_statistics()  # type: ignore[union-attr]
+    RasterExtension.ext(asset, add_if_missing=True)
+    bands = [dict(b) for b in asset.extra_fields.get("raster:bands") or [] if isinstance(b, Mapping)]
+    if not bands:
+        old = asset.extra_fields.get("bands") or []
+        name = next((b.get("name") for b in old if isinstance(b, Mapping) and b.get("name")), None)
+        bands = [{"name": name} if name else {}]
+    bands[0]["statistics"] = stats
+    asset.extra_fields["raster:bands"] = bands
+
+
 def build_collection(
-    draft: CollectionDraft, results: Mapping[str, Any], items: Sequence[Mapping[str, Any]] = ()
+    draft: CollectionDraft,
+    results: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]] = (),
+    files: Mapping[str, FileFacts] | None = None,
 ) -> tuple[pystac.Collection, list[str]]:
     """The pystac collection (its items added) for ``draft`` over ``results``, and notes on the links
     it removed. Does not check the draft's fields (:func:`~apex_core.metadata.checks.check_draft`)."""
@@ -155,14 +177,8 @@ def build_collection(
             ) from exc
         collection.add_item(item)
     data_assets = [a for a in _data_assets(collection) if is_geotiff(a.to_dict())]
-    if draft.statistics is not None and data_assets:
-        for asset in data_assets:
-            old = asset.extra_fields.get("raster:bands") or asset.extra_fields.get("bands") or []
-            names = [b.get("name") for b in old if isinstance(b, dict)]
-            band = RasterBand.create(statistics=Statistics.create(**draft.statistics.stac_statistics()))
-            if names and names[0]:
-                band.properties["name"] = names[0]
-            RasterExtension.ext(asset, add_if_missing=True).apply([band])
+    for asset in data_assets:
+        _put_statistics(asset, draft.statistics, (files or {}).get(asset.href))
     if draft.render is not None and data_assets:
         keys = list(
             dict.fromkeys(
@@ -191,7 +207,7 @@ def publishable(
     """The final collection dict (STAC 1.1.0, with ``_auth``) and its items, ready to POST, with the
     draft's chosen fixes applied (``files``: the facts of the result files on this machine, by asset
     href). Does not check the draft's fields: :meth:`~apex_core.metadata.CollectionDraft.apply` does."""
-    collection, notes = build_collection(draft, results, items)
+    collection, notes = build_collection(draft, results, items, files)
     col = collection.to_dict(include_self_link=False, transform_hrefs=False)
     col["links"] = [link for link in col.get("links", []) if link.get("rel") not in SERVER_RELS]
     col["_auth"] = {"read": list(draft.auth_read), "write": list(draft.auth_write)}

@@ -81,3 +81,44 @@ def test_the_built_items_are_named_and_carry_their_three_times() -> None:
     assert md.CollectionDraft.from_dict(old).item_ids == DEFAULT_ITEM_IDS
     own = md.publishable(replace(draft, item_ids="{original}"), results, [item])
     assert own.items[0]["id"] == item["id"]
+
+
+def test_each_observation_of_a_series_carries_its_own_statistics(tmp_path: Any) -> None:
+    """One job, two dates: each item's statistics are its own file's (not the Preview's for one date),
+    and the other fields of its raster:bands stay."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from apex_core.resultfile import read_facts
+
+    results = embedded_job_results()
+    base = embedded_job_item()
+    items, files = [], {}
+    for n, (day, value) in enumerate((("2019-06-03", 0.25), ("2019-06-08", 0.75))):
+        path = tmp_path / f"openEO_{day}Z.tif"
+        profile = {"driver": "GTiff", "width": 4, "height": 2, "count": 1, "dtype": "float32",
+                   "crs": "EPSG:3035", "transform": from_origin(5271987, 2532999, 10, 10),
+                   "nodata": float("nan")}  # fmt: skip
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(np.full((1, 2, 4), value, dtype=np.float32))
+        item = {
+            **base,
+            "id": f"openEO_{n}",
+            "properties": {**base["properties"], "datetime": f"{day}T09:00:00Z"},
+        }
+        asset = dict(next(iter(base["assets"].values())), href=f"https://x/{path.name}")
+        asset["raster:bands"] = [{"name": "NDVI", "data_type": "float32", "nodata": "nan"}]
+        item["assets"] = {path.name: asset}
+        items.append(item)
+        files[asset["href"]] = read_facts(path)
+    draft = md.CollectionDraft.from_results(results, items)
+    pub = md.publishable(draft, results, items, files)
+    means = []
+    for built in pub.items:
+        (asset,) = built["assets"].values()
+        (band,) = asset["raster:bands"]
+        assert band["data_type"] == "float32" and band["nodata"] == "nan" and band["name"] == "NDVI"
+        means.append(band["statistics"]["mean"])
+    assert means == pytest.approx([0.25, 0.75])
+    assert [b["id"] for b in pub.items] == [f"{draft.id}_20190603", f"{draft.id}_20190608"]
