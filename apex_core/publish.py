@@ -463,15 +463,25 @@ class _Run:
         def step(done: int, total: int, message: str) -> None:
             self.progress(len(self.state.done), len(self.plan.steps) + 1, message)
 
-        hosted = rehost_assets(
-            self.client,
-            store,
-            self.plan.collection,
-            self.plan.items,
-            local_files=local_files,
-            progress=step,
+        collection, items = self.plan.collection, list(self.plan.items)
+        if self.plan.grows and self.client.get_collection(self.plan.collection_id) is not None:
+            # Files are stored under the collection by item id: only the items that will be written may
+            # store theirs, or an item kept (its id holding other content) would lose its file.
+            writing = {p.id for p in preview_merge(self.client, self.plan).items if p.writes}
+            kept = [str(i["id"]) for i in items if str(i["id"]) not in writing]
+            items = [i for i in items if str(i["id"]) in writing]
+            if kept:
+                self.notes.append(
+                    f"The files of {len(kept)} items not written (already there, or kept) were not re-hosted."
+                )
+            if self.plan.merging:  # the collection keeps its own assets: this job's are not written
+                collection = {**collection, "assets": {}}
+        hosted = rehost_assets(self.client, store, collection, items, local_files=local_files, progress=step)
+        by_id = {str(i["id"]): i for i in hosted.items}
+        self.plan = self.plan.with_items(
+            self.plan.collection if collection is not self.plan.collection else hosted.collection,
+            [by_id.get(str(i["id"]), i) for i in self.plan.items],
         )
-        self.plan = self.plan.with_items(hosted.collection, hosted.items)
         where = store if isinstance(store, str) else f"{store.label} ({store.base_url})"
         if hosted.cogs:
             layouts = sorted({h.layout for h in hosted.cogs if h.layout})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from apex_core.local.issuer import IssuerHandle
 from apex_core.merge import merge_collection, merge_summaries, plan_merge, union_bboxes, union_intervals
 from apex_core.publish import COLLECTION_STEP, PublishPlan, item_step, preview_merge, publish
 from tests.services import wait_until
+from tests.stacdocs import write_ndvi_geotiff
 
 pytestmark = pytest.mark.services
 
@@ -352,3 +354,43 @@ def test_a_merge_of_what_is_there_changes_nothing() -> None:
         "keeps its own id and title and description" in n for n in notes
     )
     assert "_auth" not in collection and all(link["rel"] != "self" for link in collection["links"])
+
+
+def test_rehosting_while_adding_leaves_a_kept_item_file_alone(
+    catalogue: CatalogueHandle, token_for: TokenFor, tmp_path: Path
+) -> None:
+    """Files are stored under the collection by item id: a job whose item id the collection uses for
+    other content (kept, not chosen to replace) must not overwrite that item's file when re-hosting."""
+    token = token_for("editor")
+    cid = new_id()
+    first_tif, second_tif = (
+        write_ndvi_geotiff(tmp_path / "a.tif", 300),
+        write_ndvi_geotiff(tmp_path / "b.tif", 200),
+    )
+    old_href, new_href = "https://openeo.example/a.tif?expires=1", "https://openeo.example/b.tif?expires=1"
+    first = bolzano(cid)
+    first.items[0]["assets"] = {"ndvi": {"href": old_href, "type": "image/tiff; application=geotiff"}}
+    clash = str(first.items[0]["id"])
+    second = bolzano(cid, 2)
+    for item in second.items:
+        item["properties"]["datetime"] = "2022-06-20T10:00:00Z"
+        item["assets"] = {"ndvi": {"href": new_href, "type": "image/tiff; application=geotiff"}}
+    with client(catalogue, token) as c:
+        published = publish(c, first, rehost_to=catalogue.assets_url, local_files={old_href: first_tif})
+        assert published.ok, published.error
+        stored = c.get_item(cid, clash)
+        assert stored is not None
+        file_url = stored["assets"]["ndvi"]["href"]
+        before = requests.get(file_url, headers={"Authorization": f"Bearer {token}"}, timeout=T).content
+        added = publish(
+            c, second.adding_to(cid), rehost_to=catalogue.assets_url, local_files={new_href: second_tif}
+        )
+        assert added.ok, added.error
+        assert any("were not re-hosted" in n for n in added.notes), added.notes
+        after = requests.get(file_url, headers={"Authorization": f"Bearer {token}"}, timeout=T).content
+        assert after == before
+        kept = c.get_item(cid, clash)
+        assert kept is not None and kept["assets"]["ndvi"]["href"] == file_url
+        other = c.get_item(cid, str(second.items[1]["id"]))
+    assert other is not None and other["assets"]["ndvi"]["href"].startswith(f"{catalogue.assets_url}/{cid}/")
+    assert other["assets"]["ndvi"]["href"] != file_url
