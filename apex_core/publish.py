@@ -80,6 +80,7 @@ ASSETS_STEP = "assets"
 COLLECTION_STEP = "collection"
 VERIFY_STEP = "verify"
 _ITEM_PREFIX = "item:"
+_KEPT_PREFIX = "kept:"  # an item of the plan not written: the collection's own item under that id stays
 _BULK_CHUNK = 100
 # Fields a STAC API adds or rewrites itself: not part of "the same content".
 _SERVER_FIELDS = frozenset({"links", "_auth", "created", "updated"})
@@ -237,6 +238,12 @@ class PublishState:
     def matches(self, catalogue_url: str, plan: PublishPlan) -> bool:
         """True when this state belongs to publishing ``plan`` to ``catalogue_url`` (else start anew)."""
         return self.catalogue_url == catalogue_url.rstrip("/") and self.collection_id == plan.collection_id
+
+    @property
+    def kept(self) -> tuple[str, ...]:
+        """The plan's item ids that were not written because the collection holds other content under
+        them (not this run's items: never to be deleted as its own)."""
+        return tuple(s[len(_KEPT_PREFIX) :] for s in self.done if s.startswith(_KEPT_PREFIX))
 
     def with_done(self, *steps: str) -> PublishState:
         return replace_fields(self, done=tuple(dict.fromkeys(self.done + steps)))
@@ -454,14 +461,19 @@ class _Run:
         self.merged: MergePlan | None = None
         self.chunk = _BULK_CHUNK
 
+    @property
+    def done_count(self) -> int:
+        """The steps done (the plan's, and the assets'), for progress."""
+        return sum(s in self.state.done for s in (*self.plan.steps, ASSETS_STEP))
+
     def mark(self, *steps: str, message: str) -> None:
         self.state = self.state.with_done(*steps)
         total = len(self.plan.steps) + (ASSETS_STEP in self.state.done)
-        self.progress(min(len(self.state.done), total), total, message)
+        self.progress(min(self.done_count, total), total, message)
 
     def assets(self, store: str | AssetStore, local_files: Mapping[str, Path] | None) -> None:
         def step(done: int, total: int, message: str) -> None:
-            self.progress(len(self.state.done), len(self.plan.steps) + 1, message)
+            self.progress(self.done_count, len(self.plan.steps) + 1, message)
 
         collection, items = self.plan.collection, list(self.plan.items)
         if self.plan.grows and self.client.get_collection(self.plan.collection_id) is not None:
@@ -583,6 +595,7 @@ class _Run:
                 f"{len(skipped)} items kept as they are in {cid} (their ids hold other content; not chosen "
                 f"to be replaced): {', '.join(skipped[:10])}{' …' if len(skipped) > 10 else ''}."
             )
+            self.state = self.state.with_done(*(_KEPT_PREFIX + i for i in skipped))
             self.mark(*(item_step(i) for i in skipped), message=f"{len(skipped)} existing items kept.")
         self.items(bulk, [p.item for p in merged.to_add], update=False)
         for p in merged.to_replace:
@@ -718,7 +731,7 @@ def publish(
     run = _Run(client, plan, state, progress or no_progress)
     run.chunk = max(1, bulk_chunk)
     total = len(plan.steps) + (1 if rehost_to or state.is_done(ASSETS_STEP) else 0)
-    run.progress(len(run.state.done), total, f"Publishing {plan.collection_id} to {client.url}…")
+    run.progress(run.done_count, total, f"Publishing {plan.collection_id} to {client.url}…")
     try:
         if bulk is None:
             conf = client.conformance()

@@ -414,13 +414,17 @@ def conflict_or_resume(
     return plan.with_conflict(plan.on_conflict, plan.update_method, replace), result.state
 
 
-def delete_section(target: CatalogueTarget, token: AccessToken | None, current: pub.PublishPlan) -> None:
-    """The notebook's clean-up, behind typing the collection id."""
+def delete_section(
+    target: CatalogueTarget, token: AccessToken | None, current: pub.PublishPlan, kept: tuple[str, ...] = ()
+) -> None:
+    """The notebook's clean-up, behind typing the collection id. After adding to a collection: only
+    this job's items (not ``kept``, the collection's own items under the same ids); the collection stays."""
+    ids = [i for i in current.item_ids if i not in kept]
     with st.expander("Delete from the catalogue"):
         if current.merging:
             st.caption(
-                f"Deletes this job's {len(current.item_ids)} items from {current.collection_id}; the "
-                "collection and its other items stay."
+                f"Deletes this job's {len(ids)} items from {current.collection_id}; the collection and its "
+                "other items stay."
             )
         else:
             st.caption("Deletes the collection's items and then the collection (the notebook's clean-up).")
@@ -432,7 +436,7 @@ def delete_section(target: CatalogueTarget, token: AccessToken | None, current: 
                     target.url, token.access_token, timeout=settings().http_timeout
                 ) as client:
                     gone = pub.delete_published(
-                        client, current.collection_id, list(current.item_ids), keep_collection=current.merging
+                        client, current.collection_id, ids, keep_collection=current.merging
                     )
                 st.success(gone.message)
                 st.session_state.pop(StateKey.PUBLISHED, None)

@@ -82,4 +82,4 @@ if base is not None and target is not None:
         if result.ok:
             explorer_section(result)
     current = result.plan if result is not None else base  # a new id, once chosen, is what exists
-    delete_section(target, token, current)
+    delete_section(target, token, current, result.state.kept if result is not None else ())

@@ -107,6 +107,14 @@ def test_add_to_an_existing_collection_see_the_diff_replace_one(
         assert replaced is not None and replaced["properties"]["datetime"] == "2019-04-18T10:30:00Z"
         published = at.session_state[StateKey.PUBLISHED.value]
         assert published.collection_url.endswith(f"/collections/{cid}")
+
+        # deleting what was added takes this job's items only: the collection and its own item stay
+        at.text_input(key="pub_delete_confirm").set_value(cid).run()
+        _click(at, "pub_delete")
+        assert any(f"2 items deleted; collection {cid} kept" in str(s.value) for s in at.success)
+        with CatalogueClient(catalogue.url, token_for("editor"), timeout=15) as c:
+            assert c.get_collection(cid) is not None
+            assert c.item_ids(cid) == {"old-1"}
     finally:
         with CatalogueClient(catalogue.url, token_for("admin"), timeout=15) as c:
             c.delete_collection(cid)

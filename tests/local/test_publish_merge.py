@@ -212,6 +212,7 @@ def test_item_with_other_content_is_skipped_with_its_diff_unless_replaced(
         kept = publish(c, adding)
         assert kept.ok, kept.error
         assert any("kept as they are" in n and clash in n for n in kept.notes), kept.notes
+        assert kept.state.kept == (clash,)  # not this run's item: never deleted as its own
         stored = c.get_item(cid, clash)
         assert stored is not None and stored["properties"]["datetime"] == "2022-06-12T10:00:00Z"
         assert not any(m == "PUT" for m, _, _ in writes(kept.state.log))
@@ -225,6 +226,7 @@ def test_item_with_other_content_is_skipped_with_its_diff_unless_replaced(
         replaced = publish(c, chosen)
         assert replaced.ok, replaced.error
         assert [(m, s) for m, _, s in writes(replaced.state.log)] == [("PUT", 200)]
+        assert replaced.state.kept == ()
         stored = c.get_item(cid, clash)
         assert stored is not None and stored["properties"]["eo:cloud_cover"] == 3.5
 
