@@ -10,7 +10,8 @@ services' own errors (:mod:`apex_core.local.errors`), so the app never loads a s
 - :class:`EmbeddedEndpoints` is that line: ``serve`` writes it with :meth:`EmbeddedEndpoints.to_line`,
   the app reads it with :meth:`EmbeddedEndpoints.from_line` (one codec for both ends).
 - :data:`DEFAULT_USER`/:data:`DEFAULT_PASSWORD` are the embedded backend's demo account.
-- :func:`search_scenes` asks the embedded backend (over HTTP) which :class:`Scene` it has for an area.
+- :func:`search_scenes` asks the embedded backend (over HTTP) which :class:`Scene` it has for an area,
+  with each scene's bands (:attr:`Scene.has_scl`: whether the SCL cloud mask can be computed there).
 
 Failures are :class:`~apex_core.local.errors.LocalError` subclasses; the app turns them into its own
 errors where it calls (``raise ServiceError.carrying(exc) from exc``).
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_USER",
     "EMBEDDED_WORKSPACE",
     "IMPORT_ROOT",
+    "SCL_BAND",
     "EmbeddedEndpoints",
     "EmbeddedServices",
     "LocalBackendError",
@@ -68,6 +70,9 @@ EMBEDDED_WORKSPACE = "local"
 
 COLLECTION_ID = "SENTINEL2_L2A"
 """The one collection of the embedded backend."""
+
+SCL_BAND = "SCL"
+"""The scene classification band; :attr:`Scene.has_scl` says whether a scene has it."""
 
 IMPORT_ROOT = Path(__file__).resolve().parents[2]
 """The folder holding the ``apex_core`` package; every ``python -m apex_core.local…`` child imports it."""
@@ -368,6 +373,9 @@ class Scene:
     epsg: int
     shape: tuple[int, int]
     cloud_cover: float | None = None
+    bands: tuple[str, ...] = ()
+    """The bands of the collection this scene has (``SCL`` where a cloud mask can be computed); empty when
+    not known (an answer of a backend that did not say)."""
 
     @property
     def id(self) -> str:
@@ -376,6 +384,11 @@ class Scene:
     @property
     def date(self) -> dt.date:
         return self.datetime.date()
+
+    @property
+    def has_scl(self) -> bool:
+        """Whether the scene has the scene classification band, which the SCL cloud mask needs."""
+        return SCL_BAND in self.bands
 
     @property
     def geometry(self) -> dict[str, Any]:
@@ -393,6 +406,8 @@ class Scene:
         }
         if self.cloud_cover is not None:
             props["eo:cloud_cover"] = round(self.cloud_cover, 2)
+        if self.bands:
+            props["bands"] = [{"name": b} for b in self.bands]  # STAC 1.1 common metadata
         return {
             "type": "Feature",
             "stac_version": "1.1.0",
@@ -417,6 +432,7 @@ class Scene:
             "epsg": self.epsg,
             "shape": list(self.shape),
             "cloud_cover": self.cloud_cover,
+            "bands": list(self.bands),
         }
 
     @classmethod
@@ -431,6 +447,7 @@ class Scene:
             epsg=int(d["epsg"]),
             shape=(shape[0], shape[1]),
             cloud_cover=float(cover) if cover is not None else None,
+            bands=tuple(str(b) for b in d.get("bands") or ()),
         )
 
     @classmethod
@@ -447,6 +464,9 @@ class Scene:
             epsg=int(code.split(":")[-1]),
             shape=(shape[0], shape[1]),
             cloud_cover=float(cover) if cover is not None else None,
+            bands=tuple(
+                str(b["name"]) for b in props.get("bands") or () if isinstance(b, Mapping) and b.get("name")
+            ),
         )
 
 
@@ -473,9 +493,9 @@ def search_scenes(
     (``GET <openeo_url>/scenes/search``), with real acquisition dates and cloud cover.
 
     ``start``/``end`` bound the acquisition time: ``[start, end)``; a date ``end`` equal to ``start``
-    means that one day. Raises :class:`LocalServiceError` when the backend cannot be reached and
-    :class:`LocalBackendError` when it refuses the request (or offers no scene search, as production
-    backends do not).
+    means that one day. Each scene says which bands it has (:attr:`Scene.bands`, :attr:`Scene.has_scl`).
+    Raises :class:`LocalServiceError` when the backend cannot be reached and :class:`LocalBackendError`
+    when it refuses the request (or offers no scene search, as production backends do not).
     """
     params: dict[str, Any] = {"limit": limit}
     if bbox is not None:

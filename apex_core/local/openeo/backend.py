@@ -503,6 +503,13 @@ class LocalProcessing(Processing):  # type: ignore[misc]
 # --- batch jobs ---------------------------------------------------------------------------------------------
 
 
+def _times(f: ResultFile) -> dict[str, str | None]:
+    """``datetime``, ``start_datetime`` and ``end_datetime`` of a result file (its item and asset): an
+    observation's date three times; for a composite, the first instant of its range and the range."""
+    start, end = f.interval
+    return {"datetime": _iso(f.datetime), "start_datetime": _iso(start), "end_datetime": _iso(end)}
+
+
 def _raster_bands(f: ResultFile) -> list[dict[str, Any]]:
     """STAC raster extension ``raster:bands`` of a result file, statistics as computed from the file."""
     out = []
@@ -608,8 +615,9 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
     @staticmethod
     def _metadata(record: JobRecord) -> BatchJobMetadata:
         files = record.results
-        start = min((f.datetime for f in files if f.datetime), default=None)
-        end = max((f.datetime for f in files if f.datetime), default=None)
+        starts = [t for f in files if (t := f.interval[0]) is not None]
+        ends = [t for f in files if (t := f.interval[1]) is not None]
+        start, end = min(starts, default=None), max(ends, default=None)
         first = files[0] if files else None
         bbox = None
         geometry = None
@@ -725,7 +733,7 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
                 "proj:epsg": f.epsg,
                 "proj:shape": list(f.shape),
                 "proj:bbox": list(f.proj_bbox),
-                "datetime": _iso(f.datetime),
+                **_times(f),
             }
             if f.exported:
                 assets[f.filename].update(self._exported(record, f))
@@ -756,7 +764,7 @@ class LocalBatchJobs(BatchJobs):  # type: ignore[misc]
             items[item_id] = {
                 "geometry": f.geometry,
                 "bbox": list(f.bbox),
-                "properties": {"datetime": _iso(f.datetime)},
+                "properties": _times(f),
                 "assets": {f.filename: assets[f.filename]},
             }
         return BatchJobResultMetadata(

@@ -170,6 +170,7 @@ def _bolzano(data_dir: Path) -> SampleArea | None:
     bbox = _wgs84_bbox(epsg, bounds)
     when = dt.datetime(2022, 6, 12, tzinfo=dt.UTC)
     cover = _cloud_cover(scl) if scl is not None else None
+    bands = tuple(n for n in _BAND_NAMES if n in names)
     return SampleArea(
         id="bolzano",
         title="Bolzano, South Tyrol (Italy)",
@@ -181,8 +182,8 @@ def _bolzano(data_dir: Path) -> SampleArea | None:
         bounds=(bounds[0], bounds[1], bounds[2], bounds[3]),
         bbox=bbox,
         shape=shape,
-        bands=tuple(n for n in _BAND_NAMES if n in names),
-        scenes=(Scene("bolzano", when, bbox, epsg, shape, cover),),
+        bands=bands,
+        scenes=(Scene("bolzano", when, bbox, epsg, shape, cover, bands),),
     )
 
 
@@ -199,6 +200,7 @@ def _kempen(data_dir: Path) -> SampleArea | None:
     match = re.search(r"since (\d{4}-\d{2}-\d{2})", units)
     when = parse_datetime(match.group(1) if match else "2019-04-11")
     bbox = _wgs84_bbox(epsg, bounds)
+    bands = ("B02", "B03", "B04", "B08")  # no SCL: no cloud mask there
     return SampleArea(
         id="kempen",
         title="Kempen, Mol / Lommel (Belgium)",
@@ -210,8 +212,8 @@ def _kempen(data_dir: Path) -> SampleArea | None:
         bounds=(bounds[0], bounds[1], bounds[2], bounds[3]),
         bbox=bbox,
         shape=shape,
-        bands=("B02", "B03", "B04", "B08"),
-        scenes=(Scene("kempen", when, bbox, epsg, shape, None),),
+        bands=bands,
+        scenes=(Scene("kempen", when, bbox, epsg, shape, None, bands),),
     )
 
 
@@ -236,7 +238,8 @@ def _romania(data_dir: Path) -> SampleArea | None:
     epsg = 3035
     bbox = _wgs84_bbox(epsg, bounds)
     scenes = tuple(
-        Scene("romania", when, bbox, epsg, shape, _cloud_cover(scl[i])) for i, when in enumerate(times)
+        Scene("romania", when, bbox, epsg, shape, _cloud_cover(scl[i]), _BAND_NAMES)
+        for i, when in enumerate(times)
     )
     return SampleArea(
         id="romania",
@@ -265,6 +268,7 @@ def _multiband_area(path: Path, area_id: str, title: str, attribution: str, when
         shape = (ds.height, ds.width)
         nodata = ds.nodata
     bbox = _wgs84_bbox(epsg, bounds)
+    bands = tuple(n for n in _BAND_NAMES if n in names)
     return SampleArea(
         id=area_id,
         title=title,
@@ -276,8 +280,8 @@ def _multiband_area(path: Path, area_id: str, title: str, attribution: str, when
         bounds=(bounds[0], bounds[1], bounds[2], bounds[3]),
         bbox=bbox,
         shape=shape,
-        bands=tuple(n for n in _BAND_NAMES if n in names),
-        scenes=(Scene(area_id, when, bbox, epsg, shape, None),),
+        bands=bands,
+        scenes=(Scene(area_id, when, bbox, epsg, shape, None, bands),),
     )
 
 
@@ -598,7 +602,11 @@ class DataCatalogue:
         wanted = wanted_bands if wanted_bands is not None else list(area.bands)
         missing = [b for b in wanted if b not in area.bands]
         if missing:
-            raise NoDataAvailable(f"{area.title} has no band(s) {missing}; it has {list(area.bands)}.")
+            why = " (no scene classification: the SCL cloud mask cannot be computed there)"
+            raise NoDataAvailable(
+                f"{area.title} has no band(s) {missing}{why if 'SCL' in missing else ''}; "
+                f"it has {list(area.bands)}."
+            )
         return area, wanted, [s.datetime for s in scenes], aoi
 
     def load(

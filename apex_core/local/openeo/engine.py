@@ -9,7 +9,9 @@ processes are replaced:
 * ``ndvi`` names its result ``NDVI`` so the saved band carries that description;
 * ``resample_spatial`` refuses a negative or non-numeric resolution (``ProcessParameterInvalid``);
 * ``save_result`` records the requested format; :func:`write_results` writes the GeoTIFF as a COG
-  (named after the ``filename_prefix`` option when given);
+  (named after the ``filename_prefix`` option when given), one per date; a result without time
+  (``reduce_dimension`` over ``t``: a composite) is one file whose interval is the time the graph's
+  ``load_collection`` asked for (:attr:`SaveRequest.interval`);
 * ``export_workspace`` records the workspace and merge path; the worker copies the written files there
   (:mod:`~apex_core.local.openeo.workspaces`).
 """
@@ -41,7 +43,7 @@ from openeo_pg_parser_networkx.process_registry import Process
 from openeo_processes_dask.process_implementations.core import process as opd_process
 from pyproj import CRS
 
-from apex_core.local.openeo.data import COLLECTION_ID, DataCatalogue
+from apex_core.local.openeo.data import COLLECTION_ID, DataCatalogue, parse_temporal_extent
 from apex_core.local.openeo.model import (
     OUTPUT_FORMATS,
     BandStatistics,
@@ -83,6 +85,9 @@ class SaveRequest:
     options: Mapping[str, Any]
     # (workspace id, merge path) per export_workspace applied to this result, in order.
     exports: tuple[tuple[str, str | None], ...] = ()
+    # The time loaded (both ends included): the temporal extent of the graph's load_collection (the
+    # first and last date loaded where it is open); a result without time dimension covers it.
+    interval: tuple[dt.datetime, dt.datetime] | None = None
 
 
 # --- the registry -------------------------------------------------------------------------------------------
@@ -164,8 +169,11 @@ def _spec(name: str) -> dict[str, Any]:
     return _SPECS[name]
 
 
-def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
-    """A registry for one evaluation: the shared processes plus the adapters bound to ``catalogue``."""
+def build_process_registry(
+    catalogue: DataCatalogue, loaded: list[tuple[dt.datetime, dt.datetime]] | None = None
+) -> ProcessRegistry:
+    """A registry for one evaluation: the shared processes plus the adapters bound to ``catalogue``;
+    each ``load_collection`` appends the time it loaded (see :func:`_loaded_interval`) to ``loaded``."""
     base = _base_registry()
     registry = ProcessRegistry(wrap_funcs=[opd_process])
     # Share the already wrapped implementations: assigning through __setitem__ would wrap them again.
@@ -183,7 +191,10 @@ def build_process_registry(catalogue: DataCatalogue) -> ProcessRegistry:
             logger.info("load_collection: ignoring extra arguments %s", sorted(extra))
         if id != COLLECTION_ID:
             raise CollectionNotFound(str(id), (COLLECTION_ID,))
-        return catalogue.load(spatial_extent=spatial_extent, temporal_extent=temporal_extent, bands=bands)
+        cube = catalogue.load(spatial_extent=spatial_extent, temporal_extent=temporal_extent, bands=bands)
+        if loaded is not None:
+            loaded.append(_loaded_interval(temporal_extent, cube))
+        return cube
 
     def ndvi(data: xr.DataArray, nir: str = "nir", red: str = "red", target_band: str | None = None) -> Any:
         result = opd_impl.ndvi(data, nir=nir, red=red, target_band=target_band)
@@ -241,17 +252,37 @@ def execute(process_graph: Mapping[str, Any], catalogue: DataCatalogue) -> SaveR
         parsed = OpenEOProcessGraph({"process_graph": graph})
     except Exception as exc:
         raise ProcessGraphError(f"The process graph is invalid: {exc}") from exc
-    registry = build_process_registry(catalogue)
+    loaded: list[tuple[dt.datetime, dt.datetime]] = []
+    registry = build_process_registry(catalogue, loaded)
     unknown = sorted(p for p in parsed.required_processes if p not in _known(registry))
     if unknown:
         raise ProcessUnsupported(unknown[0])
     func: Callable[..., Any] = parsed.to_callable(process_registry=registry)
     result = func()
-    if isinstance(result, SaveRequest):
-        return result
     if isinstance(result, xr.DataArray):
-        return SaveRequest(data=result, format="GTiff", options={})
-    raise ProcessGraphError(f"The process graph returned {type(result).__name__}, not a raster data cube.")
+        result = SaveRequest(data=result, format="GTiff", options={})
+    if not isinstance(result, SaveRequest):
+        raise ProcessGraphError(
+            f"The process graph returned {type(result).__name__}, not a raster data cube."
+        )
+    if loaded:
+        result = replace(result, interval=(min(s for s, _ in loaded), max(e for _, e in loaded)))
+    return result
+
+
+def _loaded_interval(temporal_extent: Any, cube: xr.DataArray) -> tuple[dt.datetime, dt.datetime]:
+    """The time a ``load_collection`` covers, both ends included: its temporal extent ``[start, end)``
+    as ``start`` to ``end`` minus one second; an open end is the first or last date it loaded."""
+    requested = parse_temporal_extent(temporal_extent)
+    dates = [_utc(value) for value in cube["t"].values] if "t" in cube.dims else []
+    start = requested.start or min(dates)
+    end = requested.end - dt.timedelta(seconds=1) if requested.end is not None else max(dates)
+    return start, end
+
+
+def _utc(value: Any) -> dt.datetime:
+    stamp = str(np.datetime_as_string(value, unit="s"))
+    return dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.UTC)
 
 
 def _known(registry: ProcessRegistry) -> set[str]:
@@ -263,7 +294,10 @@ def _known(registry: ProcessRegistry) -> set[str]:
 
 def write_results(request: SaveRequest, out_dir: Path, *, stem: str | None = None) -> list[ResultFile]:
     """Write ``request`` as Cloud Optimized GeoTIFF(s) in ``out_dir``: one file per date, named after
-    ``stem``, else the ``filename_prefix`` option of ``save_result``, else ``openEO``."""
+    ``stem``, else the ``filename_prefix`` option of ``save_result``, else ``openEO``.
+
+    A file per date has that date as its datetime, start and end; a result without time (a composite)
+    is one file covering :attr:`SaveRequest.interval` (its datetime: the interval's start)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = stem or filename_stem(request.options)
     data = request.data
@@ -281,19 +315,23 @@ def write_results(request: SaveRequest, out_dir: Path, *, stem: str | None = Non
         crs = CRS.from_user_input(data.attrs["crs"])
     if crs is None:
         raise ProcessGraphError("The result has no coordinate reference system.")
-    slices: list[tuple[dt.datetime | None, xr.DataArray]] = []
+    # (datetime, (start, end), data) per file: one per date, or one covering the loaded interval.
+    slices: list[tuple[dt.datetime | None, tuple[dt.datetime, dt.datetime] | None, xr.DataArray]] = []
     if time_dim is None:
-        slices.append((None, data))
+        interval = request.interval
+        slices.append((interval[0] if interval else None, interval, data))
     else:
         for value in data[time_dim].values:
-            stamp = str(np.datetime_as_string(value, unit="s"))
-            when: dt.datetime | None = dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.UTC)
-            slices.append((when, data.sel({time_dim: value})))
+            observed = _utc(value)
+            slices.append((observed, (observed, observed), data.sel({time_dim: value})))
     results = []
-    for when, part in slices:
+    for when, covers, part in slices:
         suffix = f"_{when:%Y-%m-%d}" if when is not None and len(slices) > 1 else ""
         filename = f"{stem}{suffix}.tif"
-        results.append(_write_cog(part, band_dim=str(band_dim), crs=crs, when=when, path=out_dir / filename))
+        written = _write_cog(part, band_dim=str(band_dim), crs=crs, when=when, path=out_dir / filename)
+        if covers is not None:
+            written = replace(written, start_datetime=covers[0], end_datetime=covers[1])
+        results.append(written)
     return results
 
 

@@ -280,6 +280,10 @@ class BandStatistics:
         )
 
 
+def _when(value: Any) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(str(value)) if value else None
+
+
 @dataclass(frozen=True)
 class ResultFile:
     """One written result file and the metadata its STAC item and asset need."""
@@ -298,6 +302,15 @@ class ResultFile:
     data_type: str = "float32"
     # Where export_workspace copied the file (``s3://...`` or ``file:...``), in the order of the exports.
     exported: tuple[str, ...] = ()
+    # The time the file covers, both ends included: one observation's date for a file per date, the
+    # requested range for a composite (time reduced); None in records written before they existed.
+    start_datetime: dt.datetime | None = None
+    end_datetime: dt.datetime | None = None
+
+    @property
+    def interval(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """``(start_datetime, end_datetime)``, each falling back to ``datetime`` (older records)."""
+        return (self.start_datetime or self.datetime, self.end_datetime or self.datetime)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -313,6 +326,8 @@ class ResultFile:
             "statistics": [s.to_dict() for s in self.statistics],
             "data_type": self.data_type,
             "exported": list(self.exported),
+            "start_datetime": self.start_datetime.isoformat() if self.start_datetime else None,
+            "end_datetime": self.end_datetime.isoformat() if self.end_datetime else None,
         }
 
     @classmethod
@@ -334,6 +349,8 @@ class ResultFile:
             statistics=tuple(BandStatistics.from_dict(s) for s in d.get("statistics") or ()),
             data_type=str(d.get("data_type") or "float32"),
             exported=tuple(str(h) for h in d.get("exported") or ()),
+            start_datetime=_when(d.get("start_datetime")),
+            end_datetime=_when(d.get("end_datetime")),
         )
 
     @property
