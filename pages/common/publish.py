@@ -299,6 +299,12 @@ def _show_merge(merged: MergePlan) -> list[str]:
     st.markdown(f"**What adding changes in {merged.collection_id}**")
     st.dataframe(_extent_rows(merged), hide_index=True, key="pub_merge_extents")
     st.caption(merged.summary)
+    if merged.skipped and st.session_state.get("pub_rehost"):
+        st.caption(
+            "Re-hosting is on: this job's file links are compared as they are now, so an item published "
+            "before with re-hosted files shows here as differing in its asset links. Leave it unticked to "
+            "keep it (its file is then not re-hosted either)."
+        )
     for note in merged.notes:
         st.caption(note)
     replace = []
