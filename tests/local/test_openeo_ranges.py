@@ -26,7 +26,14 @@ from apex_core.aoi import Aoi
 from apex_core.local.contract import search_scenes
 from apex_core.local.openeo.model import ResultFile
 from apex_core.local.openeo.service import OpenEoBackendService
-from apex_core.ndvi import MASK_CLASSES, Composite, NdviRequest, build_ndvi_cube
+from apex_core.ndvi import (
+    MASK_CLASSES,
+    Composite,
+    NdviRequest,
+    build_ndvi_cube,
+    process_graph,
+    python_snippet,
+)
 from tests.services import wait_until
 
 pytestmark = pytest.mark.services
@@ -280,3 +287,50 @@ def test_result_records_keep_their_interval() -> None:
     old = composite.to_dict()
     del old["start_datetime"], old["end_datetime"]
     assert ResultFile.from_dict(old).interval == (day, day)
+
+
+@pytest.mark.parametrize("composite", [None, "max"])
+@pytest.mark.parametrize("mask_clouds", [False, True])
+def test_the_snippet_builds_the_submitted_graph_on_a_real_connection(
+    openeo_backend: OpenEoBackendService,
+    openeo_credentials: tuple[str, str],
+    mask_clouds: bool,
+    composite: Any,
+) -> None:
+    """The snippet shown, run with the real client against the backend (collection metadata fetched
+    where the snippet does not turn it off), builds the graph the app submits."""
+    request = NdviRequest.for_backend(
+        ROMANIA.to_dict(), SUMMER[0], "https://openeo.dataspace.copernicus.eu", end=SUMMER[1],
+        mask_clouds=mask_clouds, composite=composite,
+    )  # fmt: skip
+    code = python_snippet(request, openeo_backend.url, title="snippet")
+    user, password = openeo_credentials
+    code = code.replace("authenticate_oidc()", f"authenticate_basic({user!r}, {password!r})")
+    scope: dict[str, Any] = {}
+    exec(code.split("job = ")[0], scope)  # noqa: S102 - our own generated snippet
+    assert {"process_graph": scope["result"].flat_graph()} == process_graph(request)
+
+
+def test_the_snippet_runs_unchanged(
+    openeo_backend: OpenEoBackendService,
+    openeo_credentials: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The whole snippet (mask, median composite, Web Mercator) runs on the embedded backend and
+    downloads the one composite file."""
+    request = _request(ROMANIA, *SUMMER, composite="median", native=False)
+    code = python_snippet(request, openeo_backend.url, title="snippet run")
+    user, password = openeo_credentials
+    code = code.replace("authenticate_oidc()", f"authenticate_basic({user!r}, {password!r})")
+    code = code.replace(
+        "job.start_and_wait()", "job.start_and_wait(max_poll_interval=0.2, print=lambda *a: None)"
+    )
+    monkeypatch.chdir(tmp_path)
+    exec(code, {})  # noqa: S102 - our own generated snippet
+    tifs = sorted((tmp_path / "results").glob("*.tif"))
+    assert [t.name for t in tifs] == ["openEO.tif"]
+    with rasterio.open(tifs[0]) as ds:
+        assert ds.crs.to_epsg() == 3857
+        values = ds.read(1)
+    assert 0.6 < float(np.nanmedian(values)) <= 1.0  # a forest in summer
