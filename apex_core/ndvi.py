@@ -82,6 +82,7 @@ defective pixels (0, 1), whose reflectances give no meaningful NDVI. Kept: 2 dar
 Composite = Literal["max", "median"]
 COMPOSITES: tuple[Composite, ...] = get_args(Composite)
 """The composites over the range (``reduce_dimension`` over ``t`` with this reducer)."""
+_COMPOSITE_WORDS: Mapping[str, str] = {"max": "maximum", "median": "median"}
 
 # What the published collection says about the product (the metadata code itself is not NDVI's):
 NAME = "NDVI"
@@ -194,6 +195,17 @@ class NdviRequest:
     def bands(self) -> tuple[str, ...]:
         """The bands ``load_collection`` reads: B04, B08, and SCL when masking."""
         return (*BANDS, MASK_BAND) if self.mask_clouds else BANDS
+
+    @property
+    def summary(self) -> str:
+        """The days and options in words, e.g. ``2019-06-01 to 2019-09-01, clouds masked (SCL),
+        maximum NDVI`` (``2022-06-12`` for the notebook's request)."""
+        parts = [f"{self.start} to {self.last_day}" if self.is_range else str(self.start)]
+        if self.mask_clouds:
+            parts.append(f"clouds masked ({MASK_BAND})")
+        if self.composite is not None:
+            parts.append(f"{_COMPOSITE_WORDS[self.composite]} NDVI")
+        return ", ".join(parts)
 
     @property
     def feature(self) -> dict[str, Any]:

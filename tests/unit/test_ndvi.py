@@ -251,3 +251,11 @@ def test_requests_saved_before_ranges_still_load() -> None:
         None,
     )
     assert request.to_dict()["day"] == "2019-08-19"  # older readers find the day too
+
+
+def test_summary_says_the_days_and_options() -> None:
+    assert NdviRequest.for_backend(AOI.to_dict(), NOTEBOOK_DATE, CDSE).summary == "2019-08-19"
+    ranged = NdviRequest.for_backend(
+        AOI.to_dict(), RANGE[0], None, end=RANGE[1], mask_clouds=True, composite="max"
+    )
+    assert ranged.summary == "2019-06-01 to 2019-09-01, clouds masked (SCL), maximum NDVI"
