@@ -251,6 +251,7 @@ def run_publish(
             local_files=local_files(plan),
         )
     st.session_state[RUN] = PublishRun(base_id, done)
+    st.session_state.pop(_MERGE_KEY, None)  # what it previewed has changed: preview again before more
     if done.ok:
         st.session_state[StateKey.PUBLISHED] = Published.of(done, settings().stac_browser_url)
 

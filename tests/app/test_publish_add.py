@@ -105,6 +105,8 @@ def test_add_to_an_existing_collection_see_the_diff_replace_one(
         assert got is not None and got["title"] == "Bolzano"  # the collection's own
         assert got["extent"]["spatial"]["bbox"][0] == [4.8, 46.0, 11.5, 51.3]
         assert replaced is not None and replaced["properties"]["datetime"] == "2019-04-18T10:30:00Z"
+        at.run()
+        assert at.button(key="pub_go").disabled  # the preview was of before: preview again to add more
         published = at.session_state[StateKey.PUBLISHED.value]
         assert published.collection_url.endswith(f"/collections/{cid}")
 
