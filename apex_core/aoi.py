@@ -43,6 +43,7 @@ __all__ = [
     "accept_aoi",
     "aoi_layer",
     "cdse_observations",
+    "cloud_mask_available",
     "default_aoi",
     "drawn_geometry",
     "embedded_footprints",
@@ -375,18 +376,25 @@ class Observation:
     date: dt.date
     cloud_cover: float | None = None
     scenes: int = 1
+    has_scl: bool | None = None  # every scene of the day has the SCL band (None: not known)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Observation:
-        cover = data.get("cloud_cover")
+        cover, scl = data.get("cloud_cover"), data.get("has_scl")
         return cls(
             dt.date.fromisoformat(str(data["date"])),
             None if cover is None else float(cover),
             int(data.get("scenes", 1)),
+            None if scl is None else bool(scl),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"date": self.date.isoformat(), "cloud_cover": self.cloud_cover, "scenes": self.scenes}
+        return {
+            "date": self.date.isoformat(),
+            "cloud_cover": self.cloud_cover,
+            "scenes": self.scenes,
+            "has_scl": self.has_scl,
+        }
 
     def label(self) -> str:
         cover = "cloud cover unknown" if self.cloud_cover is None else f"{self.cloud_cover:.0f} % cloud"
@@ -394,15 +402,25 @@ class Observation:
         return f"{self.date.isoformat()} ({cover}{extra})"
 
 
-def _by_day(items: Iterable[tuple[dt.date, float | None]]) -> list[Observation]:
-    days: dict[dt.date, list[float | None]] = {}
-    for day, cover in items:
-        days.setdefault(day, []).append(cover)
+def _by_day(items: Iterable[tuple[dt.date, float | None, bool | None]]) -> list[Observation]:
+    days: dict[dt.date, list[tuple[float | None, bool | None]]] = {}
+    for day, cover, scl in items:
+        days.setdefault(day, []).append((cover, scl))
     out = []
-    for day, covers in days.items():
-        known = [c for c in covers if c is not None]
-        out.append(Observation(day, sum(known) / len(known) if known else None, len(covers)))
+    for day, scenes in days.items():
+        known = [c for c, _s in scenes if c is not None]
+        scl_known = [s for _c, s in scenes if s is not None]
+        has_scl = all(scl_known) if scl_known else None
+        out.append(Observation(day, sum(known) / len(known) if known else None, len(scenes), has_scl))
     return sorted(out, key=lambda o: o.date, reverse=True)
+
+
+def cloud_mask_available(observations: Sequence[Observation], start: dt.date, end: dt.date) -> bool | None:
+    """Whether the SCL cloud mask can be computed for every observation from ``start`` to ``end``
+    (None: the backend does not say; a production Sentinel-2 L2A collection has SCL everywhere)."""
+    inside = [o.has_scl for o in observations if start <= o.date <= end]
+    known = [s for s in inside if s is not None]
+    return all(known) if known else None
 
 
 def observation_index(observations: Sequence[Observation], day: str | None) -> int:
@@ -413,7 +431,7 @@ def observation_index(observations: Sequence[Observation], day: str | None) -> i
 def embedded_observations(openeo_url: str, aoi: Aoi, *, timeout: float = 30.0) -> list[Observation]:
     """The days the embedded backend has data for the AOI, newest first."""
     scenes = _search_scenes(openeo_url, bbox=aoi.bbox, timeout=timeout)
-    return _by_day((s.date, s.cloud_cover) for s in scenes)
+    return _by_day((s.date, s.cloud_cover, s.has_scl if s.bands else None) for s in scenes)
 
 
 def cdse_observations(
@@ -440,12 +458,12 @@ def cdse_observations(
         resp = requests.post(stac_url.rstrip("/") + "/search", json=body, timeout=timeout)
         resp.raise_for_status()
         features = resp.json().get("features", [])
-        items = []
+        items: list[tuple[dt.date, float | None, bool | None]] = []
         for f in features:
             props = f.get("properties") or {}
             when = dt.datetime.fromisoformat(str(props["datetime"]).replace("Z", "+00:00"))
             cover = props.get("eo:cloud_cover")
-            items.append((when.date(), None if cover is None else float(cover)))
+            items.append((when.date(), None if cover is None else float(cover), True))  # L2A: SCL
     except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ServiceError(
             f"The Copernicus STAC catalogue ({stac_url}) did not answer usefully: {exc}"

@@ -90,24 +90,30 @@ def area_footprints(url: str | None) -> tuple[tuple[Footprint, ...], ApexError |
 
 
 def area_observations(
-    url: str | None, aoi: Aoi, footprints: tuple[Footprint, ...], around: str | None
+    url: str | None,
+    aoi: Aoi,
+    footprints: tuple[Footprint, ...],
+    around: str | None,
+    until: str | None = None,
 ) -> tuple[list[Observation], ApexError | None]:
     """Observation days for the AOI: the embedded scene search, else the CDSE STAC catalogue around
-    the day ``around`` (ISO; the notebook's day when None); cached per session, errors included."""
+    the day ``around`` (ISO; the notebook's day when None), or from ``around`` to ``until`` (a range);
+    cached per session, errors included."""
     if footprints and url:
-        key = ("embedded", url, aoi.bbox)
+        key: tuple[str, ...] = ("embedded", url, str(aoi.bbox))
     else:
         day = dt.date.fromisoformat(around) if around else NOTEBOOK_DATE
-        key = ("cdse", day.isoformat(), aoi.bbox)
+        span = dt.timedelta(days=20)
+        first, last = (day, dt.date.fromisoformat(until)) if until else (day - span, day + span)
+        key = ("cdse", first.isoformat(), last.isoformat(), str(aoi.bbox))
     cache = st.session_state.setdefault(StateKey.AREA_OBSERVATIONS, {})
     if key not in cache:
         try:
             if key[0] == "embedded" and url:
                 cache[key] = (embedded_observations(url, aoi, timeout=settings().http_timeout), None)
             else:
-                day = dt.date.fromisoformat(key[1])
-                span = dt.timedelta(days=20)
-                cache[key] = (cdse_observations(aoi, day - span, day + span, timeout=5.0), None)
+                first, last = dt.date.fromisoformat(key[1]), dt.date.fromisoformat(key[2])
+                cache[key] = (cdse_observations(aoi, first, last, timeout=5.0), None)
         except ApexError as exc:
             cache[key] = ([], exc)
     found: tuple[list[Observation], ApexError | None] = cache[key]
@@ -271,7 +277,7 @@ def observation_day(url: str | None, aoi: Aoi, footprints: tuple[Footprint, ...]
         around = pick.isoformat() if isinstance(pick, dt.date) else None
     observations, obs_error = area_observations(url, aoi, footprints, around)
     if span == "A date range":
-        _date_range(observations, obs_error)
+        _date_range(url, aoi, footprints, observations, obs_error)
         return
     if observations:
         labels = [o.label() for o in observations]
@@ -289,7 +295,13 @@ def observation_day(url: str | None, aoi: Aoi, footprints: tuple[Footprint, ...]
         st.caption(f"The job will use {chosen} (one day, as in the notebook).")
 
 
-def _date_range(observations: Sequence[Observation], obs_error: ApexError | None) -> None:
+def _date_range(
+    url: str | None,
+    aoi: Aoi,
+    footprints: tuple[Footprint, ...],
+    observations: Sequence[Observation],
+    obs_error: ApexError | None,
+) -> None:
     """The first and last day (both included), and the observations of the AOI in between."""
     choice = area_choice()
     dates = sorted(o.date for o in observations)
@@ -301,6 +313,8 @@ def _date_range(observations: Sequence[Observation], obs_error: ApexError | None
         return
     start, end = picked
     _choose(day=start.isoformat(), end=end.isoformat() if end != start else None)
+    if not footprints:  # a remote backend: its catalogue searched over the range itself
+        observations, obs_error = area_observations(url, aoi, footprints, start.isoformat(), end.isoformat())
     inside = [o for o in observations if start <= o.date <= end]
     if observations:
         clear = [o for o in inside if o.cloud_cover is not None and o.cloud_cover <= 20]

@@ -9,6 +9,7 @@ connection *choice* kept across pages never holds a secret.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -17,6 +18,7 @@ from typing import Any
 import streamlit as st
 
 from apex_core import ApexError, UnauthorizedError
+from apex_core.aoi import Aoi, cloud_mask_available
 from apex_core.device import DeviceSignIn
 from apex_core.flow import AreaChoice, JobOutcome, StateKey
 from apex_core.jobs import (
@@ -46,6 +48,7 @@ from apex_core.jobs import (
 )
 from apex_core.ndvi import Composite, NdviRequest, build_ndvi_cube, default_title, python_snippet
 from apex_core.workspace import ExportChoice, effective_workspace, snippet_with_export, with_export
+from pages.common.area import area_footprints, area_observations
 from pages.common.errors import show_error
 from pages.common.export import EXPORT, export_option, export_outcome_panel
 from pages.common.projects import autosave
@@ -226,13 +229,35 @@ _OVER_RANGE = {
 }
 
 
-def range_options(area: AreaChoice) -> tuple[bool, Composite | None]:
-    """The cloud mask (SCL) and, for a date range, one NDVI per observation or a composite over it."""
+def _mask_available(area: AreaChoice, url: str | None) -> bool | None:
+    """Whether the area's data has the SCL band over the chosen days (None: the backend does not say)."""
+    if area.aoi is None or not area.day:
+        return None
+    aoi = Aoi.from_dict(area.aoi)
+    footprints, _error = area_footprints(url)
+    observations, _obs_error = area_observations(url, aoi, footprints, area.day, area.end)
+    start = dt.date.fromisoformat(area.day)
+    end = dt.date.fromisoformat(area.end) if area.end else start
+    return cloud_mask_available(observations, start, end)
+
+
+def range_options(area: AreaChoice, url: str | None = None) -> tuple[bool, Composite | None]:
+    """The cloud mask (SCL) and, for a date range, one NDVI per observation or a composite over it.
+    Where the area's data has no SCL band, the mask is not offered and the page says why."""
+    available = _mask_available(area, url)
+    if available is False:
+        st.session_state["job_mask"] = False
     mask = st.checkbox(
         "Mask clouds, cloud shadows and cirrus (SCL band) before the NDVI",
         key="job_mask",
+        disabled=available is False,
         help="openEO `mask` with the Sentinel-2 scene classification: those pixels become nodata.",
     )
+    if available is False:
+        st.caption(
+            f":material/cloud_off: The cloud mask is unavailable for {area.place or 'this area'}: its data "
+            "has no SCL (scene classification) band."
+        )
     composite: Composite | None = None
     if area.is_range:
         how = st.radio(

@@ -21,7 +21,7 @@ elif ui.connected():
     native = st.checkbox(
         "Native resolution and CRS (no resample_spatial to 38.2 m, EPSG:3857)", key="job_native"
     )
-    mask_clouds, composite = ui.range_options(area)
+    mask_clouds, composite = ui.range_options(area, info.url)
     ui.export_panel(day)
     request = NdviRequest.for_backend(
         aoi,

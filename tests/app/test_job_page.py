@@ -173,3 +173,25 @@ def test_a_range_offers_the_cloud_mask_and_composites_in_the_graph_shown(
     assert "reduce_dimension" in next(c.value for c in at.code if "import openeo" in c.value)
     one_day = _job_page(**{StateKey.AREA.value: AreaChoice(ROMANIA, "Romania", "2019-06-01")})
     assert not [r for r in one_day.radio if r.key == "job_composite"]  # a composite needs a range
+
+
+@pytest.mark.services
+def test_an_area_without_scl_says_the_cloud_mask_is_unavailable(
+    openeo_backend: OpenEoBackendService, monkeypatch: pytest.MonkeyPatch, openeo_credentials: tuple[str, str]
+) -> None:
+    """Kempen's data (four bands, no scene classification) cannot be masked: the box is off and the page
+    says why; Romania's can."""
+    monkeypatch.setenv("APEX_OPENEO_URL", openeo_backend.url)
+    at = open_page("pages/flow/1_area.py")
+    next(b for b in at.button if b.label == "Start from Kempen").click().run()
+    kempen = at.session_state[StateKey.AREA]
+    at = _connect(_job_page(**{StateKey.AREA.value: kempen}), *openeo_credentials)
+    box = at.checkbox(key="job_mask")
+    assert box.disabled and box.value is False
+    assert any("cloud mask is unavailable for Kempen" in str(c.value) for c in at.caption)
+    at = _connect(
+        _job_page(**{StateKey.AREA.value: AreaChoice(ROMANIA, "Romania", "2019-06-01", "2019-08-31")}),
+        *openeo_credentials,
+    )
+    assert not at.checkbox(key="job_mask").disabled
+    assert not any("cloud mask is unavailable" in str(c.value) for c in at.caption)
