@@ -279,16 +279,19 @@ class BackendInfo:
     title: str
     version: str
     api_version: str
-    missing_processes: tuple[str, ...] = ()
+    missing_processes: tuple[str, ...] = ()  # of the one-day NDVI graph (REQUIRED_PROCESSES)
+    processes: tuple[str, ...] | None = None  # every process the backend offers (None: not known)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BackendInfo:
+        processes = data.get("processes")
         return cls(
             url=str(data["url"]),
             title=str(data.get("title", "")),
             version=str(data.get("version", "")),
             api_version=str(data.get("api_version", "")),
             missing_processes=tuple(data.get("missing_processes", ())),
+            processes=None if processes is None else tuple(str(p) for p in processes),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -298,7 +301,16 @@ class BackendInfo:
             "version": self.version,
             "api_version": self.api_version,
             "missing_processes": list(self.missing_processes),
+            "processes": None if self.processes is None else list(self.processes),
         }
+
+    def missing(self, required: Iterable[str]) -> tuple[str, ...]:
+        """The processes of ``required`` (a request's :func:`~apex_core.ndvi.required_processes`) the
+        backend lacks; without its process list, those of the one-day graph it was found to lack."""
+        if self.processes is None:
+            return tuple(p for p in required if p in self.missing_processes)
+        offered = set(self.processes)
+        return tuple(p for p in required if p not in offered)
 
 
 def backend_info(con: Connection) -> BackendInfo:
@@ -316,6 +328,7 @@ def backend_info(con: Connection) -> BackendInfo:
         version=str(caps.get("backend_version") or "unknown"),
         api_version=str(caps.api_version()),
         missing_processes=tuple(p for p in REQUIRED_PROCESSES if p not in processes),
+        processes=tuple(sorted(str(p) for p in processes if p)),
     )
 
 

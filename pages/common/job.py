@@ -46,7 +46,14 @@ from apex_core.jobs import (
     submit_job,
     work_folder,
 )
-from apex_core.ndvi import Composite, NdviRequest, build_ndvi_cube, default_title, python_snippet
+from apex_core.ndvi import (
+    Composite,
+    NdviRequest,
+    build_ndvi_cube,
+    default_title,
+    python_snippet,
+    required_processes,
+)
 from apex_core.workspace import ExportChoice, effective_workspace, snippet_with_export, with_export
 from pages.common.area import area_footprints, area_observations
 from pages.common.errors import show_error
@@ -73,6 +80,7 @@ __all__ = [
     "graph_panel",
     "job_panel",
     "place",
+    "processes_check",
     "range_options",
     "reattach_panel",
 ]
@@ -218,8 +226,12 @@ def connection_banner(info: BackendInfo) -> None:
         f"Connected to **{info.title}** (version {info.version}, API {info.api_version}) at {info.url}."
     )
     cols[1].button("Disconnect", key="job_disconnect", on_click=_disconnect)
-    if info.missing_processes:
-        st.error("This backend lacks processes the job needs: " + ", ".join(info.missing_processes))
+
+
+def processes_check(info: BackendInfo, request: NdviRequest) -> None:
+    """Which processes of this request's graph (mask, composite ...) the backend lacks, if any."""
+    if missing := info.missing(required_processes(request)):
+        st.error("This backend lacks processes the job needs: " + ", ".join(missing))
 
 
 _OVER_RANGE = {

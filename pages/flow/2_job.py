@@ -32,6 +32,7 @@ elif ui.connected():
         mask_clouds=mask_clouds,
         composite=composite,
     )
+    ui.processes_check(info, request)
     ui.graph_panel(request, info.url)
     st.text_input("Job title", value=default_title(ui.place()), key="job_title")
     st.button(

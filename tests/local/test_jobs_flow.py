@@ -58,6 +58,25 @@ def test_backend_info_lists_no_missing_process(con: Connection) -> None:
     assert info.title
     assert info.version
     assert info.missing_processes == ()
+    # A range with the cloud mask and a median composite needs more: the embedded backend has it all.
+    import datetime as dt
+
+    from apex_core.jobs import BackendInfo
+    from apex_core.ndvi import NdviRequest, required_processes
+
+    geometry = {"type": "Polygon", "coordinates": [[[22.146, 45.202], [22.158, 45.202], [22.158, 45.208],
+                                                    [22.146, 45.202]]]}  # fmt: skip
+    masked = NdviRequest(
+        geometry, dt.date(2019, 6, 1), dt.date(2019, 8, 31), mask_clouds=True, composite="median"
+    )
+    needed = required_processes(masked)
+    assert {"mask", "reduce_dimension", "median"} <= set(needed) and info.missing(needed) == ()
+    # A backend without them says which (what the Job page shows before a submit would fail).
+    older = BackendInfo.from_dict(
+        {**info.to_dict(), "processes": [p for p in info.processes or () if p != "mask"]}
+    )
+    assert older.missing(needed) == ("mask",)
+    assert BackendInfo.from_dict(older.to_dict()) == older
 
 
 def test_wrong_password_is_an_auth_error(openeo_backend: OpenEoBackendService) -> None:
