@@ -492,24 +492,7 @@ class CatalogueClient:
 
     def item_ids(self, collection_id: str, *, page_size: int = 500, max_pages: int = 100) -> set[str]:
         """Every item id of the collection (following ``next`` links); empty if the collection is absent."""
-        url: str | None = self.url_of("collections", collection_id, "items")
-        params: dict[str, Any] | None = {"limit": page_size}
-        found: set[str] = set()
-        for _ in range(max_pages):
-            if url is None:
-                break
-            resp = self.request(
-                "GET", url, what=f"list the items of {collection_id}", params=params, ok=(404,)
-            )
-            if resp.status_code == 404:
-                return set()
-            page = resp.json()
-            found.update(str(f.get("id")) for f in page.get("features", []))
-            url = next(
-                (str(link["href"]) for link in page.get("links", []) if link.get("rel") == "next"), None
-            )
-            params = None
-        return found
+        return set(self.items(collection_id, page_size=page_size, max_pages=max_pages))
 
     def create_collection(self, collection: Mapping[str, Any]) -> requests.Response:
         cid = str(collection.get("id"))

@@ -153,6 +153,22 @@ def embedded_catalogue_token(state_dir: Path, catalogue_url: str, account: str =
     return client_credentials_token(endpoint, client.client_id, client.client_secret, timeout=15).access_token
 
 
+def go_to_step(page: Page, step: str) -> None:
+    """Open a step of the flow from the sidebar, in the same session."""
+    page.locator("[data-testid='stSidebarNav'] a", has_text=step).click()
+    wait_for_script(page)
+    page.get_by_role("heading", name=step).wait_for()
+
+
+def commit_text(page: Page, label: str, value: str, key: str = "Enter") -> None:
+    """Type into a text field and apply it as a person does (Enter; Ctrl+Enter in a text area)."""
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press(key)
+    wait_for_script(page)
+    expect(page.get_by_label(label, exact=True)).to_have_value(value, timeout=30_000)
+
+
 def open_publish_page(page: Page) -> str:
     """Open the Publish step from the sidebar; returns the embedded catalogue's URL the page names."""
     page.locator("[data-testid='stSidebarNav'] a", has_text="Publish").click()
@@ -167,8 +183,13 @@ def open_publish_page(page: Page) -> str:
 
 
 def sign_in_locally(page: Page) -> None:
-    """The Publish page's default local sign-in (the embedded issuer's editor account)."""
+    """The Publish page's default local sign-in (the embedded issuer's editor account); nothing to do
+    when this session is signed in already."""
     account = page.get_by_role("combobox", name="Local account")
+    signed_in = page.locator("[data-testid='stMain']").get_by_text("Signed in (")
+    account.or_(signed_in).first.wait_for(timeout=30_000)
+    if signed_in.count():
+        return
     expect(account).to_have_value(re.compile(r"^editor "), timeout=30_000)
     page.get_by_role("button", name="Sign in", exact=True).click()
     wait_for_script(page)

@@ -17,7 +17,9 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .conftest import (
+    commit_text,
     embedded_catalogue_token,
+    go_to_step,
     open_publish_page,
     screenshot,
     sign_in_locally,
@@ -47,25 +49,9 @@ def _choose(page: Page, label: str, option: str, deadline_s: float = 60.0) -> No
                 raise
 
 
-def _go(page: Page, step: str) -> None:
-    """Open a step of the flow from the sidebar, in the same session."""
-    page.locator("[data-testid='stSidebarNav'] a", has_text=step).click()
-    wait_for_script(page)
-    page.get_by_role("heading", name=step).wait_for()
-
-
-def _commit(page: Page, label: str, value: str, key: str = "Enter") -> None:
-    """Type into a text field and apply it as a person does (Enter; Ctrl+Enter in a text area)."""
-    box = page.get_by_label(label, exact=True)
-    box.fill(value)
-    box.press(key)
-    wait_for_script(page)
-    expect(page.get_by_label(label, exact=True)).to_have_value(value, timeout=30_000)
-
-
 def _preview(page: Page) -> None:
     """Step 3: the job's NDVI as an overlay with its legend, and its statistics."""
-    _go(page, "Preview")
+    go_to_step(page, "Preview")
     page.get_by_text("Results of job").wait_for(timeout=60_000)
     frame = page.frame_locator(MAP_FRAME)
     overlay = frame.locator(".leaflet-image-layer")
@@ -84,7 +70,7 @@ def _preview(page: Page) -> None:
 
 def _metadata(page: Page, cid: str) -> None:
     """Step 4: the job's results prefilled; set id, title, description and licence until it validates."""
-    _go(page, "Metadata")
+    go_to_step(page, "Metadata")
     page.get_by_text("Valid STAC 1.1.0 collection").or_(page.get_by_text("Not valid yet")).first.wait_for(
         timeout=60_000
     )
@@ -96,11 +82,11 @@ def _metadata(page: Page, cid: str) -> None:
         keyup.first.press("Control+A")
         keyup.first.press_sequentially(cid, delay=30)
     else:  # a plain text input
-        _commit(page, "Id", cid)
+        commit_text(page, "Id", cid)
     page.get_by_text(f"Valid STAC 1.1.0 collection {cid} with").wait_for(timeout=30_000)
     wait_for_script(page)
-    _commit(page, "Title", TITLE)
-    _commit(page, "Description", DESCRIPTION, key="Control+Enter")
+    commit_text(page, "Title", TITLE)
+    commit_text(page, "Description", DESCRIPTION, key="Control+Enter")
     licence = page.locator("[data-testid='stSelectbox']").filter(has_text="Licence")
     licence.locator("input").click()
     licence.locator("input").fill("CC0")
