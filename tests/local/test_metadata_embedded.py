@@ -75,3 +75,43 @@ def test_live_job_results_to_a_valid_collection(backend: OpenEoBackendService, t
         [href for _o, _k, href in md.asset_hrefs(pub.collection, pub.items)], timeout=10
     )
     assert [r.ok for r in reach] == [True], reach
+
+
+ROMANIA = {
+    "type": "Polygon",
+    "coordinates": [
+        [[22.146, 45.202], [22.158, 45.202], [22.158, 45.208], [22.146, 45.208], [22.146, 45.202]]
+    ],
+}
+
+
+def test_a_composite_is_one_item_whose_interval_is_the_range(
+    backend: OpenEoBackendService, tmp_path: Path
+) -> None:
+    """The median NDVI over June to August 2019 (cloud-masked): one item, named by its interval, whose
+    start and end are the range, valid, with the composite's own statistics."""
+    from apex_core.jobs import download_results
+    from apex_core.ndvi import NdviRequest, build_ndvi_cube
+
+    con = openeo.connect(backend.url).authenticate_basic(DEFAULT_USER, DEFAULT_PASSWORD)
+    request = NdviRequest(
+        ROMANIA, dt.date(2019, 6, 1), dt.date(2019, 8, 31), native=True, mask_clouds=True, composite="median"
+    )
+    job = build_ndvi_cube(request, con).create_job(title="Romania median NDVI")
+    job.start_and_wait(max_poll_interval=0.5, print=lambda *_: None)
+    outcome = download_results(con, job.job_id, tmp_path)
+    assert len(outcome.assets) == 1
+    loaded = md.results_from_job(outcome, timeout=10)
+    paths = {a["href"]: outcome.assets[0].path for i in loaded.items for a in i["assets"].values()}
+    files = dict(md.read_files(paths))
+    draft = md.CollectionDraft.from_results(loaded.results, loaded.items)
+    ev = md.evaluate(draft, loaded.results, loaded.items, files=files)
+    assert ev.publishable is not None and ev.valid, [c for c in ev.checks if not c.ok]
+    (item,) = ev.publishable.items
+    props = item["properties"]
+    assert props["start_datetime"][:10] == "2019-06-01" and props["end_datetime"][:10] == "2019-08-31"
+    assert item["id"] == f"{draft.id}_20190601-20190831"
+    (asset,) = item["assets"].values()
+    (facts,) = files.values()
+    assert facts.raster is not None
+    assert asset["raster:bands"][0]["statistics"] == facts.raster.statistics
