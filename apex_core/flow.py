@@ -233,24 +233,33 @@ class AreaChoice:
 
 @dataclass(frozen=True)
 class ResultAsset:
-    """One downloaded result GeoTIFF: its STAC asset key, local path and (optional) date."""
+    """One downloaded result file: its STAC asset key, local path, (optional) date and, for a composite,
+    the last day of the range it covers (``end``; ``datetime`` is then its start)."""
 
     key: str
     path: Path
     datetime: str | None = None
+    end: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResultAsset:
         data = _mapping(data, "A job result asset")
         key, path = _required(data, "A job result asset", "key", "path")
-        return cls(key=key, path=Path(path), datetime=_opt_str(data.get("datetime")))
+        return cls(
+            key=key, path=Path(path), datetime=_opt_str(data.get("datetime")), end=_opt_str(data.get("end"))
+        )
 
     @property
     def label(self) -> str:
+        if self.datetime and self.end:
+            return f"{self.key} ({self.datetime[:10]} to {self.end[:10]})"
         return f"{self.key} ({self.datetime})" if self.datetime else self.key
 
     def to_dict(self) -> dict[str, str | None]:
-        return {"key": self.key, "path": str(self.path), "datetime": self.datetime}
+        out = {"key": self.key, "path": str(self.path), "datetime": self.datetime}
+        if self.end:
+            out["end"] = self.end
+        return out
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -723,6 +723,18 @@ def _safe_name(key: str) -> str:
     return name
 
 
+def _with_interval(asset: ResultAsset, items: Sequence[Mapping[str, Any]]) -> ResultAsset:
+    """The result's start and end from the item holding it (a composite covers a range; openEO results
+    documents drop the dates of their assets, the items keep them)."""
+    for item in items:
+        if asset.key in (item.get("assets") or {}):
+            props = item.get("properties") or {}
+            start, end = props.get("start_datetime"), props.get("end_datetime")
+            if start and end and str(start)[:10] != str(end)[:10]:
+                return replace(asset, datetime=str(start), end=str(end))
+    return asset
+
+
 def download_results(
     con: Connection,
     job_id: str,
@@ -765,6 +777,7 @@ def download_results(
         _stream(con, asset, path, index, len(assets), on_progress, timeout, chunk_size)
         out.append(ResultAsset(asset.key, path.resolve(), asset.datetime))
     items, problems = fetch_items(meta, timeout, session=con.session)
+    out = [_with_interval(a, items) for a in out]
     if on_progress is not None:
         on_progress(DownloadProgress("", 0, None, len(assets), len(assets)))
     logger.info("downloaded %d asset(s) of job %s into %s", len(out), job_id, target)

@@ -65,6 +65,8 @@ def _source(job: JobOutcome | None) -> tuple[Path, str, tuple[str, ...]] | None:
         if others:
             st.caption(f"Results that are not rasters have no preview: {others}.")
         asset = _series(rasters) if len(rasters) > 1 else rasters[0]
+        if asset.datetime and asset.end:
+            st.caption(f"A composite: one map for {asset.datetime[:10]} to {asset.end[:10]}.")
         meta = job.metadata_path
         mtime = meta.stat().st_mtime if meta is not None and meta.is_file() else 0.0
         return (

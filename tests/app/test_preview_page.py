@@ -236,3 +236,11 @@ def test_results_without_a_raster_have_no_preview(tmp_path: Path) -> None:
     assert not [w for w in at.selectbox if w.key == "preview_asset"]  # one raster: nothing to choose
     assert "Results that are not rasters have no preview: `timeseries.csv`." in _texts(at)
     assert at.session_state[StateKey.PREVIEW.value].asset_key == "openEO.tif"
+
+
+def test_a_composite_says_the_range_it_covers(tmp_path: Path) -> None:
+    tif = _ndvi_tif(tmp_path / "openEO.tif", [[0.1, 0.2], [0.3, 0.4]])
+    composite = ResultAsset(tif.name, tif, "2019-06-01T00:00:00Z", "2019-08-31T23:59:59Z")
+    at = _run(**{StateKey.JOB.value: JobOutcome("j-median", "finished", assets=(composite,))})
+    assert "A composite: one map for 2019-06-01 to 2019-08-31." in _texts(at)
+    assert not [s for s in at.select_slider if s.key == "preview_asset"]  # one map, no date slider

@@ -101,6 +101,9 @@ def test_a_composite_is_one_item_whose_interval_is_the_range(
     job.start_and_wait(max_poll_interval=0.5, print=lambda *_: None)
     outcome = download_results(con, job.job_id, tmp_path)
     assert len(outcome.assets) == 1
+    (result,) = outcome.assets
+    assert (str(result.datetime)[:10], str(result.end)[:10]) == ("2019-06-01", "2019-08-31")
+    assert result.label.endswith("(2019-06-01 to 2019-08-31)")
     loaded = md.results_from_job(outcome, timeout=10)
     paths = {a["href"]: outcome.assets[0].path for i in loaded.items for a in i["assets"].values()}
     files = dict(md.read_files(paths))

@@ -66,7 +66,10 @@ OUTCOMES = [
     JobOutcome(
         "j-2",
         "finished",
-        assets=(ResultAsset("a.tif", Path("/w/a.tif")),),
+        assets=(
+            ResultAsset("a.tif", Path("/w/a.tif")),
+            ResultAsset("m.tif", Path("/w/m.tif"), "2019-06-01T00:00:00Z", "2019-08-31T23:59:59Z"),
+        ),
         metadata_path=Path("/w/job-results.json"),
         items=({"type": "Feature", "id": "i1", "assets": {}},),
     ),
