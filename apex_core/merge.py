@@ -211,13 +211,16 @@ def merge_summaries(old: Any, new: Any) -> tuple[dict[str, Any], tuple[str, ...]
     return merged, tuple(notes)
 
 
-def _merged_links(old: Any, new: Any) -> list[dict[str, Any]]:
-    """The collection's stored links, and the new ``derived_from`` links it does not have yet."""
+def _merged_links(
+    old: Any, new: Any, rels: frozenset[str] | None = frozenset({"derived_from"})
+) -> list[dict[str, Any]]:
+    """The collection's stored links, and the new links of ``rels`` (every rel: None) it does not have
+    yet: a stored link is never lost."""
     links = stored_links(old)
     hrefs = {(str(link.get("rel")), str(link.get("href"))) for link in links}
     for link in stored_links(new):
         key = (str(link.get("rel")), str(link.get("href")))
-        if link.get("rel") == "derived_from" and key not in hrefs:
+        if (rels is None or link.get("rel") in rels) and key not in hrefs:
             hrefs.add(key)
             links.append(copy.deepcopy(link))
     return links
@@ -248,7 +251,7 @@ def merge_collection(
     if metadata == "new":
         merged = copy.deepcopy({k: v for k, v in new.items() if k != "_auth"})
         merged["id"] = existing.get("id", new.get("id"))
-        merged["links"] = _merged_links(new.get("links"), existing.get("links"))
+        merged["links"] = _merged_links(existing.get("links"), new.get("links"), rels=None)
         # where the two disagree, the new document wins
         first, second = new, existing
     else:
@@ -418,6 +421,12 @@ def plan_merge(
     changes = {k: v for k, v in merged.items() if k != "id" and _canonical(v) != _canonical(before.get(k))}
     version = merged.get("stac_version")
     said = list(notes)
+    only_before = sorted(k for k in before if k not in merged and k not in ("links", "_auth"))
+    if metadata == "new" and only_before:
+        said.append(
+            f"The collection has {', '.join(only_before)}, this job's metadata does not: an update (PATCH) "
+            "keeps them, a replace (PUT) removes them."
+        )
     planned = []
     relabelled: list[str] = []
     for raw in items:

@@ -164,7 +164,14 @@ class PublishPlan:
         if not new_id:
             raise MetadataError("The new collection id is empty.", field="id")
         data = self.to_dict()
+        old_prefix = f"{self.collection_id}_"
         data["collection"]["id"] = new_id
+        for item in data.get("items") or []:
+            # items named after their collection ({collection}_{date}) follow it to the new id
+            if str(item.get("id", "")).startswith(old_prefix):
+                item["id"] = f"{new_id}_{str(item['id'])[len(old_prefix) :]}"
+            if "collection" in item:
+                item["collection"] = new_id
         return PublishPlan.from_dict(data)
 
     @property
@@ -588,6 +595,9 @@ class _Run:
         merged = self.merge_plan()
         same = [p.id for p in merged.items if p.status == "same" and not self.state.is_done(item_step(p.id))]
         if same:
+            # already in the collection before this run (another job's, or this one's published earlier):
+            # never this run's to delete
+            self.state = self.state.with_done(*(_KEPT_PREFIX + i for i in same))
             self.mark(*(item_step(i) for i in same), message=f"{len(same)} items already there, unchanged.")
         skipped = [p.id for p in merged.skipped if not self.state.is_done(item_step(p.id))]
         if skipped:

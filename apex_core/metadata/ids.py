@@ -92,6 +92,9 @@ def check_item_pattern(pattern: str) -> str | None:
         names = [name for _text, name, _spec, _conv in string.Formatter().parse(pattern) if name is not None]
     except ValueError as exc:
         return f"The pattern is not valid: {exc}."
+    parts = [(spec, conv) for _t, name, spec, conv in string.Formatter().parse(pattern) if name is not None]
+    if any(spec or conv for spec, conv in parts):
+        return "Use the fields as they are, e.g. {date}: no format specs or conversions ({n:03d}, {date!r})."
     unknown = sorted({n for n in names if n not in ITEM_ID_FIELDS})
     if unknown:
         known = ", ".join("{" + f + "}" for f in ITEM_ID_FIELDS)

@@ -226,7 +226,7 @@ def test_item_with_other_content_is_skipped_with_its_diff_unless_replaced(
         replaced = publish(c, chosen)
         assert replaced.ok, replaced.error
         assert [(m, s) for m, _, s in writes(replaced.state.log)] == [("PUT", 200)]
-        assert replaced.state.kept == ()
+        assert replaced.state.kept == (extra["id"],)  # written by the run before: not this run's to delete
         stored = c.get_item(cid, clash)
         assert stored is not None and stored["properties"]["eo:cloud_cover"] == 3.5
 
@@ -244,6 +244,9 @@ def test_adding_the_same_items_twice_writes_nothing_the_second_time(
         assert writes(again.state.log) == []
         assert any("unchanged" in n for n in again.notes)
         assert len(c.item_ids(cid)) == 4
+        # The items the second add found already there are not its own: deleting "this job's items"
+        # after it deletes none of them.
+        assert set(again.state.kept) == set(again.plan.item_ids)
 
 
 def test_an_interrupted_add_resumes_and_writes_every_item_once(
@@ -396,3 +399,38 @@ def test_rehosting_while_adding_leaves_a_kept_item_file_alone(
         other = c.get_item(cid, str(second.items[1]["id"]))
     assert other is not None and other["assets"]["ndvi"]["href"].startswith(f"{catalogue.assets_url}/{cid}/")
     assert other["assets"]["ndvi"]["href"] != file_url
+
+
+def test_items_named_after_their_collection_follow_it_to_another_id() -> None:
+    """``{collection}_{date}`` ids: adding a job whose Metadata named another collection renames its
+    items after the collection they join (one rule for every item of a collection)."""
+    plan = PublishPlan.from_dict(
+        {
+            "collection": {"id": "sept_ndvi", "type": "Collection"},
+            "items": [{"id": "sept_ndvi_20190905", "collection": "sept_ndvi"}, {"id": "openEO"}],
+        }
+    )
+    moved = plan.adding_to("romania_ndvi")
+    assert moved.item_ids == ("romania_ndvi_20190905", "openEO")
+    assert [i.get("collection") for i in moved.items] == ["romania_ndvi", "romania_ndvi"]
+
+
+def test_an_update_keeps_the_collection_s_stored_links_and_says_what_a_replace_would_drop() -> None:
+    existing = {
+        "id": "c", "type": "Collection", "keywords": ["forest"],
+        "assets": {"thumb": {"href": "https://x/t.png"}},
+        "links": [{"rel": "license", "href": "https://x/licence"},
+                  {"rel": "cite-as", "href": "https://doi.org/x"}],
+        "extent": {"spatial": {"bbox": [[0, 0, 1, 1]]},
+                   "temporal": {"interval": [["2019-06-01T00:00:00Z", None]]}},
+    }  # fmt: skip
+    new = {"id": "c", "type": "Collection", "description": "new words",
+           "links": [{"rel": "about", "href": "https://x/about"}],
+           "extent": {"spatial": {"bbox": [[1, 1, 2, 2]]},
+                      "temporal": {"interval": [[None, None]]}}}  # fmt: skip
+    merged, _notes = merge_collection(existing, new, "new")
+    assert {(link["rel"], link["href"]) for link in merged["links"]} == {
+        ("license", "https://x/licence"), ("cite-as", "https://doi.org/x"), ("about", "https://x/about")
+    }  # fmt: skip
+    plan = plan_merge(existing, {}, new, [], metadata="new")
+    assert any("assets, keywords" in n and "PUT" in n for n in plan.notes)

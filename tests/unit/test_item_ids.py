@@ -122,3 +122,12 @@ def test_each_observation_of_a_series_carries_its_own_statistics(tmp_path: Any) 
         means.append(band["statistics"]["mean"])
     assert means == pytest.approx([0.25, 0.75])
     assert [b["id"] for b in pub.items] == [f"{draft.id}_20190603", f"{draft.id}_20190608"]
+
+
+@pytest.mark.parametrize("pattern", ["{collection}_{n:03d}", "{date!r}", "{date:>30}"])
+def test_format_specs_and_conversions_are_refused(pattern: str) -> None:
+    problem = check_item_pattern(pattern)
+    assert problem is not None and "no format specs or conversions" in problem
+    draft = replace(md.CollectionDraft.from_results(embedded_job_results()), item_ids=pattern)
+    ev = md.evaluate(draft, embedded_job_results(), [embedded_job_item()])  # no crash: a field error
+    assert [i.field for i in ev.errors] == ["item_ids"] and ev.publishable is None
