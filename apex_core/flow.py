@@ -203,7 +203,7 @@ class AreaChoice:
             aoi=dict(aoi) if aoi is not None else None,
             place=place or None,
             day=day or None,
-            end=(end or None) if end != day else None,
+            end=(end or None) if day and end != day else None,  # a range needs its first day
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -215,6 +215,12 @@ def test_the_project_codec_saves_typed_values_only() -> None:
         encode(FINISHED)  # a raw dict in the session is a bug, not something to save
 
 
+def test_a_range_end_without_its_first_day_is_dropped() -> None:
+    assert AreaChoice.from_dict({"day": None, "end": "2019-06-01"}).end is None
+    assert AreaChoice.from_dict({"day": "2019-06-01", "end": "2019-06-01"}).end is None  # one day
+    assert AreaChoice.from_dict({"day": "2019-06-01", "end": "2019-06-30"}).is_range
+
+
 def test_the_area_choice_is_one_typed_value_under_one_key() -> None:
     aoi = {"type": "Polygon", "coordinates": []}
     state = {StateKey.AREA: AreaChoice(aoi, "Bolzano", "2022-06-12")}
