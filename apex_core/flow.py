@@ -541,29 +541,40 @@ def _local_files(entries: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, Path]
 @dataclass(frozen=True)
 class PublishRun:
     """The Publish page's run: where publishing got to (``result``), for the collection id the Metadata
-    step named (``base``; a run for another base is forgotten)."""
+    step named (``base``) and the items it had (``items``: the Metadata step's item ids when the run
+    started); a run for another base, or for other items (next month's job into the same collection), is
+    forgotten."""
 
     base: str | None = None
     result: PublishResult | None = None
+    items: tuple[str, ...] | None = None  # None: a run saved before this was recorded
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PublishRun:
         data = _mapping(data, "The publish run")
         raw = data.get("result")
+        items = data.get("items")
         return cls(
             base=_opt_str(data.get("base")),
             result=PublishResult.from_dict(_mapping(raw, "The publish result")) if raw is not None else None,
+            items=None if items is None else tuple(str(i) for i in _list(data, "items", "The publish run")),
         )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"base": self.base}
         if self.result is not None:
             out["result"] = self.result.to_dict()
+        if self.items is not None:
+            out["items"] = list(self.items)
         return out
 
-    def for_base(self, base: str) -> PublishRun:
-        """This run, or a new one when it was for another collection id."""
-        return self if self.base in (None, base) else PublishRun()
+    def for_base(self, base: str, items: Sequence[str] | None = None) -> PublishRun:
+        """This run, or a new one when it was for another collection id or other items."""
+        if self.base not in (None, base):
+            return PublishRun()
+        if items is not None and self.items is not None and tuple(items) != self.items:
+            return PublishRun()
+        return self
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,7 @@ def _device_sign_in(target: CatalogueTarget, timeout: float) -> None:
 def publish_run(base: pub.PublishPlan) -> PublishRun:
     """This session's publish run for ``base`` (forgotten when the metadata names another collection)."""
     run: PublishRun = st.session_state.get(RUN) or PublishRun()
-    st.session_state[RUN] = run = run.for_base(base.collection_id)
+    st.session_state[RUN] = run = run.for_base(base.collection_id, base.item_ids)
     return run
 
 
@@ -236,9 +236,10 @@ def run_publish(
     *,
     rehost: bool,
     base_id: str,
+    base_items: tuple[str, ...] | None = None,
 ) -> None:
-    """Publish (or resume) with a progress bar; keeps the run (its result, for ``base_id``) and the
-    published URLs."""
+    """Publish (or resume) with a progress bar; keeps the run (its result, for ``base_id`` and the
+    Metadata step's ``base_items``) and the published URLs."""
     bar = st.progress(0.0, text="Starting…")
     with CatalogueClient(target.url, token.access_token, timeout=settings().http_timeout) as client:
         done = pub.publish(
@@ -250,7 +251,7 @@ def run_publish(
             rehost_to=asset_store(settings(), client, target.assets_url) if rehost else None,
             local_files=local_files(plan),
         )
-    st.session_state[RUN] = PublishRun(base_id, done)
+    st.session_state[RUN] = PublishRun(base_id, done, base_items)
     st.session_state.pop(_MERGE_KEY, None)  # what it previewed has changed: preview again before more
     if done.ok:
         st.session_state[StateKey.PUBLISHED] = Published.of(done, settings().stac_browser_url)

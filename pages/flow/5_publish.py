@@ -63,7 +63,16 @@ if base is not None and target is not None:
 
     def go(plan: pub.PublishPlan, state: pub.PublishState | None) -> None:
         assert token is not None and base is not None and target is not None
-        run_publish(target, token, conformance, plan, state, rehost=rehost, base_id=base.collection_id)
+        run_publish(
+            target,
+            token,
+            conformance,
+            plan,
+            state,
+            rehost=rehost,
+            base_id=base.collection_id,
+            base_items=base.item_ids,
+        )
 
     if st.button("Publish", type="primary", disabled=not can_publish or to_publish is None, key="pub_go"):
         assert to_publish is not None

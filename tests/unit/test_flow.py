@@ -215,6 +215,18 @@ def test_the_project_codec_saves_typed_values_only() -> None:
         encode(FINISHED)  # a raw dict in the session is a bug, not something to save
 
 
+def test_a_publish_run_is_forgotten_for_another_job_s_items() -> None:
+    """Next month's job into the same collection: the first job's result is not shown as this one's."""
+    run = PublishRun("romania", _result(), ("romania_20190611", "romania_20190616"))
+    assert run.for_base("romania", ["romania_20190611", "romania_20190616"]) is run
+    assert run.for_base("romania", ["romania_20190905"]) == PublishRun()
+    assert run.for_base("other", ["romania_20190611", "romania_20190616"]) == PublishRun()
+    old = PublishRun("romania", _result())  # saved before the items were recorded: kept
+    assert old.for_base("romania", ["romania_20190905"]) is old
+    back = PublishRun.from_dict(_json(run.to_dict()))
+    assert back.items == run.items and back.base == "romania"
+
+
 def test_a_range_end_without_its_first_day_is_dropped() -> None:
     assert AreaChoice.from_dict({"day": None, "end": "2019-06-01"}).end is None
     assert AreaChoice.from_dict({"day": "2019-06-01", "end": "2019-06-01"}).end is None  # one day
