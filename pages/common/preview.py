@@ -8,12 +8,13 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from apex_core.flow import JobOutcome, StateKey
+from apex_core.flow import JobOutcome, ResultAsset, StateKey
 from apex_core.jobs import work_folder
 from apex_core.preview import Preview
+from apex_core.timeseries import SeriesPoint, series_points
 from pages.common.session import settings
 
-__all__ = ["save_upload", "statistics_panel", "upload_folder"]
+__all__ = ["save_upload", "series_slider", "statistics_panel", "upload_folder"]
 
 
 def upload_folder() -> Path:
@@ -112,3 +113,33 @@ def statistics_panel(preview: Preview, job: JobOutcome | None) -> None:
     if job is not None and job.metadata_path is not None and job.metadata_path.is_file():
         st.download_button("Download the job's STAC metadata", data=job.metadata_path.read_bytes,
                            file_name=job.metadata_path.name, mime="application/json")  # fmt: skip
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading every date of the series…")
+def _points(
+    results: tuple[tuple[str, Path, str | None], ...], mtimes: tuple[float, ...]
+) -> tuple[SeriesPoint, ...]:
+    return series_points(results)
+
+
+def series_slider(rasters: tuple[ResultAsset, ...]) -> ResultAsset:
+    """A series (one result per date): the mean and valid share per date, and a date slider choosing
+    the result the map shows."""
+    results = tuple((a.key, a.path, a.datetime) for a in rasters)
+    points = _points(results, tuple(a.path.stat().st_mtime if a.path.is_file() else 0.0 for a in rasters))
+    st.markdown(f"**{len(points)} results** from {points[0].date[:10]} to {points[-1].date[:10]}")
+    st.line_chart([{"date": p.date[:10], "mean": p.mean} for p in points], x="date", y="mean", height=180)
+    st.bar_chart(
+        [{"date": p.date[:10], "valid (cloud-free) %": round(p.valid_percent, 1)} for p in points],
+        x="date",
+        y="valid (cloud-free) %",
+        height=140,
+    )
+    by_key = {a.key: a for a in rasters}
+    chosen = st.select_slider(
+        "Date shown on the map",
+        [p.key for p in points],
+        format_func=lambda k: by_key[k].label,
+        key="preview_asset",
+    )
+    return by_key[chosen]

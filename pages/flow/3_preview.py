@@ -9,7 +9,7 @@ import streamlit as st
 
 from apex_core import ApexError, DataError
 from apex_core.categorical import legend_for
-from apex_core.flow import JobOutcome, ResultAsset, StateKey
+from apex_core.flow import JobOutcome, StateKey
 from apex_core.mapview import check_assets
 from apex_core.preview import (
     KIND_LABELS,
@@ -23,10 +23,9 @@ from apex_core.preview import (
     preview_map,
     value_at,
 )
-from apex_core.timeseries import SeriesPoint, series_points
 from pages.common.errors import show_error
 from pages.common.foliummap import cached_st_folium
-from pages.common.preview import save_upload, statistics_panel, upload_folder
+from pages.common.preview import save_upload, series_slider, statistics_panel, upload_folder
 from pages.common.session import map_assets, settings
 
 
@@ -64,7 +63,7 @@ def _source(job: JobOutcome | None) -> tuple[Path, str, tuple[str, ...]] | None:
             return None
         if others:
             st.caption(f"Results that are not rasters have no preview: {others}.")
-        asset = _series(rasters) if len(rasters) > 1 else rasters[0]
+        asset = series_slider(rasters) if len(rasters) > 1 else rasters[0]
         if asset.datetime and asset.end:
             st.caption(f"A composite: one map for {asset.datetime[:10]} to {asset.end[:10]}.")
         meta = job.metadata_path
@@ -80,36 +79,6 @@ def _source(job: JobOutcome | None) -> tuple[Path, str, tuple[str, ...]] | None:
     )
     upload = st.file_uploader("GeoTIFF", type=["tif", "tiff"], key="preview_upload")
     return None if upload is None else (save_upload(upload, upload_folder()), upload.name, (upload.name,))
-
-
-@st.cache_data(max_entries=8, show_spinner="Reading every date of the series…")
-def _points(
-    results: tuple[tuple[str, Path, str | None], ...], mtimes: tuple[float, ...]
-) -> tuple[SeriesPoint, ...]:
-    return series_points(results)
-
-
-def _series(rasters: tuple[ResultAsset, ...]) -> ResultAsset:
-    """A series (one result per date): the mean and valid share per date, and a date slider choosing
-    the result the map shows."""
-    results = tuple((a.key, a.path, a.datetime) for a in rasters)
-    points = _points(results, tuple(a.path.stat().st_mtime if a.path.is_file() else 0.0 for a in rasters))
-    st.markdown(f"**{len(points)} results** from {points[0].date[:10]} to {points[-1].date[:10]}")
-    st.line_chart([{"date": p.date[:10], "mean": p.mean} for p in points], x="date", y="mean", height=180)
-    st.bar_chart(
-        [{"date": p.date[:10], "valid (cloud-free) %": round(p.valid_percent, 1)} for p in points],
-        x="date",
-        y="valid (cloud-free) %",
-        height=140,
-    )
-    by_key = {a.key: a for a in rasters}
-    chosen = st.select_slider(
-        "Date shown on the map",
-        [p.key for p in points],
-        format_func=lambda k: by_key[k].label,
-        key="preview_asset",
-    )
-    return by_key[chosen]
 
 
 def _choose(path: Path, asset_key: str, hints: tuple[str, ...]) -> Preview:
