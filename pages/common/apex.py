@@ -54,7 +54,9 @@ def attach_files(
         choice = st.selectbox(
             "Attach a file to", missing, format_func=lambda a: f"{a[1]} ({a[0]})", key=prefix + "attach_to"
         )
-        upload = st.file_uploader("Result file", key=prefix + "attach_file")
+        # One uploader per attached file: once a file is attached a fresh (empty) one shows, so the same
+        # upload is never read again on a rerun nor attached to the next asset still missing.
+        upload = st.file_uploader("Result file", key=f"{prefix}attach_file_{len(files)}")
         if upload is not None and choice is not None:
             path = save_upload(upload, upload_folder())
             try:
