@@ -6,6 +6,8 @@ page runs, saved after it), navigation over the start screen and the five steps,
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -13,12 +15,15 @@ from apex_core import ConfigError
 from apex_core.flow import WidgetPrefix
 from apex_core.logs import configure_logging
 from apex_core.steps import STEPS, flow_status
+from pages.common.catalogue import SHARED_PAGE
 from pages.common.errors import show_error
 from pages.common.projects import autosave, conflict_notice, project_query, sync_from_url
 from pages.common.services import embedded_services
 from pages.common.session import load_settings
 
 ATTRIBUTION = "Contains modified Copernicus Sentinel data 2022, processed by openEO Platform"
+CATALOGUE_PAGE = "pages/flow/6_catalogue.py"
+SHARED_PAGE_SCRIPT = "pages/flow/7_shared.py"
 
 st.set_page_config(page_title="APEx Publisher", page_icon=":material/satellite_alt:", layout="wide")
 
@@ -35,7 +40,14 @@ start = st.Page("pages/flow/0_projects.py", title="Projects", icon=":material/fo
 pages = {
     step.key: st.Page(step.page, title=step.title, icon=step.icon, url_path=step.key.value) for step in STEPS
 }
-current = st.navigation([start, *pages.values()], position="sidebar")
+catalogue = st.Page(CATALOGUE_PAGE, title="Catalogue", icon=":material/travel_explore:", url_path="catalogue")
+shared = st.Page(SHARED_PAGE_SCRIPT, title="Shared view", icon=":material/share:", url_path=SHARED_PAGE)
+# The shared view is what a stakeholder is sent: that collection alone, without the app's navigation.
+viewing_shared = urlsplit(str(st.context.url or "")).path.rstrip("/").endswith("/" + SHARED_PAGE)
+current = st.navigation(
+    [start, *pages.values(), catalogue, shared], position="hidden" if viewing_shared else "sidebar"
+)
+viewing_shared = current.url_path == SHARED_PAGE
 
 
 def render_stepper(where: DeltaGenerator) -> None:
@@ -82,12 +94,15 @@ with st.sidebar:
     service_status()
     st.caption(ATTRIBUTION)
 
-stepper = st.container(border=True, key=WidgetPrefix.APP + "stepper")
-notice = st.container()  # above the page: "changed in another tab", when a save finds that
-try:
+if viewing_shared:  # read-only: no project, no stepper
     current.run()
-finally:
-    autosave()
-    with notice:
-        conflict_notice()
-    render_stepper(stepper)
+else:
+    stepper = st.container(border=True, key=WidgetPrefix.APP + "stepper")
+    notice = st.container()  # above the page: "changed in another tab", when a save finds that
+    try:
+        current.run()
+    finally:
+        autosave()
+        with notice:
+            conflict_notice()
+        render_stepper(stepper)

@@ -89,6 +89,11 @@ class StateKey(StrEnum):
     CATALOGUE_COLLECTIONS = "apex_catalogue_collections"  # cache: {catalogue url: [(id, title)]}
     PUBLISH_MERGE = "apex_publish_merge"  # the add-to-collection preview: (what it is for, MergePlan)
     EXPLORER = "apex_explorer"  # explorer.ExplorerHandover of the last publish, with its CORS answers
+    CATALOGUE_LIST = "apex_catalogue_list"  # cache: (url, token, browse.CollectionSummary tuple)
+    CATALOGUE_VIEW = "apex_catalogue_view"  # cache: (url, token, browse.CollectionView) of the chosen one
+    CATALOGUE_QUICKLOOKS = "apex_catalogue_quicklooks"  # cache: {(url, collection, item, asset): Quicklook}
+    CATALOGUE_EDIT = "apex_catalogue_edit"  # MetadataWork: a published collection in the Metadata form
+    CATALOGUE_DONE = "apex_catalogue_done"  # the last edit's or delete's message, shown after the rerun
     SETTINGS = "apex_settings"  # the session's Settings
     PROJECT = "apex_project"  # {"id", "name", "version", "saved"}
     PROJECT_CONFLICT = "apex_project_conflict"  # True while another tab's save is newer
@@ -105,6 +110,9 @@ class WidgetPrefix(StrEnum):
     PUBLISH = "pub_"
     PROJECTS = "projects_"
     APP = "apex_"  # app.py's and the project notice's own widgets
+    CATALOGUE = "cat_"  # the Catalogue page's widgets
+    CATALOGUE_EDIT = "catmd_"  # the Catalogue page's Metadata form (a published collection)
+    SHARED = "shared_"  # the read-only shared view's widgets
 
     @classmethod
     def of_steps(cls) -> tuple[str, ...]:

@@ -39,6 +39,7 @@ __all__ = [
     "ADD",
     "NEW",
     "RUN",
+    "add_to",
     "add_to_existing",
     "apex_status",
     "catalogue_conformance",
@@ -255,6 +256,13 @@ def run_publish(
     st.session_state.pop(_MERGE_KEY, None)  # what it previewed has changed: preview again before more
     if done.ok:
         st.session_state[StateKey.PUBLISHED] = Published.of(done, settings().stac_browser_url)
+
+
+def add_to(collection_id: str) -> None:
+    """Set this page to add the project's results to ``collection_id`` (the Catalogue page's button)."""
+    st.session_state["pub_mode"] = ADD
+    st.session_state["pub_add_to"] = collection_id
+    st.session_state.pop(_MERGE_KEY, None)
 
 
 def publish_mode() -> str:

@@ -7,29 +7,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from apex_core.catalogue import CatalogueClient
 from apex_core.flow import MetadataOutcome, StateKey
 from apex_core.local.catalogue import CatalogueHandle
-from apex_core.local.issuer import IssuerHandle
 from apex_core.publish import PublishPlan, publish
 from tests.apptest import open_page
 from tests.stacdocs import collection_doc, item_doc
 
 PUBLISH = "pages/flow/5_publish.py"
 KEMPEN_BOX = [4.8, 51.1, 5.3, 51.3]
-
-
-@pytest.fixture
-def remote_env(monkeypatch: pytest.MonkeyPatch, catalogue: CatalogueHandle, issuer: IssuerHandle) -> str:
-    editor = issuer.client("editor")
-    monkeypatch.setenv("APEX_CATALOGUE_URL", catalogue.url)
-    monkeypatch.setenv("APEX_OIDC_ISSUER", issuer.issuer_url)
-    monkeypatch.setenv("APEX_OIDC_CLIENT_ID", editor.client_id)
-    monkeypatch.setenv("APEX_OIDC_CLIENT_SECRET", editor.client_secret)
-    return editor.client_secret
 
 
 def _click(at: AppTest, key: str) -> None:

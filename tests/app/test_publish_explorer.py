@@ -9,13 +9,11 @@ import json
 import uuid
 from typing import Any
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from apex_core.explorer import ExplorerHandover
 from apex_core.flow import MetadataOutcome
 from apex_core.local.catalogue import CatalogueHandle
-from apex_core.local.issuer import IssuerHandle
 from apex_core.steps import StateKey
 from tests.apptest import ok, open_page
 from tests.stacdocs import collection_doc, item_doc
@@ -24,15 +22,6 @@ PUBLISH = "pages/flow/5_publish.py"
 SECTION = "Open in the APEx Geospatial Explorer"
 COG = "https://files.example/ndvi-1.tif"
 RENDERS = {"ndvi": {"assets": ["ndvi"], "rescale": [[-1, 1]], "colormap_name": "rdylgn", "title": "NDVI"}}
-
-
-@pytest.fixture
-def remote_env(monkeypatch: pytest.MonkeyPatch, catalogue: CatalogueHandle, issuer: IssuerHandle) -> None:
-    editor = issuer.client("editor")
-    monkeypatch.setenv("APEX_CATALOGUE_URL", catalogue.url)
-    monkeypatch.setenv("APEX_OIDC_ISSUER", issuer.issuer_url)
-    monkeypatch.setenv("APEX_OIDC_CLIENT_ID", editor.client_id)
-    monkeypatch.setenv("APEX_OIDC_CLIENT_SECRET", editor.client_secret)
 
 
 def metadata(cid: str) -> MetadataOutcome:

@@ -39,16 +39,6 @@ def metadata(cid: str, title: str = "NDVI") -> MetadataOutcome:
     return MetadataOutcome(valid=True, collection=collection, items=(item_doc("ndvi-1", cid),))
 
 
-@pytest.fixture
-def remote_env(monkeypatch: pytest.MonkeyPatch, catalogue: CatalogueHandle, issuer: IssuerHandle) -> str:
-    editor = issuer.client("editor")
-    monkeypatch.setenv("APEX_CATALOGUE_URL", catalogue.url)
-    monkeypatch.setenv("APEX_OIDC_ISSUER", issuer.issuer_url)
-    monkeypatch.setenv("APEX_OIDC_CLIENT_ID", editor.client_id)
-    monkeypatch.setenv("APEX_OIDC_CLIENT_SECRET", editor.client_secret)
-    return editor.client_secret
-
-
 def _open(**state: Any) -> AppTest:
     return open_page(PUBLISH, **state)
 
