@@ -17,6 +17,7 @@ __all__ = [
     "canary_item",
     "collection_doc",
     "item_doc",
+    "publish_two_dates",
     "write_land_cover_geotiff",
     "write_ndvi_geotiff",
 ]
@@ -148,3 +149,25 @@ def embedded_job_item() -> dict[str, Any]:
     """The item the recorded job results' signed ``item`` link returned."""
     doc: dict[str, Any] = json.loads((OWN_FIXTURES / "embedded_job_item.json").read_text())
     return doc
+
+
+def publish_two_dates(
+    catalogue_url: str, assets_url: str, token: str, cid: str, tif: Path, auth: dict[str, list[str]]
+) -> tuple[str, str]:
+    """Publish collection ``cid`` (title ``Title of <cid>``, ``auth`` as its ``_auth``) with two items,
+    2022-06-12 and 2022-07-01, whose GeoTIFF ``tif`` is re-hosted as a COG in the catalogue's asset
+    store at ``assets_url``, through the app's own publish code; returns the two item ids."""
+    from apex_core.catalogue import CatalogueClient
+    from apex_core.publish import PublishPlan, publish
+
+    source = f"https://openeo.example/jobs/{cid}/results/map.tif"
+    assets = {"map": {"href": source, "type": "image/tiff; application=geotiff", "roles": ["data"]}}
+    first, second = item_doc(f"{cid}_20220612", cid, assets), item_doc(f"{cid}_20220701", cid, assets)
+    second["properties"]["datetime"] = "2022-07-01T10:00:00Z"
+    collection = collection_doc(cid, f"Catalogue test **{cid}**", title=f"Title of {cid}")
+    collection["_auth"] = auth
+    plan = PublishPlan.from_dict({"collection": collection, "items": [first, second]})
+    with CatalogueClient(catalogue_url, token, timeout=30.0) as client:
+        result = publish(client, plan, rehost_to=assets_url, local_files={source: tif})
+    assert result.ok, result.error
+    return first["id"], second["id"]

@@ -16,13 +16,18 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from apex_core.catalogue import CatalogueClient
 from apex_core.flow import MetadataOutcome, StateKey
 from apex_core.local.catalogue import CatalogueHandle
-from apex_core.publish import PublishPlan, publish
 from apex_core.quicklook import Quicklook
 from tests.apptest import ok, open_page
-from tests.stacdocs import collection_doc, item_doc, write_land_cover_geotiff, write_ndvi_geotiff
+from tests.stacdocs import (
+    EDITOR_AUTH,
+    collection_doc,
+    item_doc,
+    publish_two_dates,
+    write_land_cover_geotiff,
+    write_ndvi_geotiff,
+)
 
 pytestmark = pytest.mark.services
 
@@ -33,22 +38,6 @@ T = 30.0
 PUBLIC_AUTH = {"read": ["anonymous"], "write": ["apex-editor"]}
 
 
-def _publish(
-    catalogue: CatalogueHandle, token: str, cid: str, tif: Path, auth: dict[str, list[str]], **extra: Any
-) -> None:
-    """Publish ``cid`` with two items whose GeoTIFF is re-hosted as a COG in the catalogue's asset store."""
-    source = f"https://openeo.example/jobs/{cid}/results/map.tif"
-    assets = {"map": {"href": source, "type": "image/tiff; application=geotiff", "roles": ["data"]}}
-    first, second = item_doc(f"{cid}_20220612", cid, assets), item_doc(f"{cid}_20220701", cid, assets)
-    second["properties"]["datetime"] = "2022-07-01T10:00:00Z"
-    collection = collection_doc(cid, f"Catalogue page test **{cid}**", title=f"Title of {cid}", **extra)
-    collection["_auth"] = auth
-    plan = PublishPlan.from_dict({"collection": collection, "items": [first, second]})
-    with CatalogueClient(catalogue.url, token, timeout=T) as client:
-        result = publish(client, plan, rehost_to=catalogue.assets_url, local_files={source: tif})
-    assert result.ok, result.error
-
-
 @pytest.fixture(scope="module")
 def published(
     catalogue: CatalogueHandle, token_for: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
@@ -56,10 +45,12 @@ def published(
     """(private id, public id): the private one by the editor, the public one by the admin."""
     folder = tmp_path_factory.mktemp("catalogue-page")
     private, public = f"priv-{uuid.uuid4().hex[:8]}", f"pub-{uuid.uuid4().hex[:8]}"
-    _publish(catalogue, token_for("editor"), private, write_ndvi_geotiff(folder / "ndvi.tif"), {
-        "read": ["apex-editor"], "write": ["apex-editor"]
-    })  # fmt: skip
-    _publish(catalogue, token_for("admin"), public, write_land_cover_geotiff(folder / "lc.tif"), PUBLIC_AUTH)
+    ndvi = write_ndvi_geotiff(folder / "ndvi.tif")
+    land_cover = write_land_cover_geotiff(folder / "lc.tif", (11.0, 46.0, 11.5, 46.5), (700, 500))
+    publish_two_dates(catalogue.url, catalogue.assets_url, token_for("editor"), private, ndvi, EDITOR_AUTH)
+    publish_two_dates(
+        catalogue.url, catalogue.assets_url, token_for("admin"), public, land_cover, PUBLIC_AUTH
+    )
     yield private, public
     for cid in (private, public):
         requests.delete(
@@ -114,7 +105,7 @@ def test_signed_in_view_edit_and_delete(
     at.selectbox(key="cat_collection").set_value(private).run()
     ok(at)
     assert [s.value for s in at.subheader][:1] == [f"Title of {private}"]
-    assert any(f"Catalogue page test **{private}**" in str(m.value) for m in at.markdown)
+    assert any(f"Catalogue test **{private}**" in str(m.value) for m in at.markdown)
     # the first item's quicklook (read over HTTP from the re-hosted COG) with the NDVI legend
     looks = at.session_state[StateKey.CATALOGUE_QUICKLOOKS.value]
     look = next(iter(looks.values()))
@@ -131,7 +122,7 @@ def test_signed_in_view_edit_and_delete(
     assert any(f"Updated {private}: title" in str(s.value) for s in at.success)
     stored = requests.get(f"{catalogue.url}/collections/{private}", headers=auth_header("editor"), timeout=T)
     assert stored.json()["title"] == "A better title"
-    assert stored.json()["description"] == f"Catalogue page test **{private}**"
+    assert stored.json()["description"] == f"Catalogue test **{private}**"
     # `_auth` still enforced: anonymous cannot read it, noroles cannot write it
     anonymous = requests.get(f"{catalogue.url}/collections/{private}", timeout=T)
     assert anonymous.status_code == anonymous_before.status_code and anonymous.status_code in (401, 403, 404)
