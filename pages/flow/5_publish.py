@@ -8,6 +8,7 @@ from apex_core import MetadataError
 from apex_core import publish as pub
 from apex_core.steps import StateKey
 from pages.common.errors import show_error
+from pages.common.projects import project_query
 from pages.common.publish import (
     ADD,
     add_to_existing,
@@ -89,6 +90,12 @@ if base is not None and target is not None:
     if result is not None:
         show_publish_result(result, settings().stac_browser_url)
         if result.ok:
+            st.page_link(
+                "pages/flow/6_catalogue.py",
+                label="See it in the Catalogue (map, legend, share link)",
+                icon=":material/travel_explore:",
+                query_params={**project_query(), "collection": result.plan.collection_id},
+            )
             explorer_section(result)
     current = result.plan if result is not None else base  # a new id, once chosen, is what exists
     delete_section(target, token, current, result.state.kept if result is not None else ())
