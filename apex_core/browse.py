@@ -1,0 +1,796 @@
+"""The catalogue's read side for the Catalogue page: collections, one collection's items, and metadata
+rendered for people, read through pystac-client with the bearer token kept to the catalogue's origin.
+
+- :func:`list_collections` reads ``GET /collections`` (every page, following ``next`` links) into
+  :class:`CollectionSummary` rows sorted by title; :func:`search_collections` filters and pages them
+  for the page (no request).
+- :func:`open_collection` reads one collection as the token may read it and its items (following
+  paging links) into a :class:`CollectionView`; ``None`` when it does not exist or is hidden (404).
+- :func:`footprints`, :func:`item_footprints` and :func:`timeline_rows` shape those for a map and an
+  Altair timeline; :func:`readable` renders a collection's metadata (:class:`ReadableMetadata`).
+
+The token goes only to the origin (scheme, host, port) of the catalogue URL: it is added by the
+transport adapter of pystac-client's :class:`~pystac_client.stac_api_io.StacApiIO` session when a request
+is sent (so pystac-client's debug log of the prepared request never contains it), and any request to
+another origin (a ``next`` link, a redirect) is sent without it. Failures become the project's errors
+(:func:`apex_core.catalogue.error_from_response`: 401, 403, 404, 5xx; no answer is
+:class:`~apex_core.errors.CatalogueUnavailable`), whose messages never contain the token.
+
+Documents are read defensively: a missing or ill-typed field becomes empty, non-finite numbers are
+dropped, and nothing here raises on an odd document.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+from pystac_client import Client
+from pystac_client.exceptions import APIError
+from pystac_client.stac_api_io import StacApiIO
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from apex_core.catalogue import AccessToken, error_from_response
+from apex_core.errors import ApexError, CatalogueError, CatalogueUnavailable
+
+__all__ = [
+    "CollectionPage",
+    "CollectionSummary",
+    "CollectionView",
+    "ItemSummary",
+    "ReadableMetadata",
+    "footprints",
+    "item_footprints",
+    "list_collections",
+    "open_collection",
+    "readable",
+    "search_collections",
+    "timeline_rows",
+]
+
+Bbox = tuple[float, float, float, float]
+_HIDDEN_LINKS = frozenset({"self", "root", "parent", "items"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading odd documents without raising
+# --------------------------------------------------------------------------------------------------
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _num(value: Any) -> int | float | None:
+    """A finite number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in _list(value) if isinstance(v, str))
+
+
+def _bbox(value: Any) -> Bbox | None:
+    """A 2D box from a 4- or 6-number list (3D boxes reduced), finite and south <= north; else None."""
+    box = _list(value)
+    if len(box) == 6:
+        box = [box[0], box[1], box[3], box[4]]
+    if len(box) != 4:
+        return None
+    nums = [_num(v) for v in box]
+    if any(n is None for n in nums):
+        return None
+    west, south, east, north = (float(n) for n in nums if n is not None)
+    if south > north:
+        return None
+    return (west, south, east, north)
+
+
+def _first_bbox(extent: Any) -> Bbox | None:
+    boxes = _list(_map(_map(extent).get("spatial")).get("bbox"))
+    if not boxes:
+        return None
+    if isinstance(boxes[0], list | tuple):
+        return _bbox(boxes[0])
+    return _bbox(boxes)  # a flat box where a list of boxes belongs
+
+
+def _first_interval(extent: Any) -> tuple[str | None, str | None]:
+    intervals = _list(_map(_map(extent).get("temporal")).get("interval"))
+    if not intervals:
+        pair: list[Any] = []
+    elif isinstance(intervals[0], list | tuple):
+        pair = list(intervals[0])
+    else:
+        pair = intervals  # a flat interval where a list of intervals belongs
+    start = _str(pair[0]) if len(pair) > 0 else None
+    end = _str(pair[1]) if len(pair) > 1 else None
+    return (start, end)
+
+
+def _public(doc: Mapping[str, Any]) -> bool | None:
+    auth = doc.get("_auth")
+    if not isinstance(auth, Mapping):
+        return None
+    return "anonymous" in _strings(auth.get("read"))
+
+
+def _polygon(west: float, south: float, east: float, north: float) -> list[list[list[float]]]:
+    return [[[west, south], [east, south], [east, north], [west, north], [west, south]]]
+
+
+def _bbox_geometry(box: Bbox) -> dict[str, Any]:
+    """A Polygon, or a MultiPolygon of two when the box crosses the antimeridian (west > east)."""
+    west, south, east, north = box
+    if west > east:
+        return {
+            "type": "MultiPolygon",
+            "coordinates": [_polygon(west, south, 180.0, north), _polygon(-180.0, south, east, north)],
+        }
+    return {"type": "Polygon", "coordinates": _polygon(west, south, east, north)}
+
+
+def _positions(coords: Any, depth: int = 0) -> Iterator[tuple[float, float]]:
+    items = _list(coords)
+    if len(items) >= 2 and all(_num(v) is not None for v in items[:2]):
+        yield (float(items[0]), float(items[1]))
+        return
+    if depth > 8:
+        return
+    for item in items:
+        yield from _positions(item, depth + 1)
+
+
+def _geometry_bbox(geometry: Mapping[str, Any] | None) -> Bbox | None:
+    if geometry is None:
+        return None
+    points = list(_positions(geometry.get("coordinates")))
+    if not points:
+        return None
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _geometry(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, Mapping) and isinstance(value.get("type"), str):
+        return dict(value)
+    return None
+
+
+def _box_of(data: Any) -> Bbox | None:
+    box = _list(data)
+    if len(box) != 4:
+        return None
+    return _bbox(box)
+
+
+# --------------------------------------------------------------------------------------------------
+# Collections
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CollectionSummary:
+    """One row of the collection list."""
+
+    id: str
+    title: str
+    description: str
+    license: str | None
+    bbox: Bbox | None
+    interval: tuple[str | None, str | None]
+    keywords: tuple[str, ...]
+    public: bool | None
+
+    @classmethod
+    def from_stac(cls, doc: Mapping[str, Any]) -> CollectionSummary | None:
+        """The row of a collection document; None when it has no string id."""
+        cid = _str(doc.get("id"))
+        if not cid:
+            return None
+        title = _str(doc.get("title"))
+        return cls(
+            id=cid,
+            title=title.strip() if title and title.strip() else cid,
+            description=_str(doc.get("description")) or "",
+            license=_str(doc.get("license")),
+            bbox=_first_bbox(doc.get("extent")),
+            interval=_first_interval(doc.get("extent")),
+            keywords=_strings(doc.get("keywords")),
+            public=_public(doc),
+        )
+
+    def matches(self, query: str) -> bool:
+        """Whether every whitespace-separated word of ``query`` is in the id, title, description or
+        keywords (case-insensitive); an empty query matches every collection."""
+        text = "\n".join((self.id, self.title, self.description, *self.keywords)).casefold()
+        return all(word in text for word in query.casefold().split())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "license": self.license,
+            "bbox": list(self.bbox) if self.bbox else None,
+            "interval": list(self.interval),
+            "keywords": list(self.keywords),
+            "public": self.public,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CollectionSummary:
+        interval = _list(data.get("interval"))
+        public = data.get("public")
+        return cls(
+            id=str(data["id"]),
+            title=str(data.get("title") or data["id"]),
+            description=str(data.get("description") or ""),
+            license=_str(data.get("license")),
+            bbox=_box_of(data.get("bbox")),
+            interval=(
+                _str(interval[0]) if len(interval) > 0 else None,
+                _str(interval[1]) if len(interval) > 1 else None,
+            ),
+            keywords=_strings(data.get("keywords")),
+            public=public if isinstance(public, bool) else None,
+        )
+
+
+@dataclass(frozen=True)
+class CollectionPage:
+    """One page of the filtered collection list."""
+
+    collections: tuple[CollectionSummary, ...]
+    total: int
+    page: int
+    pages: int
+
+
+def search_collections(
+    collections: Sequence[CollectionSummary], query: str, page: int = 1, page_size: int = 20
+) -> CollectionPage:
+    """The collections matching ``query`` (:meth:`CollectionSummary.matches`), one page of them; the
+    page number is clamped into ``[1, pages]``."""
+    size = max(1, int(page_size))
+    found = [c for c in collections if c.matches(query)]
+    pages = max(1, math.ceil(len(found) / size))
+    page = min(max(1, int(page)), pages)
+    start = (page - 1) * size
+    return CollectionPage(tuple(found[start : start + size]), len(found), page, pages)
+
+
+def footprints(collections: Sequence[CollectionSummary]) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of the collections' boxes (properties ``id``, ``title``); collections
+    without a box are left out, a box crossing the antimeridian is a MultiPolygon of two."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": _bbox_geometry(c.bbox),
+            "properties": {"id": c.id, "title": c.title},
+        }
+        for c in collections
+        if c.bbox is not None
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+# --------------------------------------------------------------------------------------------------
+# Items and one collection
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_raster(asset: Mapping[str, Any]) -> bool:
+    media = (_str(asset.get("type")) or "").strip().lower()
+    path = urlsplit(_str(asset.get("href")) or "").path.lower()
+    return media.startswith("image/tiff") or path.endswith((".tif", ".tiff"))
+
+
+@dataclass(frozen=True)
+class ItemSummary:
+    """One item: its time, place and GeoTIFF assets."""
+
+    id: str
+    start: str | None
+    end: str | None
+    bbox: Bbox | None
+    geometry: dict[str, Any] | None
+    raster_keys: tuple[str, ...]
+
+    @classmethod
+    def from_stac(cls, doc: Mapping[str, Any]) -> ItemSummary | None:
+        """The summary of an item document; None when it has no string id."""
+        iid = _str(doc.get("id"))
+        if not iid:
+            return None
+        props = _map(doc.get("properties"))
+        moment = _str(props.get("datetime"))
+        start = moment or _str(props.get("start_datetime"))
+        end = _str(props.get("end_datetime")) or moment
+        geometry = _geometry(doc.get("geometry"))
+        bbox = _bbox(doc.get("bbox")) or _geometry_bbox(geometry)
+        rasters = [
+            (key, "data" in _strings(asset.get("roles")))
+            for key, asset in _map(doc.get("assets")).items()
+            if isinstance(key, str) and isinstance(asset, Mapping) and _is_raster(asset)
+        ]
+        keys = tuple(key for key, data in sorted(rasters, key=lambda r: not r[1]))
+        return cls(iid, start, end, bbox, geometry, keys)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "start": self.start,
+            "end": self.end,
+            "bbox": list(self.bbox) if self.bbox else None,
+            "geometry": self.geometry,
+            "raster_keys": list(self.raster_keys),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ItemSummary:
+        return cls(
+            id=str(data["id"]),
+            start=_str(data.get("start")),
+            end=_str(data.get("end")),
+            bbox=_box_of(data.get("bbox")),
+            geometry=_geometry(data.get("geometry")),
+            raster_keys=_strings(data.get("raster_keys")),
+        )
+
+
+def _item_order(pair: tuple[ItemSummary, dict[str, Any]]) -> tuple[bool, str, str]:
+    item = pair[0]
+    return (item.start is None, item.start or "", item.id)
+
+
+@dataclass(frozen=True)
+class CollectionView:
+    """One collection as this token may read it, with its items (at most ``max_items`` of them)."""
+
+    collection: dict[str, Any]
+    items: tuple[ItemSummary, ...]
+    item_docs: tuple[dict[str, Any], ...]
+    truncated: bool
+
+    @classmethod
+    def of(cls, collection: Mapping[str, Any], item_docs: Sequence[Any], truncated: bool) -> CollectionView:
+        """The view of a collection and its item documents (sorted by start, then id; documents
+        without an id left out)."""
+        pairs = []
+        for doc in item_docs:
+            if isinstance(doc, Mapping) and (summary := ItemSummary.from_stac(doc)) is not None:
+                pairs.append((summary, dict(doc)))
+        pairs.sort(key=_item_order)
+        return cls(
+            dict(collection),
+            tuple(p[0] for p in pairs),
+            tuple(p[1] for p in pairs),
+            truncated,
+        )
+
+    @property
+    def summary(self) -> CollectionSummary | None:
+        return CollectionSummary.from_stac(self.collection)
+
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        """The JSON of the item ``item_id``, None if this view does not hold it."""
+        for summary, doc in zip(self.items, self.item_docs, strict=False):
+            if summary.id == item_id:
+                return doc
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "items": [i.to_dict() for i in self.items],
+            "item_docs": list(self.item_docs),
+            "truncated": self.truncated,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CollectionView:
+        return cls(
+            collection=dict(_map(data.get("collection"))),
+            items=tuple(ItemSummary.from_dict(i) for i in _list(data.get("items"))),
+            item_docs=tuple(dict(_map(d)) for d in _list(data.get("item_docs"))),
+            truncated=bool(data.get("truncated", False)),
+        )
+
+
+def item_footprints(view: CollectionView) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of the items (their geometry, else their box), with properties
+    ``id``, ``start``, ``end``; items with neither are left out."""
+    features = []
+    for item in view.items:
+        geometry = item.geometry or (_bbox_geometry(item.bbox) if item.bbox else None)
+        if geometry is None:
+            continue
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": {"id": item.id, "start": item.start, "end": item.end},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def timeline_rows(view: CollectionView) -> list[dict[str, Any]]:
+    """One row per item with a time, ``{"item", "start", "end"}`` (an instant has start == end)."""
+    rows = []
+    for item in view.items:
+        start = item.start or item.end
+        end = item.end or item.start
+        if start is None or end is None:
+            continue
+        rows.append({"item": item.id, "start": start, "end": end})
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading through pystac-client, the token kept to the catalogue's origin
+# --------------------------------------------------------------------------------------------------
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    return (scheme, (parts.hostname or "").lower(), port)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without user info, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        pass
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class _OriginBearer(HTTPAdapter):
+    """Adds the bearer token to requests to one origin when they are sent, removes any other
+    ``Authorization`` header (a link's ``headers`` included), and keeps the last failed response for
+    the error message."""
+
+    def __init__(self, origin: tuple[str, str, int | None], token: str | None, retries: Retry) -> None:
+        super().__init__(max_retries=retries)
+        self._origin = origin
+        self._token = token
+        self.last_failure: requests.Response | None = None
+
+    def __repr__(self) -> str:
+        return f"_OriginBearer({self._origin!r}, token={'set' if self._token else 'none'})"
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        request.headers.pop("Authorization", None)
+        if self._token and _origin(request.url or "") == self._origin:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        response = super().send(request, *args, **kwargs)
+        if response.status_code >= 400:
+            self.last_failure = response
+        return response
+
+
+class _Reader:
+    """One pystac-client session against one catalogue (the token only in the adapter)."""
+
+    def __init__(self, url: str, token: AccessToken | None, timeout: float) -> None:
+        self.url = url.rstrip("/")
+        self._secret = token.access_token if token else None
+        retries = Retry(
+            total=2,
+            connect=2,
+            read=0,
+            status=0,
+            backoff_factor=0.2,
+            allowed_methods=frozenset({"GET", "HEAD"}),
+            raise_on_status=False,
+        )
+        self.adapter = _OriginBearer(_origin(self.url), self._secret, retries)
+        self.io = StacApiIO(timeout=timeout, max_retries=None)
+        self.io.session.mount("http://", self.adapter)
+        self.io.session.mount("https://", self.adapter)
+        self.timeout = timeout
+
+    def close(self) -> None:
+        self.io.session.close()
+
+    def error(self, exc: Exception, what: str) -> ApexError:
+        """The project's error for a failure while doing ``what`` (the token never in its message)."""
+        if isinstance(exc, APIError) and getattr(exc, "status_code", None):
+            status = int(exc.status_code or 0)
+            resp = self.adapter.last_failure
+            if resp is None or resp.status_code != status:
+                resp = requests.Response()
+                resp.status_code = status
+                resp._content = str(exc).encode("utf-8", "replace")
+            return self._scrub(error_from_response(resp, what))
+        cause = (exc.__cause__ or exc.__context__) if isinstance(exc, APIError) else exc
+        if isinstance(cause, requests.RequestException):
+            reason = type(cause).__name__
+            return CatalogueUnavailable(
+                f"Could not {what}: the catalogue at {_safe_url(self.url)} did not answer ({reason}). "
+                "Try again in a moment."
+            )
+        if isinstance(exc, ValueError) and not isinstance(exc, APIError):
+            return CatalogueError(f"Could not {what}: the answer is not a JSON document ({exc}).")
+        return self._scrub(CatalogueError(f"Could not {what}: the answer is not usable ({exc})."))
+
+    def _scrub(self, error: ApexError) -> ApexError:
+        if self._secret and self._secret in error.message:
+            error.message = error.message.replace(self._secret, "[token]")
+            error.args = (error.message,)
+        return error
+
+    def open(self) -> Client:
+        """The root through ``Client.open`` (what the catalogue conforms to is not checked here)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Client.open(self.url, stac_io=self.io, timeout=self.timeout)
+
+    def collections_url(self, client: Client | None) -> str:
+        """The root's ``data`` link when it is on the catalogue's origin, else ``<url>/collections``."""
+        if client is not None:
+            link = client.get_single_link("data")
+            href = link.get_absolute_href() if link is not None else None
+            if href and _origin(href) == _origin(self.url):
+                return href.rstrip("/")
+        return f"{self.url}/collections"
+
+    def pages(self, url: str, limit: int | None) -> Iterator[dict[str, Any]]:
+        parameters = {"limit": limit} if limit else None
+        yield from self.io.get_pages(url, parameters=parameters)
+
+    def json(self, url: str) -> dict[str, Any]:
+        return self.io.read_json(url)
+
+
+_CAUGHT = (APIError, requests.RequestException, ValueError, KeyError, TypeError, AttributeError)
+
+
+def list_collections(
+    url: str,
+    token: AccessToken | None,
+    *,
+    timeout: float,
+    limit: int = 1000,
+    page_size: int | None = None,
+) -> tuple[CollectionSummary, ...]:
+    """The collections this token may read (``GET /collections``, every page), at most ``limit`` of
+    them, sorted by title (case-insensitive) then id. ``page_size``: the ``limit`` asked of the server
+    per page (its default when None)."""
+    reader = _Reader(url, token, timeout)
+    what = f"list the collections of {_safe_url(url)}"
+    found: list[CollectionSummary] = []
+    try:
+        client = reader.open()
+        for page in reader.pages(reader.collections_url(client), page_size):
+            for doc in _list(page.get("collections")):
+                summary = CollectionSummary.from_stac(doc) if isinstance(doc, Mapping) else None
+                if summary is not None:
+                    found.append(summary)
+            if len(found) >= limit:
+                break
+    except _CAUGHT as exc:
+        raise reader.error(exc, what) from exc
+    finally:
+        reader.close()
+    found = found[: max(0, limit)]
+    found.sort(key=lambda c: (c.title.casefold(), c.id))
+    return tuple(found)
+
+
+def open_collection(
+    url: str,
+    token: AccessToken | None,
+    collection_id: str,
+    *,
+    timeout: float,
+    max_items: int = 500,
+    page_size: int | None = None,
+) -> CollectionView | None:
+    """The collection ``collection_id`` and up to ``max_items`` of its items (``GET
+    /collections/{id}/items``, following ``next`` links), or None when it does not exist or this token
+    may not read it (404). ``page_size``: the ``limit`` asked per page (default min(max_items + 1, 100))."""
+    if not collection_id:
+        return None
+    reader = _Reader(url, token, timeout)
+    what = f"read the collection {collection_id}"
+    try:
+        client = reader.open()
+        base = f"{reader.collections_url(client)}/{quote(collection_id, safe='')}"
+        try:
+            doc = reader.json(base)
+        except APIError as exc:
+            if getattr(exc, "status_code", None) == 404:
+                return None
+            raise
+        if not isinstance(doc, Mapping):
+            raise CatalogueError(f"Could not {what}: the answer is not a collection.")
+        what = f"read the items of collection {collection_id}"
+        items: list[Any] = []
+        truncated = False
+        size = page_size or min(max(1, max_items) + 1, 100)
+        for page in reader.pages(f"{base}/items", size):
+            items.extend(f for f in _list(page.get("features")) if isinstance(f, Mapping))
+            if len(items) > max_items:
+                truncated = True
+                break
+    except _CAUGHT as exc:
+        raise reader.error(exc, what) from exc
+    finally:
+        reader.close()
+    return CollectionView.of(doc, items[: max(0, max_items)], truncated)
+
+
+# --------------------------------------------------------------------------------------------------
+# Metadata for people
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadableMetadata:
+    """A collection's metadata as tables and text for people."""
+
+    title: str
+    description: str
+    license: str
+    license_href: str | None
+    providers: tuple[dict[str, str], ...]
+    spatial: Bbox | None
+    temporal: tuple[str | None, str | None]
+    keywords: tuple[str, ...]
+    bands: tuple[dict[str, Any], ...]
+    statistics: tuple[dict[str, Any], ...]
+    links: tuple[dict[str, str], ...]
+    access: tuple[tuple[str, ...], tuple[str, ...]] | None
+
+
+def _nodata(value: Any) -> int | float | str | None:
+    if isinstance(value, str):
+        return value  # STAC 1.1 writes "nan", "inf", "-inf" as strings
+    return _num(value)
+
+
+def _band_rows(container: Mapping[str, Any]) -> list[tuple[dict[str, Any], Mapping[str, Any]]]:
+    """(row, statistics) per band of one container: STAC 1.1 ``bands``, else ``eo:bands`` and
+    ``raster:bands`` paired by position."""
+    out = []
+    bands = [b for b in _list(container.get("bands")) if isinstance(b, Mapping)]
+    if bands:
+        for i, band in enumerate(bands):
+            out.append(
+                (
+                    {
+                        "name": _str(band.get("name")) or f"band {i + 1}",
+                        "description": _str(band.get("description")) or "",
+                        "data_type": _str(band.get("data_type")),
+                        "nodata": _nodata(band.get("nodata")),
+                        "unit": _str(band.get("unit")),
+                    },
+                    _map(band.get("statistics")),
+                )
+            )
+        return out
+    eo = _list(container.get("eo:bands"))
+    raster = _list(container.get("raster:bands"))
+    for i in range(max(len(eo), len(raster))):
+        e = _map(eo[i]) if i < len(eo) else {}
+        r = _map(raster[i]) if i < len(raster) else {}
+        name = _str(e.get("name")) or _str(e.get("common_name")) or _str(r.get("name")) or f"band {i + 1}"
+        out.append(
+            (
+                {
+                    "name": name,
+                    "description": _str(e.get("description")) or _str(r.get("description")) or "",
+                    "data_type": _str(r.get("data_type")),
+                    "nodata": _nodata(r.get("nodata")),
+                    "unit": _str(r.get("unit")),
+                },
+                _map(r.get("statistics")),
+            )
+        )
+    return out
+
+
+def _band_containers(doc: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield doc
+    yield _map(doc.get("summaries"))
+    for group in ("item_assets", "assets"):
+        for asset in _map(doc.get(group)).values():
+            if isinstance(asset, Mapping):
+                yield asset
+
+
+def _bands_and_statistics(
+    doc: Mapping[str, Any],
+) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
+    bands: list[dict[str, Any]] = []
+    stats: list[dict[str, Any]] = []
+    for container in _band_containers(doc):
+        for row, statistics in _band_rows(container):
+            if row not in bands:
+                bands.append(row)
+            stat = {
+                "band": row["name"],
+                **{
+                    key: _num(statistics.get(key))
+                    for key in ("minimum", "maximum", "mean", "stddev", "valid_percent")
+                },
+            }
+            if any(stat[key] is not None for key in stat if key != "band") and stat not in stats:
+                stats.append(stat)
+    return tuple(bands), tuple(stats)
+
+
+def readable(collection: Mapping[str, Any]) -> ReadableMetadata:
+    """The metadata of ``collection`` for people; never raises on an odd document (a missing or
+    ill-typed field is empty, non-finite numbers are dropped)."""
+    doc = _map(collection)
+    links = [_map(link) for link in _list(doc.get("links"))]
+    license_href = next(
+        (href for link in links if link.get("rel") == "license" and (href := _str(link.get("href")))),
+        None,
+    )
+    providers = tuple(
+        {
+            "name": _str(p.get("name")) or "",
+            "roles": ", ".join(_strings(p.get("roles"))),
+            "url": _str(p.get("url")) or "",
+        }
+        for p in (_map(p) for p in _list(doc.get("providers")))
+        if p
+    )
+    link_rows = tuple(
+        {"rel": rel, "title": _str(link.get("title")) or "", "href": href}
+        for link in links
+        if (rel := _str(link.get("rel"))) is not None
+        and rel not in _HIDDEN_LINKS
+        and (href := _str(link.get("href")))
+    )
+    auth = doc.get("_auth")
+    access = (_strings(auth.get("read")), _strings(auth.get("write"))) if isinstance(auth, Mapping) else None
+    bands, statistics = _bands_and_statistics(doc)
+    title = _str(doc.get("title"))
+    return ReadableMetadata(
+        title=title if title and title.strip() else (_str(doc.get("id")) or ""),
+        description=_str(doc.get("description")) or "",
+        license=_str(doc.get("license")) or "",
+        license_href=license_href,
+        providers=providers,
+        spatial=_first_bbox(doc.get("extent")),
+        temporal=_first_interval(doc.get("extent")),
+        keywords=_strings(doc.get("keywords")),
+        bands=bands,
+        statistics=statistics,
+        links=link_rows,
+        access=access,
+    )

@@ -1,0 +1,325 @@
+"""The catalogue's read side (apex_core.browse) against the embedded catalogue and loopback servers:
+what each account may see, paging of collections and items, the token kept to the catalogue's origin,
+and failures as the project's errors."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import pytest
+import requests
+
+from apex_core.browse import (
+    CollectionView,
+    item_footprints,
+    list_collections,
+    open_collection,
+    search_collections,
+    timeline_rows,
+)
+from apex_core.catalogue import AccessToken
+from apex_core.errors import CatalogueUnavailable, ForbiddenError, TokenExpired, UnauthorizedError
+from apex_core.local.catalogue import CatalogueHandle
+from apex_core.local.process import free_port
+from tests.services import loopback_http
+from tests.stacdocs import canary_collection, canary_item
+
+pytestmark = pytest.mark.services
+
+T = 15  # seconds, every request
+PRIVATE = {"read": ["apex-editor"], "write": ["apex-editor"]}
+PUBLIC = {"read": ["anonymous"], "write": ["stac-admin-local"]}
+ITEMS = 7
+
+Headers = Callable[[str], dict[str, str]]
+Tokens = Callable[[str], str]
+
+
+def _post(url: str, doc: dict[str, Any], headers: dict[str, str]) -> None:
+    resp = requests.post(url, json=doc, headers=headers, timeout=T)
+    assert resp.status_code in (200, 201), resp.text
+
+
+@pytest.fixture(scope="module")
+def made(catalogue: CatalogueHandle, auth_header: Headers) -> dict[str, str]:
+    """A public collection (the admin's), and a private one of the editor's with 7 items on 7 days."""
+    tag = uuid.uuid4().hex[:8]
+    ids = {"public": f"browse-public-{tag}", "private": f"browse-private-{tag}", "tag": tag}
+    admin, editor = auth_header("admin"), auth_header("editor")
+    _post(
+        f"{catalogue.url}/collections",
+        canary_collection(ids["public"], PUBLIC, title=f"Browse public {tag}", keywords=["ndvi", tag]),
+        admin,
+    )
+    _post(
+        f"{catalogue.url}/collections",
+        canary_collection(ids["private"], PRIVATE, title=f"Browse private {tag}"),
+        editor,
+    )
+    for n in range(ITEMS):
+        item = canary_item(f"item-{n}", ids["private"])
+        item["properties"]["datetime"] = f"2019-08-{19 + (n * 5) % ITEMS:02d}T11:52:21Z"  # out of order
+        _post(f"{catalogue.url}/collections/{ids['private']}/items", item, editor)
+    return ids
+
+
+def token(token_for: Tokens, name: str) -> AccessToken:
+    return AccessToken(token_for(name), source="test")
+
+
+def ids_of(url: str, tok: AccessToken | None, **kw: Any) -> list[str]:
+    return [c.id for c in list_collections(url, tok, timeout=T, **kw)]
+
+
+# --- who sees what ------------------------------------------------------------------------------
+
+
+def test_a_public_collection_is_listed_and_opened_anonymously(
+    catalogue: CatalogueHandle, made: dict[str, str]
+) -> None:
+    listed = {c.id: c for c in list_collections(catalogue.url, None, timeout=T)}
+    public = listed[made["public"]]
+    assert public.title == f"Browse public {made['tag']}"
+    assert public.bbox == (-16.0, 27.6, -15.3, 28.2)
+    assert public.interval == ("2019-08-19T00:00:00Z", None)
+    assert public.public in (True, None)  # True when the server shows `_auth`, None when it hides it
+    assert search_collections(tuple(listed.values()), f"NDVI {made['tag']}").collections == (public,)
+    view = open_collection(catalogue.url, None, made["public"], timeout=T)
+    assert view is not None and view.collection["id"] == made["public"]
+    assert view.items == () and not view.truncated
+
+
+def test_a_private_collection_shows_only_to_its_role(
+    catalogue: CatalogueHandle, made: dict[str, str], token_for: Tokens
+) -> None:
+    assert made["private"] not in ids_of(catalogue.url, None)
+    assert made["private"] not in ids_of(catalogue.url, token(token_for, "noroles"))
+    editor = ids_of(catalogue.url, token(token_for, "editor"))
+    assert made["private"] in editor and made["public"] in editor
+    assert open_collection(catalogue.url, None, made["private"], timeout=T) is None
+    assert open_collection(catalogue.url, token(token_for, "noroles"), made["private"], timeout=T) is None
+    assert open_collection(catalogue.url, None, f"no-such-{made['tag']}", timeout=T) is None
+
+
+def test_the_listing_is_sorted_by_title_and_capped(
+    catalogue: CatalogueHandle, made: dict[str, str], token_for: Tokens
+) -> None:
+    listed = list_collections(catalogue.url, token(token_for, "admin"), timeout=T)
+    assert [(c.title.casefold(), c.id) for c in listed] == sorted((c.title.casefold(), c.id) for c in listed)
+    assert len(list_collections(catalogue.url, token(token_for, "admin"), timeout=T, limit=1)) == 1
+
+
+# --- paging -------------------------------------------------------------------------------------
+
+
+def test_collections_are_read_over_every_page(
+    catalogue: CatalogueHandle, made: dict[str, str], token_for: Tokens
+) -> None:
+    editor = token(token_for, "editor")
+    first_page = requests.get(
+        f"{catalogue.url}/collections",
+        params={"limit": 1},
+        headers={"Authorization": f"Bearer {editor.access_token}"},
+        timeout=T,
+    ).json()
+    assert len(first_page["collections"]) == 1
+    assert any(link["rel"] == "next" for link in first_page["links"])  # the server pages at limit=1
+    paged = ids_of(catalogue.url, editor, page_size=1)
+    assert sorted(paged) == sorted(ids_of(catalogue.url, editor))
+    assert {made["public"], made["private"]} <= set(paged)
+
+
+def test_items_are_read_over_every_page_sorted_by_time(
+    catalogue: CatalogueHandle, made: dict[str, str], token_for: Tokens
+) -> None:
+    view = open_collection(catalogue.url, token(token_for, "editor"), made["private"], timeout=T, page_size=3)
+    assert view is not None and not view.truncated
+    assert len(view.items) == ITEMS
+    starts = [i.start for i in view.items]
+    assert starts == sorted(starts) and len(set(starts)) == ITEMS
+    assert [d["id"] for d in view.item_docs] == [i.id for i in view.items]
+    assert view.item("item-3") == next(d for d in view.item_docs if d["id"] == "item-3")
+    assert view.collection["id"] == made["private"]
+    assert len(item_footprints(view)["features"]) == ITEMS
+    assert [r["item"] for r in timeline_rows(view)] == [i.id for i in view.items]
+    assert CollectionView.from_dict(json.loads(json.dumps(view.to_dict()))) == view
+
+
+def test_items_past_max_items_are_cut_and_flagged(
+    catalogue: CatalogueHandle, made: dict[str, str], token_for: Tokens
+) -> None:
+    view = open_collection(
+        catalogue.url, token(token_for, "editor"), made["private"], timeout=T, max_items=5, page_size=2
+    )
+    assert view is not None and view.truncated and len(view.items) == 5
+    exact = open_collection(
+        catalogue.url, token(token_for, "editor"), made["private"], timeout=T, max_items=ITEMS, page_size=2
+    )
+    assert exact is not None and not exact.truncated and len(exact.items) == ITEMS
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def test_a_garbage_token_reads_as_anonymous_on_the_embedded_catalogue(
+    catalogue: CatalogueHandle, made: dict[str, str]
+) -> None:
+    """The embedded catalogue treats an invalid token on a read as no token (its access rules; a 401
+    from a catalogue that refuses it is tested with a loopback server below)."""
+    garbage = AccessToken("garbage-" + uuid.uuid4().hex, source="test")
+    listed = ids_of(catalogue.url, garbage)
+    assert made["public"] in listed and made["private"] not in listed
+    assert open_collection(catalogue.url, garbage, made["private"], timeout=T) is None
+
+
+def test_a_closed_port_is_catalogue_unavailable() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(CatalogueUnavailable) as caught:
+        list_collections(url, AccessToken("secret-token-value"), timeout=3)
+    assert url in caught.value.message and "secret-token-value" not in str(caught.value)
+    with pytest.raises(CatalogueUnavailable):
+        open_collection(url, None, "x", timeout=3)
+
+
+# --- the token stays on the catalogue's origin ---------------------------------------------------
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers from ``routes`` (path -> (status, JSON)) and records each request's path and headers."""
+
+    routes: ClassVar[dict[str, tuple[int, Any]]]
+    seen: ClassVar[list[tuple[str, dict[str, str]]]]
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, dict(self.headers.items())))
+        status, body = self.routes.get(self.path, (404, {"code": "NotFound", "description": "no"}))
+        if status in (301, 302, 307):
+            self.send_response(status)
+            self.send_header("Location", body)
+            self.end_headers()
+            return
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def recorder() -> type[_Recorder]:
+    return type("Recorder", (_Recorder,), {"routes": {}, "seen": []})
+
+
+@pytest.fixture
+def two_origins() -> Iterator[tuple[str, type[_Recorder], str, type[_Recorder]]]:
+    home, foreign = recorder(), recorder()
+    with loopback_http(home) as home_url, loopback_http(foreign) as foreign_url:
+        yield home_url, home, foreign_url, foreign
+
+
+def _landing(url: str) -> dict[str, Any]:
+    return {
+        "type": "Catalog",
+        "id": "home",
+        "stac_version": "1.1.0",
+        "description": "a catalogue",
+        "conformsTo": ["https://api.stacspec.org/v1.0.0/collections"],
+        "links": [{"rel": "data", "href": f"{url}/collections"}],
+    }
+
+
+def test_the_token_is_not_sent_to_a_next_link_on_another_origin(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, foreign_url, foreign = two_origins
+    secret = AccessToken("only-for-home-" + uuid.uuid4().hex)
+    home.routes.update(
+        {
+            "/": (200, _landing(home_url)),
+            "/collections": (
+                200,
+                {
+                    "collections": [canary_collection("at-home")],
+                    "links": [{"rel": "next", "href": f"{foreign_url}/collections?page=2"}],
+                },
+            ),
+        }
+    )
+    foreign.routes["/collections?page=2"] = (200, {"collections": [canary_collection("abroad")], "links": []})
+    assert {c.id for c in list_collections(home_url, secret, timeout=T)} == {"at-home", "abroad"}
+    assert [path for path, _ in home.seen] == ["/", "/collections"]
+    assert all(headers.get("Authorization") == f"Bearer {secret.access_token}" for _, headers in home.seen)
+    assert [path for path, _ in foreign.seen] == ["/collections?page=2"]
+    assert not any("Authorization" in headers for _, headers in foreign.seen)
+
+
+def test_the_token_is_not_sent_to_items_on_another_origin(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, foreign_url, foreign = two_origins
+    secret = AccessToken("only-for-home-" + uuid.uuid4().hex)
+    home.routes.update(
+        {
+            "/": (200, _landing(home_url)),
+            "/collections/c": (200, canary_collection("c")),
+            "/collections/c/items?limit=100": (
+                200,
+                {
+                    "type": "FeatureCollection",
+                    "features": [canary_item("i1", "c")],
+                    "links": [{"rel": "next", "href": f"{home_url}/moved"}],
+                },
+            ),
+            "/moved": (302, f"{foreign_url}/items-2"),
+        }
+    )
+    foreign.routes["/items-2"] = (
+        200,
+        {"type": "FeatureCollection", "features": [canary_item("i2", "c")], "links": []},
+    )
+    view = open_collection(home_url, secret, "c", timeout=T)
+    assert view is not None and [i.id for i in view.items] == ["i1", "i2"]
+    assert [p for p, _ in home.seen] == ["/", "/collections/c", "/collections/c/items?limit=100", "/moved"]
+    assert all("Authorization" in headers for _, headers in home.seen)
+    assert [p for p, _ in foreign.seen] == ["/items-2"]
+    assert not any("Authorization" in headers for _, headers in foreign.seen)
+
+
+def test_a_refused_token_is_unauthorized_and_never_in_the_message(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+    garbage = AccessToken("garbage-" + uuid.uuid4().hex, source="test")
+    refusal = {"code": "Unauthorized", "description": f"The token {garbage.access_token} is not valid."}
+    home.routes.update({"/": (200, _landing(home_url)), "/collections": (401, refusal)})
+    with pytest.raises(UnauthorizedError) as caught:
+        list_collections(home_url, garbage, timeout=T)
+    assert type(caught.value) is UnauthorizedError and caught.value.status == 401
+    assert "list the collections" in caught.value.message and "(HTTP 401)" in str(caught.value)
+    assert garbage.access_token not in str(caught.value)  # even when the server echoes it
+
+
+def test_an_expired_token_is_token_expired(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+    home.routes.update(
+        {
+            "/": (200, _landing(home_url)),
+            "/collections": (401, {"code": "Unauthorized", "description": "The token has expired."}),
+            "/collections/c": (403, {"code": "Forbidden", "description": "no role"}),
+        }
+    )
+    with pytest.raises(TokenExpired) as caught:
+        list_collections(home_url, AccessToken("old-token"), timeout=T)
+    assert caught.value.status == 401 and "old-token" not in str(caught.value)
+    with pytest.raises(ForbiddenError) as forbidden:
+        open_collection(home_url, AccessToken("old-token"), "c", timeout=T)
+    assert forbidden.value.status == 403 and "read the collection c" in forbidden.value.message
