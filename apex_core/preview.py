@@ -113,6 +113,7 @@ __all__ = [
     "BandInfo",
     "ClassShare",
     "Histogram",
+    "MapLegend",
     "NdviClass",
     "Overlay",
     "PointValue",
@@ -806,7 +807,7 @@ _LEGEND_CLASSES: Mapping[RasterKind, str] = {
 }
 
 
-class _Legend(MacroElement):
+class MapLegend(MacroElement):
     """A legend in the map's corner, plain HTML/CSS (branca's ColorMap would pull d3 from a CDN)."""
 
     _template = Template(
@@ -834,6 +835,9 @@ class _Legend(MacroElement):
         self.html = legend_html(style)
 
 
+_Legend = MapLegend  # its former name
+
+
 def preview_map(
     assets: MapAssets,
     preview: Preview,
@@ -858,5 +862,5 @@ def preview_map(
     ).add_to(fmap)
     fw, fs, fe, fn = preview.bounds
     fmap.fit_bounds([[fs, fw], [fn, fe]])
-    fmap.add_child(_Legend(preview.style))
+    fmap.add_child(MapLegend(preview.style))
     return fmap

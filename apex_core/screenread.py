@@ -18,7 +18,16 @@ from rasterio.enums import Resampling
 
 from apex_core.errors import DataError
 
-__all__ = ["EXACT_PIXEL_LIMIT", "PREVIEW_MAX_SIZE", "ScreenRead", "fit", "open_error", "read_screen"]
+__all__ = [
+    "EXACT_PIXEL_LIMIT",
+    "PREVIEW_MAX_SIZE",
+    "ScreenRead",
+    "fit",
+    "is_vsi_path",
+    "open_error",
+    "read_screen",
+    "source_name",
+]
 
 PREVIEW_MAX_SIZE = 1024
 """Longest side, in pixels, of the screen-resolution read and of the overlay image."""
@@ -45,10 +54,25 @@ class ScreenRead:
         return int(rows), int(cols)
 
 
-def open_error(path: Path, exc: Exception) -> DataError:
+def open_error(path: Path | str, exc: Exception) -> DataError:
+    if isinstance(path, str):  # a GDAL virtual file system path (/vsicurl/https://...): no local file
+        return DataError(f"{source_name(path)} is not a readable GeoTIFF ({exc}).")
     if not path.exists():
         return DataError(f"The file {path} does not exist.")
     return DataError(f"{path.name} is not a readable GeoTIFF ({exc}).")
+
+
+def is_vsi_path(path: Path | str) -> bool:
+    """Whether ``path`` is a GDAL virtual file system path given as text (``/vsicurl/https://host/a.tif``):
+    :func:`read_screen` opens it as given (``Path()`` would fold the URL's ``//``)."""
+    return isinstance(path, str) and path.startswith("/vsi")
+
+
+def source_name(path: Path | str) -> str:
+    """The file name messages use: the last part of a path or URL, without a query string."""
+    if isinstance(path, Path):
+        return path.name
+    return path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or path
 
 
 def fit(rows: int, cols: int, max_size: int) -> tuple[int, int]:
@@ -64,16 +88,19 @@ def read_screen(
     exact_limit: int = EXACT_PIXEL_LIMIT,
 ) -> ScreenRead:
     """Band ``band`` of ``path``: whole when it has at most ``exact_limit`` pixels, else decimated to
-    fit ``max_size`` (never the full array of a large file). Raises :class:`DataError`."""
-    path = Path(path)
+    fit ``max_size`` (never the full array of a large file). ``path`` may be a GDAL virtual file system
+    path given as text (:func:`is_vsi_path`, e.g. ``/vsicurl/https://host/a.tif``): opened as given, in the
+    caller's GDAL environment. Raises :class:`DataError`."""
+    path = path if is_vsi_path(path) else Path(path)
+    name = source_name(path)
     try:
         with rasterio.open(path) as src:
             if src.driver != "GTiff":
-                raise DataError(f"{path.name} is a {src.driver} file, not a GeoTIFF.")
+                raise DataError(f"{name} is a {src.driver} file, not a GeoTIFF.")
             if src.crs is None:
-                raise DataError(f"{path.name} has no coordinate reference system, so it cannot be mapped.")
+                raise DataError(f"{name} has no coordinate reference system, so it cannot be mapped.")
             if not 1 <= band <= src.count:
-                raise DataError(f"{path.name} has no band {band} (it has {src.count}).")
+                raise DataError(f"{name} has no band {band} (it has {src.count}).")
             rows, cols = src.height, src.width
             exact = rows * cols <= exact_limit
             out_rows, out_cols = (rows, cols) if exact else fit(rows, cols, max_size)
