@@ -350,7 +350,8 @@ def apply_edit(
 
     1. Reads the collection again: gone -> :class:`NotFoundError`; changed since the page read it ->
        :class:`CatalogueConflict` (nothing written).
-    2. PATCHes the changed members (JSON Patch; ``_auth`` by a merge patch, which the catalogue checks).
+    2. PATCHes the changed members: ``_auth`` first by a merge patch (the catalogue checks the rules there
+       and refuses a JSON Patch of them), then the others by JSON Patch.
     3. Reads it back (polling up to ``timeout`` seconds: a catalogue's index may lag a write) and checks
        every changed member is as intended and ``_auth`` is still there when it was shown before; else
        :class:`CatalogueError`.
@@ -375,10 +376,10 @@ def apply_edit(
     for op in edit.operations:  # never send what is not JSON (NaN, Infinity)
         if "value" in op:
             _check_finite(_member_of(str(op["path"])), op["value"])
+    for op in auth_ops:  # first: the rules the catalogue may refuse (403), before anything is written
+        client.patch_collection(cid, {_AUTH: op["value"]})
     if document_ops:
         client.patch_collection(cid, document_ops)
-    for op in auth_ops:
-        client.patch_collection(cid, {_AUTH: op["value"]})
     logger.info("Collection %s edited: %s", cid, ", ".join(edit.changed))
     deadline = time.monotonic() + timeout
     while True:

@@ -9,6 +9,7 @@ import copy
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -65,7 +66,7 @@ def form_draft(collection: dict[str, Any]) -> md.CollectionDraft:
     return draft.with_form(draft.form_values())
 
 
-DOCUMENTS = {
+DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "recorded": recorded,
     "app": published_by_the_app,
     "app+auth": lambda: published_by_the_app(True),
@@ -318,3 +319,17 @@ def test_deletion_messages_and_round_trip() -> None:
     assert "not in the catalogue" in messages[3]
     for d in cases:
         assert Deletion.from_dict(json.loads(json.dumps(d.to_dict()))) == d
+
+
+def test_render_and_statistics_changes_keep_the_rest_of_the_asset() -> None:
+    doc = published_by_the_app()
+    edit = plan_edit(doc, form_draft(doc).with_form({"render_min": -0.5}))
+    assert edit.changed == ("renders",)
+    assert edit.operations[0]["value"]["ndvi"]["rescale"] == [[-0.5, 1.0]]
+    stats = md.BandStatistics(minimum=-0.4, maximum=0.9)
+    edit = plan_edit(doc, dataclasses.replace(form_draft(doc), statistics=stats))
+    assert "assets" in edit.changed
+    (asset_key,) = doc["assets"]
+    asset = edit.after["assets"][asset_key]
+    assert asset["raster:bands"][0]["statistics"] == {"minimum": -0.4, "maximum": 0.9}
+    assert {k: v for k, v in asset.items() if k != "raster:bands"} == doc["assets"][asset_key]

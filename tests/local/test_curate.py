@@ -1,0 +1,343 @@
+"""Editing and deleting what was published, against the embedded catalogue and issuer over HTTP, no mocks:
+a collection the Metadata page built from the embedded job's results is published with `_auth`, then
+edited in the Metadata form (:func:`plan_edit` + :func:`apply_edit`): only what the person changed is
+written, the access rules stay enforced, a stale edit writes nothing, a missing role or token is refused;
+items and collections are deleted only behind the typed id."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from apex_core import metadata as md
+from apex_core.catalogue import CatalogueClient
+from apex_core.curate import (
+    apply_edit,
+    delete_collection,
+    delete_item,
+    plan_edit,
+    published_source,
+)
+from apex_core.errors import (
+    CatalogueConflict,
+    ForbiddenError,
+    MetadataError,
+    NotFoundError,
+    UnauthorizedError,
+)
+from apex_core.local.catalogue import CatalogueHandle
+from apex_core.merge import stored_links
+from apex_core.publish import PublishPlan, publish
+from tests.services import wait_until
+from tests.stacdocs import embedded_job_item, embedded_job_results
+
+pytestmark = pytest.mark.services
+
+TokenFor = Callable[[str], str]
+T = 15.0
+PRIVATE = {"read": ["apex-editor"], "write": ["apex-editor"]}
+PUBLIC = {"read": ["anonymous"], "write": ["apex-editor"]}
+SERVER = ("created", "updated")
+
+CREATED: list[str] = []  # every id a test may create, deleted after it (the catalogue is shared)
+
+
+@pytest.fixture(autouse=True)
+def _clean_up(catalogue: CatalogueHandle, token_for: TokenFor) -> Iterator[None]:
+    yield
+    headers = {"Authorization": f"Bearer {token_for('admin')}"}
+    while CREATED:
+        cid = CREATED.pop()
+        resp = requests.delete(f"{catalogue.url}/collections/{cid}", headers=headers, timeout=T)
+        assert resp.status_code in (200, 404), resp.text
+
+
+def client(cat: CatalogueHandle, token: str | None) -> CatalogueClient:
+    return CatalogueClient(cat.url, token, timeout=T)
+
+
+def published(cat: CatalogueHandle, token: str, auth: dict[str, Any] | None = None) -> tuple[str, str]:
+    """A collection (and its item) as the Metadata page builds it from the embedded job's results,
+    published with `_auth` (``auth``, else the draft's: the editor role): its id and its item's id."""
+    results, item = embedded_job_results(), embedded_job_item()
+    cid = f"curate_{uuid.uuid4().hex[:10]}"
+    CREATED.append(cid)
+    draft = md.CollectionDraft.from_results(results, [item], new_id=cid)
+    evaluation = md.evaluate(draft, results, [item])
+    assert evaluation.publishable is not None and not evaluation.errors
+    pub = evaluation.publishable
+    collection = copy.deepcopy(pub.collection)
+    assert collection["_auth"] == PRIVATE
+    if auth is not None:
+        collection["_auth"] = auth
+    plan = PublishPlan.from_dict({"collection": collection, "items": list(pub.items)})
+    with client(cat, token) as c:
+        result = publish(c, plan)
+    assert result.ok, result.error
+    return cid, plan.item_ids[0]
+
+
+def form_draft(collection: dict[str, Any]) -> md.CollectionDraft:
+    """What the Metadata form holds once the published collection is its source (the page's load and
+    one round through the form's widget values)."""
+    source = published_source(collection)
+    draft = md.CollectionDraft.from_results(source.results, source.items)
+    return draft.with_form(draft.form_values())
+
+
+def get(cat: CatalogueHandle, path: str, headers: dict[str, str] | None = None) -> requests.Response:
+    return requests.get(f"{cat.url}{path}", headers=headers or {}, timeout=T)
+
+
+def comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k not in SERVER}
+    out["links"] = stored_links(doc.get("links"))
+    return out
+
+
+def sent(c: CatalogueClient, start: int, *methods: str) -> list[str]:
+    return [f"{e.method} {e.url}" for e in c.log[start:] if e.method in methods]
+
+
+# --- editing -------------------------------------------------------------------------------------
+
+
+def test_title_and_description_edit_writes_only_those_and_keeps_the_rules_enforced(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    cid, iid = published(catalogue, token_for("editor"))
+    with client(catalogue, token_for("editor")) as c:
+        before = c.get_collection(cid)
+        assert before is not None
+        draft = form_draft(before).with_form(
+            {"title": "Bolzano NDVI, June 2022", "description": "NDVI (S2)."}
+        )
+        edit = plan_edit(before, draft)
+        assert edit.changed == ("description", "title")
+        diff = edit.diff()  # shown before anything is written
+        assert '+  "title": "Bolzano NDVI, June 2022",' in diff and '-  "title": "APEx Demo' in diff
+        start = len(c.log)
+        after = apply_edit(c, edit)
+        assert sent(c, start, "PATCH", "PUT", "POST", "DELETE") == [f"PATCH {c.collection_url(cid)}"]
+    resp = get(catalogue, f"/collections/{cid}", auth_header("editor"))  # the editor still reads it
+    assert resp.status_code == 200
+    now = resp.json()
+    assert now["title"] == "Bolzano NDVI, June 2022" and now["description"] == "NDVI (S2)."
+    assert comparable(after) == comparable(now)
+    unchanged = {k: v for k, v in comparable(before).items() if k not in ("title", "description")}
+    assert {k: v for k, v in comparable(now).items() if k not in ("title", "description")} == unchanged
+    # `_auth` is still enforced: hidden from anonymous, refused to an account without the role
+    assert get(catalogue, f"/collections/{cid}").status_code == 404
+    assert get(catalogue, f"/collections/{cid}/items/{iid}").status_code == 404
+    refused = requests.patch(
+        f"{catalogue.url}/collections/{cid}",
+        json=[{"op": "replace", "path": "/title", "value": "mine"}],
+        headers={**auth_header("noroles"), "Content-Type": "application/json-patch+json"},
+        timeout=T,
+    )
+    assert refused.status_code in (403, 404), refused.text  # 404: it may not even learn it exists
+    assert get(catalogue, f"/collections/{cid}", auth_header("editor")).json()["title"] == now["title"]
+    assert get(catalogue, f"/collections/{cid}/items/{iid}", auth_header("editor")).status_code == 200
+
+
+def test_an_untouched_form_writes_nothing_and_the_id_never_changes(
+    catalogue: CatalogueHandle, token_for: TokenFor
+) -> None:
+    cid, _iid = published(catalogue, token_for("editor"))
+    with client(catalogue, token_for("editor")) as c:
+        before = c.get_collection(cid)
+        assert before is not None
+        edit = plan_edit(before, form_draft(before))
+        assert edit.empty and edit.diff() == ""
+        start = len(c.log)
+        assert comparable(apply_edit(c, edit)) == comparable(before)
+        assert sent(c, start, "PATCH", "PUT", "POST", "DELETE") == []
+        with pytest.raises(MetadataError, match="publish it under the new id instead") as err:
+            plan_edit(before, form_draft(before).with_form({"id": f"{cid}_v2", "title": "New"}))
+        assert err.value.field == "id"
+        assert c.get_collection(f"{cid}_v2") is None
+        # the published id typed back into the form is no change of id
+        assert plan_edit(before, form_draft(before).with_form({"id": cid})).empty
+
+
+def test_a_stale_edit_writes_nothing_and_keeps_the_other_change(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    cid, _iid = published(catalogue, token_for("editor"))
+    with client(catalogue, token_for("editor")) as c:
+        before = c.get_collection(cid)
+        assert before is not None
+        edit = plan_edit(before, form_draft(before).with_form({"title": "Mine", "keywords": "ndvi"}))
+        # someone else changes the collection in between
+        other = requests.patch(
+            f"{catalogue.url}/collections/{cid}",
+            json=[{"op": "replace", "path": "/description", "value": "Changed by a colleague."}],
+            headers={**auth_header("editor"), "Content-Type": "application/json-patch+json"},
+            timeout=T,
+        )
+        assert other.status_code == 200, other.text
+        start = len(c.log)
+        with pytest.raises(CatalogueConflict, match="changed in the catalogue since you opened it"):
+            apply_edit(c, edit)
+        assert sent(c, start, "PATCH", "PUT", "POST", "DELETE") == []
+    now = get(catalogue, f"/collections/{cid}", auth_header("editor")).json()
+    assert now["description"] == "Changed by a colleague."
+    assert now["title"] == before["title"] and "keywords" not in now
+    # opened again, the same change goes through and keeps the colleague's
+    with client(catalogue, token_for("editor")) as c:
+        fresh = c.get_collection(cid)
+        assert fresh is not None
+        done = apply_edit(c, plan_edit(fresh, form_draft(fresh).with_form({"title": "Mine"})))
+    assert done["title"] == "Mine" and done["description"] == "Changed by a colleague."
+
+
+def test_a_collection_deleted_meanwhile_is_not_found(catalogue: CatalogueHandle, token_for: TokenFor) -> None:
+    cid, _iid = published(catalogue, token_for("editor"))
+    with client(catalogue, token_for("editor")) as c:
+        before = c.get_collection(cid)
+        assert before is not None
+        edit = plan_edit(before, form_draft(before).with_form({"title": "Late"}))
+        assert delete_collection(c, cid, cid).deleted
+        with pytest.raises(NotFoundError):
+            apply_edit(c, edit)
+        assert c.get_collection(cid) is None
+
+
+def test_no_role_is_forbidden_and_no_token_unauthorized(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    # readable by everyone (only an administrator may publish that), writable by the editor role
+    cid, _iid = published(catalogue, token_for("admin"), auth=PUBLIC)
+    with client(catalogue, None) as anonymous:
+        before = anonymous.get_collection(cid)
+    assert before is not None
+    edit = plan_edit(before, form_draft(before).with_form({"title": "Not mine"}))
+    with client(catalogue, token_for("noroles")) as c, pytest.raises(ForbiddenError):
+        apply_edit(c, edit)
+    with client(catalogue, None) as c, pytest.raises(UnauthorizedError):
+        apply_edit(c, edit)
+    assert get(catalogue, f"/collections/{cid}").json()["title"] == before["title"]
+    # a private collection: an account without the role may not even learn it exists
+    private, _item = published(catalogue, token_for("editor"))
+    with client(catalogue, token_for("editor")) as c:
+        doc = c.get_collection(private)
+    assert doc is not None
+    with client(catalogue, token_for("noroles")) as c, pytest.raises(NotFoundError):
+        apply_edit(c, plan_edit(doc, form_draft(doc).with_form({"title": "Not mine"})))
+    assert get(catalogue, f"/collections/{private}", auth_header("editor")).json()["title"] == doc["title"]
+
+
+def test_access_rules_change_by_the_form_and_stay_enforced(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    cid, _iid = published(catalogue, token_for("editor"))
+    with client(catalogue, token_for("editor")) as c:
+        before = c.get_collection(cid)
+        assert before is not None
+        # only an administrator may make a collection readable by everyone: refused, nothing written
+        public = plan_edit(before, form_draft(before).with_form({"auth_read": "anonymous", "title": "Open"}))
+        assert public.changed == ("_auth", "title")
+        with pytest.raises(ForbiddenError):
+            apply_edit(c, public)
+        assert get(catalogue, f"/collections/{cid}").status_code == 404
+        assert get(catalogue, f"/collections/{cid}", auth_header("editor")).json()["title"] == before["title"]
+        # another reader role: written by a merge patch, the editor keeps reading, anonymous does not
+        wider = plan_edit(before, form_draft(before).with_form({"auth_read": "apex-editor, apex-viewer"}))
+        assert wider.changed == ("_auth",)
+        apply_edit(c, wider)
+    assert get(catalogue, f"/collections/{cid}", auth_header("editor")).status_code == 200
+    assert get(catalogue, f"/collections/{cid}").status_code == 404
+    assert get(catalogue, f"/collections/{cid}", auth_header("noroles")).status_code == 404
+
+
+def test_hostile_values_are_stored_verbatim_and_never_non_finite(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    cid, _iid = published(catalogue, token_for("editor"))
+    title = '<img src=x onerror="alert(1)"> **bold** [x](javascript:alert(1)) {{7*7}} ${HOME} \u202e'
+    description = "# Heading\n\n<script>alert('x')</script>\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    with client(catalogue, token_for("editor")) as c:
+        before = c.get_collection(cid)
+        assert before is not None
+        stats = md.BandStatistics(minimum=-0.5, maximum=math.inf, mean=math.nan, stddev=0.1)
+        draft = form_draft(before).with_form({"title": title, "description": description, "stats_on": True})
+        edit = plan_edit(before, dataclasses.replace(draft, statistics=stats))
+        json.dumps(edit.operations, allow_nan=False)
+        apply_edit(c, edit)
+    resp = get(catalogue, f"/collections/{cid}", auth_header("editor"))
+    assert "NaN" not in resp.text and "Infinity" not in resp.text
+    now = resp.json()
+    assert now["title"] == title and now["description"] == description
+
+
+def test_a_read_back_waits_for_nothing_when_the_catalogue_is_consistent(
+    catalogue: CatalogueHandle, token_for: TokenFor
+) -> None:
+    """The edit is visible on the first read back (the embedded catalogue reads its own writes)."""
+    cid, _iid = published(catalogue, token_for("editor"))
+    with client(catalogue, token_for("editor")) as c:
+        before = c.get_collection(cid)
+        assert before is not None
+        edit = plan_edit(before, form_draft(before).with_form({"keywords": "ndvi, bolzano"}))
+        start = len(c.log)
+        now = apply_edit(c, edit, timeout=0.0)
+        assert now["keywords"] == ["ndvi", "bolzano"]
+        assert len(sent(c, start, "GET")) == 2  # the check before, the read back after
+
+
+# --- deleting ------------------------------------------------------------------------------------
+
+
+def test_delete_an_item_only_with_its_id_typed(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    cid, iid = published(catalogue, token_for("editor"))
+    item_path = f"/collections/{cid}/items/{iid}"
+    with client(catalogue, token_for("editor")) as c:
+        for typed in ("", "   ", iid[:-1], iid.upper(), cid):
+            start = len(c.log)
+            with pytest.raises(MetadataError) as err:
+                delete_item(c, cid, iid, typed)
+            assert err.value.field == "confirmation"
+            assert c.log[start:] == []  # nothing was sent
+        assert get(catalogue, item_path, auth_header("editor")).status_code == 200
+        done = delete_item(c, cid, iid, f" {iid} ")
+        assert done.deleted and done.item_id == iid and "deleted" in done.message
+        wait_until(lambda: get(catalogue, item_path, auth_header("editor")).status_code == 404, T)
+        assert get(catalogue, f"/collections/{cid}", auth_header("editor")).status_code == 200
+        again = delete_item(c, cid, iid, iid)
+        assert not again.deleted and "deleted already" in again.message
+
+
+def test_delete_a_collection_only_with_its_id_typed_and_only_with_the_role(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    cid, iid = published(catalogue, token_for("admin"), auth=PUBLIC)
+    with client(catalogue, token_for("editor")) as c:
+        for typed in ("", cid[:-1], iid, f"{cid}x"):
+            start = len(c.log)
+            with pytest.raises(MetadataError):
+                delete_collection(c, cid, typed)
+            assert c.log[start:] == []
+    assert get(catalogue, f"/collections/{cid}").status_code == 200
+    with client(catalogue, token_for("noroles")) as c, pytest.raises(ForbiddenError):
+        delete_collection(c, cid, cid)
+    with client(catalogue, None) as c, pytest.raises(UnauthorizedError):
+        delete_collection(c, cid, cid)
+    assert get(catalogue, f"/collections/{cid}/items/{iid}").status_code == 200
+    with client(catalogue, token_for("editor")) as c:
+        done = delete_collection(c, cid, cid)
+        assert done.deleted and done.item_id is None and done.deleted_items == (iid,)
+        assert done.message == f"Collection {cid} and its 1 item deleted."
+        wait_until(lambda: get(catalogue, f"/collections/{cid}", auth_header("admin")).status_code == 404, T)
+        assert get(catalogue, f"/collections/{cid}/items/{iid}", auth_header("admin")).status_code == 404
+        again = delete_collection(c, cid, cid)
+        assert not again.deleted and "not in the catalogue" in again.message
