@@ -19,12 +19,12 @@ from urllib.parse import quote, urlsplit
 import altair as alt
 import pandas as pd
 import streamlit as st
-from apex_core.quicklook import Quicklook, quicklook, quicklook_map
 
 from apex_core import ApexError, browse, curate
 from apex_core.catalogue import AccessToken, CatalogueClient, CatalogueTarget
 from apex_core.flow import MetadataOutcome, StateKey, WidgetPrefix
 from apex_core.publish import browser_link
+from apex_core.quicklook import Quicklook, quicklook, quicklook_map
 from pages.common.errors import show_error
 from pages.common.foliummap import cached_st_folium
 from pages.common.metadata import FormState, MetadataSession, edit_form
@@ -323,16 +323,25 @@ def edit_section(target: CatalogueTarget, token: AccessToken, view: browse.Colle
     source = curate.published_source(view.collection)
     if session.remember(source.fingerprint) or session.work.source is None:
         session.load(source)
+        st.session_state[WidgetPrefix.CATALOGUE_EDIT + "id"] = str(view.collection.get("id"))
     try:
         now = session.current()
     except ApexError as exc:
         show_error(exc)
         return
-    fields = tuple(f for f in now.fields if f.section in _EDIT_FORM_SECTIONS and f.key != "id")
+    # A catalogue that hides `_auth` (APEx, the embedded one) gives no rules to start from: the form
+    # would overwrite them with its defaults, so they are edited only where the catalogue shows them.
+    sections = (
+        _EDIT_FORM_SECTIONS
+        if "_auth" in view.collection
+        else tuple(s for s in _EDIT_FORM_SECTIONS if s != "access")
+    )
+    fields = tuple(f for f in now.fields if f.key != "id")
     edit_form(
         FormState(now.source, now.draft, now.statistics, now.evaluation, fields),
         session,
         WidgetPrefix.CATALOGUE_EDIT,
+        sections,
     )
     try:
         edit = curate.plan_edit(view.collection, now.draft)
@@ -343,6 +352,8 @@ def edit_section(target: CatalogueTarget, token: AccessToken, view: browse.Colle
         st.caption("No change yet: edit a field above; the changes show here before anything is written.")
         return
     st.markdown("**What the update changes** (" + ", ".join(f"`{m}`" for m in edit.changed) + ")")
+    for note in edit.notes:
+        st.caption(note)
     st.code(edit.diff(), language="diff")
     if st.button("Write the changes (PATCH)", type="primary", key=WidgetPrefix.CATALOGUE + "patch"):
         try:

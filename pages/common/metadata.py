@@ -422,9 +422,12 @@ def notes(issues: Iterable[md.FieldIssue], *names: str) -> None:
         (st.error if issue.severity == "error" else st.warning)(issue.message, icon=":material/error:")
 
 
-def edit_form(now: FormState, session: MetadataSession, prefix: str) -> None:
-    """The form's sections, each field under ``prefix + field.key``, with its messages under it."""
-    for section in FORM_SECTIONS:
+def edit_form(
+    now: FormState, session: MetadataSession, prefix: str, sections: Sequence[str] | None = None
+) -> None:
+    """The form's sections (those named in ``sections``, default all), each field under
+    ``prefix + field.key``, with its messages under it."""
+    for section in (s for s in FORM_SECTIONS if sections is None or s.name in sections):
         if section.heading:
             st.markdown(section.heading)
         if section.caption:
