@@ -30,10 +30,14 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
+from pystac.errors import DuplicateObjectKeyError, RequiredPropertyMissing, STACError, STACTypeError
 from pystac_client import Client
+from pystac_client.errors import ClientTypeError
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 
 from apex_core.catalogue import AccessToken, error_from_response
@@ -475,6 +479,18 @@ def _safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def _timed_out(exc: requests.RequestException) -> bool:
+    """Whether ``exc`` is a timeout (requests wraps urllib3's when no retry is left)."""
+    if isinstance(exc, requests.Timeout):
+        return True
+    first = exc.args[0] if exc.args else None
+    for candidate in (first, getattr(first, "reason", None)):
+        # urllib3's NewConnectionError (refused, no route) is a ConnectTimeoutError for history's sake
+        if isinstance(candidate, Urllib3Timeout) and not isinstance(candidate, NewConnectionError):
+            return True
+    return False
+
+
 class _OriginBearer(HTTPAdapter):
     """Adds the bearer token to requests to one origin when they are sent, removes any other
     ``Authorization`` header (a link's ``headers`` included), and keeps the last failed response for
@@ -535,14 +551,26 @@ class _Reader:
             return self._scrub(error_from_response(resp, what))
         cause = (exc.__cause__ or exc.__context__) if isinstance(exc, APIError) else exc
         if isinstance(cause, requests.RequestException):
-            reason = type(cause).__name__
+            if _timed_out(cause):
+                reason = f"no answer within {self.timeout:g} s"
+            else:
+                reason = f"not reachable: {type(cause).__name__}"
             return CatalogueUnavailable(
                 f"Could not {what}: the catalogue at {_safe_url(self.url)} did not answer ({reason}). "
                 "Try again in a moment."
             )
+        detail = str(exc)[:200]
+        if isinstance(exc, STACTypeError | STACError | ClientTypeError):
+            return self._scrub(
+                CatalogueError(
+                    f"Could not {what}: {_safe_url(self.url)} does not answer as a STAC API ({detail})."
+                )
+            )
         if isinstance(exc, ValueError) and not isinstance(exc, APIError):
-            return CatalogueError(f"Could not {what}: the answer is not a JSON document ({exc}).")
-        return self._scrub(CatalogueError(f"Could not {what}: the answer is not usable ({exc})."))
+            return self._scrub(
+                CatalogueError(f"Could not {what}: the answer is not a JSON document ({detail}).")
+            )
+        return self._scrub(CatalogueError(f"Could not {what}: the answer is not usable ({detail})."))
 
     def _scrub(self, error: ApexError) -> ApexError:
         if self._secret and self._secret in error.message:
@@ -573,7 +601,19 @@ class _Reader:
         return self.io.read_json(url)
 
 
-_CAUGHT = (APIError, requests.RequestException, ValueError, KeyError, TypeError, AttributeError)
+_CAUGHT = (
+    APIError,
+    requests.RequestException,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    STACError,
+    STACTypeError,
+    ClientTypeError,
+    DuplicateObjectKeyError,
+    RequiredPropertyMissing,
+)
 
 
 def list_collections(

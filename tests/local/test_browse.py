@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -22,7 +24,13 @@ from apex_core.browse import (
     timeline_rows,
 )
 from apex_core.catalogue import AccessToken
-from apex_core.errors import CatalogueUnavailable, ForbiddenError, TokenExpired, UnauthorizedError
+from apex_core.errors import (
+    CatalogueError,
+    CatalogueUnavailable,
+    ForbiddenError,
+    TokenExpired,
+    UnauthorizedError,
+)
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.process import free_port
 from tests.services import loopback_http
@@ -180,7 +188,8 @@ def test_a_closed_port_is_catalogue_unavailable() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(CatalogueUnavailable) as caught:
         list_collections(url, AccessToken("secret-token-value"), timeout=3)
-    assert url in caught.value.message and "secret-token-value" not in str(caught.value)
+    assert url in caught.value.message and "not reachable" in caught.value.message
+    assert "secret-token-value" not in str(caught.value)
     with pytest.raises(CatalogueUnavailable):
         open_collection(url, None, "x", timeout=3)
 
@@ -193,10 +202,20 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
     routes: ClassVar[dict[str, tuple[int, Any]]]
     seen: ClassVar[list[tuple[str, dict[str, str]]]]
+    release: ClassVar[threading.Event]
 
     def do_GET(self) -> None:
         self.seen.append((self.path, dict(self.headers.items())))
         status, body = self.routes.get(self.path, (404, {"code": "NotFound", "description": "no"}))
+        if status == 0:  # never answers (until the test ends)
+            self.release.wait(10)
+            return
+        if isinstance(body, bytes):
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if status in (301, 302, 307):
             self.send_response(status)
             self.send_header("Location", body)
@@ -214,14 +233,18 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 
 def recorder() -> type[_Recorder]:
-    return type("Recorder", (_Recorder,), {"routes": {}, "seen": []})
+    return type("Recorder", (_Recorder,), {"routes": {}, "seen": [], "release": threading.Event()})
 
 
 @pytest.fixture
 def two_origins() -> Iterator[tuple[str, type[_Recorder], str, type[_Recorder]]]:
     home, foreign = recorder(), recorder()
-    with loopback_http(home) as home_url, loopback_http(foreign) as foreign_url:
-        yield home_url, home, foreign_url, foreign
+    try:
+        with loopback_http(home) as home_url, loopback_http(foreign) as foreign_url:
+            yield home_url, home, foreign_url, foreign
+    finally:
+        home.release.set()
+        foreign.release.set()
 
 
 def _landing(url: str) -> dict[str, Any]:
@@ -236,8 +259,9 @@ def _landing(url: str) -> dict[str, Any]:
 
 
 def test_the_token_is_not_sent_to_a_next_link_on_another_origin(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # pystac-client logs each prepared request with its headers
     home_url, home, foreign_url, foreign = two_origins
     secret = AccessToken("only-for-home-" + uuid.uuid4().hex)
     home.routes.update(
@@ -258,6 +282,7 @@ def test_the_token_is_not_sent_to_a_next_link_on_another_origin(
     assert all(headers.get("Authorization") == f"Bearer {secret.access_token}" for _, headers in home.seen)
     assert [path for path, _ in foreign.seen] == ["/collections?page=2"]
     assert not any("Authorization" in headers for _, headers in foreign.seen)
+    assert "page=2" in caplog.text and secret.access_token not in caplog.text
 
 
 def test_the_token_is_not_sent_to_items_on_another_origin(
@@ -323,3 +348,54 @@ def test_an_expired_token_is_token_expired(
     with pytest.raises(ForbiddenError) as forbidden:
         open_collection(home_url, AccessToken("old-token"), "c", timeout=T)
     assert forbidden.value.status == 403 and "read the collection c" in forbidden.value.message
+
+
+def test_a_catalogue_that_does_not_answer_in_time_is_unavailable(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+    home.routes.update({"/": (200, _landing(home_url)), "/collections": (0, None)})
+    with pytest.raises(CatalogueUnavailable) as caught:
+        list_collections(home_url, None, timeout=0.5)
+    assert "no answer within 0.5 s" in caught.value.message and home_url in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("landing", "said"),
+    [
+        (b"<html>a web page</html>", "not a JSON document"),
+        ({"hello": "world"}, "does not answer as a STAC API"),
+        ([1, 2], "Could not list the collections"),
+    ],
+)
+def test_an_address_that_is_no_stac_api_is_a_catalogue_error(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]], landing: Any, said: str
+) -> None:
+    home_url, home, _, _ = two_origins
+    home.routes["/"] = (200, landing)
+    with pytest.raises(CatalogueError) as caught:
+        list_collections(home_url, AccessToken("tok-123456"), timeout=T)
+    assert type(caught.value) is CatalogueError and said in caught.value.message
+    assert "tok-123456" not in str(caught.value)
+
+
+def test_odd_listing_pages_are_read_without_crashing(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+    odd = [
+        "junk",
+        {"id": 3},
+        {"id": "no-extent", "title": 5},
+        {"id": "text-box", "title": "B", "extent": {"spatial": {"bbox": [["0", 0, 1, 1]]}}},
+        {"id": "cube", "title": "a", "extent": {"spatial": {"bbox": [[1, 2, 0, 3, 4, 10]]}}},
+    ]
+    home.routes.update(
+        {"/": (200, _landing(home_url)), "/collections": (200, {"collections": odd, "links": []})}
+    )
+    listed = list_collections(home_url, None, timeout=T)
+    assert [(c.id, c.title, c.bbox) for c in listed] == [
+        ("cube", "a", (1.0, 2.0, 3.0, 4.0)),
+        ("text-box", "B", None),
+        ("no-extent", "no-extent", None),
+    ]
