@@ -318,9 +318,8 @@ def asset_url(item: Mapping[str, Any], asset_key: str, asset: Mapping[str, Any])
     asset (nothing is opened)."""
     href = asset.get("href")
     what = f"Asset {asset_key!r} of item {item.get('id') or '?'}"
-    if not isinstance(href, str) or not href.strip():
+    if not isinstance(href, str) or not href:
         raise DataError(f"{what} has no href.", field="asset")
-    href = href.strip()
     if any(ord(c) < 33 or ord(c) == 127 for c in href):
         raise DataError(
             f"{what} has an href with spaces or control characters: it is not read.", field="asset"
