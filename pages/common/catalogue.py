@@ -217,7 +217,7 @@ def _timeline(view: browse.CollectionView) -> None:
         )
     )
     points = chart.mark_point(filled=True, size=80)
-    st.altair_chart(chart + points, use_container_width=True)
+    st.altair_chart(chart + points, width="stretch")
 
 
 def _quicklook(
