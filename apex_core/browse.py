@@ -550,6 +550,10 @@ class _Reader:
                 resp._content = str(exc).encode("utf-8", "replace")
             return self._scrub(error_from_response(resp, what))
         cause = (exc.__cause__ or exc.__context__) if isinstance(exc, APIError) else exc
+        if isinstance(cause, requests.exceptions.MissingSchema | requests.exceptions.InvalidSchema):
+            return CatalogueError(f"Could not {what}: the catalogue gave a link that is not an http(s) URL.")
+        if isinstance(cause, requests.exceptions.InvalidURL):
+            return CatalogueError(f"Could not {what}: the catalogue gave a link that is not a valid URL.")
         if isinstance(cause, requests.RequestException):
             if _timed_out(cause):
                 reason = f"no answer within {self.timeout:g} s"

@@ -399,3 +399,14 @@ def test_odd_listing_pages_are_read_without_crashing(
         ("text-box", "B", None),
         ("no-extent", "no-extent", None),
     ]
+
+
+def test_a_relative_next_link_is_a_catalogue_error(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+    page = {"collections": [canary_collection("c")], "links": [{"rel": "next", "href": "?page=2"}]}
+    home.routes.update({"/": (200, _landing(home_url)), "/collections": (200, page)})
+    with pytest.raises(CatalogueError) as caught:
+        list_collections(home_url, None, timeout=T)
+    assert type(caught.value) is CatalogueError and "not an http(s) URL" in caught.value.message
