@@ -46,8 +46,8 @@ def item_with(assets: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {**item_doc("item-1", "col-1", assets), **extra}
 
 
-def data_asset(href: str = "https://data.example/a.tif", **extra: Any) -> dict[str, Any]:
-    return {"href": href, "type": TIFF, "roles": ["data"], **extra}
+def data_asset(url: str = "https://data.example/a.tif", /, **extra: Any) -> dict[str, Any]:
+    return {"href": url, "type": TIFF, "roles": ["data"], **extra}
 
 
 # --------------------------------------------------------------------------- legend from the metadata
