@@ -10,12 +10,14 @@ Reading (:func:`quicklook`):
   with a :class:`~apex_core.errors.DataError` naming the asset, and never opened;
 - band 1 is read decimated to at most ``max_size`` pixels on its longest side
   (:func:`apex_core.screenread.read_screen` on ``/vsicurl/<url>``): GDAL fetches byte ranges, from the
-  internal overviews of a COG, so a large file is never downloaded whole;
+  internal overviews of a COG, so a large file is never downloaded whole (one without overviews, over
+  :data:`FULL_READ_LIMIT` pixels, is refused: its decimated read would fetch nearly all of it);
 - the bearer token goes along only when the href's origin (scheme, host, port) is ``token_origin`` (the
   catalogue's or its asset store's): GDAL gets it as a configuration option (``GDAL_HTTP_AUTH=BEARER``),
   never in the URL, never logged. The read runs in a thread of its own, whose GDAL options are
   thread-local (rasterio sets the main thread's options process-wide), and with GDAL's HTTP cache off for
-  the file (``CPL_VSIL_CURL_NON_CACHED``), so what a signed-in read fetched is not served to another;
+  the file (``CPL_VSIL_CURL_NON_CACHED``) and one read of a URL at a time, so what a signed-in read
+  fetched is never served to another;
 - when GDAL fails, one small ranged ``GET`` tells why: 401 -> :class:`~apex_core.errors.UnauthorizedError`,
   403 -> :class:`~apex_core.errors.ForbiddenError` (sign in to see this item's raster), 404 -> a
   :class:`~apex_core.errors.DataError` (an :class:`~apex_core.errors.UnauthorizedError` when no token was
@@ -33,9 +35,11 @@ range). :func:`quicklook_map` draws the items' footprints, the quicklook and its
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -73,9 +77,10 @@ from apex_core.preview import (
     robust_range,
 )
 from apex_core.resultfile import is_geotiff
-from apex_core.screenread import ScreenRead, read_screen
+from apex_core.screenread import ScreenRead, read_screen, source_name
 
 __all__ = [
+    "FULL_READ_LIMIT",
     "QUICKLOOK_MAX_SIZE",
     "LegendSource",
     "Quicklook",
@@ -90,6 +95,9 @@ __all__ = [
 
 QUICKLOOK_MAX_SIZE = 512
 """Longest side, in pixels, of the decimated read and of the overlay image."""
+FULL_READ_LIMIT = 16_000_000
+"""A file without overviews is drawn only up to this many pixels (4000 x 4000): its decimated read
+fetches nearly every byte."""
 
 LegendSource = Literal["render", "classification", "data"]
 Origin = tuple[str, str, int]
@@ -389,13 +397,43 @@ def gdal_options(url: str, timeout: float, bearer: str | None = None) -> dict[st
     return options
 
 
+_URL_LOCKS_GUARD = threading.Lock()
+_URL_LOCKS: dict[str, tuple[threading.Lock, list[int]]] = {}  # url -> (lock, [readers])
+
+
+@contextlib.contextmanager
+def _one_read_of(url: str) -> Iterator[None]:
+    """One read of ``url`` at a time in this process: GDAL's HTTP cache of a file is shared by its open
+    handles and dropped when the last one closes (``CPL_VSIL_CURL_NON_CACHED``), so a read never sees the
+    bytes another one (signed in, say) fetched."""
+    with _URL_LOCKS_GUARD:
+        lock, users = _URL_LOCKS.setdefault(url, (threading.Lock(), [0]))
+        users[0] += 1
+    try:
+        with lock:
+            yield
+    finally:
+        with _URL_LOCKS_GUARD:
+            users[0] -= 1
+            if not users[0]:
+                del _URL_LOCKS[url]
+
+
 def _read_remote(url: str, options: Mapping[str, str], max_size: int) -> ScreenRead:
     """Band 1 of ``url`` decimated to ``max_size``, read in a thread of its own: rasterio sets GDAL options
-    process-wide in the main thread, thread-locally in any other."""
+    process-wide in the main thread, thread-locally in any other. A large file without overviews is refused
+    (its decimated read would fetch nearly all of it)."""
+    path = "/vsicurl/" + url
 
     def run() -> ScreenRead:
-        with rasterio.Env(**options):
-            return read_screen("/vsicurl/" + url, band=1, max_size=max_size, exact_limit=0)
+        with _one_read_of(url), rasterio.Env(**options), rasterio.open(path) as src:
+            rows, cols = src.height, src.width
+            if rows * cols > FULL_READ_LIMIT and max(rows, cols) > max_size and not src.overviews(1):
+                raise DataError(
+                    f"{source_name(path)} is {cols} x {rows} pixels without overviews (not a cloud-optimised "
+                    "GeoTIFF): drawing it would download nearly all of it, so it is not drawn on the map."
+                )
+            return read_screen(path, band=1, max_size=max_size, exact_limit=0)  # reuses src's header bytes
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apex-quicklook") as pool:
         return pool.submit(run).result()

@@ -180,6 +180,22 @@ def test_a_large_cog_is_read_decimated_fetching_a_small_part(big_cog: bytes) -> 
     assert all(a is None for a in served.authorizations)  # no token given: none sent
 
 
+def test_a_large_file_without_overviews_is_not_downloaded(tmp_path: Path) -> None:
+    path = tmp_path / "striped.tif"
+    profile = {
+        "driver": "GTiff", "width": 4200, "height": 4000, "count": 1, "dtype": "uint8", "compress": "deflate",
+        "crs": "EPSG:32632", "transform": from_origin(680000, 5160000, 10, 10),
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write((np.arange(4200, dtype=np.uint8)[None, :] * np.ones((4000, 1), np.uint8)), 1)
+    body = path.read_bytes()
+    served = Served(files={"/striped.tif": body})
+    with serving(served) as base, pytest.raises(DataError, match="without overviews") as info:
+        quicklook(item_at(f"{base}/striped.tif"), {}, timeout=T)
+    assert "'data' of item item-1" in str(info.value)
+    assert served.bytes_sent < 0.25 * len(body)
+
+
 def test_the_token_goes_to_its_own_origin_only(big_cog: bytes, tmp_path: Path) -> None:
     small = write_land_cover_geotiff(tmp_path / "lc.tif", (11.0, 46.0, 11.1, 46.1), (600, 400)).read_bytes()
     home, other = Served(files={"/lc.tif": small}), Served(files={"/lc.tif": small})
