@@ -92,6 +92,23 @@ def _forget_reads() -> None:
         st.session_state.pop(key, None)
 
 
+def _table(collections: tuple[browse.CollectionSummary, ...], prefix: str) -> None:
+    st.dataframe(
+        [
+            {
+                "id": c.id,
+                "title": c.title,
+                "from": (c.interval[0] or "open")[:10],
+                "to": (c.interval[1] or "open")[:10],
+                "access": {True: "public", False: "private", None: "unknown"}[c.public],
+            }
+            for c in collections
+        ],
+        hide_index=True,
+        key=prefix + "table",
+    )
+
+
 def choose_collection(
     collections: tuple[browse.CollectionSummary, ...], prefix: str, wanted: str | None = None
 ) -> str | None:
@@ -103,41 +120,35 @@ def choose_collection(
     pages = max(1, -(-sum(c.matches(query) for c in collections) // size))
     number = 1
     if pages > 1:
+        if int(st.session_state.get(prefix + "page", 1)) > pages:  # fewer matches than before
+            st.session_state[prefix + "page"] = pages
         number = int(st.number_input("Page", 1, pages, 1, key=prefix + "page"))
     page = browse.search_collections(collections, query, number, size)
     st.caption(
         f"{page.total} of {len(collections)} collection(s) match"
         + (f"; page {page.page} of {page.pages}." if page.pages > 1 else ".")
     )
-    if not page.collections:
-        return None
-    st.dataframe(
-        [
-            {
-                "id": c.id,
-                "title": c.title,
-                "from": (c.interval[0] or "open")[:10],
-                "to": (c.interval[1] or "open")[:10],
-                "access": {True: "public", False: "private", None: "unknown"}[c.public],
-            }
-            for c in page.collections
-        ],
-        hide_index=True,
-        key=prefix + "table",
-    )
+    if page.collections:
+        _table(page.collections, prefix)
+    key = prefix + "collection"
+    # The choice kept, else the link's; set again each run: the browser matches a choice by its label,
+    # and a label changes when the collection's title is edited.
+    current = st.session_state.get(key) or wanted
     ids = [c.id for c in page.collections]
-    titles = {c.id: c.title for c in page.collections}
-    if wanted is not None and wanted not in ids and any(c.id == wanted for c in collections):
-        ids.insert(0, wanted)
-        titles[wanted] = next(c.title for c in collections if c.id == wanted)
-    index = ids.index(wanted) if wanted in ids else None
+    titles = {c.id: c.title for c in collections}
+    if current is not None and current not in ids and current in titles:
+        ids.insert(0, current)  # chosen, or linked to, though not on this page of matches
+    if current in ids:
+        st.session_state[key] = current
+    else:
+        st.session_state.pop(key, None)  # gone from the catalogue (deleted)
     chosen: str | None = st.selectbox(
         "Collection",
         ids,
-        index=index,
+        index=None,
         placeholder="Choose a collection…",
         format_func=lambda c: f"{titles[c]} ({c})" if titles.get(c) and titles[c] != c else c,
-        key=prefix + "collection",
+        key=key,
     )
     if chosen is None:
         _map(browse.footprints(page.collections), None, None, prefix)

@@ -20,7 +20,7 @@ from pages.common.catalogue import (
     share_section,
 )
 from pages.common.errors import show_error
-from pages.common.publish import catalogue_sign_in
+from pages.common.publish import catalogue_sign_in, catalogue_token
 from pages.common.services import catalogue_target
 from pages.common.session import settings
 
@@ -35,8 +35,11 @@ if target is None:
     )
 else:
     st.write(f"Catalogue: **{target.url}**" + (" (embedded, local)" if target.embedded else ""))
-    with st.expander("Sign in", expanded=False):
+    if catalogue_token(target) is not None:  # signed in (here or on the Publish page): say so
         token = catalogue_sign_in(target)
+    else:
+        with st.expander("Sign in to the catalogue", icon=":material/key:"):
+            token = catalogue_sign_in(target)
     if token is None:
         st.caption(
             ":material/lock: Signed out: you see the collections anyone may read. Signing in may show "
@@ -58,12 +61,13 @@ else:
         collection_panel(target, token, view, W)
         share_section(view)
         if token is not None:
-            edit, delete, add = st.tabs(["Edit", "Delete", "Add this project's results"])
-            with edit:
+            actions = ("Edit", "Delete", "Add this project's results")  # only the chosen one runs
+            action = st.segmented_control("Manage this collection", actions, default="Edit", key=W + "action")
+            if action == actions[0]:
                 edit_section(target, token, view)
-            with delete:
+            elif action == actions[1]:
                 delete_section(target, token, view)
-            with add:
+            elif action == actions[2]:
                 add_results_section(view)
         else:
             st.caption("Sign in to edit or delete this collection, or to add results to it.")

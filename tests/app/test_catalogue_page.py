@@ -138,6 +138,7 @@ def test_signed_in_view_edit_and_delete(
 
     # delete one item: the button stays disabled until its id is typed
     item = f"{private}_20220701"
+    at.segmented_control(key="cat_action").set_value("Delete").run()
     at.selectbox(key="cat_delete_item_id").set_value(item).run()
     assert at.button(key="cat_delete_item").disabled
     at.text_input(key="cat_delete_item_confirm").set_value(item[:-1]).run()
@@ -167,6 +168,7 @@ def test_add_this_projects_results_opens_publish_set_to_add(
     at = open_page(CATALOGUE, **{StateKey.METADATA.value: outcome})
     _sign_in(at)
     at.selectbox(key="cat_collection").set_value(private).run()
+    at.segmented_control(key="cat_action").set_value("Add this project's results").run()
     _click(at, "cat_add")
     assert [t.value for t in at.title] == ["Publish"]
     assert at.radio(key="pub_mode").value == "Add to an existing collection"
