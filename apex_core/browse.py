@@ -59,7 +59,8 @@ __all__ = [
 ]
 
 Bbox = tuple[float, float, float, float]
-_HIDDEN_LINKS = frozenset({"self", "root", "parent", "items"})
+_HIDDEN_LINKS = frozenset({"self", "root", "parent", "items", "collection"})
+_OGC_RELS = "http://www.opengis.net/def/rel/"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -818,6 +819,7 @@ def readable(collection: Mapping[str, Any]) -> ReadableMetadata:
         for link in links
         if (rel := _str(link.get("rel"))) is not None
         and rel not in _HIDDEN_LINKS
+        and not rel.startswith(_OGC_RELS)  # the API's own (queryables, conformance): not for people
         and (href := _str(link.get("href")))
     )
     auth = doc.get("_auth")

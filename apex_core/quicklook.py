@@ -663,6 +663,8 @@ def quicklook_map(
             name="Items",
             style_function=_footprint_style,
             tooltip=folium.GeoJsonTooltip(fields=["title"], labels=False),
+            # a point item as a circle: Leaflet's default marker is an image the offline map lacks
+            marker=folium.CircleMarker(radius=6, fill=True),
         ).add_to(fmap)
     bounds: Sequence[Sequence[float]] = _WORLD
     if points:

@@ -100,7 +100,7 @@ def _table(collections: tuple[browse.CollectionSummary, ...], prefix: str) -> No
                 "title": c.title,
                 "from": (c.interval[0] or "open")[:10],
                 "to": (c.interval[1] or "open")[:10],
-                "access": {True: "public", False: "private", None: "unknown"}[c.public],
+                **({"access": "public" if c.public else "private"} if c.public is not None else {}),
             }
             for c in collections
         ],
@@ -206,29 +206,27 @@ def _metadata(view: browse.CollectionView) -> None:
         st.json(view.collection, expanded=2)
 
 
-def _timeline(view: browse.CollectionView) -> None:
+def _timeline(view: browse.CollectionView, chosen: str | None) -> None:
+    """The items on one time line: a dot per date, a bar per interval (a composite); the chosen one
+    stands out, each names its item on hover."""
     rows = browse.timeline_rows(view)
     if not rows:
         return
     frame = pd.DataFrame(rows)
     frame["start"] = pd.to_datetime(frame["start"], utc=True, errors="coerce")
     frame["end"] = pd.to_datetime(frame["end"], utc=True, errors="coerce")
-    chart = (
-        alt.Chart(frame)
-        .mark_bar(size=14, cornerRadius=3)
-        .encode(
-            x=alt.X("start:T", title="Date"),
-            x2="end:T",
-            y=alt.Y("item:N", title=None, sort=None),
-            tooltip=[
-                "item",
-                alt.Tooltip("start:T", format="%Y-%m-%d"),
-                alt.Tooltip("end:T", format="%Y-%m-%d"),
-            ],
-        )
-    )
-    points = chart.mark_point(filled=True, size=80)
-    st.altair_chart(chart + points, width="stretch")
+    frame["chosen"] = frame["item"] == chosen
+    color = alt.condition("datum.chosen", alt.value("#d9480f"), alt.value("#0b6bcb"))
+    tooltip = [
+        alt.Tooltip("item:N", title="Item"),
+        alt.Tooltip("start:T", title="From", format="%Y-%m-%d"),
+        alt.Tooltip("end:T", title="To", format="%Y-%m-%d"),
+    ]
+    base = alt.Chart(frame).encode(x=alt.X("start:T", title=None), color=color, tooltip=tooltip)
+    chart = base.mark_rule(strokeWidth=6, strokeCap="round").encode(x2="end:T") + base.mark_point(
+        filled=True, size=90, opacity=0.9
+    ).encode(size=alt.condition("datum.chosen", alt.value(200), alt.value(90)))
+    st.altair_chart(chart.properties(height=70), width="stretch")
 
 
 def _quicklook(
@@ -268,7 +266,6 @@ def collection_panel(
     with right:
         _metadata(view)
     with left:
-        _timeline(view)
         rasters = [i for i in view.items if i.raster_keys]
         look: Quicklook | None = None
         chosen: str | None = None
@@ -291,6 +288,7 @@ def collection_panel(
                 st.caption("This item has no raster to draw (e.g. statistics as CSV/JSON).")
         else:
             st.info("This collection has no items yet.")
+        _timeline(view, chosen)
         _map(browse.item_footprints(view), look, chosen, prefix)
         if look is not None:
             st.caption(

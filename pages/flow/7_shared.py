@@ -16,6 +16,7 @@ W = WidgetPrefix.SHARED
 
 target = catalogue_target()
 wanted = st.query_params.get("collection")
+st.caption(":material/share: Shared from APEx Publisher: a read-only view of what was published.")
 if target is None:
     st.info("The catalogue is starting…")
 else:
