@@ -1,9 +1,10 @@
 """The catalogue's read side for the Catalogue page: collections, one collection's items, and metadata
 rendered for people, read through pystac-client with the bearer token kept to the catalogue's origin.
 
-- :func:`list_collections` reads ``GET /collections`` (every page, following ``next`` links) into
-  :class:`CollectionSummary` rows sorted by title; :func:`search_collections` filters and pages them
-  for the page (no request).
+- :func:`read_collections` reads ``GET /collections`` (every page, following ``next`` links) into
+  :class:`CollectionSummary` rows sorted by title, in a :class:`CollectionList` that says whether the
+  catalogue has more (:func:`list_collections`: the rows alone); :func:`search_collections` filters
+  and pages them for the page (no request).
 - :func:`open_collection` reads one collection as the token may read it and its items (following
   paging links) into a :class:`CollectionView`; ``None`` when it does not exist or is hidden (404).
 - :func:`footprints`, :func:`item_footprints` and :func:`timeline_rows` shape those for a map and an
@@ -16,12 +17,17 @@ another origin (a ``next`` link, a redirect) is sent without it. Failures become
 (:func:`apex_core.catalogue.error_from_response`: 401, 403, 404, 5xx; no answer is
 :class:`~apex_core.errors.CatalogueUnavailable`), whose messages never contain the token.
 
+Paging is bounded: a ``next`` link already followed ends the reading (a cycle of pages), so does a
+page that adds nothing new (only unusable or repeated entries) and a cap on the number of pages; an id
+is kept once.
+
 Documents are read defensively: a missing or ill-typed field becomes empty, non-finite numbers are
 dropped, and nothing here raises on an odd document.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,6 +36,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
+from pystac import Link
 from pystac.errors import DuplicateObjectKeyError, RequiredPropertyMissing, STACError, STACTypeError
 from pystac_client import Client
 from pystac_client.errors import ClientTypeError
@@ -44,6 +51,7 @@ from apex_core.catalogue import AccessToken, error_from_response
 from apex_core.errors import ApexError, CatalogueError, CatalogueUnavailable
 
 __all__ = [
+    "CollectionList",
     "CollectionPage",
     "CollectionSummary",
     "CollectionView",
@@ -53,6 +61,7 @@ __all__ = [
     "item_footprints",
     "list_collections",
     "open_collection",
+    "read_collections",
     "readable",
     "search_collections",
     "timeline_rows",
@@ -598,12 +607,69 @@ class _Reader:
                 return href.rstrip("/")
         return f"{self.url}/collections"
 
-    def pages(self, url: str, limit: int | None) -> Iterator[dict[str, Any]]:
-        parameters = {"limit": limit} if limit else None
-        yield from self.io.get_pages(url, parameters=parameters)
+    def pages(self, url: str, limit: int | None, max_pages: int) -> _Pages:
+        return _Pages(self.io, url, {"limit": limit} if limit else None, max_pages)
 
     def json(self, url: str) -> dict[str, Any]:
         return self.io.read_json(url)
+
+
+def _next_link(page: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The page's first ``next`` link with a non-empty string ``href``, else None."""
+    for link in _list(page.get("links")):
+        if isinstance(link, Mapping) and link.get("rel") == "next" and _str(link.get("href")):
+            return dict(link)
+    return None
+
+
+def _link_key(link: Mapping[str, Any]) -> str:
+    """What identifies the request a link asks for: method, href, body, merge and headers."""
+    method = _str(link.get("method")) or "GET"
+    parts = [method.upper(), link.get("href"), link.get("body"), bool(link.get("merge")), link.get("headers")]
+    return json.dumps(parts, sort_keys=True, default=str)
+
+
+def _with_query(url: str, parameters: dict[str, Any] | None) -> str:
+    """``url`` with ``parameters`` in its query, as a GET sends it (``url`` itself when it cannot)."""
+    try:
+        return requests.Request("GET", url, params=parameters or {}).prepare().url or url
+    except (requests.RequestException, ValueError):
+        return url
+
+
+class _Pages:
+    """The pages of a paging endpoint (``/collections``, ``/collections/{id}/items``), following
+    ``next`` links like pystac-client's ``get_pages`` (stopping at an empty page), but never the same
+    request twice (a ``next`` cycle ends) and at most ``max_pages`` pages.
+
+    ``more``: whether the last page read has a ``next`` link that has not been followed (and is not a
+    repeat), i.e. whether the catalogue may have more than was read when the reading stops there."""
+
+    def __init__(self, io: StacApiIO, url: str, parameters: dict[str, Any] | None, max_pages: int) -> None:
+        self._io = io
+        self._url = url
+        self._parameters = parameters
+        self._max_pages = max(1, int(max_pages))
+        self.more = False
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        seen = {_link_key({"href": self._url}), _link_key({"href": _with_query(self._url, self._parameters)})}
+        target: str | Link = self._url
+        for _ in range(self._max_pages):
+            page: Any = self._io.read_json(target, parameters=self._parameters)
+            if not isinstance(page, Mapping):
+                raise TypeError("a page of the listing is not a JSON object")
+            self.more = False
+            if not (page.get("features") or page.get("collections")):
+                return
+            link = _next_link(page)
+            key = _link_key(link) if link is not None else None
+            self.more = key is not None and key not in seen
+            yield dict(page)
+            if link is None or key is None or not self.more:
+                return
+            seen.add(key)
+            target = Link.from_dict(link)
 
 
 _CAUGHT = (
@@ -621,6 +687,54 @@ _CAUGHT = (
 )
 
 
+@dataclass(frozen=True)
+class CollectionList:
+    """The collections a token may read (sorted by title, then id), and whether the catalogue may have
+    more than these (``truncated``: the limit was passed, or the reading stopped at its page cap or at a
+    page that added nothing new while a ``next`` link was left)."""
+
+    collections: tuple[CollectionSummary, ...]
+    truncated: bool
+
+
+def read_collections(
+    url: str,
+    token: AccessToken | None,
+    *,
+    timeout: float,
+    limit: int = 1000,
+    page_size: int | None = None,
+    max_pages: int = 200,
+) -> CollectionList:
+    """The collections this token may read (``GET /collections``, following ``next`` links), at most
+    ``limit`` of them (the first ones in the catalogue's order), sorted by title (case-insensitive) then
+    id; a repeated id is read once. ``page_size``: the ``limit`` asked of the server per page (its
+    default when None). The reading stops at a ``next`` link already followed, after a page that adds
+    no new collection, or after ``max_pages`` pages (so a hostile catalogue cannot keep it going)."""
+    reader = _Reader(url, token, timeout)
+    what = f"list the collections of {_safe_url(url)}"
+    cap = max(0, limit)
+    found: dict[str, CollectionSummary] = {}
+    try:
+        client = reader.open()
+        pages = reader.pages(reader.collections_url(client), page_size, max_pages)
+        for page in pages:
+            before = len(found)
+            for doc in _list(page.get("collections")):
+                summary = CollectionSummary.from_stac(doc) if isinstance(doc, Mapping) else None
+                if summary is not None and summary.id not in found:
+                    found[summary.id] = summary
+            if len(found) > cap or len(found) == before:
+                break
+    except _CAUGHT as exc:
+        raise reader.error(exc, what) from exc
+    finally:
+        reader.close()
+    truncated = len(found) > cap or pages.more
+    kept = sorted(list(found.values())[:cap], key=lambda c: (c.title.casefold(), c.id))
+    return CollectionList(tuple(kept), truncated)
+
+
 def list_collections(
     url: str,
     token: AccessToken | None,
@@ -628,29 +742,12 @@ def list_collections(
     timeout: float,
     limit: int = 1000,
     page_size: int | None = None,
+    max_pages: int = 200,
 ) -> tuple[CollectionSummary, ...]:
-    """The collections this token may read (``GET /collections``, every page), at most ``limit`` of
-    them, sorted by title (case-insensitive) then id. ``page_size``: the ``limit`` asked of the server
-    per page (its default when None)."""
-    reader = _Reader(url, token, timeout)
-    what = f"list the collections of {_safe_url(url)}"
-    found: list[CollectionSummary] = []
-    try:
-        client = reader.open()
-        for page in reader.pages(reader.collections_url(client), page_size):
-            for doc in _list(page.get("collections")):
-                summary = CollectionSummary.from_stac(doc) if isinstance(doc, Mapping) else None
-                if summary is not None:
-                    found.append(summary)
-            if len(found) >= limit:
-                break
-    except _CAUGHT as exc:
-        raise reader.error(exc, what) from exc
-    finally:
-        reader.close()
-    found = found[: max(0, limit)]
-    found.sort(key=lambda c: (c.title.casefold(), c.id))
-    return tuple(found)
+    """The collections of :func:`read_collections` (without saying whether there are more)."""
+    return read_collections(
+        url, token, timeout=timeout, limit=limit, page_size=page_size, max_pages=max_pages
+    ).collections
 
 
 def open_collection(
@@ -661,14 +758,20 @@ def open_collection(
     timeout: float,
     max_items: int = 500,
     page_size: int | None = None,
+    max_pages: int = 200,
 ) -> CollectionView | None:
     """The collection ``collection_id`` and up to ``max_items`` of its items (``GET
     /collections/{id}/items``, following ``next`` links), or None when it does not exist or this token
-    may not read it (404). ``page_size``: the ``limit`` asked per page (default min(max_items + 1, 100))."""
+    may not read it (404). ``page_size``: the ``limit`` asked per page (default min(max_items + 1, 100)).
+    Items without an id are left out and a repeated id is read once; the reading stops at a ``next``
+    link already followed, after a page that adds no new item, or after ``max_pages`` pages. The view
+    is ``truncated`` when there were more than ``max_items`` items, or the reading stopped at the page
+    cap or at a page adding nothing while a ``next`` link was left."""
     if not collection_id:
         return None
     reader = _Reader(url, token, timeout)
     what = f"read the collection {collection_id}"
+    cap = max(0, max_items)
     try:
         client = reader.open()
         base = f"{reader.collections_url(client)}/{quote(collection_id, safe='')}"
@@ -681,19 +784,23 @@ def open_collection(
         if not isinstance(doc, Mapping):
             raise CatalogueError(f"Could not {what}: the answer is not a collection.")
         what = f"read the items of collection {collection_id}"
-        items: list[Any] = []
-        truncated = False
+        items: dict[str, Mapping[str, Any]] = {}
         size = page_size or min(max(1, max_items) + 1, 100)
-        for page in reader.pages(f"{base}/items", size):
-            items.extend(f for f in _list(page.get("features")) if isinstance(f, Mapping))
-            if len(items) > max_items:
-                truncated = True
+        pages = reader.pages(f"{base}/items", size, max_pages)
+        for page in pages:
+            before = len(items)
+            for feature in _list(page.get("features")):
+                iid = _str(feature.get("id")) if isinstance(feature, Mapping) else None
+                if iid and iid not in items:
+                    items[iid] = feature
+            if len(items) > cap or len(items) == before:
                 break
     except _CAUGHT as exc:
         raise reader.error(exc, what) from exc
     finally:
         reader.close()
-    return CollectionView.of(doc, items[: max(0, max_items)], truncated)
+    truncated = len(items) > cap or pages.more
+    return CollectionView.of(doc, list(items.values())[:cap], truncated)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from apex_core.browse import (
     item_footprints,
     list_collections,
     open_collection,
+    read_collections,
     search_collections,
     timeline_rows,
 )
@@ -168,6 +169,22 @@ def test_items_past_max_items_are_cut_and_flagged(
         catalogue.url, token(token_for, "editor"), made["private"], timeout=T, max_items=ITEMS, page_size=2
     )
     assert exact is not None and not exact.truncated and len(exact.items) == ITEMS
+
+
+def test_read_collections_says_whether_the_limit_cut_the_list(
+    catalogue: CatalogueHandle, made: dict[str, str], token_for: Tokens
+) -> None:
+    editor = token(token_for, "editor")
+    whole = read_collections(catalogue.url, editor, timeout=T)
+    assert not whole.truncated and {made["public"], made["private"]} <= {c.id for c in whole.collections}
+    assert whole.collections == list_collections(catalogue.url, editor, timeout=T)
+    n = len(whole.collections)
+    exact = read_collections(catalogue.url, editor, timeout=T, limit=n, page_size=1)
+    assert not exact.truncated and exact.collections == whole.collections
+    cut = read_collections(catalogue.url, editor, timeout=T, limit=n - 1, page_size=1)
+    assert cut.truncated and len(cut.collections) == n - 1
+    capped = read_collections(catalogue.url, editor, timeout=T, page_size=1, max_pages=1)
+    assert capped.truncated and len(capped.collections) == 1  # a next link was left at the page cap
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -410,3 +427,138 @@ def test_a_relative_next_link_is_a_catalogue_error(
     with pytest.raises(CatalogueError) as caught:
         list_collections(home_url, None, timeout=T)
     assert type(caught.value) is CatalogueError and "not an http(s) URL" in caught.value.message
+
+
+# --- hostile paging: cycles, pages of junk, the page cap -------------------------------------------
+
+
+def test_a_self_looping_page_of_junk_collections_ends(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+    junk = {"collections": [None], "links": [{"rel": "next", "href": f"{home_url}/collections"}]}
+    home.routes.update({"/": (200, _landing(home_url)), "/collections": (200, junk)})
+    found = read_collections(home_url, None, timeout=T)
+    assert found.collections == () and not found.truncated
+    assert [path for path, _ in home.seen] == ["/", "/collections"]
+
+
+def test_a_page_of_junk_ends_the_listing_even_with_a_new_next_link(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+
+    def junk(n: int) -> dict[str, Any]:
+        return {"collections": ["junk", {"id": 3}], "links": [{"rel": "next", "href": f"{home_url}/c?p={n}"}]}
+
+    home.routes.update({"/": (200, _landing(home_url)), "/collections": (200, junk(1))})
+    home.routes.update({f"/c?p={n}": (200, junk(n + 1)) for n in range(1, 5)})
+    found = read_collections(home_url, None, timeout=T)
+    assert found.collections == () and found.truncated  # a next link was left: there may be more
+    assert [path for path, _ in home.seen] == ["/", "/collections"]
+
+
+def test_a_cycle_of_two_valid_pages_ends_without_duplicates(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+    first = {
+        "collections": [canary_collection("a"), canary_collection("b"), canary_collection("a")],
+        "links": [{"rel": "next", "href": f"{home_url}/collections?page=2"}],
+    }
+    second = {
+        "collections": [canary_collection("b"), canary_collection("c")],
+        "links": [{"rel": "next", "href": f"{home_url}/collections"}],
+    }
+    home.routes.update(
+        {"/": (200, _landing(home_url)), "/collections": (200, first), "/collections?page=2": (200, second)}
+    )
+    found = read_collections(home_url, None, timeout=T)
+    assert [c.id for c in found.collections] == ["a", "b", "c"] and not found.truncated
+    assert [path for path, _ in home.seen] == ["/", "/collections", "/collections?page=2"]
+
+
+def test_a_self_looping_page_of_valid_collections_is_read_once(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+    page = {
+        "collections": [canary_collection("a")],
+        "links": [{"rel": "next", "href": f"{home_url}/collections?limit=5"}],
+    }
+    home.routes.update({"/": (200, _landing(home_url)), "/collections?limit=5": (200, page)})
+    found = read_collections(home_url, None, timeout=T, page_size=5)
+    assert [c.id for c in found.collections] == ["a"] and not found.truncated
+    assert [path for path, _ in home.seen] == ["/", "/collections?limit=5"]
+
+
+def test_an_endless_chain_of_new_pages_stops_at_the_page_cap(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+
+    def page(n: int) -> dict[str, Any]:
+        return {
+            "collections": [canary_collection(f"c{n}")],
+            "links": [{"rel": "next", "href": f"{home_url}/c?p={n + 1}"}],
+        }
+
+    home.routes.update({"/": (200, _landing(home_url)), "/collections": (200, page(0))})
+    home.routes.update({f"/c?p={n}": (200, page(n)) for n in range(1, 20)})
+    found = read_collections(home_url, None, timeout=T, max_pages=4)
+    assert [c.id for c in found.collections] == ["c0", "c1", "c2", "c3"] and found.truncated
+    assert len(home.seen) == 1 + 4
+
+
+def test_a_self_looping_page_of_junk_items_ends(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+    items = f"{home_url}/collections/c/items"
+    junk = {"type": "FeatureCollection", "features": [1], "links": [{"rel": "next", "href": items}]}
+    home.routes.update(
+        {
+            "/": (200, _landing(home_url)),
+            "/collections/c": (200, canary_collection("c")),
+            "/collections/c/items?limit=100": (200, junk),
+            "/collections/c/items": (200, junk),
+        }
+    )
+    view = open_collection(home_url, None, "c", timeout=T)
+    assert view is not None and view.items == () and not view.truncated
+    assert [p for p, _ in home.seen] == ["/", "/collections/c", "/collections/c/items?limit=100"]
+
+
+def test_a_cycle_of_item_pages_ends_without_duplicates(
+    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
+) -> None:
+    home_url, home, _, _ = two_origins
+    first = {
+        "type": "FeatureCollection",
+        "features": [canary_item("i1", "c"), canary_item("i2", "c"), {"no": "id"}],
+        "links": [{"rel": "next", "href": f"{home_url}/collections/c/items?page=2"}],
+    }
+    second = {
+        "type": "FeatureCollection",
+        "features": [canary_item("i2", "c"), canary_item("i3", "c")],
+        "links": [{"rel": "next", "href": f"{home_url}/collections/c/items?limit=100"}],
+    }
+    home.routes.update(
+        {
+            "/": (200, _landing(home_url)),
+            "/collections/c": (200, canary_collection("c")),
+            "/collections/c/items?limit=100": (200, first),
+            "/collections/c/items?page=2": (200, second),
+        }
+    )
+    view = open_collection(home_url, None, "c", timeout=T)
+    assert view is not None and sorted(i.id for i in view.items) == ["i1", "i2", "i3"]
+    assert len(view.item_docs) == 3 and not view.truncated
+    assert [p for p, _ in home.seen] == [
+        "/",
+        "/collections/c",
+        "/collections/c/items?limit=100",
+        "/collections/c/items?page=2",
+    ]
+    capped = open_collection(home_url, None, "c", timeout=T, max_pages=1)
+    assert capped is not None and [i.id for i in capped.items] == ["i1", "i2"] and capped.truncated

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from pystac_client.stac_api_io import StacApiIO
 
 from apex_core.browse import (
+    CollectionList,
     CollectionPage,
     CollectionSummary,
     CollectionView,
     ItemSummary,
+    _link_key,
+    _next_link,
+    _Pages,
     footprints,
     item_footprints,
     readable,
@@ -321,3 +326,64 @@ def test_codecs_round_trip_through_json() -> None:
     back = CollectionView.from_dict(json.loads(json.dumps(view.to_dict())))
     assert back == view and back.collection["_auth"] == collection["_auth"] and back.truncated
     assert CollectionView.from_dict({}) == CollectionView({}, (), (), False)
+
+
+# --- paging without a server ------------------------------------------------------------------------
+
+
+class _FakeIO:
+    """Answers ``read_json`` from ``docs`` (href -> page) and counts the reads."""
+
+    def __init__(self, docs: dict[str, Any]) -> None:
+        self.docs = docs
+        self.reads: list[str] = []
+
+    def read_json(self, target: Any, parameters: Any = None) -> Any:
+        href = target if isinstance(target, str) else target.href
+        self.reads.append(href)
+        return self.docs[href]
+
+
+def _pages(docs: dict[str, Any], url: str = "http://h/c", max_pages: int = 200) -> tuple[_FakeIO, _Pages]:
+    io = _FakeIO(docs)
+    return io, _Pages(cast(StacApiIO, io), url, None, max_pages)
+
+
+def test_pages_never_repeat_a_request_and_stop_at_the_cap() -> None:
+    loop = {"collections": [None], "links": [{"rel": "next", "href": "http://h/c"}]}
+    io, pages = _pages({"http://h/c": loop})
+    assert len(list(pages)) == 1 and io.reads == ["http://h/c"] and not pages.more
+    cycle = {
+        "http://h/c": {"features": [1], "links": [{"rel": "next", "href": "http://h/c?p=2"}]},
+        "http://h/c?p=2": {"features": [2], "links": [{"rel": "next", "href": "http://h/c"}]},
+    }
+    io, pages = _pages(cycle)
+    assert len(list(pages)) == 2 and io.reads == ["http://h/c", "http://h/c?p=2"] and not pages.more
+    chain = {
+        f"http://h/c{n}": {"features": [n], "links": [{"rel": "next", "href": f"http://h/c{n + 1}"}]}
+        for n in range(10)
+    }
+    io, pages = _pages(chain, "http://h/c0", max_pages=3)
+    assert len(list(pages)) == 3 and len(io.reads) == 3 and pages.more
+
+
+def test_pages_stop_at_an_empty_page_and_skip_odd_links() -> None:
+    docs = {"http://h/c": {"collections": [], "links": [{"rel": "next", "href": "http://h/x"}]}}
+    io, pages = _pages(docs)
+    assert list(pages) == [] and not pages.more
+    odd = {"features": [1], "links": ["junk", {"rel": "next"}, {"rel": "next", "href": 5}, None]}
+    io, pages = _pages({"http://h/c": odd})
+    assert len(list(pages)) == 1 and io.reads == ["http://h/c"] and not pages.more
+    assert _next_link({"links": [{"rel": "next", "href": ""}, {"rel": "next", "href": "u"}]}) == {
+        "rel": "next",
+        "href": "u",
+    }
+    same = _link_key({"href": "u"})
+    assert _link_key({"rel": "next", "href": "u", "method": "get"}) == same
+    assert _link_key({"href": "u", "method": "POST", "body": {"token": "2"}}) != same
+
+
+def test_collection_list_is_frozen() -> None:
+    found = CollectionList((summary("a"),), truncated=True)
+    with pytest.raises(AttributeError):
+        found.truncated = False  # type: ignore[misc]
