@@ -15,14 +15,14 @@ from apex_core import ConfigError
 from apex_core.flow import WidgetPrefix
 from apex_core.logs import configure_logging
 from apex_core.steps import STEPS, flow_status
-from pages.common.catalogue import SHARED_PAGE
+from pages.common.catalogue import CATALOGUE_PAGE, SHARED_PAGE
 from pages.common.errors import show_error
 from pages.common.projects import autosave, conflict_notice, project_query, sync_from_url
 from pages.common.services import embedded_services
 from pages.common.session import load_settings
 
 ATTRIBUTION = "Contains modified Copernicus Sentinel data 2022, processed by openEO Platform"
-CATALOGUE_PAGE = "pages/flow/6_catalogue.py"
+CATALOGUE_SCRIPT = "pages/flow/6_catalogue.py"
 SHARED_PAGE_SCRIPT = "pages/flow/7_shared.py"
 
 st.set_page_config(page_title="APEx Publisher", page_icon=":material/satellite_alt:", layout="wide")
@@ -40,7 +40,9 @@ start = st.Page("pages/flow/0_projects.py", title="Projects", icon=":material/fo
 pages = {
     step.key: st.Page(step.page, title=step.title, icon=step.icon, url_path=step.key.value) for step in STEPS
 }
-catalogue = st.Page(CATALOGUE_PAGE, title="Catalogue", icon=":material/travel_explore:", url_path="catalogue")
+catalogue = st.Page(
+    CATALOGUE_SCRIPT, title="Catalogue", icon=":material/travel_explore:", url_path=CATALOGUE_PAGE
+)
 shared = st.Page(SHARED_PAGE_SCRIPT, title="Shared view", icon=":material/share:", url_path=SHARED_PAGE)
 # The shared view is what a stakeholder is sent: that collection alone, without the app's navigation.
 viewing_shared = urlsplit(str(st.context.url or "")).path.rstrip("/").endswith("/" + SHARED_PAGE)
@@ -91,7 +93,8 @@ def service_status() -> None:
 
 
 with st.sidebar:
-    service_status()
+    if not viewing_shared:  # a stakeholder's view names no service
+        service_status()
     st.caption(ATTRIBUTION)
 
 if viewing_shared:  # read-only: no project, no stepper

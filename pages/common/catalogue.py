@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import altair as alt
@@ -28,13 +28,15 @@ from apex_core.quicklook import Quicklook, quicklook, quicklook_map
 from pages.common.errors import show_error
 from pages.common.foliummap import cached_st_folium
 from pages.common.metadata import FormState, MetadataSession, edit_form
-from pages.common.publish import add_to
+from pages.common.publish import add_to, forget_catalogue_reads
 from pages.common.session import map_assets, settings
 
 __all__ = [
+    "CATALOGUE_PAGE",
     "SHARED_PAGE",
     "add_results_section",
     "choose_collection",
+    "code",
     "collection_list",
     "collection_panel",
     "collection_view",
@@ -43,7 +45,10 @@ __all__ = [
     "share_section",
 ]
 
+T = TypeVar("T")
+_KEPT = 8  # reads kept per kind (collection lists, collections, quicklooks) in a session
 SHARED_PAGE = "shared"  # the shared view's url path: <app>/shared?collection=<id>
+CATALOGUE_PAGE = "catalogue"  # the Catalogue page's url path
 _EDIT_FORM_SECTIONS = ("main", "providers", "extent", "access", "render", "links")
 
 
@@ -52,44 +57,46 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def collection_list(
-    target: CatalogueTarget, token: AccessToken | None, refresh: bool = False
-) -> tuple[browse.CollectionSummary, ...]:
+def _kept(key: StateKey, ident: tuple[str, ...], token: AccessToken | None, read: Callable[[], T]) -> T:
+    """What ``read()`` gave for ``ident`` under this very token, kept in this session's state (the
+    newest :data:`_KEPT` reads under ``key``); a signed-out read is never served to a signed-in page,
+    nor the other way round."""
+    cache: dict[tuple[object, ...], tuple[AccessToken | None, T]] = st.session_state.setdefault(key, {})
+    full = (*ident, id(token))
+    hit = cache.pop(full, None)
+    value = hit[1] if hit is not None and hit[0] is token else read()
+    cache[full] = (token, value)  # the newest last
+    while len(cache) > _KEPT:
+        del cache[next(iter(cache))]
+    return value
+
+
+def collection_list(target: CatalogueTarget, token: AccessToken | None) -> browse.CollectionList:
     """The collections this token (or anonymous) may read, read once per catalogue and token."""
-    kept = st.session_state.get(StateKey.CATALOGUE_LIST)
-    if not refresh and isinstance(kept, tuple) and kept[0] == target.url and kept[1] is token:
-        found: tuple[browse.CollectionSummary, ...] = kept[2]
-        return found
-    with st.spinner("Reading the catalogue's collections…"):
-        found = browse.list_collections(target.url, token, timeout=settings().http_timeout)
-    st.session_state[StateKey.CATALOGUE_LIST] = (target.url, token, found)
-    return found
+
+    def read() -> browse.CollectionList:
+        with st.spinner("Reading the catalogue's collections…"):
+            return browse.read_collections(target.url, token, timeout=settings().http_timeout)
+
+    return _kept(StateKey.CATALOGUE_LIST, (target.url,), token, read)
 
 
 def collection_view(
-    target: CatalogueTarget, token: AccessToken | None, collection_id: str, refresh: bool = False
+    target: CatalogueTarget, token: AccessToken | None, collection_id: str
 ) -> browse.CollectionView | None:
     """One collection and its items as this token may read them (None: absent or not readable), read
     once per catalogue, token and collection."""
-    kept = st.session_state.get(StateKey.CATALOGUE_VIEW)
-    if (
-        not refresh
-        and isinstance(kept, tuple)
-        and kept[:3] == (target.url, collection_id, id(token))
-        and kept[3] is token
-    ):
-        view: browse.CollectionView | None = kept[4]
-        return view
-    with st.spinner(f"Reading {collection_id} and its items…"):
-        view = browse.open_collection(target.url, token, collection_id, timeout=settings().http_timeout)
-    st.session_state[StateKey.CATALOGUE_VIEW] = (target.url, collection_id, id(token), token, view)
-    return view
+
+    def read() -> browse.CollectionView | None:
+        with st.spinner(f"Reading {code(collection_id)} and its items…"):
+            return browse.open_collection(target.url, token, collection_id, timeout=settings().http_timeout)
+
+    return _kept(StateKey.CATALOGUE_VIEW, (target.url, collection_id), token, read)
 
 
-def _forget_reads() -> None:
-    """After a write: the list and the view are read again."""
-    for key in (StateKey.CATALOGUE_LIST, StateKey.CATALOGUE_VIEW, StateKey.CATALOGUE_QUICKLOOKS):
-        st.session_state.pop(key, None)
+def code(text: str) -> str:
+    """``text`` (an id from a link or a catalogue) as inline code in markdown: never markup."""
+    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
 
 
 def _table(collections: tuple[browse.CollectionSummary, ...], prefix: str) -> None:
@@ -109,31 +116,34 @@ def _table(collections: tuple[browse.CollectionSummary, ...], prefix: str) -> No
     )
 
 
-def choose_collection(
-    collections: tuple[browse.CollectionSummary, ...], prefix: str, wanted: str | None = None
-) -> str | None:
-    """Search box, one page of matches (a table and their footprints on the map) and the choice."""
+def choose_collection(found: browse.CollectionList, prefix: str, wanted: str | None = None) -> str | None:
+    """Search box, one page of matches (a table, their footprints on the map while none is chosen) and
+    the choice; ``wanted`` (a link's collection) is chosen once."""
+    collections = found.collections
     query = st.text_input(
         "Search the collections", key=prefix + "query", placeholder="words in the id, title, keywords…"
     )
     size = 20
-    pages = max(1, -(-sum(c.matches(query) for c in collections) // size))
+    pages = browse.search_collections(collections, query, 1, size).pages
     number = 1
     if pages > 1:
         if int(st.session_state.get(prefix + "page", 1)) > pages:  # fewer matches than before
             st.session_state[prefix + "page"] = pages
         number = int(st.number_input("Page", 1, pages, 1, key=prefix + "page"))
     page = browse.search_collections(collections, query, number, size)
+    more = f" (the first {len(collections)}: the catalogue has more)" if found.truncated else ""
     st.caption(
-        f"{page.total} of {len(collections)} collection(s) match"
+        f"{page.total} of {len(collections)} collection(s){more} match"
         + (f"; page {page.page} of {page.pages}." if page.pages > 1 else ".")
     )
     if page.collections:
         _table(page.collections, prefix)
-    key = prefix + "collection"
-    # The choice kept, else the link's; set again each run: the browser matches a choice by its label,
-    # and a label changes when the collection's title is edited.
-    current = st.session_state.get(key) or wanted
+    key, linked = prefix + "collection", prefix + "linked"
+    # The choice kept (a link's the first time); set again each run: the browser matches a choice by
+    # its label, and a label changes when the collection's title is edited.
+    current = st.session_state.get(key)
+    if wanted and st.session_state.get(linked) != wanted:
+        st.session_state[linked] = current = wanted
     ids = [c.id for c in page.collections]
     titles = {c.id: c.title for c in collections}
     if current is not None and current not in ids and current in titles:
@@ -236,20 +246,19 @@ def _quicklook(
     item = view.item(item_id)
     if item is None:
         return None
-    cache: dict[tuple[str, str, str, bool], Quicklook] = st.session_state.setdefault(
-        StateKey.CATALOGUE_QUICKLOOKS, {}
-    )
-    key = (target.url, str(view.collection.get("id")), item_id, token is not None)
-    if key not in cache:
-        with st.spinner(f"Reading a quicklook of {item_id}…"):
-            cache[key] = quicklook(
+
+    def read() -> Quicklook:
+        with st.spinner(f"Reading a quicklook of {code(item_id)}…"):
+            return quicklook(
                 item,
                 view.collection,
                 token=token,
                 token_origin=_origin(target.url),
                 timeout=settings().http_timeout,
             )
-    return cache[key]
+
+    ident = (target.url, str(view.collection.get("id")), item_id)
+    return _kept(StateKey.CATALOGUE_QUICKLOOKS, ident, token, read)
 
 
 def collection_panel(
@@ -297,28 +306,31 @@ def collection_panel(
             )
 
 
-def share_url(collection_id: str) -> str:
-    """The link to the read-only shared view of ``collection_id`` in this app."""
+def share_url(collection_id: str, page: str = SHARED_PAGE) -> str:
+    """The link to ``page`` (the read-only shared view) of ``collection_id`` in this app."""
     parts = urlsplit(str(st.context.url or ""))
     path = parts.path.rstrip("/")
     base = path.rsplit("/", 1)[0] if path.count("/") >= 1 else ""
     origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
-    return f"{origin}{base}/{SHARED_PAGE}?collection={quote(collection_id, safe='')}"
+    return f"{origin}{base}/{page}?collection={quote(collection_id, safe='')}"
 
 
-def share_section(view: browse.CollectionView) -> None:
-    """The share link (and the STAC Browser's, where one is configured)."""
+def share_section(target: CatalogueTarget, view: browse.CollectionView) -> None:
+    """The share link, for a collection anyone may read (asked of the catalogue without a token): the
+    read-only shared view; for a private one, the Catalogue page, where its readers sign in. And the
+    STAC Browser's, where one is configured."""
     cid = str(view.collection.get("id"))
-    public = browse.readable(view.collection).access
     st.markdown("**Share**")
-    st.code(share_url(cid), language=None)
-    if public is not None and "anonymous" not in public[0]:
-        st.caption(
-            "This collection is private: whoever opens the link sees it only after signing in with a "
-            "role that may read it."
-        )
+    if collection_view(target, None, cid) is not None:
+        st.code(share_url(cid), language=None)
+        st.caption("Opens a read-only view of this collection (map, timeline, legend, metadata), no sign-in.")
     else:
-        st.caption("Opens a read-only view of this collection (map, timeline, legend, metadata).")
+        st.code(share_url(cid, CATALOGUE_PAGE), language=None)
+        st.caption(
+            ":material/lock: This collection is private: the link opens it on the Catalogue page, where "
+            "people whose roles may read it sign in. Make it readable by `anonymous` (catalogue "
+            "administrators) for a view without sign-in."
+        )
     link = browser_link(settings().stac_browser_url, cid)
     if link:
         st.markdown(f"[Open in the STAC Browser]({link})")
@@ -358,6 +370,8 @@ def edit_section(target: CatalogueTarget, token: AccessToken, view: browse.Colle
         show_error(exc)
         return
     if edit.empty:
+        for note in edit.notes:
+            st.caption(note)
         st.caption("No change yet: edit a field above; the changes show here before anything is written.")
         return
     st.markdown("**What the update changes** (" + ", ".join(f"`{m}`" for m in edit.changed) + ")")
@@ -375,7 +389,7 @@ def edit_section(target: CatalogueTarget, token: AccessToken, view: browse.Colle
             edit.changed
         )
         st.session_state.pop(StateKey.CATALOGUE_EDIT, None)
-        _forget_reads()
+        forget_catalogue_reads()
         st.rerun()
 
 
@@ -401,7 +415,7 @@ def _deleting(
             show_error(exc)
             return
         st.session_state[StateKey.CATALOGUE_DONE] = done.message
-        _forget_reads()
+        forget_catalogue_reads()
         st.session_state.pop(key + "_confirm", None)
         st.rerun()
 
@@ -423,7 +437,8 @@ def delete_section(target: CatalogueTarget, token: AccessToken, view: browse.Col
                 target,
             )
     st.divider()
-    st.caption(f"Deleting the collection deletes its {len(view.items)} item(s) too. This cannot be undone.")
+    n = f"at least {len(view.items)}" if view.truncated else str(len(view.items))
+    st.caption(f"Deleting the collection deletes its {n} item(s) too. This cannot be undone.")
     _deleting(
         f"Delete the collection {cid}",
         cid,

@@ -48,6 +48,7 @@ __all__ = [
     "conflict_or_resume",
     "delete_section",
     "explorer_section",
+    "forget_catalogue_reads",
     "publish_mode",
     "publish_run",
     "rehost_choice",
@@ -254,8 +255,21 @@ def run_publish(
         )
     st.session_state[RUN] = PublishRun(base_id, done, base_items)
     st.session_state.pop(_MERGE_KEY, None)  # what it previewed has changed: preview again before more
+    forget_catalogue_reads()
     if done.ok:
         st.session_state[StateKey.PUBLISHED] = Published.of(done, settings().stac_browser_url)
+
+
+def forget_catalogue_reads() -> None:
+    """After any write to the catalogue (publish, add, edit, delete): what this session read of it (the
+    collection lists, the Catalogue page's view and quicklooks) is read again when next shown."""
+    for key in (
+        StateKey.CATALOGUE_COLLECTIONS,
+        StateKey.CATALOGUE_LIST,
+        StateKey.CATALOGUE_VIEW,
+        StateKey.CATALOGUE_QUICKLOOKS,
+    ):
+        st.session_state.pop(key, None)
 
 
 def add_to(collection_id: str) -> None:
@@ -455,6 +469,7 @@ def delete_section(
                         client, current.collection_id, ids, keep_collection=current.merging
                     )
                 st.success(gone.message)
+                forget_catalogue_reads()
                 st.session_state.pop(StateKey.PUBLISHED, None)
                 st.session_state[RUN] = PublishRun(st.session_state[RUN].base)
             except ApexError as exc:

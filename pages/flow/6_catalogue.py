@@ -12,6 +12,7 @@ from apex_core.flow import StateKey, WidgetPrefix
 from pages.common.catalogue import (
     add_results_section,
     choose_collection,
+    code,
     collection_list,
     collection_panel,
     collection_view,
@@ -20,7 +21,7 @@ from pages.common.catalogue import (
     share_section,
 )
 from pages.common.errors import show_error
-from pages.common.publish import catalogue_sign_in, catalogue_token
+from pages.common.publish import catalogue_sign_in, catalogue_token, forget_catalogue_reads
 from pages.common.services import catalogue_target
 from pages.common.session import settings
 
@@ -47,19 +48,19 @@ else:
         )
     if (done := st.session_state.pop(StateKey.CATALOGUE_DONE, None)) is not None:
         st.success(done, icon=":material/done:")
-    refresh = st.button("Refresh", key=W + "refresh", icon=":material/refresh:")
+    st.button("Refresh", key=W + "refresh", icon=":material/refresh:", on_click=forget_catalogue_reads)
     try:
-        collections = collection_list(target, token, refresh)
+        collections = collection_list(target, token)
         chosen = choose_collection(collections, W, st.query_params.get("collection"))
-        view = collection_view(target, token, chosen, refresh) if chosen is not None else None
+        view = collection_view(target, token, chosen) if chosen is not None else None
     except ApexError as exc:
         show_error(exc)
         chosen = view = None
     if chosen is not None and view is None:
-        st.warning(f"{chosen} is no longer in the catalogue, or this sign-in may not read it.")
+        st.warning(f"{code(chosen)} is no longer in the catalogue, or this sign-in may not read it.")
     if view is not None:
         collection_panel(target, token, view, W)
-        share_section(view)
+        share_section(target, view)
         if token is not None:
             actions = ("Edit", "Delete", "Add this project's results")  # only the chosen one runs
             action = st.segmented_control("Manage this collection", actions, default="Edit", key=W + "action")

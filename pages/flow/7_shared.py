@@ -8,7 +8,13 @@ import streamlit as st
 
 from apex_core import ApexError
 from apex_core.flow import WidgetPrefix
-from pages.common.catalogue import choose_collection, collection_list, collection_panel, collection_view
+from pages.common.catalogue import (
+    choose_collection,
+    code,
+    collection_list,
+    collection_panel,
+    collection_view,
+)
 from pages.common.errors import show_error
 from pages.common.services import catalogue_target
 
@@ -26,8 +32,8 @@ else:
             if view is None:
                 st.title("Not found")
                 st.warning(
-                    f"The collection **{wanted}** is not in the catalogue, or it is not public: open it in "
-                    "the app's Catalogue page and sign in with a role that may read it."
+                    f"The collection {code(wanted)} is not in the catalogue, or it is not public: open it "
+                    "in the app's Catalogue page and sign in with a role that may read it."
                 )
             else:
                 collection_panel(target, None, view, W)

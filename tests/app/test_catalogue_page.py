@@ -7,6 +7,8 @@ the shared view without sign-in."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from apex_core.flow import MetadataOutcome, StateKey
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.quicklook import Quicklook
 from tests.apptest import ok, open_page
+from tests.services import loopback_http, shared_fixture
 from tests.stacdocs import (
     EDITOR_AUTH,
     collection_doc,
@@ -107,7 +110,7 @@ def test_signed_in_view_edit_and_delete(
     assert any(f"Catalogue test **{private}**" in str(m.value) for m in at.markdown)
     # the first item's quicklook (read over HTTP from the re-hosted COG) with the NDVI legend
     looks = at.session_state[StateKey.CATALOGUE_QUICKLOOKS.value]
-    look = next(iter(looks.values()))
+    _token, look = next(iter(looks.values()))
     assert isinstance(look, Quicklook) and look.item_id == f"{private}_20220612"
     assert look.style.kind == "ndvi" and look.overlay.png.startswith(b"\x89PNG")
     assert any("Quicklook of `map`" in str(c.value) for c in at.caption)
@@ -187,7 +190,7 @@ def test_shared_view_needs_no_sign_in_for_a_public_collection(
     assert [s.value for s in at.subheader][:1] == [f"Title of {public}"]
     assert not [r for r in at.radio if r.key == "pub_sign_in_method"]  # read-only: no sign-in, no edit
     assert not [b for b in at.button if str(b.key).startswith("cat_")]
-    look = next(iter(at.session_state[StateKey.CATALOGUE_QUICKLOOKS.value].values()))
+    _token, look = next(iter(at.session_state[StateKey.CATALOGUE_QUICKLOOKS.value].values()))
     assert look.style.kind == "categorical" and look.style.classes  # land cover: classes in the legend
 
     at.query_params["collection"] = private  # private: not shown without sign-in
@@ -195,3 +198,102 @@ def test_shared_view_needs_no_sign_in_for_a_public_collection(
     ok(at)
     assert any("not public" in str(w.value) for w in at.warning)
     assert not at.subheader
+
+
+def test_a_recorded_apex_collection_reads_for_people(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The APEx catalogue replayed from its recorded ``GET /collections`` entry (a remote production
+    service: replayed, never called): listed anonymously, its metadata shown for people, no items."""
+    doc = json.loads(shared_fixture("apex_catalogue_collection_response.json").read_text())
+    cid = doc["id"]
+    seen: list[tuple[str, str | None]] = []
+
+    class Replay(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            base = f"http://{self.headers['Host']}"
+            path = self.path.split("?")[0].rstrip("/")
+            seen.append((path, self.headers.get("Authorization")))
+            answers: dict[str, object] = {
+                "": {
+                    "type": "Catalog", "id": "apex", "stac_version": "1.0.0", "description": "replay",
+                    "conformsTo": ["https://api.stacspec.org/v1.0.0/core", "https://api.stacspec.org/v1.0.0/collections"],
+                    "links": [{"rel": "data", "href": f"{base}/collections", "type": "application/json"}],
+                },
+                "/collections": {"collections": [doc], "links": []},
+                f"/collections/{cid}": doc,
+                f"/collections/{cid}/items": {"type": "FeatureCollection", "features": [], "links": []},
+            }  # fmt: skip
+            body = json.dumps(answers[path]).encode() if path in answers else b'{"code": "NotFound"}'
+            self.send_response(200 if path in answers else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with loopback_http(Replay) as url:
+        monkeypatch.setenv("APEX_CATALOGUE_URL", url)
+        at = open_page(CATALOGUE)
+        assert any(url in str(m.value) for m in at.markdown)
+        assert any("Signing in may show more" in str(c.value) for c in at.caption)
+        assert _collection_options(at) == [f"{doc['title']} ({cid})"]
+        at.selectbox(key="cat_collection").set_value(cid).run()
+        ok(at)
+    assert [s.value for s in at.subheader][:1] == [doc["title"]]
+    assert any(doc["description"].strip()[:40] in str(m.value) for m in at.markdown)
+    assert any("no items yet" in str(i.value) for i in at.info)
+    shown = " ".join(str(m.value) for m in at.markdown)
+    assert "**Licence:** CC-BY-4.0" in shown and "**Providers**" in shown and "**Statistics**" in shown
+    assert all(auth is None for _path, auth in seen)  # anonymous: no Authorization header was sent
+    assert (f"/collections/{cid}", None) in seen
+
+
+def test_a_signed_in_read_never_reaches_the_shared_view(remote_env: str, published: tuple[str, str]) -> None:
+    """In one session: signed in, the private collection is read (and its share link is the Catalogue
+    page's, for its readers); the shared view of it, in the same session, shows nothing of it."""
+    private, public = published
+    at = open_page(CATALOGUE)
+    _sign_in(at)
+    at.selectbox(key="cat_collection").set_value(private).run()
+    ok(at)
+    assert at.subheader  # shown signed in (its title may have been edited by another test)
+    links = " ".join(str(c.value) for c in at.code)
+    assert f"/catalogue?collection={private}" in links and "/shared?" not in links
+    assert any("This collection is private" in str(c.value) for c in at.caption)
+    at.selectbox(key="cat_collection").set_value(public).run()
+    assert f"/shared?collection={public}" in " ".join(str(c.value) for c in at.code)
+
+    at.query_params["collection"] = private
+    at.switch_page(SHARED).run()
+    ok(at)
+    assert not at.subheader
+    assert any("not public" in str(w.value) for w in at.warning)
+    assert not [m for m in at.markdown if f"Catalogue test **{private}**" in str(m.value)]
+
+
+def test_what_the_publish_page_published_is_in_the_catalogue_at_once(
+    remote_env: str,
+    published: tuple[str, str],
+    catalogue: CatalogueHandle,
+    auth_header: Callable[[str], dict[str, str]],
+) -> None:
+    """The Catalogue page read the list before a publish: the new collection is there after it (what a
+    session read of the catalogue is read again after any write)."""
+    cid = f"new-{uuid.uuid4().hex[:8]}"
+    outcome = MetadataOutcome(
+        valid=True, collection=collection_doc(cid, "Just published", title="Just published"),
+        items=(item_doc(f"{cid}_1", cid),),
+    )  # fmt: skip
+    at = open_page(CATALOGUE, **{StateKey.METADATA.value: outcome})
+    _sign_in(at)
+    assert cid not in " ".join(_collection_options(at))
+    at.switch_page(PUBLISH).run()
+    _click(at, "pub_go")
+    assert at.session_state[StateKey.PUBLISHED.value].collection_url.endswith(f"/collections/{cid}")
+    at.query_params["collection"] = cid  # the Publish page's link to the Catalogue
+    at.switch_page(CATALOGUE).run()
+    ok(at)
+    assert at.selectbox(key="cat_collection").value == cid
+    assert [s.value for s in at.subheader][:1] == ["Just published"]
+    requests.delete(f"{catalogue.url}/collections/{cid}", headers=auth_header("admin"), timeout=T)
