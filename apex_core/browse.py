@@ -3,8 +3,7 @@ rendered for people, read through pystac-client with the bearer token kept to th
 
 - :func:`read_collections` reads ``GET /collections`` (every page, following ``next`` links) into
   :class:`CollectionSummary` rows sorted by title, in a :class:`CollectionList` that says whether the
-  catalogue has more (:func:`list_collections`: the rows alone); :func:`search_collections` filters
-  and pages them for the page (no request).
+  catalogue has more; :func:`search_collections` filters and pages them for the page (no request).
 - :func:`open_collection` reads one collection as the token may read it and its items (following
   paging links) into a :class:`CollectionView`; ``None`` when it does not exist or is hidden (404).
 - :func:`footprints`, :func:`item_footprints` and :func:`timeline_rows` shape those for a map and an
@@ -59,7 +58,6 @@ __all__ = [
     "ReadableMetadata",
     "footprints",
     "item_footprints",
-    "list_collections",
     "open_collection",
     "read_collections",
     "readable",
@@ -733,21 +731,6 @@ def read_collections(
     truncated = len(found) > cap or pages.more
     kept = sorted(list(found.values())[:cap], key=lambda c: (c.title.casefold(), c.id))
     return CollectionList(tuple(kept), truncated)
-
-
-def list_collections(
-    url: str,
-    token: AccessToken | None,
-    *,
-    timeout: float,
-    limit: int = 1000,
-    page_size: int | None = None,
-    max_pages: int = 200,
-) -> tuple[CollectionSummary, ...]:
-    """The collections of :func:`read_collections` (without saying whether there are more)."""
-    return read_collections(
-        url, token, timeout=timeout, limit=limit, page_size=page_size, max_pages=max_pages
-    ).collections
 
 
 def open_collection(

@@ -122,6 +122,7 @@ __all__ = [
     "RasterStatistics",
     "ScreenRead",
     "Style",
+    "add_overlay",
     "band_infos",
     "color_index",
     "colorize",
@@ -852,15 +853,22 @@ def preview_map(
     fmap = base_map(
         assets, center=((south + north) / 2, (west + east) / 2), zoom=10, tiles=tiles, attribution=attribution
     )
+    add_overlay(fmap, preview.overlay, preview.style, opacity)
+    fw, fs, fe, fn = preview.bounds
+    fmap.fit_bounds([[fs, fw], [fn, fe]])
+    return fmap
+
+
+def add_overlay(fmap: folium.Map, overlay: Overlay, style: Style, opacity: float) -> None:
+    """``overlay`` on ``fmap`` (stretched between its lon/lat bounds, above the footprints) with the
+    legend of ``style`` in the corner."""
+    west, south, east, north = overlay.bounds
     folium.raster_layers.ImageOverlay(
-        image=preview.overlay.data_uri,
+        image=overlay.data_uri,
         bounds=[[south, west], [north, east]],
         opacity=opacity,
-        name=preview.style.title,
+        name=style.title,
         interactive=False,
         zindex=10,
     ).add_to(fmap)
-    fw, fs, fe, fn = preview.bounds
-    fmap.fit_bounds([[fs, fw], [fn, fe]])
-    fmap.add_child(MapLegend(preview.style))
-    return fmap
+    fmap.add_child(MapLegend(style))

@@ -69,9 +69,9 @@ from apex_core.preview import (
     COLORMAP,
     NDVI_RANGE,
     NDVI_STYLE,
-    MapLegend,
     Overlay,
     Style,
+    add_overlay,
     detect_kind,
     render_overlay,
     robust_range,
@@ -671,16 +671,7 @@ def quicklook_map(
         lons, lats = [p[0] for p in points], [p[1] for p in points]
         bounds = ((min(lats), min(lons)), (max(lats), max(lons)))
     if quicklook is not None:
-        west, south, east, north = quicklook.overlay.bounds
-        folium.raster_layers.ImageOverlay(
-            image=quicklook.overlay.data_uri,
-            bounds=[[south, west], [north, east]],
-            opacity=opacity,
-            name=quicklook.style.title,
-            interactive=False,
-            zindex=10,
-        ).add_to(fmap)
-        fmap.add_child(MapLegend(quicklook.style))
+        add_overlay(fmap, quicklook.overlay, quicklook.style, opacity)
         fw, fs, fe, fn = quicklook.bounds
         bounds = ((fs, fw), (fn, fe))
     fmap.fit_bounds([list(bounds[0]), list(bounds[1])])

@@ -18,7 +18,6 @@ import requests
 from apex_core.browse import (
     CollectionView,
     item_footprints,
-    list_collections,
     open_collection,
     read_collections,
     search_collections,
@@ -81,7 +80,7 @@ def token(token_for: Tokens, name: str) -> AccessToken:
 
 
 def ids_of(url: str, tok: AccessToken | None, **kw: Any) -> list[str]:
-    return [c.id for c in list_collections(url, tok, timeout=T, **kw)]
+    return [c.id for c in read_collections(url, tok, timeout=T, **kw).collections]
 
 
 # --- who sees what ------------------------------------------------------------------------------
@@ -90,7 +89,7 @@ def ids_of(url: str, tok: AccessToken | None, **kw: Any) -> list[str]:
 def test_a_public_collection_is_listed_and_opened_anonymously(
     catalogue: CatalogueHandle, made: dict[str, str]
 ) -> None:
-    listed = {c.id: c for c in list_collections(catalogue.url, None, timeout=T)}
+    listed = {c.id: c for c in read_collections(catalogue.url, None, timeout=T).collections}
     public = listed[made["public"]]
     assert public.title == f"Browse public {made['tag']}"
     assert public.bbox == (-16.0, 27.6, -15.3, 28.2)
@@ -117,9 +116,11 @@ def test_a_private_collection_shows_only_to_its_role(
 def test_the_listing_is_sorted_by_title_and_capped(
     catalogue: CatalogueHandle, made: dict[str, str], token_for: Tokens
 ) -> None:
-    listed = list_collections(catalogue.url, token(token_for, "admin"), timeout=T)
+    listed = read_collections(catalogue.url, token(token_for, "admin"), timeout=T).collections
     assert [(c.title.casefold(), c.id) for c in listed] == sorted((c.title.casefold(), c.id) for c in listed)
-    assert len(list_collections(catalogue.url, token(token_for, "admin"), timeout=T, limit=1)) == 1
+    assert (
+        len(read_collections(catalogue.url, token(token_for, "admin"), timeout=T, limit=1).collections) == 1
+    )
 
 
 # --- paging -------------------------------------------------------------------------------------
@@ -177,7 +178,7 @@ def test_read_collections_says_whether_the_limit_cut_the_list(
     editor = token(token_for, "editor")
     whole = read_collections(catalogue.url, editor, timeout=T)
     assert not whole.truncated and {made["public"], made["private"]} <= {c.id for c in whole.collections}
-    assert whole.collections == list_collections(catalogue.url, editor, timeout=T)
+    assert whole.collections == read_collections(catalogue.url, editor, timeout=T).collections
     n = len(whole.collections)
     exact = read_collections(catalogue.url, editor, timeout=T, limit=n, page_size=1)
     assert not exact.truncated and exact.collections == whole.collections
@@ -204,7 +205,7 @@ def test_a_garbage_token_reads_as_anonymous_on_the_embedded_catalogue(
 def test_a_closed_port_is_catalogue_unavailable() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(CatalogueUnavailable) as caught:
-        list_collections(url, AccessToken("secret-token-value"), timeout=3)
+        read_collections(url, AccessToken("secret-token-value"), timeout=3)
     assert url in caught.value.message and "not reachable" in caught.value.message
     assert "secret-token-value" not in str(caught.value)
     with pytest.raises(CatalogueUnavailable):
@@ -294,7 +295,7 @@ def test_the_token_is_not_sent_to_a_next_link_on_another_origin(
         }
     )
     foreign.routes["/collections?page=2"] = (200, {"collections": [canary_collection("abroad")], "links": []})
-    assert {c.id for c in list_collections(home_url, secret, timeout=T)} == {"at-home", "abroad"}
+    assert {c.id for c in read_collections(home_url, secret, timeout=T).collections} == {"at-home", "abroad"}
     assert [path for path, _ in home.seen] == ["/", "/collections"]
     assert all(headers.get("Authorization") == f"Bearer {secret.access_token}" for _, headers in home.seen)
     assert [path for path, _ in foreign.seen] == ["/collections?page=2"]
@@ -342,7 +343,7 @@ def test_a_refused_token_is_unauthorized_and_never_in_the_message(
     refusal = {"code": "Unauthorized", "description": f"The token {garbage.access_token} is not valid."}
     home.routes.update({"/": (200, _landing(home_url)), "/collections": (401, refusal)})
     with pytest.raises(UnauthorizedError) as caught:
-        list_collections(home_url, garbage, timeout=T)
+        read_collections(home_url, garbage, timeout=T)
     assert type(caught.value) is UnauthorizedError and caught.value.status == 401
     assert "list the collections" in caught.value.message and "(HTTP 401)" in str(caught.value)
     assert garbage.access_token not in str(caught.value)  # even when the server echoes it
@@ -360,7 +361,7 @@ def test_an_expired_token_is_token_expired(
         }
     )
     with pytest.raises(TokenExpired) as caught:
-        list_collections(home_url, AccessToken("old-token"), timeout=T)
+        read_collections(home_url, AccessToken("old-token"), timeout=T)
     assert caught.value.status == 401 and "old-token" not in str(caught.value)
     with pytest.raises(ForbiddenError) as forbidden:
         open_collection(home_url, AccessToken("old-token"), "c", timeout=T)
@@ -373,7 +374,7 @@ def test_a_catalogue_that_does_not_answer_in_time_is_unavailable(
     home_url, home, _, _ = two_origins
     home.routes.update({"/": (200, _landing(home_url)), "/collections": (0, None)})
     with pytest.raises(CatalogueUnavailable) as caught:
-        list_collections(home_url, None, timeout=0.5)
+        read_collections(home_url, None, timeout=0.5)
     assert "no answer within 0.5 s" in caught.value.message and home_url in caught.value.message
 
 
@@ -391,7 +392,7 @@ def test_an_address_that_is_no_stac_api_is_a_catalogue_error(
     home_url, home, _, _ = two_origins
     home.routes["/"] = (200, landing)
     with pytest.raises(CatalogueError) as caught:
-        list_collections(home_url, AccessToken("tok-123456"), timeout=T)
+        read_collections(home_url, AccessToken("tok-123456"), timeout=T)
     assert type(caught.value) is CatalogueError and said in caught.value.message
     assert "tok-123456" not in str(caught.value)
 
@@ -410,7 +411,7 @@ def test_odd_listing_pages_are_read_without_crashing(
     home.routes.update(
         {"/": (200, _landing(home_url)), "/collections": (200, {"collections": odd, "links": []})}
     )
-    listed = list_collections(home_url, None, timeout=T)
+    listed = read_collections(home_url, None, timeout=T).collections
     assert [(c.id, c.title, c.bbox) for c in listed] == [
         ("cube", "a", (1.0, 2.0, 3.0, 4.0)),
         ("text-box", "B", None),
@@ -425,7 +426,7 @@ def test_a_relative_next_link_is_a_catalogue_error(
     page = {"collections": [canary_collection("c")], "links": [{"rel": "next", "href": "?page=2"}]}
     home.routes.update({"/": (200, _landing(home_url)), "/collections": (200, page)})
     with pytest.raises(CatalogueError) as caught:
-        list_collections(home_url, None, timeout=T)
+        read_collections(home_url, None, timeout=T)
     assert type(caught.value) is CatalogueError and "not an http(s) URL" in caught.value.message
 
 
