@@ -8,10 +8,15 @@
   collection as published: only the members the person changed are written, as RFC 6902 JSON Patch
   operations. The id never changes (publish under the new id instead); ``_auth`` changes only when the
   person changed the access rules.
+  Form values the build does not turn into a change of the published document (statistics, render hints
+  naming assets the form does not edit) are said in :attr:`CollectionEdit.notes`, also when the edit is
+  empty; render hints switched off remove the published ``renders``.
 - :func:`apply_edit` reads the collection again and writes nothing if someone changed it since the page
   read it (:class:`~apex_core.errors.CatalogueConflict`), PATCHes the changed members (``_auth`` by a
-  merge patch: a catalogue takes access rules only where it checks them), then reads the collection back
-  and checks every change is there and the access rules are kept.
+  merge patch: a catalogue takes access rules only where it checks them; the rest by one JSON Patch
+  whose RFC 6902 ``test`` operations make the catalogue refuse it if a member changed meanwhile), then
+  reads the collection back and checks every change is there and the access rules are kept. Rules
+  written before a refused JSON Patch are set back when the catalogue showed them; the error says.
 - :func:`delete_item` and :func:`delete_collection` delete only when the person typed the id to confirm
   (:func:`confirmation_matches`); otherwise nothing is sent. Deleting what is gone already is no error
   (:attr:`Deletion.deleted` is False).
@@ -26,6 +31,7 @@ import difflib
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -33,7 +39,7 @@ from typing import Any
 
 from apex_core import metadata as md
 from apex_core.catalogue import CatalogueClient
-from apex_core.errors import CatalogueConflict, CatalogueError, MetadataError, NotFoundError
+from apex_core.errors import ApexError, CatalogueConflict, CatalogueError, MetadataError, NotFoundError
 from apex_core.merge import stored_links
 from apex_core.publish import delete_published
 
@@ -59,6 +65,17 @@ _NEVER_WRITTEN = frozenset({"id", "type"})
 _MISSING = object()
 # Lists whose entries are compared one by one (what the build alone changes in them stays as published).
 _SET_MEMBERS = frozenset({"links", "stac_extensions"})
+_RENDERS = "renders"
+_RENDER_EXTENSION = re.compile(r"stac-extensions\.github\.io/render/")
+_RENDERS_KEPT = (
+    "The render hints (minimum, maximum, colour map) do not apply to this collection's published "
+    "`renders` (they name assets the form does not edit): they are kept as published. Change them by "
+    "publishing the collection again."
+)
+_STATISTICS_KEPT = (
+    "Statistics are kept as published: the form's statistics box does not change a published "
+    "collection's. Change them by publishing the collection again."
+)
 
 
 def _canonical(value: Any) -> str:
@@ -103,9 +120,21 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
-def _three_way(published: Any, base: Any, edited: Any) -> Any:
+# Lists whose first entry is the one the form edits (the overall extent) and whose other entries (the
+# extents of parts of the collection, STAC's sub-extents) are kept as published.
+_FIRST_ENTRY_LISTS = frozenset({("extent", "spatial", "bbox"), ("extent", "temporal", "interval")})
+
+
+def _three_way(published: Any, base: Any, edited: Any, path: tuple[str, ...] = ()) -> Any:
     """``published`` with the difference from ``base`` to ``edited`` applied: objects key by key (what
-    the build changed in both alike stays as published), any other value as ``edited`` has it."""
+    the build changed in both alike stays as published), the extent's ``bbox`` and ``interval`` entry by
+    entry (the form edits the first, the overall one: the others stay as published), any other value as
+    ``edited`` has it. ``path``: where these values are in the collection."""
+    lists = isinstance(published, list) and isinstance(base, list) and isinstance(edited, list)
+    if path in _FIRST_ENTRY_LISTS and lists and published and edited:
+        if base and _same_member(base[0], edited[0]):
+            return copy.deepcopy(published)
+        return [copy.deepcopy(edited[0]), *copy.deepcopy(published[1:])]
     if not (isinstance(published, Mapping) and isinstance(base, Mapping) and isinstance(edited, Mapping)):
         return copy.deepcopy(edited)
     out = copy.deepcopy(dict(published))
@@ -116,7 +145,7 @@ def _three_way(published: Any, base: Any, edited: Any) -> Any:
         if new is _MISSING:
             out.pop(key, None)
         else:
-            out[key] = _three_way(out.get(key, _MISSING), old, new)
+            out[key] = _three_way(out.get(key, _MISSING), old, new, (*path, str(key)))
     return out
 
 
@@ -165,7 +194,9 @@ class CollectionEdit:
     ``before`` is the collection as the page read it (with ``_auth`` when the catalogue served it),
     ``after`` the same with the person's changes, ``operations`` the JSON Patch (RFC 6902) that makes
     one the other: ``add``/``replace``/``remove`` of the top-level members that changed (never ``id``;
-    ``_auth`` only when the person changed the access rules).
+    ``_auth`` only when the person changed the access rules). ``notes``: sentences for the person (what
+    the form changed that the edit does not write, rules the catalogue does not show...), also on an
+    empty edit.
     """
 
     collection_id: str
@@ -286,9 +317,7 @@ def plan_edit(collection: Mapping[str, Any], draft: md.CollectionDraft) -> Colle
         raise MetadataError(f"The edited collection fails the {schema} schema ({target}): {said}")
     before = copy.deepcopy(dict(collection))
     after = copy.deepcopy(dict(collection))
-    operations: list[dict[str, Any]] = []
-    keys = sorted(set(base) | set(edited))
-    for key in keys:
+    for key in sorted(set(base) | set(edited)):
         if key in _NEVER_WRITTEN:
             continue
         old, new = _member(base, key), _member(edited, key)
@@ -298,24 +327,58 @@ def plan_edit(collection: Mapping[str, Any], draft: md.CollectionDraft) -> Colle
         if key in _SET_MEMBERS:
             new = _merged_set(_as_list(have), _as_list(old), _as_list(new))
         elif new is not _MISSING and have is not _MISSING:
-            new = _three_way(have, old, new)
+            new = _three_way(have, old, new, (key,))
         if _same_member(have, new):
             continue  # the catalogue holds it already
+        if new is _MISSING:
+            after.pop(key, None)
+        else:
+            after[key] = copy.deepcopy(new)
+    notes: list[str] = []
+    if untouched.render is not None and draft.render is None and _RENDERS in after:
+        _without_renders(after)  # the build keeps what the results hold: switched off is removed here
+        notes.append("Render hints switched off: the collection's `renders` are removed.")
+    elif untouched.render != draft.render and _same_member(
+        _member(base, _RENDERS), _member(edited, _RENDERS)
+    ):
+        notes.append(_RENDERS_KEPT)  # the build does not apply them (no data asset of the collection's own)
+    if untouched.statistics != draft.statistics and all(
+        _same_member(_member(base, key), _member(edited, key)) for key in ("assets", "item_assets")
+    ):
+        notes.append(_STATISTICS_KEPT)  # the build keeps the statistics the published assets hold
+    operations = _operations(before, after)
+    if any(op["path"] == _pointer(_AUTH) for op in operations) and _AUTH not in before:
+        notes.append("The catalogue does not show the access rules (`_auth`): the form's are written.")
+    return CollectionEdit(cid, before, after, operations, tuple(notes))
+
+
+def _operations(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The JSON Patch operations that make ``before`` ``after``: one per top-level member that differs
+    (never ``id``/``type``; ``links`` compared without the server's own), in the order of the names.
+    Raises :class:`MetadataError` when a value to write is not finite JSON."""
+    operations: list[dict[str, Any]] = []
+    for key in sorted(set(before) | set(after)):
+        if key in _NEVER_WRITTEN or key in _SERVER_MEMBERS:
+            continue
+        have, new = _member(before, key), _member(after, key)
+        if _same_member(have, new):
+            continue
         pointer = _pointer(key)
         if new is _MISSING:
-            if have is _MISSING:
-                continue
-            after.pop(key, None)
             operations.append({"op": "remove", "path": pointer})
             continue
         _check_finite(key, new)
-        after[key] = copy.deepcopy(new)
         op = "add" if have is _MISSING else "replace"
         operations.append({"op": op, "path": pointer, "value": copy.deepcopy(new)})
-    notes: tuple[str, ...] = ()
-    if any(op["path"] == _pointer(_AUTH) for op in operations) and _AUTH not in before:
-        notes = ("The catalogue does not show the access rules (`_auth`): the form's are written.",)
-    return CollectionEdit(cid, before, after, tuple(operations), notes)
+    return tuple(operations)
+
+
+def _without_renders(doc: dict[str, Any]) -> None:
+    """``doc`` without its ``renders`` and the render extension that describes them."""
+    doc.pop(_RENDERS, None)
+    extensions = doc.get("stac_extensions")
+    if isinstance(extensions, list):
+        doc["stac_extensions"] = [e for e in extensions if not _RENDER_EXTENSION.search(str(e))]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -323,10 +386,10 @@ def plan_edit(collection: Mapping[str, Any], draft: md.CollectionDraft) -> Colle
 # --------------------------------------------------------------------------------------------------
 
 
-def _unchanged_since(before: Mapping[str, Any], now: Mapping[str, Any]) -> bool:
+def _unchanged_since(before: Mapping[str, Any], now: Mapping[str, Any], *, auth: bool = True) -> bool:
     """Whether the catalogue's collection is still the one the page read (server-managed members and
-    a ``_auth`` shown on one side only aside)."""
-    auth = _AUTH in before and _AUTH in now
+    a ``_auth`` shown on one side only aside; ``_auth`` aside altogether unless ``auth``)."""
+    auth = auth and _AUTH in before and _AUTH in now
     return _canonical(_comparable(before, auth=auth)) == _canonical(_comparable(now, auth=auth))
 
 
@@ -343,6 +406,81 @@ def _misses(edit: CollectionEdit, doc: Mapping[str, Any]) -> list[str]:
     return missed
 
 
+def _guarded(edit: CollectionEdit) -> list[dict[str, Any]]:
+    """The edit's JSON Patch of the document (all but ``_auth``), each changed member first tested
+    (RFC 6902 ``test``) to hold what the page read: the catalogue applies a JSON Patch whole or not at
+    all, so a member someone changed meanwhile makes it refuse the write. Not tested: a member the page
+    read absent (RFC 6902 cannot test an absence) and ``links`` (a response's links hold links the
+    server generates that cannot be told apart from stored ones): the re-read before writing covers
+    them."""
+    ops = [op for op in edit.operations if op["path"] != _pointer(_AUTH)]
+    tests = []
+    for key in dict.fromkeys(_member_of(str(op["path"])) for op in ops):
+        if key != "links" and key in edit.before:
+            tests.append({"op": "test", "path": _pointer(key), "value": copy.deepcopy(edit.before[key])})
+    return [*tests, *ops] if ops else []
+
+
+def _rules(value: Any) -> str:
+    return _canonical(value) if value is not _MISSING else "none"
+
+
+def _restore_rules(client: CatalogueClient, edit: CollectionEdit, written: Any) -> str:
+    """After the document's write failed with ``written`` rules already stored: set the rules back to
+    the page's (when the catalogue showed them) and say what the access rules are now."""
+    cid = edit.collection_id
+    if _AUTH not in edit.before:
+        return (
+            f"The access rules (`_auth`) had already been changed to {_rules(written)} and stay so (the "
+            "catalogue does not show the ones before, so they could not be set back): check them."
+        )
+    previous = edit.before[_AUTH]
+    try:
+        client.patch_collection(cid, {_AUTH: previous})
+    except ApexError as exc:
+        logger.warning("Collection %s: access rules not set back: %s", cid, exc.message)
+        return (
+            f"The access rules (`_auth`) had already been changed to {_rules(written)} and could not be "
+            f"set back to {_rules(previous)} ({exc.message}): check them."
+        )
+    logger.info("Collection %s: access rules set back after a failed edit", cid)
+    return (
+        f"The access rules (`_auth`) had already been changed to {_rules(written)}; they were set back "
+        f"to {_rules(previous)}."
+    )
+
+
+def _document_refused(
+    client: CatalogueClient, edit: CollectionEdit, exc: ApexError, written: Any
+) -> ApexError:
+    """The error to raise when the document's JSON Patch was refused (``written``: the rules stored
+    just before, ``_MISSING`` if none): a :class:`CatalogueConflict` when the collection changed since
+    the page read it (a failed ``test``), else ``exc``'s kind; either says what became of the rules."""
+    cid = edit.collection_id
+    stale = False
+    if exc.status in (400, 409, 412, 422):  # a failed `test` is a 400 (409 or 422 elsewhere)
+        try:
+            now = client.get_collection(cid)
+        except ApexError:
+            now = None
+        stale = now is None or not _unchanged_since(edit.before, now, auth=False)
+    rules = _restore_rules(client, edit, written) if written is not _MISSING else ""
+    kw: dict[str, Any] = {"code": exc.code, "status": exc.status, "request_id": exc.request_id}
+    if stale:
+        done = "your changes were not written" if not rules else "your other changes were not written"
+        message = (
+            f"Collection {cid} changed in the catalogue since you opened it: {done}. {rules} Open it "
+            "again and make your change on what it holds now."
+        )
+        return CatalogueConflict(" ".join(message.split()), **kw)
+    if not rules:
+        return exc
+    try:
+        return type(exc)(f"{exc.message} {rules}", field=exc.field, **kw)
+    except TypeError:  # pragma: no cover - an error class of other arguments
+        return CatalogueError(f"{exc.message} {rules}", field=exc.field, **kw)
+
+
 def apply_edit(
     client: CatalogueClient, edit: CollectionEdit, *, timeout: float = 10.0, interval: float = 0.25
 ) -> dict[str, Any]:
@@ -350,12 +488,17 @@ def apply_edit(
 
     1. Reads the collection again: gone -> :class:`NotFoundError`; changed since the page read it ->
        :class:`CatalogueConflict` (nothing written).
-    2. PATCHes the changed members: ``_auth`` first by a merge patch (the catalogue checks the rules there
-       and refuses a JSON Patch of them), then the others by JSON Patch.
+    2. PATCHes the changed members: ``_auth`` first by a merge patch (the catalogue checks the rules
+       there and refuses a JSON Patch of them; refused, nothing is written), then the others by one
+       JSON Patch whose ``test`` operations make the catalogue refuse it, atomically, when one of them
+       changed since the page read it (:func:`_guarded`; the re-read of step 1 covers ``_auth``,
+       ``links`` and members that were absent). Refused after the rules were written, the rules are
+       set back to the page's when the catalogue showed them, and the error says what they are now.
     3. Reads it back (polling up to ``timeout`` seconds: a catalogue's index may lag a write) and checks
        every changed member is as intended and ``_auth`` is still there when it was shown before; else
        :class:`CatalogueError`.
-    Errors of the requests (401, 403...) are raised as :mod:`apex_core.catalogue` maps them.
+    Errors of the requests (401, 403...) are raised as :mod:`apex_core.catalogue` maps them; a
+    document refused because it changed meanwhile is a :class:`CatalogueConflict`.
     """
     cid = edit.collection_id
     current = client.get_collection(cid)
@@ -371,15 +514,20 @@ def apply_edit(
         )
     if edit.empty:
         return current
-    document_ops = [op for op in edit.operations if op["path"] != _pointer(_AUTH)]
-    auth_ops = [op for op in edit.operations if op["path"] == _pointer(_AUTH)]
+    document_ops = _guarded(edit)
+    auth_ops = [op for op in edit.operations if op["path"] == _pointer(_AUTH) and "value" in op]
     for op in edit.operations:  # never send what is not JSON (NaN, Infinity)
         if "value" in op:
             _check_finite(_member_of(str(op["path"])), op["value"])
+    written: Any = _MISSING
     for op in auth_ops:  # first: the rules the catalogue may refuse (403), before anything is written
         client.patch_collection(cid, {_AUTH: op["value"]})
+        written = op["value"]
     if document_ops:
-        client.patch_collection(cid, document_ops)
+        try:
+            client.patch_collection(cid, document_ops)
+        except ApexError as exc:
+            raise _document_refused(client, edit, exc, written) from exc
     logger.info("Collection %s edited: %s", cid, ", ".join(edit.changed))
     deadline = time.monotonic() + timeout
     while True:

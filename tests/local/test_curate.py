@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -28,6 +28,7 @@ from apex_core.curate import (
 )
 from apex_core.errors import (
     CatalogueConflict,
+    CatalogueError,
     ForbiddenError,
     MetadataError,
     NotFoundError,
@@ -291,6 +292,160 @@ def test_a_read_back_waits_for_nothing_when_the_catalogue_is_consistent(
         now = apply_edit(c, edit, timeout=0.0)
         assert now["keywords"] == ["ndvi", "bolzano"]
         assert len(sent(c, start, "GET")) == 2  # the check before, the read back after
+
+
+# --- another writer between the re-read and the write; a write refused after the rules ------------
+
+
+class Interleaved(CatalogueClient):
+    """A real client whose ``meanwhile`` runs once, right after its request ``after`` ("read": a GET of
+    the collection, "rules": a merge patch, "document": a JSON Patch): another writer's change landing
+    between two of :func:`apply_edit`'s requests."""
+
+    def __init__(self, cat: CatalogueHandle, token: str, after: str, meanwhile: Callable[[], None]) -> None:
+        super().__init__(cat.url, token, timeout=T)
+        self.after = after
+        self.meanwhile: Callable[[], None] | None = meanwhile
+
+    def _step(self, name: str) -> None:
+        if name == self.after and self.meanwhile is not None:
+            run, self.meanwhile = self.meanwhile, None
+            run()
+
+    def get_collection(self, collection_id: str) -> dict[str, Any] | None:
+        doc = super().get_collection(collection_id)
+        self._step("read")
+        return doc
+
+    def patch_collection(
+        self, collection_id: str, changes: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> requests.Response:
+        resp = super().patch_collection(collection_id, changes)
+        self._step("rules" if isinstance(changes, Mapping) else "document")
+        return resp
+
+
+def colleague_retitles(
+    cat: CatalogueHandle, cid: str, headers: dict[str, str], title: str = "A colleague's title"
+) -> Callable[[], None]:
+    def change() -> None:
+        resp = requests.patch(
+            f"{cat.url}/collections/{cid}",
+            json=[{"op": "replace", "path": "/title", "value": title}],
+            headers={**headers, "Content-Type": "application/json-patch+json"},
+            timeout=T,
+        )
+        assert resp.status_code == 200, resp.text
+
+    return change
+
+
+def patches(c: CatalogueClient, start: int) -> list[Any]:
+    """The PATCH requests logged since ``start`` (the log keeps no bodies): method and status each."""
+    return [(e.method, e.status) for e in c.log[start:] if e.method == "PATCH"]
+
+
+def test_a_change_between_the_check_and_the_write_is_refused_by_the_catalogue(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    """The re-read passes, then a colleague retitles: the JSON Patch's `test` of the title makes the
+    catalogue refuse the whole write (the keywords are not written either)."""
+    cid, _iid = published(catalogue, token_for("editor"))
+    with client(catalogue, token_for("editor")) as c:
+        before = c.get_collection(cid)  # the page's read
+    assert before is not None
+    edit = plan_edit(before, form_draft(before).with_form({"title": "Mine", "keywords": "ndvi"}))
+    # the colleague's change lands just after apply_edit's re-read: the check passes, the write not
+    meanwhile = colleague_retitles(catalogue, cid, auth_header("editor"))
+    c = Interleaved(catalogue, token_for("editor"), "read", meanwhile)
+    with c:
+        start = len(c.log)
+        with pytest.raises(CatalogueConflict, match="changed in the catalogue since you opened it") as err:
+            apply_edit(c, edit)
+        assert "your changes were not written" in err.value.message and "_auth" not in err.value.message
+        assert patches(c, start) == [("PATCH", 400)]  # the one JSON Patch, refused whole
+    now = get(catalogue, f"/collections/{cid}", auth_header("editor")).json()
+    assert now["title"] == "A colleague's title" and "keywords" not in now
+
+
+def test_rules_written_before_a_stale_document_are_said_when_the_catalogue_hides_them(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    cid, _iid = published(catalogue, token_for("editor"))
+    with client(catalogue, token_for("editor")) as c:
+        before = c.get_collection(cid)
+    assert before is not None and "_auth" not in before  # the embedded catalogue never shows them
+    values = {"auth_read": "apex-editor, apex-viewer", "title": "Mine"}
+    edit = plan_edit(before, form_draft(before).with_form(values))
+    assert edit.changed == ("_auth", "title")
+    meanwhile = colleague_retitles(catalogue, cid, auth_header("editor"))
+    with Interleaved(catalogue, token_for("editor"), "rules", meanwhile) as c:
+        start = len(c.log)
+        with pytest.raises(CatalogueConflict, match="since you opened it") as err:
+            apply_edit(c, edit)
+        assert patches(c, start) == [("PATCH", 200), ("PATCH", 400)]
+    message = err.value.message
+    assert "your other changes were not written" in message
+    assert (
+        'had already been changed to {"read":["apex-editor","apex-viewer"],"write":["apex-editor"]}'
+        in message
+    )
+    assert "could not be set back" in message and "check them" in message
+    now = get(catalogue, f"/collections/{cid}", auth_header("editor")).json()
+    assert now["title"] == "A colleague's title"
+
+
+def test_rules_written_before_a_refused_document_are_set_back(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    """An administrator opens the collection to everyone and writes a description the catalogue refuses
+    (over its 1 MiB document limit): the rules were written first, and are set back."""
+    cid, _iid = published(catalogue, token_for("admin"))
+    with client(catalogue, token_for("admin")) as c:
+        served = c.get_collection(cid)
+    assert served is not None
+    before = {**served, "_auth": PRIVATE}  # as a catalogue showing the rules serves it
+    values = {"auth_read": "anonymous", "description": "NDVI. " * 200_000}
+    edit = plan_edit(before, form_draft(before).with_form(values))
+    assert edit.changed == ("_auth", "description")
+    with client(catalogue, token_for("admin")) as c:
+        start = len(c.log)
+        with pytest.raises(CatalogueError) as err:
+            apply_edit(c, edit)
+        assert patches(c, start) == [("PATCH", 200), ("PATCH", 413), ("PATCH", 200)]
+    assert not isinstance(err.value, CatalogueConflict)
+    assert err.value.status == 413
+    message = err.value.message
+    assert 'had already been changed to {"read":["anonymous"],"write":["apex-editor"]}' in message
+    assert 'they were set back to {"read":["apex-editor"],"write":["apex-editor"]}' in message
+    assert get(catalogue, f"/collections/{cid}").status_code == 404  # private again
+    now = get(catalogue, f"/collections/{cid}", auth_header("editor")).json()
+    assert now["description"] == served["description"]
+
+
+def test_rules_that_cannot_be_set_back_are_said(
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+) -> None:
+    """Readable by everyone (an administrator's rules): the editor narrows them, a colleague's change
+    makes the document stale, and only an administrator may open it to everyone again."""
+    cid, _iid = published(catalogue, token_for("admin"), auth=PUBLIC)
+    with client(catalogue, token_for("editor")) as c:
+        served = c.get_collection(cid)
+    assert served is not None
+    before = {**served, "_auth": PUBLIC}
+    edit = plan_edit(before, form_draft(before).with_form({"auth_read": "apex-editor", "title": "Mine"}))
+    meanwhile = colleague_retitles(catalogue, cid, auth_header("editor"))
+    with Interleaved(catalogue, token_for("editor"), "rules", meanwhile) as c:
+        start = len(c.log)
+        with pytest.raises(CatalogueConflict, match="since you opened it") as err:
+            apply_edit(c, edit)
+        assert patches(c, start) == [("PATCH", 200), ("PATCH", 400), ("PATCH", 403)]
+    message = err.value.message
+    assert 'changed to {"read":["apex-editor"],"write":["apex-editor"]} and could not be set back' in message
+    assert get(catalogue, f"/collections/{cid}").status_code == 404  # the narrowed rules stay
+    assert (
+        get(catalogue, f"/collections/{cid}", auth_header("editor")).json()["title"] == "A colleague's title"
+    )
 
 
 # --- deleting ------------------------------------------------------------------------------------

@@ -256,8 +256,21 @@ def test_non_finite_numbers_never_reach_the_operations() -> None:
     stats = md.BandStatistics(minimum=-0.2, maximum=math.inf, mean=math.nan)
     draft = dataclasses.replace(form_draft(doc), statistics=stats, title="Stats")
     edit = plan_edit(doc, draft)
-    json.dumps(edit.operations, allow_nan=False)  # raises on NaN/Infinity
-    json.dumps(edit.after, allow_nan=False)
+    assert {"assets", "title"} <= set(edit.changed)
+    (asset_key,) = doc["assets"]
+    written = edit.operations[0]["value"][asset_key]["raster:bands"][0]["statistics"]
+    assert written == {"minimum": -0.2}  # the infinite maximum and the NaN mean are dropped
+    assert edit.after["assets"][asset_key]["raster:bands"][0]["statistics"] == written
+    numbers: list[float] = []
+
+    def number(text: str) -> float:
+        numbers.append(float(text))
+        return numbers[-1]
+
+    constants: list[str] = []  # NaN, Infinity, -Infinity: what json.dumps writes for non-finite numbers
+    json.loads(json.dumps(edit.to_dict()), parse_float=number, parse_constant=constants.append)
+    assert constants == []
+    assert numbers and all(math.isfinite(n) for n in numbers)
 
 
 def test_hostile_title_is_data() -> None:
@@ -333,3 +346,84 @@ def test_render_and_statistics_changes_keep_the_rest_of_the_asset() -> None:
     asset = edit.after["assets"][asset_key]
     assert asset["raster:bands"][0]["statistics"] == {"minimum": -0.4, "maximum": 0.9}
     assert {k: v for k, v in asset.items() if k != "raster:bands"} == doc["assets"][asset_key]
+
+
+# --- extents with more than the overall box or interval ---------------------------------------------
+
+
+def test_an_edited_bbox_keeps_the_sub_extents() -> None:
+    doc = published_by_the_app()
+    overall = doc["extent"]["spatial"]["bbox"][0]
+    sub = [overall[0] + 0.01, overall[1] + 0.01, overall[2] - 0.01, overall[3] - 0.01]
+    doc["extent"]["spatial"]["bbox"] = [overall, sub]
+    first = doc["extent"]["temporal"]["interval"][0]
+    doc["extent"]["temporal"]["interval"] = [first, [first[0], first[0]]]
+    edit = plan_edit(doc, form_draft(doc).with_form({"west": overall[0] - 0.01}))
+    assert edit.changed == ("extent",)
+    (op,) = edit.operations
+    assert op["op"] == "replace" and op["path"] == "/extent"
+    assert op["value"]["spatial"]["bbox"] == [[overall[0] - 0.01, *overall[1:]], sub]
+    assert op["value"]["temporal"]["interval"] == doc["extent"]["temporal"]["interval"]
+    # the end of the overall interval changes; the sub-interval stays
+    edit = plan_edit(doc, form_draft(doc).with_form({"end": "2022-06-30T00:00:00Z"}))
+    interval = edit.after["extent"]["temporal"]["interval"]
+    assert interval[1] == [first[0], first[0]] and interval[0][1].startswith("2022-06-30")
+    assert edit.after["extent"]["spatial"]["bbox"] == [overall, sub]
+
+
+# --- form values the edit of a published collection does not write: said, never silently dropped ---
+
+
+def test_switching_render_hints_off_removes_the_renders() -> None:
+    doc = published_by_the_app()
+    assert doc["renders"] and any("/render/" in e for e in doc["stac_extensions"])
+    edit = plan_edit(doc, form_draft(doc).with_form({"render_on": False}))
+    assert edit.changed == ("renders", "stac_extensions")
+    assert edit.operations[0] == {"op": "remove", "path": "/renders"}
+    assert "renders" not in edit.after
+    assert edit.after["stac_extensions"] == [e for e in doc["stac_extensions"] if "/render/" not in e]
+    assert edit.notes == ("Render hints switched off: the collection's `renders` are removed.",)
+    # a collection without render hints: switched off is no change, and nothing to say
+    plain = recorded()
+    assert "renders" not in plain
+    edit = plan_edit(plain, form_draft(plain).with_form({"render_on": False}))
+    assert edit.empty and edit.notes == ()
+
+
+def test_statistics_switched_off_are_kept_and_said() -> None:
+    doc = recorded()
+    assert form_draft(doc).statistics is not None  # the published asset's
+    edit = plan_edit(doc, form_draft(doc).with_form({"stats_on": False}))
+    assert edit.empty and edit.changed == ()
+    assert len(edit.notes) == 1 and edit.notes[0].startswith("Statistics are kept as published")
+    # other statistics are written (and nothing is said)
+    stats = md.BandStatistics(minimum=-0.4, maximum=0.9)
+    edit = plan_edit(doc, dataclasses.replace(form_draft(doc), statistics=stats))
+    assert edit.changed == ("assets",) and edit.notes == ()
+    # an untouched form says nothing
+    assert plan_edit(doc, form_draft(doc)).notes == ()
+
+
+def test_render_hints_the_build_does_not_apply_are_said() -> None:
+    doc = published_by_the_app()
+    # the published render names an asset of the items (none of the collection's own is a data GeoTIFF)
+    (asset_key,) = doc["assets"]
+    doc["assets"][asset_key]["roles"] = ["overview"]
+    doc["renders"]["ndvi"]["assets"] = ["item-data"]
+    for values in ({"render_max": 0.5}, {"render_min": -0.5, "colormap": "viridis"}):
+        edit = plan_edit(doc, form_draft(doc).with_form(values))
+        assert edit.empty and edit.changed == ()
+        assert len(edit.notes) == 1 and "kept as published" in edit.notes[0]
+        assert "`renders`" in edit.notes[0]
+    # where the build applies them, the render change is written and nothing is said
+    edit = plan_edit(
+        published_by_the_app(), form_draft(published_by_the_app()).with_form({"render_max": 0.5})
+    )
+    assert edit.changed == ("renders",) and edit.notes == ()
+
+
+def test_notes_of_an_empty_edit_round_trip() -> None:
+    doc = recorded()
+    edit = plan_edit(doc, form_draft(doc).with_form({"stats_on": False}))
+    assert edit.empty and edit.notes
+    assert CollectionEdit.from_dict(json.loads(json.dumps(edit.to_dict()))) == edit
