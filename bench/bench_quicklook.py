@@ -19,73 +19,16 @@ Run: ``.venv/bin/python bench/bench_quicklook.py [--width 6000 --height 5300 --m
 from __future__ import annotations
 
 import argparse
-import http.server
-import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-class Counter:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.bytes = 0
-        self.requests = 0
-
-    def reset(self) -> tuple[int, int]:
-        with self.lock:
-            out = (self.bytes, self.requests)
-            self.bytes = self.requests = 0
-            return out
-
-
-def handler_for(body: bytes, counter: Counter) -> type[http.server.BaseHTTPRequestHandler]:
-    size = len(body)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            pass
-
-        def _answer(self, head: bool) -> None:
-            with counter.lock:
-                counter.requests += 1
-            match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
-            if match:
-                start = int(match.group(1))
-                end = min(int(match.group(2)) if match.group(2) else size - 1, size - 1)
-                part = body[start : end + 1]
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-            else:
-                part = body
-                self.send_response(200)
-            self.send_header("Accept-Ranges", "bytes")
-            self.send_header("Content-Type", "image/tiff")
-            self.send_header("Content-Length", str(len(part)))
-            self.end_headers()
-            for i in range(0, 0 if head else len(part), 1 << 16):
-                chunk = part[i : i + (1 << 16)]
-                try:
-                    self.wfile.write(chunk)
-                except OSError:
-                    self.close_connection = True
-                    return
-                with counter.lock:
-                    counter.bytes += len(chunk)
-
-        def do_GET(self) -> None:
-            self._answer(False)
-
-        def do_HEAD(self) -> None:
-            self._answer(True)
-
-    return Handler
+from tests.services import Served, serving
 
 
 def make_cog(folder: Path, width: int, height: int) -> Path:
@@ -135,46 +78,38 @@ def main() -> None:
         took = time.perf_counter() - start
     print(f"{args.width} x {args.height} float32 COG: {len(body) / 2**20:.1f} MB, written in {took:.1f} s")
 
-    counter = Counter()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_for(body, counter))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/ndvi_cog.tif"
-    item = {
-        "id": "bench",
-        "assets": {"ndvi": {"href": url, "type": "image/tiff; application=geotiff", "roles": ["data"]}},
-    }
-
-    def run_quicklook() -> str:
-        look = quicklook(item, {}, max_size=args.max_size, timeout=60)
-        return "x".join(map(str, reversed(look.read_shape)))
-
-    def run_full() -> str:
-        with rasterio.Env(**gdal_options(url, 60)), rasterio.open("/vsicurl/" + url) as src:
-            data = src.read(1, masked=True)
-        return "x".join(map(str, reversed(data.shape)))
-
+    served = Served(files={"/ndvi_cog.tif": body})
     results: dict[str, dict[str, Any]] = {}
-    try:
+    with serving(served) as base:
+        url = base + "/ndvi_cog.tif"
+        item = {
+            "id": "bench",
+            "assets": {"ndvi": {"href": url, "type": "image/tiff; application=geotiff", "roles": ["data"]}},
+        }
+
+        def run_quicklook() -> str:
+            look = quicklook(item, {}, max_size=args.max_size, timeout=60)
+            return "x".join(map(str, reversed(look.read_shape)))
+
+        def run_full() -> str:
+            with rasterio.Env(**gdal_options(url, 60)), rasterio.open("/vsicurl/" + url) as src:
+                data = src.read(1, masked=True)
+            return "x".join(map(str, reversed(data.shape)))
+
         for case, run in (("quicklook", run_quicklook), ("full-read", run_full)):
             runs = []
             for _ in range(args.repeat):
-                counter.reset()
+                served.requests.clear()
                 start = time.perf_counter()
                 shape = run()
                 seconds = time.perf_counter() - start
-                sent, requests = counter.reset()
-                runs.append((seconds, sent, requests))
+                runs.append((seconds, served.bytes_sent, len(served.requests)))
             results[case] = {
                 "seconds": statistics.median(r[0] for r in runs),
                 "bytes": statistics.median(r[1] for r in runs),
                 "requests": statistics.median(r[2] for r in runs),
                 "shape": shape,
             }
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
     print(f"\n{'case':10} {'seconds':>8} {'MB served':>10} {'% of file':>9} {'requests':>8} {'read':>10}")
     for case, r in results.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 # =============================================================================================
 import contextlib
 import http.server
+import re
 import shutil
 import tempfile
 import threading
@@ -317,3 +318,109 @@ def loopback_http(handler: Callable[..., http.server.BaseHTTPRequestHandler]) ->
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# =============================================================================================
+# A loopback file server answering Range requests (the quicklook's tests and bench)
+# =============================================================================================
+
+
+@dataclass
+class Served:
+    """What a loopback server holds and saw: files by path, and per request its path, Range and
+    Authorization header, and the body bytes sent."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    status: dict[str, int] = field(default_factory=dict)  # path -> forced status
+    redirect: dict[str, str] = field(default_factory=dict)  # path -> Location
+    required_auth: str | None = None  # when set, any other Authorization is answered 401
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def bytes_sent(self) -> int:
+        with self.lock:
+            return sum(r["sent"] for r in self.requests)
+
+    @property
+    def authorizations(self) -> list[str | None]:
+        with self.lock:
+            return [r["authorization"] for r in self.requests]
+
+
+class RangeHandler(http.server.BaseHTTPRequestHandler):
+    """GET/HEAD of in-memory files with single ``bytes=a-b`` ranges (206 + Content-Range)."""
+
+    served: Served
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self, head: bool) -> None:
+        path = self.path.split("?", 1)[0]
+        record: dict[str, Any] = {
+            "method": self.command,
+            "path": path,
+            "range": self.headers.get("Range"),
+            "authorization": self.headers.get("Authorization"),
+            "sent": 0,
+        }
+        with self.served.lock:
+            self.served.requests.append(record)
+        if path in self.served.redirect:
+            self.send_response(302)
+            self.send_header("Location", self.served.redirect[path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        forced = self.served.status.get(path)
+        if self.served.required_auth is not None and record["authorization"] != self.served.required_auth:
+            forced = 401
+        body = self.served.files.get(path)
+        if forced is not None or body is None:
+            self.send_response(forced or 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        size = len(body)
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
+        if match:
+            start = int(match.group(1))
+            end = min(int(match.group(2)) if match.group(2) else size - 1, size - 1)
+            if start >= size:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            part = body[start : end + 1]
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        else:
+            part = body
+            self.send_response(200)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Type", "image/tiff")
+        self.send_header("Content-Length", str(len(part)))
+        self.end_headers()
+        for start in range(0, 0 if head else len(part), 65536):  # counted as written, chunk by chunk
+            chunk = part[start : start + 65536]
+            try:
+                self.wfile.write(chunk)
+            except OSError:  # the client had enough (GDAL drops a connection once it has its bytes)
+                self.close_connection = True
+                return
+            with self.served.lock:
+                record["sent"] += len(chunk)
+
+    def do_GET(self) -> None:
+        self._answer(head=False)
+
+    def do_HEAD(self) -> None:
+        self._answer(head=True)
+
+
+def serving(served: Served) -> contextlib.AbstractContextManager[str]:
+    """A loopback server of ``served``'s files (``with serving(served) as base_url``)."""
+    handler = type("Handler", (RangeHandler,), {"served": served})
+    return loopback_http(handler)
