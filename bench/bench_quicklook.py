@@ -27,36 +27,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_preview import make_rasters
 
 from tests.services import Served, serving
-
-
-def make_cog(folder: Path, width: int, height: int) -> Path:
-    """A smooth NDVI-like field with noise and a nodata corner, as a COG (as bench_preview.py makes it)."""
-    import numpy as np
-    import rasterio
-    from rasterio.transform import from_origin
-    from rio_cogeo.cogeo import cog_translate
-    from rio_cogeo.profiles import cog_profiles
-
-    rng = np.random.default_rng(42)
-    y = np.linspace(0, 3 * np.pi, height, dtype=np.float32)[:, None]
-    x = np.linspace(0, 4 * np.pi, width, dtype=np.float32)[None, :]
-    ndvi = 0.35 + 0.45 * np.sin(x) * np.cos(y) + rng.normal(0, 0.05, size=(height, width)).astype(np.float32)
-    ndvi[: height // 6, : width // 5] = np.nan
-    profile: dict[str, Any] = {
-        "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "float32",
-        "crs": "EPSG:32628", "transform": from_origin(420000, 3130000, 10, 10), "nodata": float("nan"),
-    }  # fmt: skip
-    plain = folder / "plain.tif"
-    with rasterio.open(plain, "w", **profile) as dst:
-        dst.write(ndvi.astype(np.float32), 1)
-    cog = folder / "ndvi_cog.tif"
-    cog_profile = cog_profiles.get("deflate")
-    cog_profile.update(predictor=3, blockxsize=512, blockysize=512)
-    cog_translate(str(plain), str(cog), cog_profile, overview_resampling="nearest", quiet=True)
-    plain.unlink()
-    return cog
 
 
 def main() -> None:
@@ -73,7 +48,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        cog = make_cog(Path(tmp), args.width, args.height)
+        cog = make_rasters(Path(tmp), args.width, args.height)["cog"]  # bench_preview's COG
         body = cog.read_bytes()
         took = time.perf_counter() - start
     print(f"{args.width} x {args.height} float32 COG: {len(body) / 2**20:.1f} MB, written in {took:.1f} s")
