@@ -174,6 +174,11 @@ def open_publish_page(page: Page) -> str:
     page.locator("[data-testid='stSidebarNav'] a", has_text="Publish").click()
     wait_for_script(page)
     page.get_by_role("heading", name="Publish").wait_for()
+    return embedded_catalogue_named(page)
+
+
+def embedded_catalogue_named(page: Page) -> str:
+    """The embedded catalogue's URL as the Publish or Catalogue page names it (waiting for it to start)."""
     main = page.locator("[data-testid='stMain']")
     where = main.get_by_text(re.compile(r"Catalogue: http://127\.0\.0\.1:\d+ \(embedded, local\)"))
     where.wait_for(timeout=120_000)

@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import (
     commit_text,
+    embedded_catalogue_named,
     embedded_catalogue_token,
     offline_context,
     screenshot,
@@ -28,15 +29,6 @@ from tests.stacdocs import EDITOR_AUTH, publish_two_dates, write_land_cover_geot
 
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 T = 30.0
-
-
-def _catalogue_url(page: Page) -> str:
-    main = page.locator("[data-testid='stMain']")
-    where = main.get_by_text(re.compile(r"Catalogue: http://127\.0\.0\.1:\d+ \(embedded, local\)"))
-    where.wait_for(timeout=120_000)
-    found = re.search(r"(http://127\.0\.0\.1:\d+)", where.inner_text())
-    assert found is not None
-    return found.group(1)
 
 
 def _choose(page: Page, label: str, option: str) -> None:
@@ -74,7 +66,7 @@ def test_catalogue_page_and_share_link(
     page.goto(f"{app_url}/catalogue")
     wait_for_script(page)
     page.get_by_role("heading", name="Catalogue").first.wait_for()
-    url = _catalogue_url(page)
+    url = embedded_catalogue_named(page)
 
     private, public = f"priv-{uuid.uuid4().hex[:8]}", f"pub-{uuid.uuid4().hex[:8]}"
     editor = embedded_catalogue_token(app_state_dir, url, "editor")
