@@ -249,10 +249,14 @@ def test_a_recorded_apex_collection_reads_for_people(monkeypatch: pytest.MonkeyP
     assert (f"/collections/{cid}", None) in seen
 
 
-def test_a_signed_in_read_never_reaches_the_shared_view(remote_env: str, published: tuple[str, str]) -> None:
+def test_a_signed_in_read_never_reaches_the_shared_view(
+    remote_env: str, published: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """In one session: signed in, the private collection is read (and its share link is the Catalogue
-    page's, for its readers); the shared view of it, in the same session, shows nothing of it."""
+    page's, for its readers; the STAC Browser's where one is set); the shared view of it, in the same
+    session, shows nothing of it."""
     private, public = published
+    monkeypatch.setenv("APEX_STAC_BROWSER_URL", "https://browser.example/stac/")
     at = open_page(CATALOGUE)
     _sign_in(at)
     at.selectbox(key="cat_collection").set_value(private).run()
@@ -261,6 +265,10 @@ def test_a_signed_in_read_never_reaches_the_shared_view(remote_env: str, publish
     links = " ".join(str(c.value) for c in at.code)
     assert f"/catalogue?collection={private}" in links and "/shared?" not in links
     assert any("This collection is private" in str(c.value) for c in at.caption)
+    assert any(
+        "[Open in the STAC Browser](https://browser.example/stac/" in str(m.value) and private in str(m.value)
+        for m in at.markdown
+    )
     at.selectbox(key="cat_collection").set_value(public).run()
     assert f"/shared?collection={public}" in " ".join(str(c.value) for c in at.code)
 
