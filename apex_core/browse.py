@@ -48,6 +48,7 @@ from urllib3.util.retry import Retry
 
 from apex_core.catalogue import AccessToken, error_from_response
 from apex_core.errors import ApexError, CatalogueError, CatalogueUnavailable
+from apex_core.merge import SERVER_LINK_PREFIX
 
 __all__ = [
     "CollectionList",
@@ -67,7 +68,6 @@ __all__ = [
 
 Bbox = tuple[float, float, float, float]
 _HIDDEN_LINKS = frozenset({"self", "root", "parent", "items", "collection"})
-_OGC_RELS = "http://www.opengis.net/def/rel/"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -909,7 +909,7 @@ def readable(collection: Mapping[str, Any]) -> ReadableMetadata:
         for link in links
         if (rel := _str(link.get("rel"))) is not None
         and rel not in _HIDDEN_LINKS
-        and not rel.startswith(_OGC_RELS)  # the API's own (queryables, conformance): not for people
+        and not rel.startswith(SERVER_LINK_PREFIX)  # the API's own (queryables, conformance): not for people
         and (href := _str(link.get("href")))
     )
     auth = doc.get("_auth")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
+    "SERVER_LINK_PREFIX",
     "SERVER_LINK_RELS",
     "ItemPlan",
     "ItemStatus",
@@ -47,6 +48,8 @@ Metadata = Literal["existing", "new"]
 
 # Links a STAC API generates itself on every response: never stored, never written back.
 SERVER_LINK_RELS = frozenset({"self", "root", "parent", "items", "collection", "next", "prev", "queryables"})
+# stac-fastapi names its own links by OGC API relation URIs too (``…/ogc/1.0/queryables``)
+SERVER_LINK_PREFIX = "http://www.opengis.net/def/rel/ogc/"
 # Item fields a STAC API adds or rewrites itself: not part of "the same content".
 _SERVER_ITEM_FIELDS = frozenset({"links"})
 _SERVER_PROPERTIES = frozenset({"created", "updated"})
@@ -61,7 +64,11 @@ def stored_links(links: Any) -> list[dict[str, Any]]:
     if not isinstance(links, list):
         return []
     return [
-        dict(link) for link in links if isinstance(link, Mapping) and link.get("rel") not in SERVER_LINK_RELS
+        dict(link)
+        for link in links
+        if isinstance(link, Mapping)
+        and link.get("rel") not in SERVER_LINK_RELS
+        and not str(link.get("rel") or "").startswith(SERVER_LINK_PREFIX)
     ]
 
 
