@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -87,6 +88,34 @@ def token_for(issuer: IssuerHandle) -> Callable[[str], str]:
 def auth_header(token_for: Callable[[str], str]) -> Callable[[str], dict[str, str]]:
     """``auth_header("editor")`` -> ``{"Authorization": "Bearer ..."}``."""
     return lambda name: {"Authorization": f"Bearer {token_for(name)}"}
+
+
+TokenFor = Callable[[str], str]  # the ``token_for`` fixture
+AuthHeader = Callable[[str], dict[str, str]]  # the ``auth_header`` fixture
+
+
+def new_collection_id(created: list[str], prefix: str) -> str:
+    """A fresh collection id ``<prefix>-<10 hex>``, added to ``created`` (:func:`deleted_after_each_test`)."""
+    cid = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    created.append(cid)
+    return cid
+
+
+def deleted_after_each_test(created: list[str]) -> Callable[..., Iterator[None]]:
+    """An autouse fixture for a test module (``_clean_up = deleted_after_each_test(CREATED)``): after each
+    test the administrator deletes every collection whose id is in ``created``, leaving the session's
+    shared catalogue as found (other tests list its collections page by page)."""
+
+    @pytest.fixture(autouse=True)
+    def _clean_up(catalogue: CatalogueHandle, token_for: TokenFor) -> Iterator[None]:
+        yield
+        headers = {"Authorization": f"Bearer {token_for('admin')}"}
+        while created:
+            cid = created.pop()
+            resp = requests.delete(f"{catalogue.url}/collections/{cid}", headers=headers, timeout=15.0)
+            assert resp.status_code in (200, 404), resp.text
+
+    return _clean_up
 
 
 # =============================================================================================
@@ -193,7 +222,6 @@ def wait_for_workers(url: str, count: int = 2, timeout: float = 120.0) -> list[i
 # An S3-compatible server on loopback: moto in server mode (asset hosting, openEO workspaces)
 # =============================================================================================
 import json  # noqa: E402
-import uuid  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 

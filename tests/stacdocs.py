@@ -13,6 +13,7 @@ from rasterio.transform import from_bounds, from_origin
 
 __all__ = [
     "EDITOR_AUTH",
+    "PUBLIC_AUTH",
     "canary_collection",
     "canary_item",
     "collection_doc",
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 EDITOR_AUTH = {"read": ["apex-editor"], "write": ["apex-editor"]}
+PUBLIC_AUTH = {"read": ["anonymous"], "write": ["apex-editor"]}  # readable by everyone, written by editors
 
 
 def collection_doc(cid: str, description: str, **extra: Any) -> dict[str, Any]:

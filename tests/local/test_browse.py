@@ -4,6 +4,7 @@ and failures as the project's errors."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import logging
@@ -34,12 +35,12 @@ from apex_core.errors import (
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.process import free_port
 from tests.services import loopback_http
+from tests.stacdocs import EDITOR_AUTH as PRIVATE
 from tests.stacdocs import canary_collection, canary_item
 
 pytestmark = pytest.mark.services
 
 T = 15  # seconds, every request
-PRIVATE = {"read": ["apex-editor"], "write": ["apex-editor"]}
 PUBLIC = {"read": ["anonymous"], "write": ["stac-admin-local"]}
 ITEMS = 7
 
@@ -218,6 +219,7 @@ def test_a_closed_port_is_catalogue_unavailable() -> None:
 class _Recorder(http.server.BaseHTTPRequestHandler):
     """Answers from ``routes`` (path -> (status, JSON)) and records each request's path and headers."""
 
+    url: ClassVar[str]
     routes: ClassVar[dict[str, tuple[int, Any]]]
     seen: ClassVar[list[tuple[str, dict[str, str]]]]
     release: ClassVar[threading.Event]
@@ -250,19 +252,19 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def recorder() -> type[_Recorder]:
-    return type("Recorder", (_Recorder,), {"routes": {}, "seen": [], "release": threading.Event()})
+Origin = type[_Recorder]  # a loopback server: its ``url``, the ``routes`` it answers, what it has ``seen``
 
 
-@pytest.fixture
-def two_origins() -> Iterator[tuple[str, type[_Recorder], str, type[_Recorder]]]:
-    home, foreign = recorder(), recorder()
+@contextlib.contextmanager
+def serving_origin() -> Iterator[Origin]:
+    """A loopback server answering nothing but what a test adds to its ``routes``."""
+    origin: Origin = type("Recorder", (_Recorder,), {"routes": {}, "seen": [], "release": threading.Event()})
     try:
-        with loopback_http(home) as home_url, loopback_http(foreign) as foreign_url:
-            yield home_url, home, foreign_url, foreign
+        with loopback_http(origin) as url:
+            origin.url = url
+            yield origin
     finally:
-        home.release.set()
-        foreign.release.set()
+        origin.release.set()
 
 
 def _landing(url: str) -> dict[str, Any]:
@@ -276,106 +278,105 @@ def _landing(url: str) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def home() -> Iterator[Origin]:
+    """The catalogue: a STAC API landing page at ``/``, the rest as the test adds to ``home.routes``."""
+    with serving_origin() as origin:
+        origin.routes["/"] = (200, _landing(origin.url))
+        yield origin
+
+
+@pytest.fixture
+def foreign() -> Iterator[Origin]:
+    """Another origin, which must never see the catalogue's token."""
+    with serving_origin() as origin:
+        yield origin
+
+
+def paths(origin: Origin) -> list[str]:
+    """The paths ``origin`` was asked for, in order."""
+    return [path for path, _ in origin.seen]
+
+
+def collections_page(collections: list[Any], next_href: str | None = None) -> dict[str, Any]:
+    """A page of ``/collections``, with a ``next`` link to ``next_href`` when given."""
+    return {"collections": collections, "links": [{"rel": "next", "href": next_href}] if next_href else []}
+
+
+def items_page(features: list[Any], next_href: str | None = None) -> dict[str, Any]:
+    """A page of a collection's items, with a ``next`` link to ``next_href`` when given."""
+    links = [{"rel": "next", "href": next_href}] if next_href else []
+    return {"type": "FeatureCollection", "features": features, "links": links}
+
+
 def test_the_token_is_not_sent_to_a_next_link_on_another_origin(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]], caplog: pytest.LogCaptureFixture
+    home: Origin, foreign: Origin, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # pystac-client logs each prepared request with its headers
-    home_url, home, foreign_url, foreign = two_origins
     secret = AccessToken("only-for-home-" + uuid.uuid4().hex)
-    home.routes.update(
-        {
-            "/": (200, _landing(home_url)),
-            "/collections": (
-                200,
-                {
-                    "collections": [canary_collection("at-home")],
-                    "links": [{"rel": "next", "href": f"{foreign_url}/collections?page=2"}],
-                },
-            ),
-        }
-    )
-    foreign.routes["/collections?page=2"] = (200, {"collections": [canary_collection("abroad")], "links": []})
-    assert {c.id for c in read_collections(home_url, secret, timeout=T).collections} == {"at-home", "abroad"}
-    assert [path for path, _ in home.seen] == ["/", "/collections"]
+    page = collections_page([canary_collection("at-home")], f"{foreign.url}/collections?page=2")
+    home.routes["/collections"] = (200, page)
+    foreign.routes["/collections?page=2"] = (200, collections_page([canary_collection("abroad")]))
+    assert {c.id for c in read_collections(home.url, secret, timeout=T).collections} == {"at-home", "abroad"}
+    assert paths(home) == ["/", "/collections"]
     assert all(headers.get("Authorization") == f"Bearer {secret.access_token}" for _, headers in home.seen)
-    assert [path for path, _ in foreign.seen] == ["/collections?page=2"]
+    assert paths(foreign) == ["/collections?page=2"]
     assert not any("Authorization" in headers for _, headers in foreign.seen)
     assert "page=2" in caplog.text and secret.access_token not in caplog.text
 
 
-def test_the_token_is_not_sent_to_items_on_another_origin(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, foreign_url, foreign = two_origins
+def test_the_token_is_not_sent_to_items_on_another_origin(home: Origin, foreign: Origin) -> None:
     secret = AccessToken("only-for-home-" + uuid.uuid4().hex)
     home.routes.update(
         {
-            "/": (200, _landing(home_url)),
             "/collections/c": (200, canary_collection("c")),
             "/collections/c/items?limit=100": (
                 200,
-                {
-                    "type": "FeatureCollection",
-                    "features": [canary_item("i1", "c")],
-                    "links": [{"rel": "next", "href": f"{home_url}/moved"}],
-                },
+                items_page([canary_item("i1", "c")], f"{home.url}/moved"),
             ),
-            "/moved": (302, f"{foreign_url}/items-2"),
+            "/moved": (302, f"{foreign.url}/items-2"),
         }
     )
-    foreign.routes["/items-2"] = (
-        200,
-        {"type": "FeatureCollection", "features": [canary_item("i2", "c")], "links": []},
-    )
-    view = open_collection(home_url, secret, "c", timeout=T)
+    foreign.routes["/items-2"] = (200, items_page([canary_item("i2", "c")]))
+    view = open_collection(home.url, secret, "c", timeout=T)
     assert view is not None and [i.id for i in view.items] == ["i1", "i2"]
-    assert [p for p, _ in home.seen] == ["/", "/collections/c", "/collections/c/items?limit=100", "/moved"]
+    assert paths(home) == ["/", "/collections/c", "/collections/c/items?limit=100", "/moved"]
     assert all("Authorization" in headers for _, headers in home.seen)
-    assert [p for p, _ in foreign.seen] == ["/items-2"]
+    assert paths(foreign) == ["/items-2"]
     assert not any("Authorization" in headers for _, headers in foreign.seen)
 
 
-def test_a_refused_token_is_unauthorized_and_never_in_the_message(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
+def test_a_refused_token_is_unauthorized_and_never_in_the_message(home: Origin) -> None:
     garbage = AccessToken("garbage-" + uuid.uuid4().hex, source="test")
     refusal = {"code": "Unauthorized", "description": f"The token {garbage.access_token} is not valid."}
-    home.routes.update({"/": (200, _landing(home_url)), "/collections": (401, refusal)})
+    home.routes["/collections"] = (401, refusal)
     with pytest.raises(UnauthorizedError) as caught:
-        read_collections(home_url, garbage, timeout=T)
+        read_collections(home.url, garbage, timeout=T)
     assert type(caught.value) is UnauthorizedError and caught.value.status == 401
     assert "list the collections" in caught.value.message and "(HTTP 401)" in str(caught.value)
     assert garbage.access_token not in str(caught.value)  # even when the server echoes it
 
 
-def test_an_expired_token_is_token_expired(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
+def test_an_expired_token_is_token_expired(home: Origin) -> None:
     home.routes.update(
         {
-            "/": (200, _landing(home_url)),
             "/collections": (401, {"code": "Unauthorized", "description": "The token has expired."}),
             "/collections/c": (403, {"code": "Forbidden", "description": "no role"}),
         }
     )
     with pytest.raises(TokenExpired) as caught:
-        read_collections(home_url, AccessToken("old-token"), timeout=T)
+        read_collections(home.url, AccessToken("old-token"), timeout=T)
     assert caught.value.status == 401 and "old-token" not in str(caught.value)
     with pytest.raises(ForbiddenError) as forbidden:
-        open_collection(home_url, AccessToken("old-token"), "c", timeout=T)
+        open_collection(home.url, AccessToken("old-token"), "c", timeout=T)
     assert forbidden.value.status == 403 and "read the collection c" in forbidden.value.message
 
 
-def test_a_catalogue_that_does_not_answer_in_time_is_unavailable(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
-    home.routes.update({"/": (200, _landing(home_url)), "/collections": (0, None)})
+def test_a_catalogue_that_does_not_answer_in_time_is_unavailable(home: Origin) -> None:
+    home.routes["/collections"] = (0, None)
     with pytest.raises(CatalogueUnavailable) as caught:
-        read_collections(home_url, None, timeout=0.5)
-    assert "no answer within 0.5 s" in caught.value.message and home_url in caught.value.message
+        read_collections(home.url, None, timeout=0.5)
+    assert "no answer within 0.5 s" in caught.value.message and home.url in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -386,21 +387,15 @@ def test_a_catalogue_that_does_not_answer_in_time_is_unavailable(
         ([1, 2], "Could not list the collections"),
     ],
 )
-def test_an_address_that_is_no_stac_api_is_a_catalogue_error(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]], landing: Any, said: str
-) -> None:
-    home_url, home, _, _ = two_origins
+def test_an_address_that_is_no_stac_api_is_a_catalogue_error(home: Origin, landing: Any, said: str) -> None:
     home.routes["/"] = (200, landing)
     with pytest.raises(CatalogueError) as caught:
-        read_collections(home_url, AccessToken("tok-123456"), timeout=T)
+        read_collections(home.url, AccessToken("tok-123456"), timeout=T)
     assert type(caught.value) is CatalogueError and said in caught.value.message
     assert "tok-123456" not in str(caught.value)
 
 
-def test_odd_listing_pages_are_read_without_crashing(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
+def test_odd_listing_pages_are_read_without_crashing(home: Origin) -> None:
     odd = [
         "junk",
         {"id": 3},
@@ -408,10 +403,8 @@ def test_odd_listing_pages_are_read_without_crashing(
         {"id": "text-box", "title": "B", "extent": {"spatial": {"bbox": [["0", 0, 1, 1]]}}},
         {"id": "cube", "title": "a", "extent": {"spatial": {"bbox": [[1, 2, 0, 3, 4, 10]]}}},
     ]
-    home.routes.update(
-        {"/": (200, _landing(home_url)), "/collections": (200, {"collections": odd, "links": []})}
-    )
-    listed = read_collections(home_url, None, timeout=T).collections
+    home.routes["/collections"] = (200, collections_page(odd))
+    listed = read_collections(home.url, None, timeout=T).collections
     assert [(c.id, c.title, c.bbox) for c in listed] == [
         ("cube", "a", (1.0, 2.0, 3.0, 4.0)),
         ("text-box", "B", None),
@@ -419,147 +412,102 @@ def test_odd_listing_pages_are_read_without_crashing(
     ]
 
 
-def test_a_relative_next_link_is_a_catalogue_error(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
-    page = {"collections": [canary_collection("c")], "links": [{"rel": "next", "href": "?page=2"}]}
-    home.routes.update({"/": (200, _landing(home_url)), "/collections": (200, page)})
+def test_a_relative_next_link_is_a_catalogue_error(home: Origin) -> None:
+    home.routes["/collections"] = (200, collections_page([canary_collection("c")], "?page=2"))
     with pytest.raises(CatalogueError) as caught:
-        read_collections(home_url, None, timeout=T)
+        read_collections(home.url, None, timeout=T)
     assert type(caught.value) is CatalogueError and "not an http(s) URL" in caught.value.message
 
 
 # --- hostile paging: cycles, pages of junk, the page cap -------------------------------------------
 
 
-def test_a_self_looping_page_of_junk_collections_ends(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
-    junk = {"collections": [None], "links": [{"rel": "next", "href": f"{home_url}/collections"}]}
-    home.routes.update({"/": (200, _landing(home_url)), "/collections": (200, junk)})
-    found = read_collections(home_url, None, timeout=T)
+def test_a_self_looping_page_of_junk_collections_ends(home: Origin) -> None:
+    home.routes["/collections"] = (200, collections_page([None], f"{home.url}/collections"))
+    found = read_collections(home.url, None, timeout=T)
     assert found.collections == () and not found.truncated
-    assert [path for path, _ in home.seen] == ["/", "/collections"]
+    assert paths(home) == ["/", "/collections"]
 
 
-def test_a_page_of_junk_ends_the_listing_even_with_a_new_next_link(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
-
+def test_a_page_of_junk_ends_the_listing_even_with_a_new_next_link(home: Origin) -> None:
     def junk(n: int) -> dict[str, Any]:
-        return {"collections": ["junk", {"id": 3}], "links": [{"rel": "next", "href": f"{home_url}/c?p={n}"}]}
+        return collections_page(["junk", {"id": 3}], f"{home.url}/c?p={n}")
 
-    home.routes.update({"/": (200, _landing(home_url)), "/collections": (200, junk(1))})
+    home.routes["/collections"] = (200, junk(1))
     home.routes.update({f"/c?p={n}": (200, junk(n + 1)) for n in range(1, 5)})
-    found = read_collections(home_url, None, timeout=T)
+    found = read_collections(home.url, None, timeout=T)
     assert found.collections == () and found.truncated  # a next link was left: there may be more
-    assert [path for path, _ in home.seen] == ["/", "/collections"]
+    assert paths(home) == ["/", "/collections"]
 
 
-def test_a_cycle_of_two_valid_pages_ends_without_duplicates(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
-    first = {
-        "collections": [canary_collection("a"), canary_collection("b"), canary_collection("a")],
-        "links": [{"rel": "next", "href": f"{home_url}/collections?page=2"}],
-    }
-    second = {
-        "collections": [canary_collection("b"), canary_collection("c")],
-        "links": [{"rel": "next", "href": f"{home_url}/collections"}],
-    }
-    home.routes.update(
-        {"/": (200, _landing(home_url)), "/collections": (200, first), "/collections?page=2": (200, second)}
+def test_a_cycle_of_two_valid_pages_ends_without_duplicates(home: Origin) -> None:
+    first = collections_page(
+        [canary_collection("a"), canary_collection("b"), canary_collection("a")],
+        f"{home.url}/collections?page=2",
     )
-    found = read_collections(home_url, None, timeout=T)
+    second = collections_page([canary_collection("b"), canary_collection("c")], f"{home.url}/collections")
+    home.routes.update({"/collections": (200, first), "/collections?page=2": (200, second)})
+    found = read_collections(home.url, None, timeout=T)
     assert [c.id for c in found.collections] == ["a", "b", "c"] and not found.truncated
-    assert [path for path, _ in home.seen] == ["/", "/collections", "/collections?page=2"]
+    assert paths(home) == ["/", "/collections", "/collections?page=2"]
 
 
-def test_a_self_looping_page_of_valid_collections_is_read_once(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
-    page = {
-        "collections": [canary_collection("a")],
-        "links": [{"rel": "next", "href": f"{home_url}/collections?limit=5"}],
-    }
-    home.routes.update({"/": (200, _landing(home_url)), "/collections?limit=5": (200, page)})
-    found = read_collections(home_url, None, timeout=T, page_size=5)
+def test_a_self_looping_page_of_valid_collections_is_read_once(home: Origin) -> None:
+    page = collections_page([canary_collection("a")], f"{home.url}/collections?limit=5")
+    home.routes["/collections?limit=5"] = (200, page)
+    found = read_collections(home.url, None, timeout=T, page_size=5)
     assert [c.id for c in found.collections] == ["a"] and not found.truncated
-    assert [path for path, _ in home.seen] == ["/", "/collections?limit=5"]
+    assert paths(home) == ["/", "/collections?limit=5"]
 
 
-def test_an_endless_chain_of_new_pages_stops_at_the_page_cap(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
-
+def test_an_endless_chain_of_new_pages_stops_at_the_page_cap(home: Origin) -> None:
     def page(n: int) -> dict[str, Any]:
-        return {
-            "collections": [canary_collection(f"c{n}")],
-            "links": [{"rel": "next", "href": f"{home_url}/c?p={n + 1}"}],
-        }
+        return collections_page([canary_collection(f"c{n}")], f"{home.url}/c?p={n + 1}")
 
-    home.routes.update({"/": (200, _landing(home_url)), "/collections": (200, page(0))})
+    home.routes["/collections"] = (200, page(0))
     home.routes.update({f"/c?p={n}": (200, page(n)) for n in range(1, 20)})
-    found = read_collections(home_url, None, timeout=T, max_pages=4)
+    found = read_collections(home.url, None, timeout=T, max_pages=4)
     assert [c.id for c in found.collections] == ["c0", "c1", "c2", "c3"] and found.truncated
     assert len(home.seen) == 1 + 4
 
 
-def test_a_self_looping_page_of_junk_items_ends(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
-    items = f"{home_url}/collections/c/items"
-    junk = {"type": "FeatureCollection", "features": [1], "links": [{"rel": "next", "href": items}]}
+def test_a_self_looping_page_of_junk_items_ends(home: Origin) -> None:
+    junk = items_page([1], f"{home.url}/collections/c/items")
     home.routes.update(
         {
-            "/": (200, _landing(home_url)),
             "/collections/c": (200, canary_collection("c")),
             "/collections/c/items?limit=100": (200, junk),
             "/collections/c/items": (200, junk),
         }
     )
-    view = open_collection(home_url, None, "c", timeout=T)
+    view = open_collection(home.url, None, "c", timeout=T)
     assert view is not None and view.items == () and not view.truncated
-    assert [p for p, _ in home.seen] == ["/", "/collections/c", "/collections/c/items?limit=100"]
+    assert paths(home) == ["/", "/collections/c", "/collections/c/items?limit=100"]
 
 
-def test_a_cycle_of_item_pages_ends_without_duplicates(
-    two_origins: tuple[str, type[_Recorder], str, type[_Recorder]],
-) -> None:
-    home_url, home, _, _ = two_origins
-    first = {
-        "type": "FeatureCollection",
-        "features": [canary_item("i1", "c"), canary_item("i2", "c"), {"no": "id"}],
-        "links": [{"rel": "next", "href": f"{home_url}/collections/c/items?page=2"}],
-    }
-    second = {
-        "type": "FeatureCollection",
-        "features": [canary_item("i2", "c"), canary_item("i3", "c")],
-        "links": [{"rel": "next", "href": f"{home_url}/collections/c/items?limit=100"}],
-    }
+def test_a_cycle_of_item_pages_ends_without_duplicates(home: Origin) -> None:
+    first = items_page(
+        [canary_item("i1", "c"), canary_item("i2", "c"), {"no": "id"}],
+        f"{home.url}/collections/c/items?page=2",
+    )
+    second = items_page(
+        [canary_item("i2", "c"), canary_item("i3", "c")], f"{home.url}/collections/c/items?limit=100"
+    )
     home.routes.update(
         {
-            "/": (200, _landing(home_url)),
             "/collections/c": (200, canary_collection("c")),
             "/collections/c/items?limit=100": (200, first),
             "/collections/c/items?page=2": (200, second),
         }
     )
-    view = open_collection(home_url, None, "c", timeout=T)
+    view = open_collection(home.url, None, "c", timeout=T)
     assert view is not None and sorted(i.id for i in view.items) == ["i1", "i2", "i3"]
     assert len(view.item_docs) == 3 and not view.truncated
-    assert [p for p, _ in home.seen] == [
+    assert paths(home) == [
         "/",
         "/collections/c",
         "/collections/c/items?limit=100",
         "/collections/c/items?page=2",
     ]
-    capped = open_collection(home_url, None, "c", timeout=T, max_pages=1)
+    capped = open_collection(home.url, None, "c", timeout=T, max_pages=1)
     assert capped is not None and [i.id for i in capped.items] == ["i1", "i2"] and capped.truncated

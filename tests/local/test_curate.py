@@ -6,11 +6,11 @@ items and collections are deleted only behind the typed id."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import math
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -37,28 +37,19 @@ from apex_core.errors import (
 from apex_core.local.catalogue import CatalogueHandle
 from apex_core.merge import stored_links
 from apex_core.publish import PublishPlan, publish
-from tests.services import wait_until
+from tests.services import AuthHeader, TokenFor, deleted_after_each_test, new_collection_id, wait_until
+from tests.stacdocs import EDITOR_AUTH as PRIVATE
+from tests.stacdocs import PUBLIC_AUTH as PUBLIC
 from tests.stacdocs import embedded_job_item, embedded_job_results
 
 pytestmark = pytest.mark.services
 
-TokenFor = Callable[[str], str]
 T = 15.0
-PRIVATE = {"read": ["apex-editor"], "write": ["apex-editor"]}
-PUBLIC = {"read": ["anonymous"], "write": ["apex-editor"]}
 SERVER = ("created", "updated")
+WRITES = ("PATCH", "PUT", "POST", "DELETE")
 
 CREATED: list[str] = []  # every id a test may create, deleted after it (the catalogue is shared)
-
-
-@pytest.fixture(autouse=True)
-def _clean_up(catalogue: CatalogueHandle, token_for: TokenFor) -> Iterator[None]:
-    yield
-    headers = {"Authorization": f"Bearer {token_for('admin')}"}
-    while CREATED:
-        cid = CREATED.pop()
-        resp = requests.delete(f"{catalogue.url}/collections/{cid}", headers=headers, timeout=T)
-        assert resp.status_code in (200, 404), resp.text
+_clean_up = deleted_after_each_test(CREATED)
 
 
 def client(cat: CatalogueHandle, token: str | None) -> CatalogueClient:
@@ -69,8 +60,7 @@ def published(cat: CatalogueHandle, token: str, auth: dict[str, Any] | None = No
     """A collection (and its item) as the Metadata page builds it from the embedded job's results,
     published with `_auth` (``auth``, else the draft's: the editor role): its id and its item's id."""
     results, item = embedded_job_results(), embedded_job_item()
-    cid = f"curate_{uuid.uuid4().hex[:10]}"
-    CREATED.append(cid)
+    cid = new_collection_id(CREATED, "curate")
     draft = md.CollectionDraft.from_results(results, [item], new_id=cid)
     evaluation = md.evaluate(draft, results, [item])
     assert evaluation.publishable is not None and not evaluation.errors
@@ -84,6 +74,33 @@ def published(cat: CatalogueHandle, token: str, auth: dict[str, Any] | None = No
         result = publish(c, plan)
     assert result.ok, result.error
     return cid, plan.item_ids[0]
+
+
+def published_and_read(
+    cat: CatalogueHandle,
+    token_for: TokenFor,
+    by: str = "editor",
+    auth: dict[str, Any] | None = None,
+    reader: str | None = "editor",
+) -> tuple[str, str, dict[str, Any]]:
+    """:func:`published` by the account ``by``, then read as the account ``reader`` (None: anonymous)
+    reads it, as the page opens it: its id, its item's id and the collection as served."""
+    cid, iid = published(cat, token_for(by), auth)
+    with client(cat, token_for(reader) if reader else None) as c:
+        doc = c.get_collection(cid)
+    assert doc is not None
+    return cid, iid, doc
+
+
+@contextlib.contextmanager
+def opened_by_the_editor(
+    cat: CatalogueHandle, token_for: TokenFor
+) -> Iterator[tuple[str, str, dict[str, Any], CatalogueClient]]:
+    """A collection the editor published, as the page opened it (:func:`published_and_read`), and the
+    editor's client to edit it with: its id, its item's id, the collection as served, the client."""
+    cid, iid, doc = published_and_read(cat, token_for)
+    with client(cat, token_for("editor")) as c:
+        yield cid, iid, doc, c
 
 
 def form_draft(collection: dict[str, Any]) -> md.CollectionDraft:
@@ -108,16 +125,25 @@ def sent(c: CatalogueClient, start: int, *methods: str) -> list[str]:
     return [f"{e.method} {e.url}" for e in c.log[start:] if e.method in methods]
 
 
+def json_patch(
+    cat: CatalogueHandle, cid: str, headers: dict[str, str], path: str, value: Any
+) -> requests.Response:
+    """Another writer's JSON Patch (not the app's client): replace ``path`` of collection ``cid``."""
+    return requests.patch(
+        f"{cat.url}/collections/{cid}",
+        json=[{"op": "replace", "path": path, "value": value}],
+        headers={**headers, "Content-Type": "application/json-patch+json"},
+        timeout=T,
+    )
+
+
 # --- editing -------------------------------------------------------------------------------------
 
 
 def test_title_and_description_edit_writes_only_those_and_keeps_the_rules_enforced(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
-    cid, iid = published(catalogue, token_for("editor"))
-    with client(catalogue, token_for("editor")) as c:
-        before = c.get_collection(cid)
-        assert before is not None
+    with opened_by_the_editor(catalogue, token_for) as (cid, iid, before, c):
         draft = form_draft(before).with_form(
             {"title": "Bolzano NDVI, June 2022", "description": "NDVI (S2)."}
         )
@@ -127,7 +153,7 @@ def test_title_and_description_edit_writes_only_those_and_keeps_the_rules_enforc
         assert '+  "title": "Bolzano NDVI, June 2022",' in diff and '-  "title": "APEx Demo' in diff
         start = len(c.log)
         after = apply_edit(c, edit)
-        assert sent(c, start, "PATCH", "PUT", "POST", "DELETE") == [f"PATCH {c.collection_url(cid)}"]
+        assert sent(c, start, *WRITES) == [f"PATCH {c.collection_url(cid)}"]
     resp = get(catalogue, f"/collections/{cid}", auth_header("editor"))  # the editor still reads it
     assert resp.status_code == 200
     now = resp.json()
@@ -138,12 +164,7 @@ def test_title_and_description_edit_writes_only_those_and_keeps_the_rules_enforc
     # `_auth` is still enforced: hidden from anonymous, refused to an account without the role
     assert get(catalogue, f"/collections/{cid}").status_code == 404
     assert get(catalogue, f"/collections/{cid}/items/{iid}").status_code == 404
-    refused = requests.patch(
-        f"{catalogue.url}/collections/{cid}",
-        json=[{"op": "replace", "path": "/title", "value": "mine"}],
-        headers={**auth_header("noroles"), "Content-Type": "application/json-patch+json"},
-        timeout=T,
-    )
+    refused = json_patch(catalogue, cid, auth_header("noroles"), "/title", "mine")
     assert refused.status_code in (403, 404), refused.text  # 404: it may not even learn it exists
     assert get(catalogue, f"/collections/{cid}", auth_header("editor")).json()["title"] == now["title"]
     assert get(catalogue, f"/collections/{cid}/items/{iid}", auth_header("editor")).status_code == 200
@@ -152,15 +173,12 @@ def test_title_and_description_edit_writes_only_those_and_keeps_the_rules_enforc
 def test_an_untouched_form_writes_nothing_and_the_id_never_changes(
     catalogue: CatalogueHandle, token_for: TokenFor
 ) -> None:
-    cid, _iid = published(catalogue, token_for("editor"))
-    with client(catalogue, token_for("editor")) as c:
-        before = c.get_collection(cid)
-        assert before is not None
+    with opened_by_the_editor(catalogue, token_for) as (cid, _iid, before, c):
         edit = plan_edit(before, form_draft(before))
         assert edit.empty and edit.diff() == ""
         start = len(c.log)
         assert comparable(apply_edit(c, edit)) == comparable(before)
-        assert sent(c, start, "PATCH", "PUT", "POST", "DELETE") == []
+        assert sent(c, start, *WRITES) == []
         with pytest.raises(MetadataError, match="publish it under the new id instead") as err:
             plan_edit(before, form_draft(before).with_form({"id": f"{cid}_v2", "title": "New"}))
         assert err.value.field == "id"
@@ -170,25 +188,17 @@ def test_an_untouched_form_writes_nothing_and_the_id_never_changes(
 
 
 def test_a_stale_edit_writes_nothing_and_keeps_the_other_change(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
-    cid, _iid = published(catalogue, token_for("editor"))
-    with client(catalogue, token_for("editor")) as c:
-        before = c.get_collection(cid)
-        assert before is not None
+    with opened_by_the_editor(catalogue, token_for) as (cid, _iid, before, c):
         edit = plan_edit(before, form_draft(before).with_form({"title": "Mine", "keywords": "ndvi"}))
         # someone else changes the collection in between
-        other = requests.patch(
-            f"{catalogue.url}/collections/{cid}",
-            json=[{"op": "replace", "path": "/description", "value": "Changed by a colleague."}],
-            headers={**auth_header("editor"), "Content-Type": "application/json-patch+json"},
-            timeout=T,
-        )
+        other = json_patch(catalogue, cid, auth_header("editor"), "/description", "Changed by a colleague.")
         assert other.status_code == 200, other.text
         start = len(c.log)
         with pytest.raises(CatalogueConflict, match="changed in the catalogue since you opened it"):
             apply_edit(c, edit)
-        assert sent(c, start, "PATCH", "PUT", "POST", "DELETE") == []
+        assert sent(c, start, *WRITES) == []
     now = get(catalogue, f"/collections/{cid}", auth_header("editor")).json()
     assert now["description"] == "Changed by a colleague."
     assert now["title"] == before["title"] and "keywords" not in now
@@ -201,10 +211,7 @@ def test_a_stale_edit_writes_nothing_and_keeps_the_other_change(
 
 
 def test_a_collection_deleted_meanwhile_is_not_found(catalogue: CatalogueHandle, token_for: TokenFor) -> None:
-    cid, _iid = published(catalogue, token_for("editor"))
-    with client(catalogue, token_for("editor")) as c:
-        before = c.get_collection(cid)
-        assert before is not None
+    with opened_by_the_editor(catalogue, token_for) as (cid, _iid, before, c):
         edit = plan_edit(before, form_draft(before).with_form({"title": "Late"}))
         assert delete_collection(c, cid, cid).deleted
         with pytest.raises(NotFoundError):
@@ -213,13 +220,10 @@ def test_a_collection_deleted_meanwhile_is_not_found(catalogue: CatalogueHandle,
 
 
 def test_no_role_is_forbidden_and_no_token_unauthorized(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
     # readable by everyone (only an administrator may publish that), writable by the editor role
-    cid, _iid = published(catalogue, token_for("admin"), auth=PUBLIC)
-    with client(catalogue, None) as anonymous:
-        before = anonymous.get_collection(cid)
-    assert before is not None
+    cid, _iid, before = published_and_read(catalogue, token_for, by="admin", auth=PUBLIC, reader=None)
     edit = plan_edit(before, form_draft(before).with_form({"title": "Not mine"}))
     with client(catalogue, token_for("noroles")) as c, pytest.raises(ForbiddenError):
         apply_edit(c, edit)
@@ -227,22 +231,16 @@ def test_no_role_is_forbidden_and_no_token_unauthorized(
         apply_edit(c, edit)
     assert get(catalogue, f"/collections/{cid}").json()["title"] == before["title"]
     # a private collection: an account without the role may not even learn it exists
-    private, _item = published(catalogue, token_for("editor"))
-    with client(catalogue, token_for("editor")) as c:
-        doc = c.get_collection(private)
-    assert doc is not None
+    private, _item, doc = published_and_read(catalogue, token_for)
     with client(catalogue, token_for("noroles")) as c, pytest.raises(NotFoundError):
         apply_edit(c, plan_edit(doc, form_draft(doc).with_form({"title": "Not mine"})))
     assert get(catalogue, f"/collections/{private}", auth_header("editor")).json()["title"] == doc["title"]
 
 
 def test_access_rules_change_by_the_form_and_stay_enforced(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
-    cid, _iid = published(catalogue, token_for("editor"))
-    with client(catalogue, token_for("editor")) as c:
-        before = c.get_collection(cid)
-        assert before is not None
+    with opened_by_the_editor(catalogue, token_for) as (cid, _iid, before, c):
         # only an administrator may make a collection readable by everyone: refused, nothing written
         public = plan_edit(before, form_draft(before).with_form({"auth_read": "anonymous", "title": "Open"}))
         assert public.changed == ("_auth", "title")
@@ -260,14 +258,11 @@ def test_access_rules_change_by_the_form_and_stay_enforced(
 
 
 def test_hostile_values_are_stored_verbatim_and_never_non_finite(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
-    cid, _iid = published(catalogue, token_for("editor"))
     title = '<img src=x onerror="alert(1)"> **bold** [x](javascript:alert(1)) {{7*7}} ${HOME} \u202e'
     description = "# Heading\n\n<script>alert('x')</script>\n\n| a | b |\n|---|---|\n| 1 | 2 |"
-    with client(catalogue, token_for("editor")) as c:
-        before = c.get_collection(cid)
-        assert before is not None
+    with opened_by_the_editor(catalogue, token_for) as (cid, _iid, before, c):
         stats = md.BandStatistics(minimum=-0.5, maximum=math.inf, mean=math.nan, stddev=0.1)
         draft = form_draft(before).with_form({"title": title, "description": description, "stats_on": True})
         edit = plan_edit(before, dataclasses.replace(draft, statistics=stats))
@@ -283,10 +278,7 @@ def test_a_read_back_waits_for_nothing_when_the_catalogue_is_consistent(
     catalogue: CatalogueHandle, token_for: TokenFor
 ) -> None:
     """The edit is visible on the first read back (the embedded catalogue reads its own writes)."""
-    cid, _iid = published(catalogue, token_for("editor"))
-    with client(catalogue, token_for("editor")) as c:
-        before = c.get_collection(cid)
-        assert before is not None
+    with opened_by_the_editor(catalogue, token_for) as (_cid, _iid, before, c):
         edit = plan_edit(before, form_draft(before).with_form({"keywords": "ndvi, bolzano"}))
         start = len(c.log)
         now = apply_edit(c, edit, timeout=0.0)
@@ -329,12 +321,7 @@ def colleague_retitles(
     cat: CatalogueHandle, cid: str, headers: dict[str, str], title: str = "A colleague's title"
 ) -> Callable[[], None]:
     def change() -> None:
-        resp = requests.patch(
-            f"{cat.url}/collections/{cid}",
-            json=[{"op": "replace", "path": "/title", "value": title}],
-            headers={**headers, "Content-Type": "application/json-patch+json"},
-            timeout=T,
-        )
+        resp = json_patch(cat, cid, headers, "/title", title)
         assert resp.status_code == 200, resp.text
 
     return change
@@ -345,46 +332,60 @@ def patches(c: CatalogueClient, start: int) -> list[Any]:
     return [(e.method, e.status) for e in c.log[start:] if e.method == "PATCH"]
 
 
+def conflict_with_a_colleague(
+    cat: CatalogueHandle,
+    token_for: TokenFor,
+    auth_header: AuthHeader,
+    cid: str,
+    edit: Any,
+    after: str,
+    match: str = "since you opened it",
+) -> tuple[CatalogueConflict, list[Any]]:
+    """The editor's :func:`apply_edit` of ``edit`` while a colleague retitles collection ``cid`` right
+    after the request ``after`` (:class:`Interleaved`): the :class:`CatalogueConflict` it must raise (its
+    text matching ``match``) and the PATCH requests it sent (:func:`patches`)."""
+    meanwhile = colleague_retitles(cat, cid, auth_header("editor"))
+    with Interleaved(cat, token_for("editor"), after, meanwhile) as c:
+        start = len(c.log)
+        with pytest.raises(CatalogueConflict, match=match) as err:
+            apply_edit(c, edit)
+        return err.value, patches(c, start)
+
+
 def test_a_change_between_the_check_and_the_write_is_refused_by_the_catalogue(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
     """The re-read passes, then a colleague retitles: the JSON Patch's `test` of the title makes the
     catalogue refuse the whole write (the keywords are not written either)."""
-    cid, _iid = published(catalogue, token_for("editor"))
-    with client(catalogue, token_for("editor")) as c:
-        before = c.get_collection(cid)  # the page's read
-    assert before is not None
+    cid, _iid, before = published_and_read(catalogue, token_for)  # the page's read
     edit = plan_edit(before, form_draft(before).with_form({"title": "Mine", "keywords": "ndvi"}))
     # the colleague's change lands just after apply_edit's re-read: the check passes, the write not
-    meanwhile = colleague_retitles(catalogue, cid, auth_header("editor"))
-    c = Interleaved(catalogue, token_for("editor"), "read", meanwhile)
-    with c:
-        start = len(c.log)
-        with pytest.raises(CatalogueConflict, match="changed in the catalogue since you opened it") as err:
-            apply_edit(c, edit)
-        assert "your changes were not written" in err.value.message and "_auth" not in err.value.message
-        assert patches(c, start) == [("PATCH", 400)]  # the one JSON Patch, refused whole
+    err, sent_patches = conflict_with_a_colleague(
+        catalogue,
+        token_for,
+        auth_header,
+        cid,
+        edit,
+        "read",
+        match="changed in the catalogue since you opened it",
+    )
+    assert "your changes were not written" in err.message and "_auth" not in err.message
+    assert sent_patches == [("PATCH", 400)]  # the one JSON Patch, refused whole
     now = get(catalogue, f"/collections/{cid}", auth_header("editor")).json()
     assert now["title"] == "A colleague's title" and "keywords" not in now
 
 
 def test_rules_written_before_a_stale_document_are_said_when_the_catalogue_hides_them(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
-    cid, _iid = published(catalogue, token_for("editor"))
-    with client(catalogue, token_for("editor")) as c:
-        before = c.get_collection(cid)
-    assert before is not None and "_auth" not in before  # the embedded catalogue never shows them
+    cid, _iid, before = published_and_read(catalogue, token_for)
+    assert "_auth" not in before  # the embedded catalogue never shows them
     values = {"auth_read": "apex-editor, apex-viewer", "title": "Mine"}
     edit = plan_edit(before, form_draft(before).with_form(values))
     assert edit.changed == ("_auth", "title")
-    meanwhile = colleague_retitles(catalogue, cid, auth_header("editor"))
-    with Interleaved(catalogue, token_for("editor"), "rules", meanwhile) as c:
-        start = len(c.log)
-        with pytest.raises(CatalogueConflict, match="since you opened it") as err:
-            apply_edit(c, edit)
-        assert patches(c, start) == [("PATCH", 200), ("PATCH", 400)]
-    message = err.value.message
+    err, sent_patches = conflict_with_a_colleague(catalogue, token_for, auth_header, cid, edit, "rules")
+    assert sent_patches == [("PATCH", 200), ("PATCH", 400)]
+    message = err.message
     assert "your other changes were not written" in message
     assert (
         'had already been changed to {"read":["apex-editor","apex-viewer"],"write":["apex-editor"]}'
@@ -396,14 +397,11 @@ def test_rules_written_before_a_stale_document_are_said_when_the_catalogue_hides
 
 
 def test_rules_written_before_a_refused_document_are_set_back(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
     """An administrator opens the collection to everyone and writes a description the catalogue refuses
     (over its 1 MiB document limit): the rules were written first, and are set back."""
-    cid, _iid = published(catalogue, token_for("admin"))
-    with client(catalogue, token_for("admin")) as c:
-        served = c.get_collection(cid)
-    assert served is not None
+    cid, _iid, served = published_and_read(catalogue, token_for, by="admin", reader="admin")
     before = {**served, "_auth": PRIVATE}  # as a catalogue showing the rules serves it
     values = {"auth_read": "anonymous", "description": "NDVI. " * 200_000}
     edit = plan_edit(before, form_draft(before).with_form(values))
@@ -424,23 +422,16 @@ def test_rules_written_before_a_refused_document_are_set_back(
 
 
 def test_rules_that_cannot_be_set_back_are_said(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
     """Readable by everyone (an administrator's rules): the editor narrows them, a colleague's change
     makes the document stale, and only an administrator may open it to everyone again."""
-    cid, _iid = published(catalogue, token_for("admin"), auth=PUBLIC)
-    with client(catalogue, token_for("editor")) as c:
-        served = c.get_collection(cid)
-    assert served is not None
+    cid, _iid, served = published_and_read(catalogue, token_for, by="admin", auth=PUBLIC)
     before = {**served, "_auth": PUBLIC}
     edit = plan_edit(before, form_draft(before).with_form({"auth_read": "apex-editor", "title": "Mine"}))
-    meanwhile = colleague_retitles(catalogue, cid, auth_header("editor"))
-    with Interleaved(catalogue, token_for("editor"), "rules", meanwhile) as c:
-        start = len(c.log)
-        with pytest.raises(CatalogueConflict, match="since you opened it") as err:
-            apply_edit(c, edit)
-        assert patches(c, start) == [("PATCH", 200), ("PATCH", 400), ("PATCH", 403)]
-    message = err.value.message
+    err, sent_patches = conflict_with_a_colleague(catalogue, token_for, auth_header, cid, edit, "rules")
+    assert sent_patches == [("PATCH", 200), ("PATCH", 400), ("PATCH", 403)]
+    message = err.message
     assert 'changed to {"read":["apex-editor"],"write":["apex-editor"]} and could not be set back' in message
     assert get(catalogue, f"/collections/{cid}").status_code == 404  # the narrowed rules stay
     assert (
@@ -452,7 +443,7 @@ def test_rules_that_cannot_be_set_back_are_said(
 
 
 def test_delete_an_item_only_with_its_id_typed(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
     cid, iid = published(catalogue, token_for("editor"))
     item_path = f"/collections/{cid}/items/{iid}"
@@ -473,7 +464,7 @@ def test_delete_an_item_only_with_its_id_typed(
 
 
 def test_delete_a_collection_only_with_its_id_typed_and_only_with_the_role(
-    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: Callable[[str], dict[str, str]]
+    catalogue: CatalogueHandle, token_for: TokenFor, auth_header: AuthHeader
 ) -> None:
     cid, iid = published(catalogue, token_for("admin"), auth=PUBLIC)
     with client(catalogue, token_for("editor")) as c:

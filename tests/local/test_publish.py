@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,35 +37,21 @@ from apex_core.publish import (
     log_json,
     publish,
 )
-from tests.services import wait_until
+from tests.services import TokenFor, deleted_after_each_test, new_collection_id, wait_until
+from tests.stacdocs import EDITOR_AUTH as PRIVATE
+from tests.stacdocs import PUBLIC_AUTH as PUBLIC
 from tests.stacdocs import collection_doc, item_doc, write_ndvi_geotiff
 
 pytestmark = pytest.mark.services
 
-TokenFor = Callable[[str], str]
 T = 15.0
-PRIVATE = {"read": ["apex-editor"], "write": ["apex-editor"]}
-PUBLIC = {"read": ["anonymous"], "write": ["apex-editor"]}
-
 
 CREATED: list[str] = []  # every id a test may create, deleted after it (the catalogue is shared)
+_clean_up = deleted_after_each_test(CREATED)
 
 
 def new_id(prefix: str = "pub") -> str:
-    cid = f"{prefix}-{uuid.uuid4().hex[:10]}"
-    CREATED.append(cid)
-    return cid
-
-
-@pytest.fixture(autouse=True)
-def _clean_up(catalogue: CatalogueHandle, token_for: TokenFor) -> Iterator[None]:
-    """Leave the session's catalogue as found: other tests list its collections page by page."""
-    yield
-    headers = {"Authorization": f"Bearer {token_for('admin')}"}
-    while CREATED:
-        cid = CREATED.pop()
-        resp = requests.delete(f"{catalogue.url}/collections/{cid}", headers=headers, timeout=T)
-        assert resp.status_code in (200, 404), resp.text
+    return new_collection_id(CREATED, prefix)
 
 
 def collection(cid: str, auth: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:

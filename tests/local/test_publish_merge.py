@@ -7,8 +7,6 @@ once, a long series in bulk with progress; and the merge rule itself on plain do
 from __future__ import annotations
 
 import copy
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,35 +19,23 @@ from apex_core.local.catalogue import CatalogueHandle
 from apex_core.local.issuer import IssuerHandle
 from apex_core.merge import merge_collection, merge_summaries, plan_merge, union_bboxes, union_intervals
 from apex_core.publish import COLLECTION_STEP, PublishPlan, item_step, preview_merge, publish
-from tests.services import wait_until
+from tests.services import TokenFor, deleted_after_each_test, new_collection_id, wait_until
+from tests.stacdocs import EDITOR_AUTH as PRIVATE
 from tests.stacdocs import write_ndvi_geotiff
 
 pytestmark = pytest.mark.services
 
-TokenFor = Callable[[str], str]
 T = 15.0
-PRIVATE = {"read": ["apex-editor"], "write": ["apex-editor"]}
 BOLZANO_BOX = [11.0, 46.0, 11.5, 46.5]
 KEMPEN_BOX = [4.8, 51.1, 5.3, 51.3]
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
-CREATED: list[str] = []
+CREATED: list[str] = []  # every id a test may create, deleted after it (the catalogue is shared)
+_clean_up = deleted_after_each_test(CREATED)
 
 
 def new_id(prefix: str = "merge") -> str:
-    cid = f"{prefix}-{uuid.uuid4().hex[:10]}"
-    CREATED.append(cid)
-    return cid
-
-
-@pytest.fixture(autouse=True)
-def _clean_up(catalogue: CatalogueHandle, token_for: TokenFor) -> Iterator[None]:
-    yield
-    headers = {"Authorization": f"Bearer {token_for('admin')}"}
-    while CREATED:
-        cid = CREATED.pop()
-        resp = requests.delete(f"{catalogue.url}/collections/{cid}", headers=headers, timeout=T)
-        assert resp.status_code in (200, 404), resp.text
+    return new_collection_id(CREATED, prefix)
 
 
 def area_collection(
