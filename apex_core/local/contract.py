@@ -12,6 +12,11 @@ services' own errors (:mod:`apex_core.local.errors`), so the app never loads a s
 - :data:`DEFAULT_USER`/:data:`DEFAULT_PASSWORD` are the embedded backend's demo account.
 - :func:`search_scenes` asks the embedded backend (over HTTP) which :class:`Scene` it has for an area,
   with each scene's bands (:attr:`Scene.has_scl`: whether the SCL cloud mask can be computed there).
+- The one copy-or-download-and-verify code (:mod:`apex_core.local.provision`, standard library only):
+  :func:`ensure_files`, :func:`load_manifest`, :data:`SAMPLE_FILES`..., which setup uses through
+  ``apex_core.sampledata`` and the embedded backend uses when its data folder is missing or incomplete;
+  what that found is :attr:`EmbeddedEndpoints.sample_data` (a :class:`DataStatus`: never a silently
+  empty backend).
 
 Failures are :class:`~apex_core.local.errors.LocalError` subclasses; the app turns them into its own
 errors where it calls (``raise ServiceError.carrying(exc) from exc``).
@@ -37,26 +42,54 @@ from typing import Any, Literal
 
 import requests
 
-from apex_core.local.errors import LocalBackendError, LocalError, LocalServiceError
+from apex_core.local.errors import (
+    LocalBackendError,
+    LocalChecksumError,
+    LocalDataError,
+    LocalError,
+    LocalServiceError,
+)
+from apex_core.local.provision import (
+    DEFAULT_SAMPLE_SOURCE,
+    SAMPLE_FILES,
+    DataStatus,
+    SampleFile,
+    SampleResult,
+    ensure_files,
+    load_manifest,
+    provision_sample_data,
+    sha256_of,
+)
 
 __all__ = [
     "COLLECTION_ID",
     "DEFAULT_PASSWORD",
+    "DEFAULT_SAMPLE_SOURCE",
     "DEFAULT_USER",
     "EMBEDDED_WORKSPACE",
     "IMPORT_ROOT",
+    "SAMPLE_FILES",
     "SCL_BAND",
+    "DataStatus",
     "EmbeddedEndpoints",
     "EmbeddedServices",
     "LocalBackendError",
+    "LocalChecksumError",
     "LocalClient",
+    "LocalDataError",
     "LocalError",
     "LocalServiceError",
+    "SampleFile",
+    "SampleResult",
     "Scene",
     "Status",
     "child_pythonpath",
+    "ensure_files",
+    "load_manifest",
     "parse_datetime",
+    "provision_sample_data",
     "search_scenes",
+    "sha256_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -130,6 +163,10 @@ class EmbeddedEndpoints:
     clients: tuple[LocalClient, ...] = ()
     pid: int | None = None
     pids: Mapping[str, int | None] = field(default_factory=dict, hash=False)  # a mapping: not hashed
+    sample_data: DataStatus | None = None
+    """What the openEO backend's data folder holds (``None``: a ``serve`` that did not say)."""
+    timings: Mapping[str, float] = field(default_factory=dict, hash=False)
+    """Seconds from ``serve``'s start until each service answered (``all``: the line printed)."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmbeddedEndpoints:
@@ -160,6 +197,8 @@ class EmbeddedEndpoints:
             clients=clients,
             pid=int(data["pid"]) if data.get("pid") else None,
             pids={str(k): None if v is None else int(v) for k, v in (data.get("pids") or {}).items()},
+            sample_data=DataStatus.from_dict(data["sample_data"]) if data.get("sample_data") else None,
+            timings={str(k): float(v) for k, v in (data.get("timings") or {}).items()},
         )
 
     @classmethod
@@ -194,6 +233,8 @@ class EmbeddedEndpoints:
             "pid": self.pid,
             "pids": dict(self.pids),
             "openeo_pid": self.pids.get("openeo"),  # kept for scripts that read it before "pids" existed
+            "sample_data": self.sample_data.to_dict() if self.sample_data is not None else None,
+            "timings": dict(self.timings),
         }
         return json.dumps(line)
 
@@ -213,6 +254,7 @@ class EmbeddedEndpoints:
             "token_url": self.token_url,
             "openeo_username": self.openeo_username,
             "clients": [c.to_dict() for c in self.clients],
+            "sample_data": self.sample_data.to_dict() if self.sample_data is not None else None,
         }
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 __all__ = [
     "LocalBackendError",
+    "LocalChecksumError",
     "LocalConfigError",
+    "LocalDataError",
     "LocalError",
     "LocalForbiddenError",
     "LocalMetadataError",
@@ -56,6 +58,14 @@ class LocalServiceError(LocalError):
 
 class LocalConfigError(LocalError):
     """A local service's state or setting is malformed."""
+
+
+class LocalDataError(LocalError):
+    """Sample data (or another verified file) could not be put in place; ``field`` names the file."""
+
+
+class LocalChecksumError(LocalDataError):
+    """A file's SHA-256 differs from the one it must have (it was not installed)."""
 
 
 class LocalBackendError(LocalError):

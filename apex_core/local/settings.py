@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from apex_core.local.contract import IMPORT_ROOT
+from apex_core.local.contract import DEFAULT_SAMPLE_SOURCE, IMPORT_ROOT
 from apex_core.local.errors import LocalConfigError
 
 __all__ = ["SECRETS_FILE", "ServeSettings"]
@@ -37,12 +37,20 @@ def _secrets(path: Path) -> Mapping[str, Any]:
     return flat
 
 
+_FALSE = ("0", "false", "no", "off")
+_TRUE = ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class ServeSettings:
-    """The state directory (default ``<project>/.apex``) and the sample data (default ``<state>/data``)."""
+    """The state directory (default ``<project>/.apex``) and the sample data (default ``<state>/data``);
+    where the backend provisions a missing sample from: ``APEX_SAMPLE_SOURCE_DIR`` (default
+    ``../shared/data``), else its public sources unless ``APEX_SAMPLE_DOWNLOAD`` is false."""
 
     state_dir: Path
     data_dir: Path
+    sample_source: Path = DEFAULT_SAMPLE_SOURCE
+    download: bool = True
 
     @classmethod
     def load(
@@ -55,5 +63,15 @@ class ServeSettings:
             raw = env.get(f"APEX_{name.upper()}") or secrets.get(name)
             return Path(str(raw)).expanduser().resolve() if raw not in (None, "") else None
 
+        raw_download = str(env.get("APEX_SAMPLE_DOWNLOAD") or secrets.get("sample_download", "true"))
+        if raw_download.strip().lower() not in (*_TRUE, *_FALSE):
+            raise LocalConfigError(
+                f"APEX_SAMPLE_DOWNLOAD must be true or false, not {raw_download!r}.", field="sample_download"
+            )
         state_dir = path("state_dir") or IMPORT_ROOT / ".apex"
-        return cls(state_dir=state_dir, data_dir=path("data_dir") or state_dir / "data")
+        return cls(
+            state_dir=state_dir,
+            data_dir=path("data_dir") or state_dir / "data",
+            sample_source=path("sample_source_dir") or DEFAULT_SAMPLE_SOURCE,
+            download=raw_download.strip().lower() in _TRUE,
+        )

@@ -52,6 +52,7 @@ __all__ = [
     "area_status",
     "bbox_and_upload",
     "current_aoi",
+    "data_notice",
     "footprints_and_default",
     "observation_day",
     "starting_notice",
@@ -60,6 +61,35 @@ __all__ = [
 
 SEEN, ERROR = StateKey.AREA_SEEN_DRAWING, StateKey.AREA_ERROR
 BBOX_KEYS = ("area_w", "area_s", "area_e", "area_n")
+
+
+def data_notice(services: EmbeddedServices | None) -> None:
+    """Why the embedded backend offers no (or not every) area, and what to do: never a silently empty
+    map. Its sample could not be put in place (:attr:`EmbeddedEndpoints.sample_data`), or it failed."""
+    if services is None or settings().openeo_url is not None:
+        return
+    if services.status == "failed":
+        st.error(
+            f"The embedded backend could not start: {services.error or 'see the log'} "
+            f"The log is {services.log_path}. Restart the app once the cause is fixed.",
+            icon=":material/error:",
+        )
+        return
+    endpoints = services.endpoints
+    sample = endpoints.sample_data if endpoints is not None else None
+    if sample is None or sample.ok:
+        return
+    what = (
+        "has no Sentinel-2 data: there is no area to start from"
+        if sample.empty
+        else "is missing part of its Sentinel-2 sample: some areas are not offered"
+    )
+    why = "\n".join(f"- {problem}" for problem in sample.problems)
+    body = f"The embedded backend ({sample.data_dir}) {what}.\n\n{why}\n\n**What to do:** {sample.remedy}"
+    if sample.empty:
+        st.error(body, icon=":material/database_off:")
+    else:
+        st.warning(body, icon=":material/database:")
 
 
 def area_choice() -> AreaChoice:

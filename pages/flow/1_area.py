@@ -25,6 +25,7 @@ if assets_error is not None:
     show_error(assets_error)
 else:
     cfg = settings()
+    area.data_notice(embedded_services())
     area.starting_notice(embedded_services())
     url = openeo_backend_url()
     footprints = area.footprints_and_default(url, cfg)

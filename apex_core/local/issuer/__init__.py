@@ -1,6 +1,6 @@
 """A small local OIDC provider (client credentials + device flow) issuing Keycloak-shaped RS256 JWTs."""
 
-from apex_core.local.issuer.service import IssuerHandle, start_issuer
+from apex_core.local.issuer.service import IssuerHandle, issuer_url_for, openeo_provider_for, start_issuer
 from apex_core.local.issuer.state import (
     ADMIN_ROLE,
     DEFAULT_AUDIENCE,
@@ -18,5 +18,7 @@ __all__ = [
     "IssuerClient",
     "IssuerHandle",
     "IssuerState",
+    "issuer_url_for",
+    "openeo_provider_for",
     "start_issuer",
 ]

@@ -11,9 +11,36 @@ from typing import Any
 from apex_core.local.issuer.state import DEFAULT_AUDIENCE, PUBLIC_CLIENT_ID, IssuerClient, IssuerState
 from apex_core.local.process import LocalService, free_port
 
-__all__ = ["IssuerHandle", "start_issuer"]
+__all__ = ["IssuerHandle", "issuer_url_for", "openeo_provider_for", "start_issuer"]
 
 logger = logging.getLogger(__name__)
+
+
+def issuer_url_for(port: int, host: str = "127.0.0.1") -> str:
+    """The issuer URL :func:`start_issuer` on ``host:port`` has: known before it starts, so services
+    that only need it at request time (the catalogue's token checks, openEO's OIDC provider) can start
+    at the same time as the issuer."""
+    return f"http://{host}:{port}"
+
+
+def openeo_provider_for(issuer_url: str, provider_id: str = "apex-local") -> dict[str, Any]:
+    """The issuer at ``issuer_url`` as an entry of an openEO back-end's ``GET /credentials/oidc``
+    ``providers`` list (see :meth:`IssuerHandle.openeo_provider`)."""
+    return {
+        "id": provider_id,
+        "issuer": issuer_url,
+        "title": "APEx local sign-in",
+        "scopes": ["openid"],
+        "default_clients": [
+            {
+                "id": PUBLIC_CLIENT_ID,
+                "grant_types": [
+                    "urn:ietf:params:oauth:grant-type:device_code+pkce",
+                    "refresh_token",
+                ],
+            }
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -54,21 +81,7 @@ class IssuerHandle:
         validates the bearer tokens it receives at this issuer's ``/userinfo``. For the backend's
         options: ``OidcProviderOptions.from_dict(handle.openeo_provider())``.
         """
-        return {
-            "id": provider_id,
-            "issuer": self.issuer_url,
-            "title": "APEx local sign-in",
-            "scopes": ["openid"],
-            "default_clients": [
-                {
-                    "id": PUBLIC_CLIENT_ID,
-                    "grant_types": [
-                        "urn:ietf:params:oauth:grant-type:device_code+pkce",
-                        "refresh_token",
-                    ],
-                }
-            ],
-        }
+        return openeo_provider_for(self.issuer_url, provider_id)
 
     def stop(self) -> None:
         self.service.stop()
@@ -108,7 +121,7 @@ def start_issuer(
     state_dir = Path(state_dir).resolve()
     state = IssuerState.load_or_create(state_dir)
     port = port or free_port(host)
-    base = f"http://{host}:{port}"
+    base = issuer_url_for(port, host)
     argv = [
         sys.executable,
         "-m",

@@ -13,6 +13,7 @@ from apex_core.local.files import write_private_file
 from apex_core.local.openeo.auth import AuthOptions
 from apex_core.local.openeo.workspaces import WorkspaceSpec, write_workspaces_file
 from apex_core.local.process import LocalService, free_port
+from apex_core.local.provision import DEFAULT_SAMPLE_SOURCE, DataStatus, provision_sample_data
 
 __all__ = ["DEFAULT_PASSWORD", "DEFAULT_USER", "OpenEoBackendService", "start_openeo_backend"]
 
@@ -35,6 +36,7 @@ class OpenEoBackendService(LocalService):
         self.port = port
         self.url = f"http://127.0.0.1:{port}/openeo/1.2"
         self.state_dir = state_dir  # jobs, user-defined processes, logs: <state_dir>/openeo, /logs
+        self.sample_data: DataStatus | None = None  # what provisioning found, when it ran
         argv = [
             sys.executable,
             "-m",
@@ -74,6 +76,9 @@ def start_openeo_backend(
     workers: int = 2,
     timeout: float = 90.0,
     workspaces: Sequence[WorkspaceSpec] = (),
+    provision: bool = False,
+    sample_source: Path | None = DEFAULT_SAMPLE_SOURCE,
+    download: bool = True,
 ) -> OpenEoBackendService:
     """Start the backend (jobs under ``<state_dir>/openeo/jobs``) and wait until it answers.
 
@@ -82,8 +87,16 @@ def start_openeo_backend(
     make it offer ``export_workspace``; their credentials travel the same way. Stop it with
     ``.stop()`` (or use it as a context manager). Raises
     :class:`~apex_core.local.errors.LocalServiceError` if it does not come up.
+
+    With ``provision``, the Sentinel-2 sample is first put in place under ``data_dir`` where it is
+    missing, damaged or incomplete (copied from ``sample_source``, else downloaded when ``download``;
+    each file verified); the backend starts whatever that found, and ``service.sample_data`` says
+    what it holds and, when something could not be had, why.
     """
     state_dir = state_dir.resolve()
+    sample_data = None
+    if provision:
+        sample_data = provision_sample_data(data_dir.resolve(), sample_source, download=download)
     auth_file = state_dir / "openeo" / "auth.json"
     _write_auth_file(auth_file, auth or AuthOptions(basic_users={DEFAULT_USER: DEFAULT_PASSWORD}))
     workspaces_file = None
@@ -97,6 +110,7 @@ def start_openeo_backend(
         workers=workers,
         workspaces_file=workspaces_file,
     )
+    service.sample_data = sample_data
     service.start(timeout=timeout)
     logger.info("embedded openEO backend at %s", service.url)
     return service
