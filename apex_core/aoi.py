@@ -34,6 +34,7 @@ from apex_core.local.contract import LocalBackendError, LocalServiceError, Scene
 __all__ = [
     "CDSE_STAC_URL",
     "DEFAULT_MAX_VERTICES",
+    "DEFAULT_VIEW",
     "NOTEBOOK_BBOX",
     "NOTEBOOK_DATE",
     "NOTEBOOK_PLACE",
@@ -49,6 +50,7 @@ __all__ = [
     "embedded_footprints",
     "embedded_observations",
     "footprints_from_scenes",
+    "initial_view",
     "is_cdse_like",
     "observation_index",
     "parse_bbox",
@@ -477,6 +479,28 @@ def view_for_bbox(bbox: Sequence[float], *, max_zoom: int = 16) -> tuple[tuple[f
     span = max(e - w, (n - s) * 1.4, 1e-6)
     zoom = math.floor(math.log2(360.0 / span)) + 1
     return ((s + n) / 2, (w + e) / 2), max(1, min(max_zoom, zoom))
+
+
+# Where a map of areas opens while there is nothing to fit (the embedded backend still starting).
+DEFAULT_VIEW: tuple[tuple[float, float], int] = ((48.5, 11.0), 5)
+
+
+def initial_view(aoi: Aoi | None, footprints: Iterable[Footprint] = ()) -> tuple[tuple[float, float], int]:
+    """Where the Area map opens: on the AOI, else on all the data footprints together (embedded
+    backend), else :data:`DEFAULT_VIEW`; never at world zoom with nothing on it."""
+    if aoi is not None:
+        return view_for_bbox(aoi.bbox)
+    boxes = [fp.bbox for fp in footprints]
+    if not boxes:
+        return DEFAULT_VIEW
+    return view_for_bbox(
+        (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+    )
 
 
 def aoi_layer(aoi: Aoi | None, footprints: Iterable[Footprint] = ()) -> folium.FeatureGroup:

@@ -17,6 +17,7 @@ from streamlit_folium import st_folium
 
 from apex_core import ApexError, Settings
 from apex_core.aoi import (
+    DEFAULT_VIEW,
     NOTEBOOK_DATE,
     Aoi,
     Footprint,
@@ -28,12 +29,12 @@ from apex_core.aoi import (
     drawn_geometry,
     embedded_footprints,
     embedded_observations,
+    initial_view,
     observation_index,
     parse_bbox,
     parse_geojson,
     place_name,
     validate_aoi,
-    view_for_bbox,
 )
 from apex_core.flow import AreaChoice, StateKey
 from apex_core.local.contract import EmbeddedServices
@@ -220,12 +221,14 @@ def current_aoi() -> Aoi | None:
 
 
 def area_map(aoi: Aoi | None, footprints: tuple[Footprint, ...], cfg: Settings) -> None:
-    """The map with the Draw tools, the footprints and the AOI; a new drawing becomes the AOI."""
-    center, zoom = view_for_bbox(aoi.bbox) if aoi else ((48.5, 11.0), 5)
+    """The map with the Draw tools, the footprints and the AOI; a new drawing becomes the AOI. It opens
+    on the AOI, else on the data footprints (:func:`apex_core.aoi.initial_view`); st_folium moves it
+    there, and again whenever that view changes (the footprints arrive, another AOI is chosen)."""
+    center, zoom = initial_view(aoi, footprints)
     fmap = base_map(
         map_assets(),
-        center=(48.5, 11.0),
-        zoom=5,
+        center=DEFAULT_VIEW[0],
+        zoom=DEFAULT_VIEW[1],
         tiles=cfg.basemap_url,
         attribution=cfg.basemap_attribution,
         draw=True,
