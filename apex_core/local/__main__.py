@@ -7,10 +7,10 @@ request arrives, only its URL, which is fixed before anything starts (its port i
 ``--sequential`` starts them one after the other instead (the baseline of ``bench/bench_start.py``).
 
 Before the openEO backend starts, its Sentinel-2 sample is put in place where it is missing or
-incomplete: copied from ``APEX_SAMPLE_SOURCE_DIR`` (default ``../shared/data``), else downloaded unless
-``APEX_SAMPLE_DOWNLOAD`` is false, each file checked by SHA-256 (:mod:`apex_core.local.provision`, the
-code setup uses). What could not be had is said on stderr and in the line's ``sample_data``; the
-backend starts anyway, serving what there is.
+incomplete: copied from ``sample_source_dir`` (default ``../shared/data``), else downloaded unless
+``sample_download`` is false (:class:`~apex_core.local.settings.ServeSettings`), each file checked by
+SHA-256 (:mod:`apex_core.local.provision`, the code setup uses). What could not be had is said on
+stderr and in the line's ``sample_data``; the backend starts anyway, serving what there is.
 
 Once every service answers it prints ONE JSON line to stdout, written by
 :meth:`~apex_core.local.contract.EmbeddedEndpoints.to_line` (the codec the app reads it with)::
@@ -362,14 +362,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--sample-source",
         type=Path,
         default=None,
-        help="a copy of the sample to provision from (default: the APEX_SAMPLE_SOURCE_DIR setting)",
+        help="a copy of the sample to provision from (default: the sample_source_dir setting)",
     )
     run.add_argument(
         "--no-download",
         dest="download",
         action="store_false",
         default=None,
-        help="never download a missing sample file (default: the APEX_SAMPLE_DOWNLOAD setting)",
+        help="never download a missing sample file (default: the sample_download setting)",
     )
     run.add_argument(
         "--sequential", action="store_true", help="start the services one after the other (a baseline)"

@@ -278,10 +278,10 @@ def load_manifest(path: Path) -> tuple[SampleFile, ...]:
 # --- the embedded backend's own provisioning -------------------------------------------------------------
 
 REMEDY = (
-    "Put the sample in place: run ./scripts/setup.sh (it copies it from ../shared/data or downloads it), "
-    "or set APEX_SAMPLE_SOURCE_DIR to a folder holding a copy laid out like ../shared/data, or "
-    "APEX_DATA_DIR to a folder where the sample already is, or connect to the internet (with "
-    "APEX_SAMPLE_DOWNLOAD not false); then restart the app."
+    "Run ./scripts/setup.sh (it copies the sample from ../shared/data or downloads it), or set "
+    "APEX_DATA_DIR to a folder that holds it, or name a copy laid out like ../shared/data as "
+    "sample_source_dir in .streamlit/secrets.toml, or connect to the internet (downloads are on unless "
+    "sample_download is false); then restart the app."
 )
 """What a person can do when the sample could not be put in place."""
 

@@ -44,8 +44,12 @@ _TRUE = ("1", "true", "yes", "on")
 @dataclass(frozen=True)
 class ServeSettings:
     """The state directory (default ``<project>/.apex``) and the sample data (default ``<state>/data``);
-    where the backend provisions a missing sample from: ``APEX_SAMPLE_SOURCE_DIR`` (default
-    ``../shared/data``), else its public sources unless ``APEX_SAMPLE_DOWNLOAD`` is false."""
+    where the backend provisions a missing sample from: ``sample_source_dir`` (default ``../shared/data``),
+    else its public sources unless ``sample_download`` is false.
+
+    Those two are ``serve``'s own: the app's settings do not know them, so the app (which refuses unknown
+    ``APEX_*`` variables) passes them in ``.streamlit/secrets.toml``; ``serve`` run on its own also reads
+    ``APEX_SAMPLE_SOURCE_DIR``/``APEX_SAMPLE_DOWNLOAD`` (or ``--sample-source``/``--no-download``)."""
 
     state_dir: Path
     data_dir: Path
@@ -66,7 +70,7 @@ class ServeSettings:
         raw_download = str(env.get("APEX_SAMPLE_DOWNLOAD") or secrets.get("sample_download", "true"))
         if raw_download.strip().lower() not in (*_TRUE, *_FALSE):
             raise LocalConfigError(
-                f"APEX_SAMPLE_DOWNLOAD must be true or false, not {raw_download!r}.", field="sample_download"
+                f"sample_download must be true or false, not {raw_download!r}.", field="sample_download"
             )
         state_dir = path("state_dir") or IMPORT_ROOT / ".apex"
         return cls(

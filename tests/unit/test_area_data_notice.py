@@ -52,7 +52,7 @@ def test_no_data_says_why_and_what_to_do() -> None:
     text = at.error[0].value
     assert "no Sentinel-2 data" in text and "/tmp/new-state/data" in text
     assert "S2_L2A_sample.tif is not in /nowhere and downloads are off" in text
-    for remedy in ("setup.sh", "APEX_SAMPLE_SOURCE_DIR", "APEX_DATA_DIR", "internet"):
+    for remedy in ("setup.sh", "sample_source_dir", "APEX_DATA_DIR", "internet"):
         assert remedy in text, remedy
 
 

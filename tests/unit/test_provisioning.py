@@ -71,7 +71,7 @@ def test_a_failure_is_reported_with_what_to_do_not_raised(tmp_path: Path) -> Non
     assert not status.ok and status.empty
     assert len(status.problems) == 2
     assert all("downloads are off" in p for p in status.problems)
-    assert "APEX_SAMPLE_SOURCE_DIR" in status.remedy and "setup.sh" in status.remedy
+    assert "sample_source_dir" in status.remedy and "setup.sh" in status.remedy
 
     # one file missing, one there: the other is still put in place, and the status says which is not
     shared = _shared(tmp_path, "a/one.tif")
@@ -126,8 +126,12 @@ def test_serve_settings_for_provisioning(tmp_path: Path) -> None:
     env = {"APEX_SAMPLE_SOURCE_DIR": str(tmp_path / "copy"), "APEX_SAMPLE_DOWNLOAD": "false"}
     custom = ServeSettings.load(env, secrets)
     assert custom.sample_source == tmp_path / "copy" and not custom.download
-    with pytest.raises(LocalConfigError, match="APEX_SAMPLE_DOWNLOAD"):
+    with pytest.raises(LocalConfigError, match="sample_download"):
         ServeSettings.load({"APEX_SAMPLE_DOWNLOAD": "maybe"}, secrets)
+    # the app's way: secrets.toml keys (its own settings refuse APEX_* variables they do not know)
+    secrets.write_text(f'sample_source_dir = "{tmp_path / "kept"}"\nsample_download = false\n')
+    from_secrets = ServeSettings.load({}, secrets)
+    assert from_secrets.sample_source == tmp_path / "kept" and not from_secrets.download
 
 
 def test_the_app_imports_provisioning_only_through_the_contract() -> None:
