@@ -18,10 +18,29 @@ from urllib.parse import urlsplit
 
 from apex_core.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "PROJECT_ROOT", "Settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "NDVI_COLORMAP",
+    "PROJECT_ROOT",
+    "RENDER_COLORMAPS",
+    "Settings",
+    "checked_colormap",
+    "colormap_name",
+    "ndvi_colormap",
+    "use_ndvi_colormap",
+]
 
 ENV_PREFIX = "APEX_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NDVI_COLORMAP = "rdylgn"
+"""The default NDVI ramp (``ndvi_colormap``): ColorBrewer's RdYlGn as rio-tiler, TiTiler and the render
+extension's ``colormap_name`` name it, the ramp NDVI is conventionally drawn with (red-brown where there
+is no vegetation, pale yellow at 0, green for vegetation); :data:`apex_core.ndvi.RENDER_COLORMAP`."""
+RENDER_COLORMAPS: tuple[str, ...] = ("rdylgn", "viridis", "greens", "ylgn", "cividis", "spectral", "brbg")
+"""The colormaps render hints offer (the Metadata form's choices), each a rio-tiler colormap name, so that
+TiTiler and the Geospatial Explorer draw them; ``APEX_NDVI_COLORMAP`` is one of them."""
+_NDVI_COLORMAP_ENV = ENV_PREFIX + "NDVI_COLORMAP"
+_chosen_ndvi_colormap: str | None = None
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -76,6 +95,20 @@ def _header_name(value: str) -> str:
     return name
 
 
+def colormap_name(value: str) -> str:
+    """One of :data:`RENDER_COLORMAPS`, as rio-tiler, TiTiler and the render extension's ``colormap_name``
+    spell it (lower case); :class:`ValueError` for another name."""
+    name = value.strip().lower()
+    if name not in RENDER_COLORMAPS:
+        others = ", ".join(n for n in RENDER_COLORMAPS if n not in (NDVI_COLORMAP, "cividis", "viridis"))
+        raise ValueError(
+            f"is not a colormap this app offers: use {NDVI_COLORMAP} (the conventional NDVI ramp, red-brown "
+            f"to yellow to green; the default), cividis or viridis (colour-blind safe), or one of {others} "
+            "(rio-tiler's names, which TiTiler and the Geospatial Explorer use too)"
+        )
+    return name
+
+
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -107,6 +140,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "s3_secret_access_key": _text,
     "openeo_workspace": _text,
     "user_header": _header_name,
+    "ndvi_colormap": colormap_name,
 }
 
 # Names whose values are credentials: never in repr, to_dict or logs.
@@ -149,6 +183,9 @@ class Settings:
     # The header a sign-in proxy (oauth2-proxy, Keycloak gatekeeper…) sets to the user's name: projects
     # are then each user's own. Unset: no identity, the projects are shared by everyone on the server.
     user_header: str | None = None
+    # The NDVI's colour ramp everywhere (Preview, histogram, quicklook, render hints, Explorer legend), a
+    # rio-tiler colormap name: the conventional rdylgn, or e.g. cividis (colour-blind safe).
+    ndvi_colormap: str = NDVI_COLORMAP
 
     @property
     def sample_data_dir(self) -> Path:
@@ -219,3 +256,33 @@ def _parse(name: str, raw: str, *, source: str) -> Any:
     except ValueError as exc:
         shown = "(hidden)" if name in SECRET_FIELDS else repr(raw)
         raise ConfigError(f"Invalid {source} = {shown}: {exc}.", field=name) from exc
+
+
+def checked_colormap(name: str, source: str = "the NDVI colormap") -> str:
+    """``name`` as :func:`colormap_name` spells it; :class:`ConfigError` (naming ``source``) when
+    rio-tiler does not know it."""
+    try:
+        return colormap_name(name)
+    except ValueError as exc:
+        raise ConfigError(f"Invalid {source} = {name!r}: {exc}.", field="ndvi_colormap") from exc
+
+
+def use_ndvi_colormap(name: str | None) -> str:
+    """Make ``name`` (:attr:`Settings.ndvi_colormap`) this process's NDVI ramp; None goes back to
+    ``APEX_NDVI_COLORMAP``, else :data:`NDVI_COLORMAP`. The app calls it with its settings, so that a
+    value from the secrets applies as one from the environment does. Returns the ramp now in use;
+    :class:`ConfigError` for a name rio-tiler does not know."""
+    global _chosen_ndvi_colormap
+    _chosen_ndvi_colormap = None if name is None else checked_colormap(name)
+    return ndvi_colormap()
+
+
+def ndvi_colormap() -> str:
+    """The NDVI ramp (a rio-tiler colormap name) that the Preview's map, legend and histogram, the
+    Catalogue's quicklook, the proposed render hints and so the Geospatial Explorer's legend use: the one
+    :func:`use_ndvi_colormap` chose, else ``APEX_NDVI_COLORMAP``, else :data:`NDVI_COLORMAP`.
+    :class:`ConfigError` when ``APEX_NDVI_COLORMAP`` names no colormap."""
+    if _chosen_ndvi_colormap is not None:
+        return _chosen_ndvi_colormap
+    raw = os.environ.get(_NDVI_COLORMAP_ENV, "")
+    return checked_colormap(raw, f"environment variable {_NDVI_COLORMAP_ENV}") if raw else NDVI_COLORMAP

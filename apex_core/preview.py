@@ -27,14 +27,24 @@ Reading is kept apart from rendering, the way rio-tiler/titiler do it:
 3. :func:`render_overlay` colours the (decimated) array with a :class:`Style` (palette indices) and
    reprojects it to EPSG:3857, the Leaflet map's projection (nearest neighbour), so that an
    ``ImageOverlay`` stretched between its lon/lat corners lines up: for NDVI values clipped to
-   [-1, 1], colormap :data:`COLORMAP` (viridis from rio-tiler: perceptual, colour-blind safe; -1 is its
-   first colour, 1 its last), for other continuous data the same over the robust range, for
+   [-1, 1], the NDVI ramp :func:`ndvi_colormap` (-1 is its first colour, 1 its last), for other
+   continuous data :data:`COLORMAP` (viridis: perceptual, colour-blind safe) over the robust range, for
    categorical data each class its colour; nodata fully transparent.
 4. :func:`value_at` reads the value at a lon/lat from the full-resolution file (``sample``);
    :meth:`Preview.format_value` names it (a class title for categorical data).
 
 :func:`compute_preview` does 1-3 in one go and returns a :class:`Preview`;
 :func:`preview_map` puts it on an offline folium map with a legend (inline HTML/CSS, no CDN).
+
+The NDVI ramp is one rio-tiler colormap name (:func:`ndvi_colormap`), the same name TiTiler and the
+render extension's ``colormap_name`` use, so that the map, its legend, the histogram's bar colours
+(:meth:`Style.hex_colors`), the Catalogue's quicklook, the published render hints
+(:class:`~apex_core.metadata.RenderHints`) and the Geospatial Explorer's legend agree. By default it is
+:data:`NDVI_COLORMAP`, ColorBrewer's RdYlGn (``rdylgn``, the ramp NDVI is conventionally drawn with:
+red-brown where there is no vegetation or water, pale yellow at 0, green for vegetation); setting
+``APEX_NDVI_COLORMAP`` chooses another, e.g. :data:`NDVI_COLORBLIND_COLORMAP` (``cividis``), which
+people with a red-green colour-vision deficiency read correctly (RdYlGn's red and green ends look alike
+to them).
 
 NDVI classes (shares of the valid pixels; values outside [-1, 1] are counted apart as *clipped*
 and belong to no class; only for the ``ndvi`` kind):
@@ -95,6 +105,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform, tra
 from rio_tiler.colormap import cmap as _rio_cmaps
 
 from apex_core.categorical import RasterClass, classes_of, is_integer_band
+from apex_core.config import NDVI_COLORMAP, checked_colormap, ndvi_colormap, use_ndvi_colormap
 from apex_core.errors import DataError
 from apex_core.flow import JobOutcome, PreviewOutcome
 from apex_core.mapview import MapAssets, base_map
@@ -106,7 +117,10 @@ __all__ = [
     "EXACT_PIXEL_LIMIT",
     "KIND_LABELS",
     "NDVI_CLASSES",
+    "NDVI_COLORBLIND_COLORMAP",
+    "NDVI_COLORMAP",
     "NDVI_RANGE",
+    "NDVI_STYLE",
     "PREVIEW_MAX_SIZE",
     "RASTER_SUFFIXES",
     "ROBUST_PERCENTILES",
@@ -135,11 +149,14 @@ __all__ = [
     "legend_colormap",
     "legend_hints",
     "legend_html",
+    "ndvi_colormap",
+    "ndvi_style",
     "palette",
     "preview_map",
     "read_screen",
     "render_overlay",
     "robust_range",
+    "use_ndvi_colormap",
     "value_at",
     "wgs84_bounds",
 ]
@@ -155,11 +172,22 @@ RASTER_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
 
 NDVI_RANGE: tuple[float, float] = (-1.0, 1.0)
 COLORMAP = "viridis"
+"""Continuous data other than NDVI: viridis from rio-tiler (perceptual, colour-blind safe)."""
+NDVI_COLORBLIND_COLORMAP = "cividis"
+"""The colour-blind-safe alternative for NDVI (``APEX_NDVI_COLORMAP=cividis``)."""
 _WEB_MERCATOR = CRS.from_epsg(3857)
 _WGS84 = CRS.from_epsg(4326)
 _MERCATOR_MAX_LAT = 85.051129
 
 FloatArray = npt.NDArray[np.float64]
+
+
+# --------------------------------------------------------------------------- the NDVI ramp
+
+
+def ndvi_style(colormap: str | None = None) -> Style:
+    """The NDVI's :class:`Style`: [-1, 1] with ``colormap`` (default :func:`ndvi_colormap`)."""
+    return Style(colormap=ndvi_colormap() if colormap is None else checked_colormap(colormap))
 
 
 # --------------------------------------------------------------------------- reading
@@ -426,13 +454,14 @@ def robust_range(read: ScreenRead) -> tuple[float, float]:
 # --------------------------------------------------------------------------- rendering
 
 
-def colormap_lut(name: str = COLORMAP) -> npt.NDArray[np.uint8]:
-    """The 256 RGBA colours of rio-tiler's colormap ``name``, as a (256, 4) uint8 array."""
-    cm = _rio_cmaps.get(name)
+def colormap_lut(name: str | None = None) -> npt.NDArray[np.uint8]:
+    """The 256 RGBA colours of rio-tiler's colormap ``name`` (default the NDVI ramp,
+    :func:`ndvi_colormap`), as a (256, 4) uint8 array."""
+    cm = _rio_cmaps.get(ndvi_colormap() if name is None else name)
     return np.array([cm[i] for i in range(256)], dtype=np.uint8)
 
 
-def palette(name: str = COLORMAP) -> npt.NDArray[np.uint8]:
+def palette(name: str | None = None) -> npt.NDArray[np.uint8]:
     """The overlay's 256-entry RGBA palette: entry 0 is transparent (nodata), entries 1..255 are
     ``name``'s colours from first (NDVI -1) to last (NDVI 1). An 8-bit palette PNG is about a
     quarter of the size of an RGBA one, which matters for a data URI sent to the browser."""
@@ -455,9 +484,10 @@ def color_index(
     return np.where(invalid, 0, index).astype(np.uint8)
 
 
-def colorize(values: np.ma.MaskedArray[Any, Any], name: str = COLORMAP) -> npt.NDArray[np.uint8]:
+def colorize(values: np.ma.MaskedArray[Any, Any], name: str | None = None) -> npt.NDArray[np.uint8]:
     """RGBA (rows, cols, 4) of ``values``, as the overlay draws them: clipped to [-1, 1] (-1 -> the
-    colormap's first colour, 1 -> its last), alpha 0 exactly where masked (nodata) or not finite."""
+    colormap's first colour, 1 -> its last; default the NDVI ramp), alpha 0 exactly where masked
+    (nodata) or not finite."""
     return palette(name)[color_index(values)]
 
 
@@ -478,17 +508,22 @@ def _png(index: npt.NDArray[np.uint8], pal: npt.NDArray[np.uint8]) -> bytes:
 
 @dataclass(frozen=True)
 class Style:
-    """How a band is coloured: ``ndvi`` and ``continuous`` with :data:`COLORMAP` over
-    [``low``, ``high``] (values outside drawn as the ends), ``categorical`` with one colour per class
-    (palette index 1 + the class's position; a value of no class is transparent, like nodata).
-    ``title`` heads the legend."""
+    """How a band is coloured: ``ndvi`` and ``continuous`` with ``colormap`` over [``low``, ``high``]
+    (values outside drawn as the ends), ``categorical`` with one colour per class (palette index 1 +
+    the class's position; a value of no class is transparent, like nodata). ``title`` heads the
+    legend. Without a ``colormap``, NDVI gets :data:`NDVI_COLORMAP`, other continuous data
+    :data:`COLORMAP` (:func:`ndvi_style` gives the NDVI's as configured)."""
 
     kind: RasterKind = "ndvi"
     title: str = "NDVI (clipped to -1…1)"
     low: float = NDVI_RANGE[0]
     high: float = NDVI_RANGE[1]
     classes: tuple[RasterClass, ...] = ()
-    colormap: str = COLORMAP
+    colormap: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.colormap:
+            object.__setattr__(self, "colormap", NDVI_COLORMAP if self.kind == "ndvi" else COLORMAP)
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -519,6 +554,15 @@ class Style:
     def colorize(self, values: np.ma.MaskedArray[Any, Any]) -> npt.NDArray[np.uint8]:
         """RGBA (rows, cols, 4) of ``values`` as the overlay draws them (alpha 0 where nodata)."""
         return self.palette()[self.index(values)]
+
+    def hex_colors(self, values: Any) -> tuple[str, ...]:
+        """``#rrggbb`` of each value as the map draws it (the histogram's bar colours; a nodata or
+        unclassed value is white)."""
+        index = self.index(np.ma.masked_invalid(np.asarray(values, dtype=np.float64)))
+        rgba = self.palette()[np.atleast_1d(index)]
+        return tuple(
+            "#{:02x}{:02x}{:02x}".format(*(int(c) for c in px[:3])) if px[3] else "#ffffff" for px in rgba
+        )
 
 
 NDVI_STYLE = Style()
@@ -661,10 +705,12 @@ def compute_preview(
     legend: Mapping[int, tuple[str, str]] | None = None,
     max_size: int = PREVIEW_MAX_SIZE,
     exact_limit: int = EXACT_PIXEL_LIMIT,
+    colormap: str | None = None,
 ) -> Preview:
     """Read band ``band`` of ``path`` at screen resolution, tell its kind (:func:`detect_kind`, unless
     ``kind`` says how to show it), then its overlay, statistics and histogram. ``legend`` names and
-    colours known class values (:func:`apex_core.categorical.legend_for`)."""
+    colours known class values (:func:`apex_core.categorical.legend_for`); ``colormap`` is NDVI's ramp
+    (default :func:`ndvi_colormap`)."""
     path = Path(path)
     key = asset_key or path.name
     read = read_screen(path, band=band, max_size=max_size, exact_limit=exact_limit)
@@ -678,7 +724,7 @@ def compute_preview(
         raise DataError(f"A raster is shown as one of {', '.join(get_args(RasterKind))}, not {shown!r}.")
     histogram: Histogram | None
     if shown == "ndvi":
-        style = NDVI_STYLE
+        style = ndvi_style(colormap)
         statistics = compute_statistics(read)
         histogram = compute_histogram(read)
     elif shown == "continuous":
@@ -761,13 +807,14 @@ def value_at(path: Path | str, lon: float, lat: float, band: int = 1) -> PointVa
 
 
 def legend_colormap(
-    name: str = COLORMAP,
+    name: str | None = None,
     stops: int = 11,
     *,
     value_range: tuple[float, float] = NDVI_RANGE,
     caption: str = "NDVI",
 ) -> LinearColormap:
-    """A branca colormap over ``value_range`` with ``stops`` colours sampled from rio-tiler's ``name``."""
+    """A branca colormap over ``value_range`` with ``stops`` colours sampled from rio-tiler's ``name``
+    (default the NDVI ramp, :func:`ndvi_colormap`)."""
     lut = colormap_lut(name)
     picks = np.rint(np.linspace(0, 255, stops)).astype(int)
     colors = ["#{:02x}{:02x}{:02x}".format(*(int(c) for c in lut[i][:3])) for i in picks]
@@ -794,7 +841,8 @@ def legend_html(style: Style) -> str:
     stops = ", ".join(f"{colormap.rgb_hex_str(colormap.index[i])} {100 * i / (n - 1):.0f}%" for i in range(n))
     low, high = style.value_range
     return (
-        f'{title}<div class="apex-ndvi-gradient" style="height:12px;'
+        f'{title}<div class="apex-ndvi-gradient" data-colormap="{html.escape(style.colormap)}" '
+        'style="height:12px;'
         f'background:linear-gradient(to right, {stops})"></div>'
         '<div style="display:flex;justify-content:space-between">'
         f"<span>{low:.4g}</span><span>{(low + high) / 2:.4g}</span><span>{high:.4g}</span></div>"

@@ -28,7 +28,8 @@ The legend (:func:`quicklook_style`) comes from the metadata when it says how to
 classification extension's ``classification:classes`` (the item's asset or its bands, the collection's
 ``item_assets``, its ``summaries``) give one colour per class; else a ``renders`` entry (render extension)
 of the item or the collection naming the asset gives the colour ramp (``colormap_name``, one of rio-tiler's
-colormaps, else :data:`~apex_core.preview.COLORMAP`) over its ``rescale`` range. Without either, the data
+colormaps, else the Preview's: :func:`~apex_core.preview.ndvi_colormap` for NDVI,
+:data:`~apex_core.preview.COLORMAP` for other data) over its ``rescale`` range. Without either, the data
 decides as on the Preview page (:func:`~apex_core.preview.detect_kind`: NDVI, classes, else the robust
 range). :func:`quicklook_map` draws the items' footprints, the quicklook and its legend on an offline map.
 """
@@ -68,11 +69,12 @@ from apex_core.mapview import MapAssets, base_map
 from apex_core.preview import (
     COLORMAP,
     NDVI_RANGE,
-    NDVI_STYLE,
     Overlay,
     Style,
     add_overlay,
     detect_kind,
+    ndvi_colormap,
+    ndvi_style,
     render_overlay,
     robust_range,
 )
@@ -198,9 +200,9 @@ def _rescale(value: Any) -> tuple[float, float] | None:
     return (low, high) if math.isfinite(low) and math.isfinite(high) and low < high else None
 
 
-def _colormap_name(value: Any) -> str:
+def _colormap_name(value: Any, default: str) -> str:
     name = value.strip().lower() if isinstance(value, str) else ""
-    return name if name in _rio_cmaps.list() else COLORMAP
+    return name if name in _rio_cmaps.list() else default
 
 
 def _render_classes(colormap: Any) -> tuple[RasterClass, ...]:
@@ -261,11 +263,12 @@ def _metadata_style(
                 return Style("categorical", render_title or title or "Classes", classes=explicit), "render"
             if span is None:
                 continue
-            cmap = _colormap_name(render.get("colormap_name"))
             near_ndvi = all(abs(a - b) <= _NDVI_TOLERANCE for a, b in zip(span, NDVI_RANGE, strict=True))
             names = (key, render_title, asset_key, title, collection.get("id"), collection.get("title"))
             if near_ndvi and _says_ndvi(*names):
+                cmap = _colormap_name(render.get("colormap_name"), ndvi_colormap())
                 return Style("ndvi", render_title or "NDVI", *span, colormap=cmap), "render"
+            cmap = _colormap_name(render.get("colormap_name"), COLORMAP)
             return Style("continuous", render_title or title or asset_key, *span, colormap=cmap), "render"
     return None
 
@@ -513,7 +516,7 @@ def _data_style(
             classes = tuple(found)
     kind = detect_kind(read, read.description or title or key, classes)
     if kind == "ndvi":
-        return NDVI_STYLE
+        return ndvi_style()
     if kind == "categorical" and classes:
         return Style("categorical", read.description or title or "Classes", classes=classes)
     low, high = robust_range(read)

@@ -240,8 +240,9 @@ def temporal_proposal(
 
 
 def render_proposal(publishable: PublishableCollection, files: Mapping[str, FileFacts]) -> RenderHints | None:
-    """Render hints for the first GeoTIFF data asset: NDVI's own, the classes' colours for categorical
-    data, else the range of its statistics with viridis. None when there is nothing to render."""
+    """Render hints for the first GeoTIFF data asset: NDVI's own (its ramp the Preview's,
+    :func:`apex_core.config.ndvi_colormap`), the classes' colours for categorical data, else the range of
+    its statistics with viridis. None when there is nothing to render."""
     for _owner, _key, asset in _assets(publishable):
         if not is_geotiff(asset) or "data" not in (asset.get("roles") or []):
             continue

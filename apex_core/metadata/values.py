@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apex_core import ndvi
+from apex_core.config import RENDER_COLORMAPS, ndvi_colormap
 
 __all__ = [
     "ADMIN_ONLY_READ_ROLE",
@@ -29,7 +30,7 @@ PROVIDER_ROLES = ("licensor", "producer", "processor", "host")
 # The embedded catalogue's editor role: a working default offline; production projects use their own.
 DEFAULT_ROLE = "apex-editor"
 ADMIN_ONLY_READ_ROLE = "anonymous"
-COLORMAPS = ("rdylgn", "viridis", "greens", "ylgn", "cividis", "spectral", "brbg")
+COLORMAPS = RENDER_COLORMAPS
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,13 @@ class Provider:
 @dataclass(frozen=True)
 class RenderHints:
     """One ``renders`` entry of the render extension (v2.0.0); the defaults are the product's
-    (:mod:`apex_core.ndvi`). ``colormap``: explicit ``(value, "RRGGBB")`` colours of a categorical
-    raster (its classes), written as the render's ``colormap``."""
+    (:mod:`apex_core.ndvi`), its ``colormap_name`` the NDVI ramp the Preview draws
+    (:func:`apex_core.config.ndvi_colormap`, by default ``rdylgn``). ``colormap``: explicit
+    ``(value, "RRGGBB")`` colours of a categorical raster (its classes), written as the render's
+    ``colormap``."""
 
     rescale: tuple[float, float] = ndvi.VALUE_RANGE
-    colormap_name: str = ndvi.RENDER_COLORMAP
+    colormap_name: str = field(default_factory=ndvi_colormap)
     title: str = ndvi.NAME
     colormap: tuple[tuple[int, str], ...] = ()
 
@@ -89,7 +92,7 @@ class RenderHints:
         name = data.get("colormap_name")
         return cls(
             rescale=(float(lo), float(hi)),
-            colormap_name=ndvi.RENDER_COLORMAP if name is None else str(name),
+            colormap_name=ndvi_colormap() if name is None else str(name),
             title=str(data.get("title") or ndvi.NAME),
             colormap=tuple((int(v), str(c)) for v, c in data.get("colormap") or ()),
         )

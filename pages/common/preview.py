@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
@@ -38,18 +39,41 @@ def save_upload(upload: UploadedFile, folder: Path) -> Path:
     return path
 
 
+_COLOUR = "colour"
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def _table_and_chart(
     table: tuple[tuple[tuple[str, str | float | int], ...], ...],
-    chart: tuple[tuple[str | float | int, float | int], ...],
+    chart: tuple[tuple[str | float | int, float | int, str], ...],
     x: str,
     y: str,
+    edges: tuple[float, ...] = (),
 ) -> None:
-    """A table and a bar chart: their elements are built (the chart's Vega-Lite spec made and
-    validated) once per preview's numbers, then replayed by the cache."""
+    """A table and a bar chart, each bar in its colour on the map (``chart``: x, y, ``#rrggbb``): a
+    histogram over its bins' ``edges`` when given, else one bar per class. The elements are built (the
+    chart's Vega-Lite spec made and validated) once per preview's numbers, then replayed by the cache."""
     if table:
         st.dataframe([dict(row) for row in table], hide_index=True)
-    st.bar_chart([{x: a, y: b} for a, b in chart], x=x, y=y, height=220)
+    rows = [{x: a, y: b, _COLOUR: c} for a, b, c in chart]
+    encoding: dict[str, Any] = {
+        "x": {"field": x, "type": "nominal", "sort": None},
+        "y": {"field": y, "type": "quantitative"},
+        "color": {"field": _COLOUR, "type": "nominal", "scale": None, "legend": None},
+        "tooltip": [{"field": x}, {"field": y}],
+    }
+    if edges:  # a histogram: each bar spans its bin on a value axis
+        for row, low, high in zip(rows, edges[:-1], edges[1:], strict=True):
+            row.update({"bin_start": low, "bin_end": high})
+        encoding["x"] = {"field": "bin_start", "type": "quantitative", "title": x,
+                         "scale": {"domain": [edges[0], edges[-1]], "nice": False}}  # fmt: skip
+        encoding["x2"] = {"field": "bin_end"}
+    spec = {
+        "mark": {"type": "bar", "stroke": "#666", "strokeWidth": 0.3},
+        "encoding": encoding,
+        "height": 220,
+    }
+    st.vega_lite_chart(rows, spec)
 
 
 def _continuous(preview: Preview) -> None:
@@ -69,7 +93,9 @@ def _continuous(preview: Preview) -> None:
     table = tuple(
         (("class", c.label), ("share %", round(c.percent, 2)), ("pixels", c.pixels)) for c in stats.classes
     )  # the NDVI classes (none for other data)
-    _table_and_chart(table, tuple((row[x], row["pixels"]) for row in histogram.rows()), x, "pixels")
+    colours = style.hex_colors(histogram.centers)  # each bin in the colour its values have on the map
+    bars = tuple((row[x], row["pixels"], c) for row, c in zip(histogram.rows(), colours, strict=True))
+    _table_and_chart(table, bars, x, "pixels", histogram.edges)
     if preview.kind == "ndvi":
         st.caption("Histogram of the valid values, clipped to -1…1 (outside values are drawn at the ends).")
     else:
@@ -93,7 +119,9 @@ def _categorical(preview: Preview) -> None:
         (("class", c.title), ("value", c.value), ("share %", round(c.percent, 2)), ("pixels", c.pixels))
         for c in classes
     )
-    _table_and_chart(table, tuple((c.title, round(c.percent, 2)) for c in classes), "class", "share %")
+    colours = preview.style.hex_colors([c.value for c in classes])
+    bars = tuple((c.title, round(c.percent, 2), colour) for c, colour in zip(classes, colours, strict=True))
+    _table_and_chart(table, bars, "class", "share %")
     st.caption("Share of the valid pixels in each class, counted exactly on every pixel of the file.")
 
 

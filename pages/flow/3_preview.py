@@ -21,6 +21,7 @@ from apex_core.preview import (
     is_raster_file,
     legend_hints,
     preview_map,
+    use_ndvi_colormap,
     value_at,
 )
 from pages.common.errors import show_error
@@ -31,9 +32,15 @@ from pages.common.session import map_assets, settings
 
 @st.cache_data(max_entries=8, show_spinner="Reading the GeoTIFF at screen resolution…")
 def _preview(
-    path: Path, asset_key: str, band: int, kind: RasterKind | None, hints: tuple[str, ...], mtime: float
+    path: Path,
+    asset_key: str,
+    band: int,
+    kind: RasterKind | None,
+    hints: tuple[str, ...],
+    mtime: float,
+    colormap: str,
 ) -> Preview:
-    return compute_preview(path, asset_key, band=band, kind=kind, legend=legend_for(hints))
+    return compute_preview(path, asset_key, band=band, kind=kind, legend=legend_for(hints), colormap=colormap)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -92,7 +99,8 @@ def _choose(path: Path, asset_key: str, hints: tuple[str, ...]) -> Preview:
             "Band", bands, format_func=lambda b: b.label, key=f"preview_band_{asset_key}"
         )
         band = picked.index
-    detected = _preview(path, asset_key, band, None, hints, mtime)
+    colormap = settings().ndvi_colormap  # NDVI's ramp, as the render hints and quicklooks have it
+    detected = _preview(path, asset_key, band, None, hints, mtime, colormap)
     kind = kind_col.radio(
         "Show as",
         detected.kinds,
@@ -101,7 +109,9 @@ def _choose(path: Path, asset_key: str, hints: tuple[str, ...]) -> Preview:
         horizontal=True,
         key=f"preview_kind_{asset_key}_{band}",
     )
-    return detected if kind == detected.kind else _preview(path, asset_key, band, kind, hints, mtime)
+    return (
+        detected if kind == detected.kind else _preview(path, asset_key, band, kind, hints, mtime, colormap)
+    )
 
 
 def _map(preview: Preview) -> None:
@@ -139,6 +149,7 @@ def main() -> None:
     st.title("Preview")
     try:
         check_assets()
+        use_ndvi_colormap(settings().ndvi_colormap)  # the secrets' choice too, for every later step
         job: JobOutcome | None = st.session_state.get(StateKey.JOB)
         job = job if job is not None and job.finished else None
         source = _source(job)

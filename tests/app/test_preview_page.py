@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pytest
 import rasterio
 from rasterio.transform import from_origin
+from rio_tiler.colormap import cmap
 from streamlit.testing.v1 import AppTest
 
+from apex_core.config import ndvi_colormap, use_ndvi_colormap
 from apex_core.flow import JobOutcome, PreviewOutcome, ResultAsset
+from apex_core.preview import ndvi_style
 from apex_core.steps import STEPS, StateKey, StepKey
 from tests.apptest import ok, open_page
 
@@ -244,3 +250,38 @@ def test_a_composite_says_the_range_it_covers(tmp_path: Path) -> None:
     at = _run(**{StateKey.JOB.value: JobOutcome("j-median", "finished", assets=(composite,))})
     assert "A composite: one map for 2019-06-01 to 2019-08-31." in _texts(at)
     assert not [s for s in at.select_slider if s.key == "preview_asset"]  # one map, no date slider
+
+
+def _histogram_colours(at: AppTest) -> list[str]:
+    """The bar colours of the page's histogram (the chart with ``pixels``), in bin order."""
+    (chart,) = [c for c in at.get("vega_lite_chart") if '"pixels"' in c.proto.spec]
+    spec = json.loads(chart.proto.spec)
+    assert spec["encoding"]["color"] == {"field": "colour", "type": "nominal", "scale": None, "legend": None}
+    table = pa.ipc.open_stream(chart.proto.data.data).read_all()
+    return [str(c) for c in table.column("colour").to_pylist()]
+
+
+@pytest.mark.parametrize("setting", [None, "cividis"])
+def test_the_ndvi_legend_and_histogram_show_the_chosen_ramp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None
+) -> None:
+    if setting is None:
+        monkeypatch.delenv("APEX_NDVI_COLORMAP", raising=False)
+    else:
+        monkeypatch.setenv("APEX_NDVI_COLORMAP", setting)
+    name = setting or "rdylgn"
+    lut = cmap.get(name)
+    first, last = ("#{:02x}{:02x}{:02x}".format(*(int(c) for c in lut[i][:3])) for i in (0, 255))
+    try:
+        at = _run(**{StateKey.JOB.value: _job(tmp_path)})
+        (component,) = at.get("component_instance")
+        args = component.proto.json_args
+        assert "apex-ndvi-legend" in args and f'data-colormap=\\\\\\"{name}\\\\\\"' in args
+        assert first in args and last in args  # the gradient runs from the ramp's -1 to its 1
+        colours = _histogram_colours(at)
+        centres = [-1 + 0.05 * (i + 0.5) for i in range(40)]  # each bin in its centre's colour on the map
+        assert colours == list(ndvi_style(name).hex_colors(centres)) and len(set(colours)) > 20
+        assert ndvi_colormap() == name  # what the Metadata step's render hints will carry
+    finally:
+        monkeypatch.delenv("APEX_NDVI_COLORMAP", raising=False)
+        use_ndvi_colormap(None)

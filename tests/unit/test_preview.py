@@ -21,6 +21,7 @@ from apex_core.errors import DataError
 from apex_core.flow import JobOutcome, PreviewOutcome, ResultAsset
 from apex_core.mapview import MapAssets
 from apex_core.preview import (
+    COLORMAP,
     NDVI_CLASSES,
     band_infos,
     colorize,
@@ -413,9 +414,11 @@ def test_continuous_data_gets_a_robust_range(tmp_path: Path) -> None:
     assert (hist.edges[0], hist.edges[-1]) == pytest.approx((low, high))
     assert sum(hist.counts) == valid.size  # outside values are drawn at the ends
     assert set(hist.rows()[0]) == {"value", "pixels"}
-    # The overlay: the robust range's ends are the colormap's ends; nodata is transparent.
+    # The overlay: the robust range's ends are the colormap's ends (viridis, COLORMAP: continuous data
+    # keep it, only NDVI has its own ramp); nodata is transparent.
     rgba = _png_rgba(preview.overlay.png)
-    lut = colormap_lut()
+    assert preview.style.colormap == COLORMAP == "viridis"
+    lut = colormap_lut(COLORMAP)
     assert (rgba[0, 0] == lut[255]).all() and (rgba[0, 1] == lut[0]).all()
     assert rgba[5, 5, 3] == 0 and (rgba[..., 3] == 255).sum() == valid.size
     html = legend_html(preview.style)
