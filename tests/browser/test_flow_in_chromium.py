@@ -128,6 +128,21 @@ def _publish(page: Page, cid: str) -> tuple[str, str, list[str]]:
     return catalogue, collection_url, item_urls
 
 
+def _in_the_catalogue(page: Page, cid: str) -> None:
+    """After Publish: its link opens the Catalogue page on the new collection, whose item is on the map
+    with its quicklook (read back from the re-hosted COG over HTTP) and the NDVI legend."""
+    page.get_by_role("link", name=re.compile("See it in the Catalogue")).click()
+    wait_for_script(page)
+    page.get_by_role("heading", name="Catalogue").first.wait_for(timeout=60_000)
+    expect(page.get_by_role("combobox", name="Collection")).to_have_value(re.compile(re.escape(cid)))
+    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').first
+    frame.locator("img.leaflet-image-layer").first.wait_for(state="attached", timeout=60_000)
+    legend = frame.locator(".apex-ndvi-legend")
+    legend.wait_for(state="visible", timeout=60_000)
+    assert "NDVI" in legend.inner_text()
+    screenshot(page, "flow-6-catalogue")
+
+
 def _get(url: str, token: str | None = None) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return requests.get(url, headers=headers, timeout=30)
@@ -228,3 +243,4 @@ def test_whole_flow_from_area_to_publish(
     _metadata(page, cid)
     catalogue, _, item_urls = _publish(page, cid)
     _read_back(app_state_dir, catalogue, cid, item_urls)
+    _in_the_catalogue(page, cid)
