@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from apex_core import Settings
+from apex_core.config import use_ndvi_colormap
 from apex_core.flow import StateKey
 from apex_core.mapview import MapAssets
 
@@ -18,6 +19,7 @@ def load_settings() -> Settings:
     """Settings for this session: APEX_* env vars > .streamlit/secrets.toml > defaults."""
     secrets = st.secrets.to_dict() if st.secrets.load_if_toml_exists() else {}
     settings = Settings.load(secrets=secrets)
+    use_ndvi_colormap(settings.ndvi_colormap)  # the NDVI ramp of every page, from the secrets too
     st.session_state[_SETTINGS_KEY] = settings
     return settings
 

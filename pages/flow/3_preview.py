@@ -21,7 +21,6 @@ from apex_core.preview import (
     is_raster_file,
     legend_hints,
     preview_map,
-    use_ndvi_colormap,
     value_at,
 )
 from pages.common.errors import show_error
@@ -149,7 +148,6 @@ def main() -> None:
     st.title("Preview")
     try:
         check_assets()
-        use_ndvi_colormap(settings().ndvi_colormap)  # the secrets' choice too, for every later step
         job: JobOutcome | None = st.session_state.get(StateKey.JOB)
         job = job if job is not None and job.finished else None
         source = _source(job)
