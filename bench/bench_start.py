@@ -46,6 +46,7 @@ SERVICES = ("issuer", "catalogue", "openeo")
 
 
 def _alive(pid: int | None) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped by init, does not)."""
     if pid is None:
         return False
     try:
@@ -54,7 +55,11 @@ def _alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def start_once(mode: str) -> dict[str, Any]:
