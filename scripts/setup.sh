@@ -46,7 +46,8 @@ fi
 REQ_HASH=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$REQ_HASH" ]; then
   log "installing Python packages (requirements.txt, exact)"
-  .venv/bin/uv pip sync -q --python .venv/bin/python requirements.txt
+  # bytecode now, once: every embedded service and app start would compile pandas, openeo-driver… again
+  .venv/bin/uv pip sync -q --compile-bytecode --python .venv/bin/python requirements.txt
   echo "$REQ_HASH" >.venv/.requirements.sha256
 fi
 
