@@ -48,28 +48,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from apex_core.local.contract import EmbeddedServices  # noqa: E402
-from tests.services import traversable_tmpdir, wait_for_workers  # noqa: E402
+from tests.services import process_alive, traversable_tmpdir, wait_for_workers  # noqa: E402
 
 GOAL_READY_S = 8.0
 GOAL_CONTENT_S = 1.0
 SERVICES = ("issuer", "catalogue", "openeo")
-
-
-def _alive(pid: int | None) -> bool:
-    """Whether ``pid`` runs (a zombie, exited but not yet reaped by init, does not)."""
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def start_once(mode: str) -> dict[str, Any]:
@@ -99,7 +82,7 @@ def start_once(mode: str) -> dict[str, Any]:
         stop_began = time.monotonic()
         services.stop(timeout=60)
         row["stop"] = round(time.monotonic() - stop_began, 3)
-        row["left_running"] = [name for name, pid in pids.items() if _alive(pid)]
+        row["left_running"] = [name for name, pid in pids.items() if process_alive(pid)]
         return row
     finally:
         services.stop(timeout=60)

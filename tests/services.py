@@ -12,6 +12,7 @@ from __future__ import annotations
 # =============================================================================================
 import contextlib
 import http.server
+import os
 import re
 import shutil
 import tempfile
@@ -452,3 +453,20 @@ def serving(served: Served) -> contextlib.AbstractContextManager[str]:
     """A loopback server of ``served``'s files (``with serving(served) as base_url``)."""
     handler = type("Handler", (RangeHandler,), {"served": served})
     return loopback_http(handler)
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped by init, does not)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

@@ -11,7 +11,6 @@ them (:class:`~apex_core.local.contract.EmbeddedServices`, ``serve`` in parallel
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from apex_core.local.contract import (
     search_scenes,
 )
 from apex_core.local.errors import LocalServiceError
-from tests.services import traversable_tmpdir, wait_until
+from tests.services import process_alive, traversable_tmpdir, wait_until
 
 pytestmark = pytest.mark.services
 
@@ -42,29 +41,12 @@ def state_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _alive(pid: int | None) -> bool:
-    """Whether ``pid`` runs (a zombie, exited but not yet reaped by init, does not)."""
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _postgres_stopped(state_dir: Path) -> bool:
     pid_file = state_dir / "catalogue" / "pgdata" / "postmaster.pid"
     if not pid_file.exists():
         return True
     try:
-        return not _alive(int(pid_file.read_text().splitlines()[0]))
+        return not process_alive(int(pid_file.read_text().splitlines()[0]))
     except (OSError, IndexError, ValueError):
         return True
 
@@ -73,7 +55,7 @@ def _stopped_cleanly(services: EmbeddedServices, endpoints: EmbeddedEndpoints, s
     services.stop()
     assert services.status == "stopped"
     for name, pid in endpoints.pids.items():
-        wait_until(lambda pid=pid: not _alive(pid), 30, what=f"{name} ({pid}) still runs")
+        wait_until(lambda pid=pid: not process_alive(pid), 30, what=f"{name} ({pid}) still runs")
     assert _postgres_stopped(state_dir)
 
 
