@@ -10,6 +10,7 @@ id; the public collection's share link opens in a fresh browser context with no 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -59,10 +60,13 @@ def _legend_on_map(page: Page, css: str) -> str:
 
 
 def test_catalogue_page_and_share_link(
-    app_url: str, app_state_dir: Path, chromium: Browser, tmp_path: Path
+    app_url: str,
+    app_state_dir: Path,
+    chromium: Browser,
+    offline_page: tuple[Page, list[str]],
+    tmp_path: Path,
 ) -> None:
-    context, blocked = offline_context(chromium)
-    page = context.new_page()
+    page, blocked = offline_page  # a failure leaves a screenshot of it
     page.goto(f"{app_url}/catalogue")
     wait_for_script(page)
     page.get_by_role("heading", name="Catalogue").first.wait_for()
@@ -80,14 +84,17 @@ def test_catalogue_page_and_share_link(
 
     # anonymous: the public collection only, and a word that signing in may show more
     page.get_by_role("button", name="Refresh").click()
-    wait_for_script(page)
     main = page.locator("[data-testid='stMain']")
+    deadline = time.monotonic() + 60  # the list is read again: poll until the new collections are in it
+    while public not in (options := _collection_options(page)):
+        assert time.monotonic() < deadline, options
+    wait_for_script(page)
     main.get_by_text("Signing in may show more").wait_for()
-    options = _collection_options(page)
     assert public in options and private not in options
 
     # signed in (the local editor account): the private collection too
     main.locator("[data-testid='stExpander'] summary", has_text="Sign in to the catalogue").click()
+    wait_for_script(page)
     sign_in_locally(page)
     options = _collection_options(page)
     assert public in options and private in options
@@ -139,7 +146,6 @@ def test_catalogue_page_and_share_link(
     page.get_by_role("heading", name=f"Title of {public}").wait_for(timeout=60_000)
     link = main.locator("[data-testid='stCode']", has_text="/shared?collection=").first.inner_text().strip()
     assert link.startswith(app_url) and link.endswith(f"/shared?collection={public}")
-    context.close()
 
     fresh, blocked_fresh = offline_context(chromium)
     viewer = fresh.new_page()
